@@ -1,0 +1,491 @@
+//! The log handle: opening, appending through the writer, and reading what is durable.
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::chain::{ChainVerifier, Hash, Head, VerifyReport};
+use crate::error::{AppendError, OpenError, StorageError};
+use crate::event::{NewEvent, RecordedEvent, Timestamp};
+use crate::keys;
+use crate::stream::{ExpectedVersion, StreamId};
+use crate::wire;
+use crate::writer::{Command, Writer};
+
+/// Most events in one append.
+pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
+/// Longest event type name, in bytes.
+pub const MAX_EVENT_TYPE_LEN: usize = 256;
+
+/// How an append is made durable before it is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// sled's flush, then `fdatasync` of sled's data file: survives power loss. The default.
+    #[default]
+    Fdatasync,
+    /// sled's flush alone (`sync_file_range` on Linux): survives a process crash, not a power loss.
+    /// Only for measuring what the extra sync costs.
+    SledFlushOnly,
+}
+
+/// How to open a log.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub durability: Durability,
+    /// sled's page cache, in bytes.
+    pub cache_capacity_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { durability: Durability::Fdatasync, cache_capacity_bytes: 256 * 1024 * 1024 }
+    }
+}
+
+/// A durable key-value entry written atomically with an append (for example a consumer's checkpoint).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Marker {
+    pub name: String,
+    pub value: Vec<u8>,
+}
+
+/// One append: events for one stream, under an expectation, with an optional marker written atomically.
+#[derive(Clone, Debug)]
+pub struct AppendRequest {
+    pub stream: StreamId,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+    pub marker: Option<Marker>,
+}
+
+/// Where an append's events were stored: consecutive positions, and the stream's version after them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendResult {
+    pub first_position: u64,
+    pub last_position: u64,
+    pub stream_version: u64,
+}
+
+/// A service's append-only event log: one sled database in a directory. Cheap to clone; all clones share
+/// one writer. There is no API to change or remove an event.
+#[derive(Clone, Debug)]
+pub struct EventLog {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    tree: sled::Tree,
+    commands: Option<mpsc::Sender<Command>>,
+    durable: watch::Receiver<u64>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel stops the writer after its current commit; waiting for it releases sled's
+        // file lock, so the log can be reopened as soon as the last handle is gone.
+        self.commands.take();
+        if let Some(handle) = self.writer.lock().ok().and_then(|mut h| h.take()) {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl EventLog {
+    /// Opens (creating if needed) the log in `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<EventLog, OpenError> {
+        EventLog::open_with(path, Options::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<EventLog, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        let storage = |reason: String| OpenError::Storage { path: shown.clone(), reason };
+        let corrupt = |reason: String| OpenError::Corrupt { path: shown.clone(), reason };
+
+        std::fs::create_dir_all(&path).map_err(|e| storage(e.to_string()))?;
+        let config = sled::Config::new().path(&path).cache_capacity(options.cache_capacity_bytes);
+        // sled 0.34 can panic on some damaged files instead of returning an error; callers get an error.
+        let db = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+            .map_err(|_| corrupt("the storage engine could not read its files".into()))?
+            .map_err(|e| match e {
+                sled::Error::Corruption { .. } => corrupt(e.to_string()),
+                other => storage(other.to_string()),
+            })?;
+        let tree = db.open_tree(keys::TREE).map_err(|e| storage(e.to_string()))?;
+
+        match tree.get(keys::FORMAT_KEY).map_err(|e| storage(e.to_string()))? {
+            Some(found) if found.as_ref() == keys::FORMAT => {}
+            Some(found) => {
+                return Err(OpenError::Incompatible {
+                    path: shown,
+                    found: String::from_utf8_lossy(&found).into_owned(),
+                    expected: String::from_utf8_lossy(keys::FORMAT).into_owned(),
+                });
+            }
+            None if !tree.is_empty() => {
+                return Err(OpenError::Incompatible {
+                    path: shown,
+                    found: "none".into(),
+                    expected: String::from_utf8_lossy(keys::FORMAT).into_owned(),
+                });
+            }
+            None => {
+                tree.insert(keys::FORMAT_KEY, keys::FORMAT).map_err(|e| storage(e.to_string()))?;
+                db.flush().map_err(|e| storage(e.to_string()))?;
+            }
+        }
+
+        let (next_position, head_hash, last_recorded) = match tree.scan_prefix(keys::EVENT_PREFIX).next_back() {
+            None => (0, Hash::GENESIS, Timestamp::default()),
+            Some(entry) => {
+                let (key, value) = entry.map_err(|e| storage(e.to_string()))?;
+                let position = keys::position_of_event_key(&key).ok_or_else(|| corrupt("malformed event key".into()))?;
+                let last = decode_stored(position, &value).map_err(|e| corrupt(e.to_string()))?;
+                if last.position != position {
+                    return Err(corrupt(format!("event stored under position {position} says {}", last.position)));
+                }
+                (position + 1, last.hash, last.recorded_at)
+            }
+        };
+
+        let data_file = File::open(path.join("db")).map_err(|e| storage(format!("cannot open sled data file: {e}")))?;
+        // Make the directory entries of sled's files durable once; later syncs cover file contents.
+        File::open(&path).and_then(|dir| dir.sync_all()).map_err(|e| storage(e.to_string()))?;
+
+        let (durable_tx, durable_rx) = watch::channel(next_position);
+        let (commands_tx, commands_rx) = mpsc::channel(MAX_EVENTS_PER_APPEND);
+        let writer = Writer {
+            db,
+            tree: tree.clone(),
+            data_file,
+            durability: options.durability,
+            next_position,
+            head_hash,
+            last_recorded,
+            durable: durable_tx,
+        };
+        let handle = std::thread::Builder::new()
+            .name("event-log-writer".into())
+            .spawn(move || writer.run(commands_rx))
+            .map_err(|e| storage(e.to_string()))?;
+
+        Ok(EventLog {
+            inner: Arc::new(Inner {
+                path,
+                tree,
+                commands: Some(commands_tx),
+                durable: durable_rx,
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Appends `events` to `stream` if the stream meets `expected`; returns after they are on disk.
+    pub async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, AppendError> {
+        self.append_request(AppendRequest { stream, expected, events, marker: None }).await
+    }
+
+    /// Appends as [`EventLog::append`] does, and writes the request's marker in the same atomic commit.
+    pub async fn append_request(&self, request: AppendRequest) -> Result<AppendResult, AppendError> {
+        validate(&request)?;
+        let (reply, response) = oneshot::channel();
+        self.send(Command::Append { request, reply }).await.map_err(AppendError::Storage)?;
+        response.await.map_err(|_| AppendError::Storage(StorageError::Failed))?
+    }
+
+    /// Durably sets a marker (for example a relay's cursor) outside of any append.
+    pub async fn put_marker(&self, name: &str, value: Vec<u8>) -> Result<(), StorageError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::PutMarker { name: name.to_owned(), value, reply }).await?;
+        response.await.map_err(|_| StorageError::Failed)?
+    }
+
+    async fn send(&self, command: Command) -> Result<(), StorageError> {
+        let commands = self.inner.commands.as_ref().ok_or(StorageError::Failed)?;
+        commands.send(command).await.map_err(|_| StorageError::Failed)
+    }
+
+    pub fn marker(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.inner.tree.get(keys::marker_key(name))?.map(|v| v.to_vec()))
+    }
+
+    /// The number of durable events, which is also the position the next event will get.
+    pub fn next_position(&self) -> u64 {
+        *self.inner.durable.borrow()
+    }
+
+    /// The last durable event's position and hash; `None` for an empty log.
+    pub fn head(&self) -> Result<Option<Head>, StorageError> {
+        let Some(position) = self.next_position().checked_sub(1) else { return Ok(None) };
+        let event = self.event(position)?.ok_or_else(|| missing(position))?;
+        Ok(Some(Head { position, hash: event.hash }))
+    }
+
+    /// The durable event at `position`.
+    pub fn event(&self, position: u64) -> Result<Option<RecordedEvent>, StorageError> {
+        if position >= self.next_position() {
+            return Ok(None);
+        }
+        match self.inner.tree.get(keys::event_key(position))? {
+            Some(value) => decode_stored(position, &value).map(Some),
+            None => Err(missing(position)),
+        }
+    }
+
+    /// The version of the last durable event of `stream`; `None` if the stream has none.
+    pub fn stream_version(&self, stream: &StreamId) -> Result<Option<u64>, StorageError> {
+        Ok(self.read_stream(stream, 0).last().transpose()?.map(|e| e.stream_version))
+    }
+
+    /// The durable events of `stream` from `from_version` on, in version order.
+    pub fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> impl Iterator<Item = Result<RecordedEvent, StorageError>> + use<> {
+        let prefix = keys::stream_prefix(stream);
+        let start = keys::stream_version_key(&prefix, from_version);
+        let durable = self.next_position();
+        let tree = self.inner.tree.clone();
+        let entries = self.inner.tree.range(start..).take_while(move |entry| match entry {
+            Ok((key, _)) => key.starts_with(&prefix),
+            Err(_) => true,
+        });
+        entries
+            .map(move |entry| {
+                let (_, value) = entry?;
+                let position: u64 = keys::decode_u64(&value).ok_or_else(|| StorageError::Corrupt {
+                    location: "stream index".into(),
+                    reason: "value is not a position".into(),
+                })?;
+                Ok::<u64, StorageError>(position)
+            })
+            .take_while(move |position| position.as_ref().map_or(true, |p| *p < durable))
+            .map(move |position| {
+                let position = position?;
+                let value = tree.get(keys::event_key(position))?.ok_or_else(|| missing(position))?;
+                decode_stored(position, &value)
+            })
+    }
+
+    /// The durable events from `from` on, in position order.
+    pub fn read_all(&self, from: u64) -> ReadAll {
+        self.read_range(from..)
+    }
+
+    /// The durable events in `range`, in position order.
+    pub fn read_range(&self, range: impl RangeBounds<u64>) -> ReadAll {
+        let from = match range.start_bound() {
+            Bound::Included(p) => *p,
+            Bound::Excluded(p) => p.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let durable = self.next_position();
+        let until = match range.end_bound() {
+            Bound::Included(p) => p.saturating_add(1).min(durable),
+            Bound::Excluded(p) => (*p).min(durable),
+            Bound::Unbounded => durable,
+        };
+        ReadAll { entries: self.inner.tree.range(keys::event_key(from)..keys::event_key(until)), expected: from, until }
+    }
+
+    /// Everything from `from` on, then every new event as it becomes durable.
+    pub fn subscribe(&self, from: u64) -> Subscription {
+        Subscription {
+            tree: self.inner.tree.clone(),
+            durable: self.inner.durable.clone(),
+            next: from,
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// Recomputes the hash chain over the durable events in `range` and reports the first position that
+    /// does not match. Events before the range are trusted through the stored hash of the one before it.
+    pub fn verify(&self, range: impl RangeBounds<u64>) -> Result<VerifyReport, StorageError> {
+        let events = self.read_range(range);
+        let start = events.expected;
+        let mut verifier = match start.checked_sub(1) {
+            None => ChainVerifier::from_genesis(),
+            Some(before) => {
+                let value = self.inner.tree.get(keys::event_key(before))?.ok_or_else(|| missing(before))?;
+                let (hash, _) = split_stored(before, &value)?;
+                ChainVerifier::resume(start, hash)
+            }
+        };
+        for entry in events.raw() {
+            let (position, value) = entry?;
+            if position != verifier.next_position() {
+                let mismatch = crate::chain::Mismatch {
+                    position: verifier.next_position(),
+                    reason: "event is missing from the log".into(),
+                };
+                return Ok(verifier.report(Some(mismatch)));
+            }
+            let (hash, record) = split_stored(position, &value)?;
+            if let Err(mismatch) = verifier.check(record, &hash) {
+                return Ok(verifier.report(Some(mismatch)));
+            }
+        }
+        Ok(verifier.report(None))
+    }
+}
+
+fn missing(position: u64) -> StorageError {
+    StorageError::Corrupt { location: format!("position {position}"), reason: "durable event is missing".into() }
+}
+
+fn validate(request: &AppendRequest) -> Result<(), AppendError> {
+    let invalid = |field, rule: &str| Err(AppendError::Invalid { field, rule: rule.to_owned() });
+    if request.events.is_empty() {
+        return invalid("events", "must hold at least one event");
+    }
+    if request.events.len() > MAX_EVENTS_PER_APPEND {
+        return invalid("events", "must hold at most 10000 events");
+    }
+    let mut ids = HashSet::with_capacity(request.events.len());
+    for event in &request.events {
+        if !ids.insert(event.event_id) {
+            return invalid("event_id", "must be unique within one append");
+        }
+        if event.event_type.is_empty() || event.event_type.len() > MAX_EVENT_TYPE_LEN {
+            return invalid("event_type", "must be 1 to 256 bytes");
+        }
+        if event.schema_version == 0 {
+            return invalid("schema_version", "must be at least 1");
+        }
+    }
+    if request.marker.as_ref().is_some_and(|m| m.name.is_empty()) {
+        return invalid("marker.name", "must not be empty");
+    }
+    Ok(())
+}
+
+fn split_stored(position: u64, value: &[u8]) -> Result<(Hash, &[u8]), StorageError> {
+    if value.len() < 32 {
+        return Err(StorageError::Corrupt { location: format!("position {position}"), reason: "value too short".into() });
+    }
+    let (hash, record) = value.split_at(32);
+    Ok((Hash::from_slice(hash).unwrap_or_default(), record))
+}
+
+/// Decodes a stored value (hash then canonical record bytes).
+pub(crate) fn decode_stored(position: u64, value: &[u8]) -> Result<RecordedEvent, StorageError> {
+    let (hash, record) = split_stored(position, value)?;
+    wire::decode_record(record, hash)
+        .map_err(|e| StorageError::Corrupt { location: format!("position {position}"), reason: e.to_string() })
+}
+
+/// Durable events in position order; see [`EventLog::read_all`].
+pub struct ReadAll {
+    entries: sled::Iter,
+    expected: u64,
+    until: u64,
+}
+
+impl std::fmt::Debug for ReadAll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadAll").field("next", &self.expected).field("until", &self.until).finish()
+    }
+}
+
+impl ReadAll {
+    /// Stored values undecoded, with their positions.
+    fn raw(self) -> impl Iterator<Item = Result<(u64, sled::IVec), StorageError>> {
+        self.entries.map(|entry| {
+            let (key, value) = entry?;
+            let position = keys::position_of_event_key(&key).ok_or_else(|| StorageError::Corrupt {
+                location: "event key".into(),
+                reason: "malformed".into(),
+            })?;
+            Ok((position, value))
+        })
+    }
+
+    /// The positions this read covers: `from..until`.
+    pub fn until(&self) -> u64 {
+        self.until
+    }
+}
+
+impl Iterator for ReadAll {
+    type Item = Result<RecordedEvent, StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (key, value) = match self.entries.next()? {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(e.into())),
+        };
+        let position = keys::position_of_event_key(&key).unwrap_or(u64::MAX);
+        if position != self.expected {
+            return Some(Err(missing(self.expected)));
+        }
+        self.expected += 1;
+        Some(decode_stored(position, &value))
+    }
+}
+
+/// A live reader: every durable event from a position on, then each new one as it is committed.
+#[derive(Debug)]
+pub struct Subscription {
+    tree: sled::Tree,
+    durable: watch::Receiver<u64>,
+    next: u64,
+    buffer: VecDeque<RecordedEvent>,
+}
+
+/// Events read from disk at a time by a subscription.
+const SUBSCRIPTION_READ_AHEAD: u64 = 512;
+
+impl Subscription {
+    /// The next event, waiting for one to be committed if needed. `None` once the log is closed and
+    /// everything durable was delivered.
+    pub async fn next(&mut self) -> Option<Result<RecordedEvent, StorageError>> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                return Some(Ok(event));
+            }
+            let durable = *self.durable.borrow_and_update();
+            if self.next < durable {
+                let until = durable.min(self.next + SUBSCRIPTION_READ_AHEAD);
+                for position in self.next..until {
+                    let event = match self.tree.get(keys::event_key(position)) {
+                        Ok(Some(value)) => decode_stored(position, &value),
+                        Ok(None) => Err(missing(position)),
+                        Err(e) => Err(e.into()),
+                    };
+                    match event {
+                        Ok(event) => self.buffer.push_back(event),
+                        Err(e) => return Some(Err(e)),
+                    }
+                    self.next = position + 1;
+                }
+                continue;
+            }
+            if self.durable.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// The position of the next event this subscription will deliver.
+    pub fn position(&self) -> u64 {
+        self.next - self.buffer.len() as u64
+    }
+}

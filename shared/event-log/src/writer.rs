@@ -1,0 +1,290 @@
+//! The single writer: gathers concurrent appends into one sled batch and one flush (group commit), assigns
+//! gap-free positions and chains hashes. It runs on its own thread so that a slow disk never blocks the
+//! async runtime, and it is the only code that writes to the log's tree.
+
+use std::collections::HashMap;
+use std::fs::File;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+use crate::chain::Hash;
+use crate::error::{AppendError, StorageError};
+use crate::event::{RecordedEvent, Timestamp};
+use crate::keys;
+use crate::stream::StreamId;
+use crate::wire::{self, RecordFields};
+use crate::{AppendRequest, AppendResult, Durability};
+
+/// Most commands taken into one group commit; bounds the latency a single batch adds.
+const MAX_COMMANDS_PER_COMMIT: usize = 4096;
+
+pub(crate) enum Command {
+    Append { request: AppendRequest, reply: oneshot::Sender<Result<AppendResult, AppendError>> },
+    PutMarker { name: String, value: Vec<u8>, reply: oneshot::Sender<Result<(), StorageError>> },
+}
+
+pub(crate) struct Writer {
+    pub db: sled::Db,
+    pub tree: sled::Tree,
+    /// The sled log file, synced with fdatasync after sled's own flush (see the crate docs for why).
+    pub data_file: File,
+    pub durability: Durability,
+    pub next_position: u64,
+    pub head_hash: Hash,
+    pub last_recorded: Timestamp,
+    /// Publishes the number of durable events (the next position to be written) to readers.
+    pub durable: watch::Sender<u64>,
+}
+
+/// Writes of one group commit that later commands in the same commit must already see.
+#[derive(Default)]
+struct Staged {
+    batch: sled::Batch,
+    is_empty: bool,
+    ids: HashMap<Uuid, u64>,
+    heads: HashMap<StreamId, u64>,
+    events: HashMap<u64, Vec<u8>>,
+}
+
+enum Done {
+    Append(oneshot::Sender<Result<AppendResult, AppendError>>, AppendResult),
+    Marker(oneshot::Sender<Result<(), StorageError>>),
+}
+
+impl Writer {
+    pub(crate) fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut failed = false;
+        while let Some(first) = commands.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_COMMANDS_PER_COMMIT {
+                match commands.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            if failed {
+                refuse_all(batch);
+                continue;
+            }
+            if let Err(error) = self.commit(batch) {
+                tracing::error!(%error, "event log write failed; refusing further appends");
+                failed = true;
+            }
+        }
+    }
+
+    /// Stages every command, writes the batch, flushes it to disk and only then replies.
+    fn commit(&mut self, commands: Vec<Command>) -> Result<(), StorageError> {
+        let mut staged = Staged { is_empty: true, ..Staged::default() };
+        let mut next_position = self.next_position;
+        let mut head_hash = self.head_hash;
+        let recorded_at = Timestamp::now().max(self.last_recorded);
+        let mut done = Vec::with_capacity(commands.len());
+        for command in commands {
+            match command {
+                Command::Append { request, reply } => {
+                    let mut cursor = ChainCursor { next_position, head_hash, recorded_at };
+                    match self.stage_append(&request, &mut staged, &mut cursor) {
+                        Ok(result) => {
+                            next_position = cursor.next_position;
+                            head_hash = cursor.head_hash;
+                            done.push(Done::Append(reply, result));
+                        }
+                        Err(rejection) => {
+                            let _ = reply.send(Err(rejection));
+                        }
+                    }
+                }
+                Command::PutMarker { name, value, reply } => {
+                    staged.batch.insert(keys::marker_key(&name), value);
+                    staged.is_empty = false;
+                    done.push(Done::Marker(reply));
+                }
+            }
+        }
+        if !staged.is_empty {
+            if let Err(error) = self.write_durably(staged.batch) {
+                for d in done {
+                    match d {
+                        Done::Append(reply, _) => drop(reply.send(Err(AppendError::Storage(error.clone())))),
+                        Done::Marker(reply) => drop(reply.send(Err(error.clone()))),
+                    }
+                }
+                return Err(error);
+            }
+            self.next_position = next_position;
+            self.head_hash = head_hash;
+            self.last_recorded = recorded_at;
+            self.durable.send_replace(next_position);
+        }
+        for d in done {
+            match d {
+                Done::Append(reply, result) => drop(reply.send(Ok(result))),
+                Done::Marker(reply) => drop(reply.send(Ok(()))),
+            }
+        }
+        Ok(())
+    }
+
+    fn write_durably(&self, batch: sled::Batch) -> Result<(), StorageError> {
+        self.tree.apply_batch(batch)?;
+        self.db.flush()?;
+        if self.durability == Durability::Fdatasync {
+            self.data_file.sync_data().map_err(|e| StorageError::Sync(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Validates one append against the log and what this commit staged before it, then stages its writes.
+    /// Reads everything it needs before staging anything, so a rejection leaves `staged` untouched.
+    fn stage_append(
+        &self,
+        request: &AppendRequest,
+        staged: &mut Staged,
+        cursor: &mut ChainCursor,
+    ) -> Result<AppendResult, AppendError> {
+        let mut stored_positions = Vec::new();
+        for event in &request.events {
+            if let Some(position) = self.lookup_id(staged, &event.event_id)? {
+                stored_positions.push((event, position));
+            }
+        }
+        if !stored_positions.is_empty() {
+            return self.replay_result(request, staged, &stored_positions);
+        }
+
+        let prefix = keys::stream_prefix(&request.stream);
+        let current = self.stream_head(staged, &request.stream, &prefix)?;
+        if !request.expected.is_met_by(current) {
+            return Err(AppendError::WrongExpectedVersion {
+                stream: request.stream.clone(),
+                expected: request.expected,
+                actual: current,
+            });
+        }
+        let first_position = cursor.next_position;
+        let mut version = current.map_or(0, |v| v + 1);
+        for event in &request.events {
+            let position = cursor.next_position;
+            let record = wire::encode_record(&RecordFields {
+                position,
+                stream: &request.stream,
+                stream_version: version,
+                event_id: event.event_id,
+                event_type: &event.event_type,
+                schema_version: event.schema_version,
+                payload: &event.payload,
+                metadata: &event.metadata,
+                recorded_at: cursor.recorded_at,
+                prev_hash: &cursor.head_hash,
+            });
+            let hash = Hash::chain(&cursor.head_hash, &record);
+            let mut value = Vec::with_capacity(32 + record.len());
+            value.extend_from_slice(hash.as_bytes());
+            value.extend_from_slice(&record);
+            let position_bytes = position.to_be_bytes();
+            staged.batch.insert(&keys::event_key(position), value.clone());
+            staged.batch.insert(keys::stream_version_key(&prefix, version), &position_bytes);
+            staged.batch.insert(&keys::event_id_key(&event.event_id), &position_bytes);
+            staged.events.insert(position, value);
+            staged.ids.insert(event.event_id, position);
+            cursor.next_position += 1;
+            cursor.head_hash = hash;
+            version += 1;
+        }
+        staged.heads.insert(request.stream.clone(), version - 1);
+        if let Some(marker) = &request.marker {
+            staged.batch.insert(keys::marker_key(&marker.name), marker.value.clone());
+        }
+        staged.is_empty = false;
+        Ok(AppendResult { first_position, last_position: cursor.next_position - 1, stream_version: version - 1 })
+    }
+
+    /// Every event of the request is stored already: the original result if this is a true retry of the
+    /// same append, otherwise a conflict. Writes nothing either way.
+    fn replay_result(
+        &self,
+        request: &AppendRequest,
+        staged: &Staged,
+        stored: &[(&crate::NewEvent, u64)],
+    ) -> Result<AppendResult, AppendError> {
+        let (first_event, first_position) = stored[0];
+        let conflict = |event: &crate::NewEvent, position| AppendError::EventIdConflict { event_id: event.event_id, position };
+        if stored.len() != request.events.len() {
+            return Err(conflict(first_event, first_position));
+        }
+        let mut first_version = None;
+        let mut last = None;
+        for (i, &(event, position)) in stored.iter().enumerate() {
+            let recorded = self.load_event(staged, position)?;
+            let offset = i as u64;
+            let first_version = *first_version.get_or_insert(recorded.stream_version);
+            let in_place = recorded.stream == request.stream
+                && recorded.stream_version == first_version + offset
+                && position == first_position + offset;
+            if !in_place || !recorded.is_same_fact_as(event) {
+                return Err(conflict(event, position));
+            }
+            last = Some((position, recorded.stream_version));
+        }
+        let before_first = first_version.and_then(|v| v.checked_sub(1));
+        if !request.expected.is_met_by(before_first) {
+            return Err(conflict(first_event, first_position));
+        }
+        let (last_position, stream_version) = last.unwrap_or((first_position, 0));
+        Ok(AppendResult { first_position, last_position, stream_version })
+    }
+
+    fn lookup_id(&self, staged: &Staged, id: &Uuid) -> Result<Option<u64>, StorageError> {
+        if let Some(position) = staged.ids.get(id) {
+            return Ok(Some(*position));
+        }
+        match self.tree.get(keys::event_id_key(id))? {
+            None => Ok(None),
+            Some(value) => keys::decode_u64(&value).map(Some).ok_or_else(|| StorageError::Corrupt {
+                location: format!("event id index entry {id}"),
+                reason: "value is not a position".into(),
+            }),
+        }
+    }
+
+    fn stream_head(&self, staged: &Staged, stream: &StreamId, prefix: &[u8]) -> Result<Option<u64>, StorageError> {
+        if let Some(version) = staged.heads.get(stream) {
+            return Ok(Some(*version));
+        }
+        match self.tree.scan_prefix(prefix).next_back().transpose()? {
+            None => Ok(None),
+            Some((key, _)) => Ok(keys::version_of_stream_key(&key)),
+        }
+    }
+
+    fn load_event(&self, staged: &Staged, position: u64) -> Result<RecordedEvent, StorageError> {
+        if let Some(value) = staged.events.get(&position) {
+            return crate::log::decode_stored(position, value);
+        }
+        match self.tree.get(keys::event_key(position))? {
+            Some(value) => crate::log::decode_stored(position, &value),
+            None => Err(StorageError::Corrupt {
+                location: format!("position {position}"),
+                reason: "indexed event is missing".into(),
+            }),
+        }
+    }
+}
+
+/// Where the chain stands while one commit is being staged.
+struct ChainCursor {
+    next_position: u64,
+    head_hash: Hash,
+    recorded_at: Timestamp,
+}
+
+fn refuse_all(commands: Vec<Command>) {
+    for command in commands {
+        match command {
+            Command::Append { reply, .. } => drop(reply.send(Err(AppendError::Storage(StorageError::Failed)))),
+            Command::PutMarker { reply, .. } => drop(reply.send(Err(StorageError::Failed))),
+        }
+    }
+}
