@@ -1,1 +1,182 @@
-fn main() {}
+//! Event log benchmark: durable append throughput and latency for 1, 16 and 64 concurrent appenders
+//! next to the ceiling of this disk (one small write + fdatasync at a time, same directory, same run),
+//! then reading and verifying a log of one million events.
+//!
+//! Run with `cargo bench -p event-log`. Set `EVENT_LOG_BENCH_DIR` to measure on another disk and
+//! `EVENT_LOG_BENCH_EVENTS` to change the size of the read/verify log.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use event_log::{Actor, Durability, EventLog, EventMetadata, ExpectedVersion, NewEvent, Options, StreamId, Timestamp};
+use hdrhistogram::Histogram;
+use uuid::Uuid;
+
+const RUN_FOR: Duration = Duration::from_secs(3);
+
+fn main() -> anyhow::Result<()> {
+    let base = std::env::var_os("EVENT_LOG_BENCH_DIR").map(std::path::PathBuf::from);
+    let root = match &base {
+        Some(dir) => tempfile::tempdir_in(dir)?,
+        None => tempfile::tempdir()?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+
+    let ceiling = fdatasync_ceiling(root.path(), false)?;
+    let kind_ceiling = fdatasync_ceiling(root.path(), true)?;
+    println!("ceiling: single-threaded 128-byte append + fdatasync: {ceiling:.0} per second");
+    println!("         the same into a preallocated file (no metadata to sync): {kind_ceiling:.0} per second");
+    println!();
+    println!(
+        "{:<16} {:>10} {:>12} {:>10} {:>10} {:>8} {:>15}",
+        "durability", "appenders", "appends/s", "p50 ms", "p99 ms", "ratio", "ratio (prealloc)"
+    );
+    for durability in [Durability::Fdatasync, Durability::SledFlushOnly] {
+        for appenders in [1usize, 16, 64] {
+            let dir = root.path().join(format!("append-{durability:?}-{appenders}"));
+            let options = Options { durability, ..Options::default() };
+            let log = EventLog::open_with(&dir, options)?;
+            let (rate, histogram) = runtime.block_on(append_load(&log, appenders));
+            println!(
+                "{:<16} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>7.1}x {:>15.1}x",
+                format!("{durability:?}"),
+                appenders,
+                rate,
+                histogram.value_at_quantile(0.50) as f64 / 1000.0,
+                histogram.value_at_quantile(0.99) as f64 / 1000.0,
+                rate / ceiling,
+                rate / kind_ceiling
+            );
+        }
+    }
+
+    let total: u64 = std::env::var("EVENT_LOG_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    println!();
+    let log = EventLog::open(root.path().join("replay"))?;
+    let started = Instant::now();
+    runtime.block_on(fill(&log, total))?;
+    println!("wrote {total} events in {:.1} s (batches of 1000 events)", started.elapsed().as_secs_f64());
+    drop(log);
+
+    let log = EventLog::open(root.path().join("replay"))?;
+    let started = Instant::now();
+    let mut stored_bytes = 0usize;
+    for stored in log.read_all(0).stored() {
+        stored_bytes += stored?.record.len();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "scan only: {total} stored events in {seconds:.2} s = {:.0} events/s ({stored_bytes} record bytes, undecoded)",
+        total as f64 / seconds
+    );
+
+    let started = Instant::now();
+    let mut read = 0u64;
+    let mut bytes = 0usize;
+    for event in log.read_all(0) {
+        bytes += event?.payload.len();
+        read += 1;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "read all:  {read} events in {seconds:.2} s = {:.0} events/s ({bytes} payload bytes)",
+        read as f64 / seconds
+    );
+
+    let started = Instant::now();
+    let report = log.verify(..)?;
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(report.is_intact() && report.verified == total, "verification failed: {report:?}");
+    println!(
+        "verify:    {} events in {seconds:.2} s = {:.0} events/s",
+        report.verified,
+        report.verified as f64 / seconds
+    );
+    Ok(())
+}
+
+/// The most durable small writes per second one thread gets from this directory's disk: a 128-byte write
+/// followed by fdatasync, appended to a growing file (as a log writes), or, `preallocated`, into a file
+/// written in full beforehand, so that no file size has to be synced either (the kindest case for the disk).
+fn fdatasync_ceiling(dir: &std::path::Path, preallocated: bool) -> anyhow::Result<f64> {
+    let path = dir.join(if preallocated { "ceiling-preallocated" } else { "ceiling-append" });
+    let mut file = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(path)?;
+    if preallocated {
+        file.write_all(&vec![0u8; 64 * 1024 * 1024])?;
+        file.sync_all()?;
+    }
+    let record = [0x42u8; 128];
+    let started = Instant::now();
+    let mut count = 0u64;
+    while started.elapsed() < RUN_FOR {
+        if preallocated {
+            file.write_all_at(&record, (count * 128) % (64 * 1024 * 1024))?;
+        } else {
+            file.write_all(&record)?;
+        }
+        file.sync_data()?;
+        count += 1;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+fn event(payload_len: usize) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::new_v4(),
+        event_type: "ApplicationSubmitted".into(),
+        schema_version: 1,
+        payload: vec![0x61; payload_len],
+        metadata: EventMetadata {
+            actor: Actor { subject: "partner-7".into(), role: "partner".into(), organisation: "org-7".into() },
+            correlation_id: Uuid::new_v4(),
+            causation_id: Uuid::new_v4(),
+            occurred_at: Timestamp::now(),
+        },
+    }
+}
+
+/// `appenders` tasks each append one event at a time for [`RUN_FOR`]; returns appends per second and the
+/// latency histogram in microseconds.
+async fn append_load(log: &EventLog, appenders: usize) -> (f64, Histogram<u64>) {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..appenders)
+        .map(|a| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut histogram = Histogram::<u64>::new(3).expect("histogram");
+                let stream = StreamId::new("application", format!("bench-{a}")).expect("stream id");
+                while started.elapsed() < RUN_FOR {
+                    let begun = Instant::now();
+                    log.append(stream.clone(), ExpectedVersion::Any, vec![event(200)]).await.expect("append");
+                    histogram.record(begun.elapsed().as_micros() as u64).expect("record");
+                }
+                histogram
+            })
+        })
+        .collect();
+    let mut histogram = Histogram::<u64>::new(3).expect("histogram");
+    for task in tasks {
+        histogram.add(task.await.expect("appender")).expect("merge");
+    }
+    (histogram.len() as f64 / started.elapsed().as_secs_f64(), histogram)
+}
+
+/// Appends `total` events of 200-byte payloads across 10,000 streams, showing progress.
+async fn fill(log: &EventLog, total: u64) -> anyhow::Result<()> {
+    let log = Arc::new(log.clone());
+    let batches = total.div_ceil(1000);
+    let mut written = 0u64;
+    for batch in 0..batches {
+        let count = (total - written).min(1000) as usize;
+        let stream = StreamId::new("application", format!("bench-{}", batch % 10_000))?;
+        log.append(stream, ExpectedVersion::Any, (0..count).map(|_| event(200)).collect()).await?;
+        written += count as u64;
+        if written.is_multiple_of(100_000) || written == total {
+            eprintln!("writing: {written}/{total} events");
+        }
+    }
+    Ok(())
+}

@@ -119,15 +119,15 @@ impl ChainVerifier {
                 "stored hash {stored_hash} differs from recomputed SHA-256(prev_hash || record) {recomputed}"
             )));
         }
-        let record = crate::wire::decode_record(record_bytes, *stored_hash)
+        let (recorded_position, recorded_prev_hash) = crate::wire::decode_chain_fields(record_bytes)
             .map_err(|e| mismatch(format!("record does not decode: {e}")))?;
-        if record.position != position {
-            return Err(mismatch(format!("record says position {}, expected {position}", record.position)));
+        if recorded_position != position {
+            return Err(mismatch(format!("record says position {recorded_position}, expected {position}")));
         }
-        if record.prev_hash != self.prev_hash {
+        if recorded_prev_hash != self.prev_hash {
             return Err(mismatch(format!(
-                "prev_hash {} differs from the previous event's hash {}",
-                record.prev_hash, self.prev_hash
+                "prev_hash {recorded_prev_hash} differs from the previous event's hash {}",
+                self.prev_hash
             )));
         }
         self.prev_hash = *stored_hash;

@@ -62,6 +62,8 @@ pub enum OpenError {
     Storage { path: String, reason: String },
     #[error("event log at {path} is corrupt: {reason}")]
     Corrupt { path: String, reason: String },
-    #[error("event log at {path} was written by an incompatible version (format {found:?}, this build reads {expected:?})")]
+    #[error(
+        "event log at {path} was written by an incompatible version (format {found:?}, this build reads {expected:?})"
+    )]
     Incompatible { path: String, found: String, expected: String },
 }

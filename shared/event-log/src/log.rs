@@ -37,13 +37,14 @@ pub enum Durability {
 #[derive(Clone, Debug)]
 pub struct Options {
     pub durability: Durability,
-    /// sled's page cache, in bytes.
+    /// Upper bound of sled's page cache, in bytes (default 1 GiB, sled's own default): a log that fits
+    /// replays from memory.
     pub cache_capacity_bytes: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { durability: Durability::Fdatasync, cache_capacity_bytes: 256 * 1024 * 1024 }
+        Options { durability: Durability::Fdatasync, cache_capacity_bytes: 1024 * 1024 * 1024 }
     }
 }
 
@@ -147,7 +148,8 @@ impl EventLog {
             None => (0, Hash::GENESIS, Timestamp::default()),
             Some(entry) => {
                 let (key, value) = entry.map_err(|e| storage(e.to_string()))?;
-                let position = keys::position_of_event_key(&key).ok_or_else(|| corrupt("malformed event key".into()))?;
+                let position =
+                    keys::position_of_event_key(&key).ok_or_else(|| corrupt("malformed event key".into()))?;
                 let last = decode_stored(position, &value).map_err(|e| corrupt(e.to_string()))?;
                 if last.position != position {
                     return Err(corrupt(format!("event stored under position {position} says {}", last.position)));
@@ -329,8 +331,8 @@ impl EventLog {
                 ChainVerifier::resume(start, hash)
             }
         };
-        for entry in events.raw() {
-            let (position, value) = entry?;
+        for stored in events.stored() {
+            let StoredEvent { position, hash, record } = stored?;
             if position != verifier.next_position() {
                 let mismatch = crate::chain::Mismatch {
                     position: verifier.next_position(),
@@ -338,8 +340,7 @@ impl EventLog {
                 };
                 return Ok(verifier.report(Some(mismatch)));
             }
-            let (hash, record) = split_stored(position, &value)?;
-            if let Err(mismatch) = verifier.check(record, &hash) {
+            if let Err(mismatch) = verifier.check(&record, &hash) {
                 return Ok(verifier.report(Some(mismatch)));
             }
         }
@@ -379,7 +380,10 @@ fn validate(request: &AppendRequest) -> Result<(), AppendError> {
 
 fn split_stored(position: u64, value: &[u8]) -> Result<(Hash, &[u8]), StorageError> {
     if value.len() < 32 {
-        return Err(StorageError::Corrupt { location: format!("position {position}"), reason: "value too short".into() });
+        return Err(StorageError::Corrupt {
+            location: format!("position {position}"),
+            reason: "value too short".into(),
+        });
     }
     let (hash, record) = value.split_at(32);
     Ok((Hash::from_slice(hash).unwrap_or_default(), record))
@@ -405,16 +409,24 @@ impl std::fmt::Debug for ReadAll {
     }
 }
 
+/// One stored event, undecoded: what a verifier or an envelope needs, without the cost of decoding.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub position: u64,
+    pub hash: Hash,
+    /// The canonical record bytes, verbatim.
+    pub record: sled::IVec,
+}
+
 impl ReadAll {
-    /// Stored values undecoded, with their positions.
-    fn raw(self) -> impl Iterator<Item = Result<(u64, sled::IVec), StorageError>> {
+    /// The same events undecoded. Positions are not checked for gaps here; [`EventLog::verify`] does.
+    pub fn stored(self) -> impl Iterator<Item = Result<StoredEvent, StorageError>> {
         self.entries.map(|entry| {
             let (key, value) = entry?;
-            let position = keys::position_of_event_key(&key).ok_or_else(|| StorageError::Corrupt {
-                location: "event key".into(),
-                reason: "malformed".into(),
-            })?;
-            Ok((position, value))
+            let position = keys::position_of_event_key(&key)
+                .ok_or_else(|| StorageError::Corrupt { location: "event key".into(), reason: "malformed".into() })?;
+            let (hash, _) = split_stored(position, &value)?;
+            Ok(StoredEvent { position, hash, record: value.subslice(32, value.len() - 32) })
         })
     }
 

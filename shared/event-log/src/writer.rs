@@ -210,7 +210,8 @@ impl Writer {
         stored: &[(&crate::NewEvent, u64)],
     ) -> Result<AppendResult, AppendError> {
         let (first_event, first_position) = stored[0];
-        let conflict = |event: &crate::NewEvent, position| AppendError::EventIdConflict { event_id: event.event_id, position };
+        let conflict =
+            |event: &crate::NewEvent, position| AppendError::EventIdConflict { event_id: event.event_id, position };
         if stored.len() != request.events.len() {
             return Err(conflict(first_event, first_position));
         }

@@ -1,0 +1,293 @@
+//! The log on real files: tampering, concurrency, subscriptions, opening damaged or foreign databases.
+
+mod sample_events;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use event_log::{AppendError, EventLog, ExpectedVersion, OpenError, StreamId};
+use sample_events::{new_event, stream};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn verify_names_the_position_of_a_byte_changed_through_sled() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        for i in 0..100u32 {
+            let payload = if i == 42 { b"TAMPER-ME-42".to_vec() } else { format!("event {i}").into_bytes() };
+            log.append(stream(i % 5), ExpectedVersion::Any, vec![new_event(&payload)]).await.unwrap();
+        }
+        assert!(log.verify(..).unwrap().is_intact());
+    }
+    {
+        // An attacker with the files: find the stored event by its content and change one byte of it.
+        let db = sled::open(dir.path()).unwrap();
+        let mut changed = 0;
+        for name in db.tree_names() {
+            let tree = db.open_tree(name).unwrap();
+            for entry in tree.iter() {
+                let (key, value) = entry.unwrap();
+                if let Some(at) = value.windows(12).position(|w| w == b"TAMPER-ME-42") {
+                    let mut altered = value.to_vec();
+                    altered[at + 10] = b'3';
+                    tree.insert(key, altered).unwrap();
+                    changed += 1;
+                }
+            }
+        }
+        assert_eq!(changed, 1);
+        db.flush().unwrap();
+    }
+    let log = EventLog::open(dir.path()).unwrap();
+    let report = log.verify(..).unwrap();
+    let mismatch = report.first_mismatch.expect("tampering detected");
+    assert_eq!(mismatch.position, 42, "{}", mismatch.reason);
+    assert_eq!(report.verified, 42);
+    // Verifying only the range after the altered event still passes: the damage is local and named.
+    assert!(log.verify(43..).unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn exactly_one_writer_wins_each_version_of_a_contended_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let target = stream(1);
+    const WRITERS: usize = 32;
+    const VERSIONS: u64 = 40;
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let (log, target) = (log.clone(), target.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut wins, mut conflicts) = (Vec::new(), 0u64);
+            loop {
+                let current = log.stream_version(&target).unwrap();
+                if current.is_some_and(|v| v + 1 >= VERSIONS) {
+                    return (wins, conflicts);
+                }
+                let expected = current.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+                let event = new_event(format!("writer {writer}").as_bytes());
+                let id = event.event_id;
+                match log.append(target.clone(), expected, vec![event]).await {
+                    Ok(result) => wins.push((result.stream_version, id)),
+                    Err(AppendError::WrongExpectedVersion { .. }) => conflicts += 1,
+                    Err(other) => panic!("{other}"),
+                }
+            }
+        }));
+    }
+    let mut won_versions = Vec::new();
+    let mut won_ids = HashSet::new();
+    let mut conflicts = 0;
+    for task in tasks {
+        let (wins, c) = task.await.unwrap();
+        conflicts += c;
+        for (version, id) in wins {
+            won_versions.push(version);
+            won_ids.insert(id);
+        }
+    }
+    won_versions.sort_unstable();
+    assert_eq!(won_versions, (0..VERSIONS).collect::<Vec<_>>(), "each version won exactly once");
+    let stored: Vec<_> = log.read_stream(&target, 0).map(|e| e.unwrap()).collect();
+    assert_eq!(stored.len() as u64, VERSIONS);
+    assert!(stored.iter().all(|e| won_ids.contains(&e.event_id)), "only winners were written");
+    assert!(conflicts > 0, "the writers did contend");
+}
+
+#[tokio::test]
+async fn a_retried_append_returns_the_first_result_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    log.append(stream(7), ExpectedVersion::NoStream, vec![new_event(b"first")]).await.unwrap();
+    let events = vec![new_event(b"a"), new_event(b"b")];
+    let first = log.append(stream(1), ExpectedVersion::NoStream, events.clone()).await.unwrap();
+    let again = log.append(stream(1), ExpectedVersion::NoStream, events.clone()).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!((first.first_position, first.last_position, first.stream_version), (1, 2, 1));
+    assert_eq!(log.next_position(), 3);
+
+    let mut altered = events.clone();
+    altered[1].payload = b"changed".to_vec();
+    let error = log.append(stream(1), ExpectedVersion::NoStream, altered).await.unwrap_err();
+    assert!(matches!(error, AppendError::EventIdConflict { position: 2, .. }), "{error}");
+    let error = log.append(stream(2), ExpectedVersion::Any, events).await.unwrap_err();
+    assert!(matches!(error, AppendError::EventIdConflict { position: 1, .. }), "{error}");
+    assert_eq!(log.next_position(), 3);
+}
+
+#[tokio::test]
+async fn invalid_appends_name_the_field_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let e = new_event(b"x");
+    let cases = [
+        (vec![], "events"),
+        (vec![e.clone(), e.clone()], "event_id"),
+        (vec![event_log::NewEvent { event_type: String::new(), ..new_event(b"x") }], "event_type"),
+        (vec![event_log::NewEvent { schema_version: 0, ..new_event(b"x") }], "schema_version"),
+    ];
+    for (events, field) in cases {
+        match log.append(stream(1), ExpectedVersion::Any, events).await {
+            Err(AppendError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("expected an invalid `{field}`, got {other:?}"),
+        }
+    }
+    assert_eq!(log.next_position(), 0);
+    assert_eq!(StreamId::new("", "k").unwrap_err().field, "stream_type");
+}
+
+#[tokio::test]
+async fn expectations_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let s = stream(3);
+    let refused = |r: Result<_, AppendError>| matches!(r, Err(AppendError::WrongExpectedVersion { .. }));
+    assert!(refused(log.append(s.clone(), ExpectedVersion::StreamExists, vec![new_event(b"x")]).await));
+    assert!(refused(log.append(s.clone(), ExpectedVersion::Exact(0), vec![new_event(b"x")]).await));
+    log.append(s.clone(), ExpectedVersion::NoStream, vec![new_event(b"0")]).await.unwrap();
+    assert!(refused(log.append(s.clone(), ExpectedVersion::NoStream, vec![new_event(b"x")]).await));
+    log.append(s.clone(), ExpectedVersion::Exact(0), vec![new_event(b"1")]).await.unwrap();
+    log.append(s.clone(), ExpectedVersion::StreamExists, vec![new_event(b"2")]).await.unwrap();
+    log.append(s.clone(), ExpectedVersion::Any, vec![new_event(b"3")]).await.unwrap();
+    let payloads: Vec<_> = log.read_stream(&s, 2).map(|e| e.unwrap().payload).collect();
+    assert_eq!(payloads, vec![b"2".to_vec(), b"3".to_vec()]);
+    assert_eq!(log.stream_version(&s).unwrap(), Some(3));
+}
+
+#[tokio::test]
+async fn a_subscription_replays_then_follows_and_ends_with_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    for i in 0..5u32 {
+        log.append(stream(i), ExpectedVersion::Any, vec![new_event(b"before")]).await.unwrap();
+    }
+    let mut subscription = log.subscribe(2);
+    for expected in 2..5 {
+        assert_eq!(subscription.next().await.unwrap().unwrap().position, expected);
+    }
+    let writer = log.clone();
+    let live = tokio::spawn(async move {
+        for _ in 0..3 {
+            writer.append(stream(9), ExpectedVersion::Any, vec![new_event(b"live")]).await.unwrap();
+        }
+    });
+    for expected in 5..8 {
+        let event = subscription.next().await.unwrap().unwrap();
+        assert_eq!((event.position, event.payload.as_slice()), (expected, b"live".as_slice()));
+    }
+    live.await.unwrap();
+    drop(log);
+    assert!(subscription.next().await.is_none(), "the subscription ends when the log closes");
+}
+
+#[tokio::test]
+async fn markers_commit_with_appends_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        let request = event_log::AppendRequest {
+            stream: stream(1),
+            expected: ExpectedVersion::NoStream,
+            events: vec![new_event(b"x")],
+            marker: Some(event_log::Marker { name: "consumer/source".into(), value: b"41".to_vec() }),
+        };
+        log.append_request(request.clone()).await.unwrap();
+        log.put_marker("relay/cursor", b"1".to_vec()).await.unwrap();
+        // A retried append with a stale marker value writes nothing, the marker included.
+        let stale = event_log::AppendRequest {
+            marker: Some(event_log::Marker { name: "relay/cursor".into(), value: b"0".to_vec() }),
+            ..request
+        };
+        log.append_request(stale).await.unwrap();
+    }
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.marker("consumer/source").unwrap(), Some(b"41".to_vec()));
+    assert_eq!(log.marker("relay/cursor").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(log.marker("absent").unwrap(), None);
+    assert_eq!(log.next_position(), 1);
+}
+
+#[tokio::test]
+async fn envelopes_round_trip_and_reject_a_wrong_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    log.append(stream(1), ExpectedVersion::Any, vec![new_event(b"one"), new_event(b"two")]).await.unwrap();
+    let events: Vec<_> = log.read_all(0).map(|e| e.unwrap()).collect();
+    let bytes = event_log::encode_envelope(&events[1]);
+    assert_eq!(event_log::decode_envelope(&bytes).unwrap(), events[1]);
+    assert_eq!(events[1].prev_hash, events[0].hash);
+    let mut damaged = bytes.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    assert!(event_log::decode_envelope(&damaged).is_err());
+    let head = log.head().unwrap().unwrap();
+    assert_eq!((head.position, head.hash), (1, events[1].hash));
+}
+
+#[tokio::test]
+async fn opening_a_foreign_or_damaged_database_is_an_error_not_a_panic() {
+    // A sled database written by something else.
+    let foreign = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(foreign.path()).unwrap();
+        db.open_tree("event-log").unwrap().insert(b"F", b"grants-event-log/999".as_slice()).unwrap();
+        db.flush().unwrap();
+    }
+    assert!(matches!(EventLog::open(foreign.path()), Err(OpenError::Incompatible { .. })));
+
+    // The newest stored event no longer decodes.
+    let damaged = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(damaged.path()).unwrap();
+        log.append(stream(1), ExpectedVersion::Any, vec![new_event(b"x")]).await.unwrap();
+    }
+    {
+        let db = sled::open(damaged.path()).unwrap();
+        let tree = db.open_tree("event-log").unwrap();
+        let (key, _) = tree.scan_prefix(b"E").next_back().unwrap().unwrap();
+        tree.insert(key, vec![0xff; 40]).unwrap();
+        db.flush().unwrap();
+    }
+    let error = EventLog::open(damaged.path()).unwrap_err();
+    assert!(matches!(error, OpenError::Corrupt { .. }), "{error}");
+
+    // Files that are not a sled database at all.
+    let garbage = tempfile::tempdir().unwrap();
+    std::fs::write(garbage.path().join("conf"), vec![0x5a; 512]).unwrap();
+    std::fs::write(garbage.path().join("db"), vec![0xa5; 4096]).unwrap();
+    let error = EventLog::open(garbage.path()).unwrap_err();
+    assert!(!error.to_string().is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_appends_get_gap_free_positions_in_commit_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(EventLog::open(dir.path()).unwrap());
+    let tasks: Vec<_> = (0..64u32)
+        .map(|t| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    log.append(stream(t), ExpectedVersion::Any, vec![new_event(b"a"), new_event(b"b")]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events: Vec<_> = log.read_all(0).map(|e| e.unwrap()).collect();
+    assert_eq!(events.len(), 64 * 20 * 2);
+    let ids: HashSet<Uuid> = events.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids.len(), events.len());
+    // Both events of one append are adjacent: an append is atomic in the global order.
+    for pair in events.chunks(2) {
+        assert_eq!(pair[0].stream, pair[1].stream);
+        assert_eq!(pair[0].stream_version + 1, pair[1].stream_version);
+        assert!(pair[0].recorded_at <= pair[1].recorded_at);
+    }
+    let report = log.verify(..).unwrap();
+    assert!(report.is_intact());
+    assert_eq!(report.verified, events.len() as u64);
+}
