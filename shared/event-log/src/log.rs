@@ -15,7 +15,7 @@ use crate::event::{NewEvent, RecordedEvent, Timestamp};
 use crate::keys;
 use crate::stream::{ExpectedVersion, StreamId};
 use crate::wire;
-use crate::writer::{Command, Writer};
+use crate::writer::{Command, Syncer, Writer};
 
 /// Most events in one append.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
@@ -164,19 +164,11 @@ impl EventLog {
 
         let (durable_tx, durable_rx) = watch::channel(next_position);
         let (commands_tx, commands_rx) = mpsc::channel(MAX_EVENTS_PER_APPEND);
-        let writer = Writer {
-            db,
-            tree: tree.clone(),
-            data_file,
-            durability: options.durability,
-            next_position,
-            head_hash,
-            last_recorded,
-            durable: durable_tx,
-        };
+        let writer = Writer { tree: tree.clone(), next_position, head_hash, last_recorded };
+        let syncer = Syncer { db, data_file, durability: options.durability, durable: durable_tx };
         let handle = std::thread::Builder::new()
             .name("event-log-writer".into())
-            .spawn(move || writer.run(commands_rx))
+            .spawn(move || writer.run(syncer, commands_rx))
             .map_err(|e| storage(e.to_string()))?;
 
         Ok(EventLog {

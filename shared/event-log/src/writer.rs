@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
@@ -25,14 +27,20 @@ pub(crate) enum Command {
 }
 
 pub(crate) struct Writer {
-    pub db: sled::Db,
     pub tree: sled::Tree,
-    /// The sled log file, synced with fdatasync after sled's own flush (see the crate docs for why).
-    pub data_file: File,
-    pub durability: Durability,
     pub next_position: u64,
     pub head_hash: Hash,
     pub last_recorded: Timestamp,
+}
+
+/// Makes applied commits durable and only then answers them. Runs on a thread of its own so that the
+/// writer stages and applies the next commit while the disk syncs the previous one (pipelined group
+/// commit); several applied commits waiting for it are made durable by one flush.
+pub(crate) struct Syncer {
+    pub db: sled::Db,
+    /// The sled log file, synced with fdatasync after sled's own flush (see the crate docs for why).
+    pub data_file: File,
+    pub durability: Durability,
     /// Publishes the number of durable events (the next position to be written) to readers.
     pub durable: watch::Sender<u64>,
 }
@@ -52,9 +60,47 @@ enum Done {
     Marker(oneshot::Sender<Result<(), StorageError>>),
 }
 
+impl Done {
+    fn answer(self, outcome: &Result<(), StorageError>) {
+        match (self, outcome) {
+            (Done::Append(reply, result), Ok(())) => drop(reply.send(Ok(result))),
+            (Done::Append(reply, _), Err(e)) => drop(reply.send(Err(AppendError::Storage(e.clone())))),
+            (Done::Marker(reply), Ok(())) => drop(reply.send(Ok(()))),
+            (Done::Marker(reply), Err(e)) => drop(reply.send(Err(e.clone()))),
+        }
+    }
+}
+
+/// A commit the writer applied to sled, waiting to be made durable. Commits without writes (every command
+/// rejected or a retry of stored events) still pass through, so that their answers wait for everything
+/// applied before them to be durable.
+struct Applied {
+    done: Vec<Done>,
+    wrote: bool,
+    next_position: u64,
+}
+
 impl Writer {
-    pub(crate) fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let mut failed = false;
+    pub(crate) fn run(mut self, syncer: Syncer, mut commands: mpsc::Receiver<Command>) {
+        let failed = Arc::new(AtomicBool::new(false));
+        // One applied commit may wait while the previous one syncs; meanwhile new commands queue up and
+        // form the next, larger commit.
+        let (applied_tx, applied_rx) = std::sync::mpsc::sync_channel::<Applied>(1);
+        let syncer = {
+            let failed = failed.clone();
+            std::thread::Builder::new().name("event-log-sync".into()).spawn(move || syncer.run(applied_rx, &failed))
+        };
+        let syncer = match syncer {
+            Ok(handle) => handle,
+            Err(error) => {
+                tracing::error!(%error, "cannot start the event log's sync thread");
+                failed.store(true, Ordering::SeqCst);
+                while let Some(command) = commands.blocking_recv() {
+                    refuse_all(vec![command]);
+                }
+                return;
+            }
+        };
         while let Some(first) = commands.blocking_recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_COMMANDS_PER_COMMIT {
@@ -63,19 +109,29 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if failed {
+            if failed.load(Ordering::SeqCst) {
                 refuse_all(batch);
                 continue;
             }
-            if let Err(error) = self.commit(batch) {
-                tracing::error!(%error, "event log write failed; refusing further appends");
-                failed = true;
+            match self.apply(batch) {
+                Ok(applied) => {
+                    if let Err(unsent) = applied_tx.send(applied) {
+                        failed.store(true, Ordering::SeqCst);
+                        unsent.0.done.into_iter().for_each(|d| d.answer(&Err(StorageError::Failed)));
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "event log write failed; refusing further appends");
+                    failed.store(true, Ordering::SeqCst);
+                }
             }
         }
+        drop(applied_tx);
+        let _ = syncer.join();
     }
 
-    /// Stages every command, writes the batch, flushes it to disk and only then replies.
-    fn commit(&mut self, commands: Vec<Command>) -> Result<(), StorageError> {
+    /// Stages every command and applies the writes to sled in one atomic batch; the syncer answers.
+    fn apply(&mut self, commands: Vec<Command>) -> Result<Applied, StorageError> {
         let mut staged = Staged { is_empty: true, ..Staged::default() };
         let mut next_position = self.next_position;
         let mut head_hash = self.head_hash;
@@ -104,36 +160,17 @@ impl Writer {
             }
         }
         if !staged.is_empty {
-            if let Err(error) = self.write_durably(staged.batch) {
-                for d in done {
-                    match d {
-                        Done::Append(reply, _) => drop(reply.send(Err(AppendError::Storage(error.clone())))),
-                        Done::Marker(reply) => drop(reply.send(Err(error.clone()))),
-                    }
-                }
+            if let Err(error) = self.tree.apply_batch(staged.batch) {
+                let error = StorageError::from(error);
+                let outcome = Err(error.clone());
+                done.into_iter().for_each(|d| d.answer(&outcome));
                 return Err(error);
             }
             self.next_position = next_position;
             self.head_hash = head_hash;
             self.last_recorded = recorded_at;
-            self.durable.send_replace(next_position);
         }
-        for d in done {
-            match d {
-                Done::Append(reply, result) => drop(reply.send(Ok(result))),
-                Done::Marker(reply) => drop(reply.send(Ok(()))),
-            }
-        }
-        Ok(())
-    }
-
-    fn write_durably(&self, batch: sled::Batch) -> Result<(), StorageError> {
-        self.tree.apply_batch(batch)?;
-        self.db.flush()?;
-        if self.durability == Durability::Fdatasync {
-            self.data_file.sync_data().map_err(|e| StorageError::Sync(e.to_string()))?;
-        }
-        Ok(())
+        Ok(Applied { done, wrote: !staged.is_empty, next_position })
     }
 
     /// Validates one append against the log and what this commit staged before it, then stages its writes.
@@ -271,6 +308,45 @@ impl Writer {
                 reason: "indexed event is missing".into(),
             }),
         }
+    }
+}
+
+impl Syncer {
+    fn run(self, applied: std::sync::mpsc::Receiver<Applied>, failed: &AtomicBool) {
+        while let Ok(first) = applied.recv() {
+            let mut group = vec![first];
+            while let Ok(more) = applied.try_recv() {
+                group.push(more);
+            }
+            let wrote = group.iter().any(|a| a.wrote);
+            let outcome = if failed.load(Ordering::SeqCst) {
+                Err(StorageError::Failed)
+            } else if wrote {
+                self.sync()
+            } else {
+                Ok(())
+            };
+            match &outcome {
+                Ok(()) => {
+                    if let Some(durable) = group.iter().filter(|a| a.wrote).map(|a| a.next_position).max() {
+                        self.durable.send_replace(durable);
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(%error, "event log sync failed; refusing further appends");
+                    failed.store(true, Ordering::SeqCst);
+                }
+            }
+            group.into_iter().flat_map(|a| a.done).for_each(|d| d.answer(&outcome));
+        }
+    }
+
+    fn sync(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        if self.durability == Durability::Fdatasync {
+            self.data_file.sync_data().map_err(|e| StorageError::Sync(e.to_string()))?;
+        }
+        Ok(())
     }
 }
 
