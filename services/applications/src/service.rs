@@ -1,0 +1,81 @@
+//! Assembling the service: open the log, build the index, serve until shutdown, close the log.
+
+use std::path::PathBuf;
+
+use contracts::applications::v1::{ApplicationsServiceServer, SERVICE_NAME};
+use event_bus::{BusConfig, Relay, RelayConfig};
+use event_log::EventLog;
+use service_runtime::{AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceError, Serving, TokenVerifier};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::grpc::ApplicationsApi;
+use crate::index::Index;
+
+/// Everything the service needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Directory of the service's event log.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub jwt: JwtConfig,
+    /// AMQP URI of the message bus; `None` runs without publishing (events stay in the log and are
+    /// published from the relay's cursor whenever the service runs with a bus again).
+    pub amqp_uri: Option<String>,
+}
+
+/// The service's name on the bus: first part of its routing keys (`applications.<EventType>`).
+pub const BUS_NAME: &str = "applications";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Open(#[from] event_log::OpenError),
+    #[error("cannot build the read index: {0}")]
+    Index(ServiceError),
+    #[error(transparent)]
+    Identity(#[from] service_runtime::identity::IdentityError),
+    #[error("cannot start the event relay: {0}")]
+    Relay(event_bus::BusError),
+    #[error(transparent)]
+    Serve(#[from] service_runtime::server::ServeError),
+}
+
+/// Serves the applications service on `listener` until `shutdown` is cancelled; then drains requests in
+/// flight, stops the relay (which stores its cursor after outstanding confirms) and closes the log (every
+/// acknowledged append is already on disk).
+pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    let verifier = TokenVerifier::new(&config.jwt)?;
+    let log = EventLog::open(&config.data_dir)?;
+    let index = Index::build(&log).map_err(RunError::Index)?;
+    tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
+    // The relay publishes the log from its own cursor; it is stopped only after the server has drained.
+    let relay_shutdown = CancellationToken::new();
+    let relay = match &config.amqp_uri {
+        Some(uri) => {
+            let relay_config = RelayConfig::new(BusConfig::new(uri.clone()), BUS_NAME);
+            let relay = Relay::new(log.clone(), relay_config).map_err(RunError::Relay)?;
+            Some(tokio::spawn(relay.run(relay_shutdown.clone())))
+        }
+        None => None,
+    };
+    let api = ApplicationsApi::new(EventStore::new(log.clone()), index);
+    let service = ApplicationsServiceServer::new(api)
+        .max_decoding_message_size(config.server.max_message_bytes)
+        .max_encoding_message_size(config.server.max_message_bytes);
+    let routes = tonic::service::Routes::new(service);
+    let auth = AuthLayer::new(verifier, vec![crate::access::table()]);
+    let serving = Serving { service_names: &[SERVICE_NAME], file_descriptor_set: contracts::FILE_DESCRIPTOR_SET };
+    let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
+    relay_shutdown.cancel();
+    if let Some(relay) = relay {
+        match relay.await {
+            Ok(Ok(())) => tracing::info!("event relay stopped"),
+            Ok(Err(e)) => tracing::error!(error = %e, "event relay failed"),
+            Err(e) => tracing::error!(error = %e, "event relay task failed"),
+        }
+    }
+    drop(log);
+    tracing::info!("event log closed");
+    Ok(result?)
+}

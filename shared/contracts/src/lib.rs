@@ -1,0 +1,137 @@
+//! The platform's contracts from `proto/`, compiled with protox at build time, behind a small facade.
+//!
+//! The generated code is private; each protobuf package is re-exported as a module of curated items
+//! (`contracts::applications::v1::OpenRoundRequest`, `contracts::common::v1::Money`, ...). Conversions
+//! between wire and domain values (money, ids, timestamps, dates, countries) are written once, in
+//! [`values`], and report the field and the rule a value breaks.
+//!
+//! The event log's own record (`grants.eventlog.v1`) is compiled by the `event-log` crate and is not
+//! repeated here.
+
+mod generated {
+    #![allow(clippy::all, clippy::pedantic, missing_debug_implementations, rust_2018_idioms)]
+    pub mod grants {
+        pub mod common {
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/grants.common.v1.rs"));
+            }
+        }
+        pub mod applications {
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/grants.applications.v1.rs"));
+            }
+        }
+    }
+}
+
+pub mod values;
+
+/// The encoded `FileDescriptorSet` of every contract in this crate (with source comments), for the
+/// reflection service and for tests that enumerate a service's RPCs.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
+
+/// `grants.common.v1`: types every service shares.
+pub mod common {
+    pub mod v1 {
+        pub use crate::generated::grants::common::v1::{Date, Money, PageRequest};
+    }
+}
+
+/// `grants.applications.v1`: the applications service, its views and its events.
+pub mod applications {
+    pub mod v1 {
+        /// Full name of the gRPC service, as used in paths and in the health service.
+        pub const SERVICE_NAME: &str = "grants.applications.v1.ApplicationsService";
+
+        pub use crate::generated::grants::applications::v1::applications_service_client::ApplicationsServiceClient;
+        pub use crate::generated::grants::applications::v1::applications_service_server::{
+            ApplicationsService, ApplicationsServiceServer,
+        };
+        // Shared types.
+        pub use crate::generated::grants::applications::v1::{
+            ApplicationContent, BudgetLine, ContactPerson, Criterion, CriterionScore, OrganisationType, Recommendation,
+            ServiceType,
+        };
+        // Events.
+        pub use crate::generated::grants::applications::v1::{
+            ApplicationApproved, ApplicationDrafted, ApplicationEdited, ApplicationRejected, ApplicationSubmitted,
+            ApplicationWithdrawn, ConflictOfInterestDeclared, OrganisationRegistered, ReviewRecorded, ReviewerAssigned,
+            RoundClosed, RoundOpened,
+        };
+        // Views, requests and responses.
+        pub use crate::generated::grants::applications::v1::{
+            Application, ApplicationResponse, ApplicationStatus, ApproveApplicationRequest, AssignReviewerRequest,
+            CloseRoundRequest, Decision, DeclareConflictOfInterestRequest, DraftApplicationRequest,
+            EditApplicationRequest, GetApplicationRequest, GetOrganisationRequest, GetRoundRequest,
+            ListApplicationsRequest, ListApplicationsResponse, OpenRoundRequest, Organisation, OrganisationResponse,
+            RecordReviewRequest, RegisterOrganisationRequest, RejectApplicationRequest, Review, ReviewerView, Round,
+            RoundResponse, RoundStatus, SubmitApplicationRequest, WithdrawApplicationRequest,
+        };
+    }
+}
+
+/// The generated code of the awards and reporting packages, nested like `generated` so that the paths
+/// prost writes between packages (`super::super::common::v1::Money`) resolve to the same shared types.
+mod generated_awards {
+    #![allow(clippy::all, clippy::pedantic, missing_debug_implementations, rust_2018_idioms)]
+    pub mod grants {
+        pub mod common {
+            pub mod v1 {
+                pub use crate::generated::grants::common::v1::*;
+            }
+        }
+        pub mod reporting {
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/grants.reporting.v1.rs"));
+            }
+        }
+        pub mod awards {
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/grants.awards.v1.rs"));
+            }
+        }
+    }
+}
+
+/// `grants.reporting.v1`: the reporting service's events that other services consume.
+pub mod reporting {
+    pub mod v1 {
+        // Events.
+        pub use crate::generated_awards::grants::reporting::v1::ReportAccepted;
+        // Shared types.
+        pub use crate::generated_awards::grants::reporting::v1::ReportKind;
+    }
+}
+
+/// `grants.awards.v1`: the awards service, its views and its events.
+pub mod awards {
+    pub mod v1 {
+        /// Full name of the gRPC service, as used in paths and in the health service.
+        pub const SERVICE_NAME: &str = "grants.awards.v1.AwardsService";
+
+        pub use crate::generated_awards::grants::awards::v1::awards_service_client::AwardsServiceClient;
+        pub use crate::generated_awards::grants::awards::v1::awards_service_server::{
+            AwardsService, AwardsServiceServer,
+        };
+        // Shared types.
+        pub use crate::generated_awards::grants::awards::v1::variation_change::Change;
+        pub use crate::generated_awards::grants::awards::v1::{
+            AgreementTerms, AmountChange, BudgetLine, BudgetLineAmount, BudgetMove, EndDateChange, Payment,
+            Reallocation, ReportRequirement, Tranche, TrancheAmount, TrancheKind, VariationChange,
+        };
+        // Events.
+        pub use crate::generated_awards::grants::awards::v1::{
+            AgreementSet, AgreementSigned, AwardClosed, AwardOffered, AwardResumed, AwardSuspended, AwardTerminated,
+            BudgetReallocated, GatingReport, ReportConditionMet, TrancheReleased, VariationApproved, VariationDeclined,
+            VariationRequested,
+        };
+        // Views, requests and responses.
+        pub use crate::generated_awards::grants::awards::v1::{
+            ApproveVariationRequest, Award, AwardResponse, AwardStatus, CloseAwardRequest, DeclineVariationRequest,
+            GetAwardRequest, HistoryEntry, ListAwardsRequest, ListAwardsResponse, ReallocateBudgetRequest,
+            ReleaseTrancheRequest, ReportCondition, RequestVariationRequest, ResumeAwardRequest, SetAgreementRequest,
+            SignAgreementRequest, SuspendAwardRequest, TerminateAwardRequest, TrancheStatus, TrancheView,
+            VariationStatus, VariationView,
+        };
+    }
+}

@@ -1,0 +1,365 @@
+//! Commands on event-sourced aggregates, exactly once per request id.
+//!
+//! [`EventStore::execute`] loads an aggregate by replaying its stream, runs the pure decision, and appends
+//! the resulting events with `ExpectedVersion::Exact(loaded version)` (or `NoStream`), the actor, and
+//! correlation and causation ids. The encoded response is written under the marker
+//! `request/<request_id>` **in the same atomic append**, so a retry with the same request id returns the
+//! first response without running the command again. Event ids are derived from the request id (UUID v5)
+//! as a second line of defence: two racing copies of one request cannot both append.
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use contracts::values::Timestamp;
+use event_log::{AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, StreamId};
+
+use crate::errors::{Rejection, ServiceError};
+use crate::identity::Actor;
+
+/// A domain event that can be stored as a log payload (a protobuf message named by `event_type`).
+pub trait DomainEvent: Sized {
+    /// The protobuf message name, e.g. `ApplicationSubmitted`.
+    fn event_type(&self) -> &'static str;
+    /// Version of the payload's schema, starting at 1.
+    fn schema_version(&self) -> u32 {
+        1
+    }
+    fn encode_payload(&self) -> Vec<u8>;
+    /// Decodes a stored payload; the error names what was wrong.
+    fn decode_payload(event_type: &str, payload: &[u8]) -> Result<Self, String>;
+}
+
+/// An aggregate whose state is the fold of its stream's events.
+pub trait Aggregate: Default + Clone {
+    type Event: DomainEvent;
+    /// The stream type, e.g. `application`.
+    const STREAM_TYPE: &'static str;
+    fn apply(self, event: &Self::Event) -> Self;
+}
+
+/// An aggregate as loaded from its stream.
+#[derive(Clone, Debug)]
+pub struct Loaded<A> {
+    pub state: A,
+    /// The log's version of the stream's last event; `None` when the stream does not exist.
+    pub stream_version: Option<u64>,
+}
+
+impl<A> Loaded<A> {
+    pub fn exists(&self) -> bool {
+        self.stream_version.is_some()
+    }
+
+    /// The number of events of the stream: the version clients see.
+    pub fn version(&self) -> u64 {
+        self.stream_version.map_or(0, |v| v + 1)
+    }
+}
+
+/// What a command knows about its request.
+#[derive(Clone, Debug)]
+pub struct CommandContext {
+    /// Full RPC path, e.g. `grants.applications.v1.ApplicationsService/OpenRound`.
+    pub rpc: &'static str,
+    pub request_id: Uuid,
+    pub actor: Actor,
+    /// Groups everything caused by the original request; the request id unless the caller sent one.
+    pub correlation_id: Uuid,
+    /// The time the domain decides by.
+    pub now: Timestamp,
+    /// SHA-256 over the RPC, the actor's subject and the encoded request: tells a retry from a reuse.
+    fingerprint: [u8; 32],
+}
+
+/// Name of the marker that holds the response to a request.
+pub fn request_marker(request_id: Uuid) -> String {
+    format!("request/{request_id}")
+}
+
+impl CommandContext {
+    /// A context for `request`, whose `request_id` field holds `request_id`.
+    pub fn new<M: Message>(
+        rpc: &'static str,
+        request_id: &str,
+        actor: Actor,
+        request: &M,
+    ) -> Result<CommandContext, ServiceError> {
+        let request_id = contracts::values::parse_uuid("request_id", request_id)?;
+        let mut hash = Sha256::new();
+        hash.update(rpc.as_bytes());
+        hash.update([0]);
+        hash.update(actor.subject.as_bytes());
+        hash.update([0]);
+        hash.update(request.encode_to_vec());
+        Ok(CommandContext {
+            rpc,
+            request_id,
+            actor,
+            correlation_id: request_id,
+            now: Timestamp::now(),
+            fingerprint: hash.finalize().into(),
+        })
+    }
+
+    /// An id derived from the request id: the same on every retry (UUID v5 in the request id's namespace).
+    pub fn derive_id(&self, purpose: &str) -> Uuid {
+        Uuid::new_v5(&self.request_id, purpose.as_bytes())
+    }
+}
+
+/// Commands and reads on a service's event log.
+#[derive(Clone, Debug)]
+pub struct EventStore {
+    log: EventLog,
+}
+
+impl EventStore {
+    pub fn new(log: EventLog) -> EventStore {
+        EventStore { log }
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Replays the stream `A::STREAM_TYPE/key`.
+    pub fn load<A: Aggregate>(&self, key: &str) -> Result<Loaded<A>, ServiceError> {
+        let stream = stream_id(A::STREAM_TYPE, key)?;
+        let mut loaded = Loaded { state: A::default(), stream_version: None };
+        for recorded in self.log.read_stream(&stream, 0) {
+            let recorded = recorded?;
+            let event = A::Event::decode_payload(&recorded.event_type, &recorded.payload).map_err(|e| {
+                ServiceError::Internal(format!("cannot decode event at position {}: {e}", recorded.position))
+            })?;
+            loaded.state = loaded.state.apply(&event);
+            loaded.stream_version = Some(recorded.stream_version);
+        }
+        Ok(loaded)
+    }
+
+    /// The stored response to the context's request, if it was executed already.
+    pub fn stored_response<R: Message + Default>(&self, ctx: &CommandContext) -> Result<Option<R>, ServiceError> {
+        let Some(value) = self.log.marker(&request_marker(ctx.request_id))? else { return Ok(None) };
+        if value.len() < 32 {
+            return Err(ServiceError::Internal("stored response is too short".into()));
+        }
+        let (fingerprint, response) = value.split_at(32);
+        if fingerprint != ctx.fingerprint {
+            return Err(Rejection::invalid("request_id", "was already used for a different request").into());
+        }
+        R::decode(response)
+            .map(Some)
+            .map_err(|e| ServiceError::Internal(format!("stored response does not decode: {e}")))
+    }
+
+    /// Runs a command on the aggregate `A` at `key`, once per request id.
+    ///
+    /// - `expected_version`: the version the client last saw, if it sent one (`ABORTED` when different).
+    /// - `decide`: the pure decision; a rejection writes nothing.
+    /// - `respond`: builds the response from the state after the new events and its version.
+    pub async fn execute<A, R>(
+        &self,
+        ctx: &CommandContext,
+        key: &str,
+        expected_version: Option<u64>,
+        decide: impl FnOnce(&Loaded<A>) -> Result<Vec<A::Event>, Rejection>,
+        respond: impl FnOnce(&A, u64) -> R,
+    ) -> Result<R, ServiceError>
+    where
+        A: Aggregate,
+        R: Message + Default,
+    {
+        if let Some(response) = self.stored_response(ctx)? {
+            return Ok(response);
+        }
+        let stream = stream_id(A::STREAM_TYPE, key)?;
+        let loaded = self.load::<A>(key)?;
+        if let Some(expected) = expected_version
+            && expected != loaded.version()
+        {
+            return Err(ServiceError::Conflict(format!(
+                "`expected_version` is {expected} but {stream} is at version {}; reload it and retry",
+                loaded.version()
+            )));
+        }
+        let events = decide(&loaded)?;
+        if events.is_empty() {
+            return Err(ServiceError::Internal(format!("{} decided on no events", ctx.rpc)));
+        }
+        let version = loaded.version() + events.len() as u64;
+        let state = events.iter().fold(loaded.state.clone(), |state, event| state.apply(event));
+        let response = respond(&state, version);
+        let mut marker_value = ctx.fingerprint.to_vec();
+        response.encode(&mut marker_value).map_err(|e| ServiceError::Internal(e.to_string()))?;
+
+        let metadata = EventMetadata {
+            actor: ctx.actor.to_log_actor(),
+            correlation_id: ctx.correlation_id,
+            causation_id: ctx.request_id,
+            occurred_at: event_log::Timestamp::from_micros(ctx.now.as_micros()),
+        };
+        let new_events = events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| NewEvent {
+                event_id: ctx.derive_id(&format!("event/{stream}/{i}")),
+                event_type: event.event_type().to_owned(),
+                schema_version: event.schema_version(),
+                payload: event.encode_payload(),
+                metadata: metadata.clone(),
+            })
+            .collect();
+        let request = AppendRequest {
+            stream: stream.clone(),
+            expected: loaded.stream_version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact),
+            events: new_events,
+            marker: Some(Marker { name: request_marker(ctx.request_id), value: marker_value }),
+        };
+        match self.log.append_request(request).await {
+            Ok(_) => Ok(response),
+            Err(AppendError::WrongExpectedVersion { .. } | AppendError::EventIdConflict { .. }) => {
+                // Either a copy of this same request won the race (return its response) or another
+                // command changed the stream since it was loaded.
+                if let Some(response) = self.stored_response(ctx)? {
+                    return Ok(response);
+                }
+                Err(ServiceError::Conflict(format!("{stream} was changed concurrently; reload it and retry")))
+            }
+            Err(AppendError::Invalid { field, rule }) => {
+                Err(ServiceError::Internal(format!("event log refused the append: `{field}` {rule}")))
+            }
+            Err(AppendError::Storage(e)) => Err(e.into()),
+        }
+    }
+}
+
+/// The stream of an aggregate.
+pub fn stream_id(stream_type: &str, key: &str) -> Result<StreamId, ServiceError> {
+    StreamId::new(stream_type, key).map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Role;
+
+    /// A counter that may not pass a limit: enough to exercise the helper.
+    #[derive(Clone, Debug, Default)]
+    struct Counter(u64);
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Added(u64);
+
+    impl DomainEvent for Added {
+        fn event_type(&self) -> &'static str {
+            "Added"
+        }
+        fn encode_payload(&self) -> Vec<u8> {
+            self.0.to_be_bytes().to_vec()
+        }
+        fn decode_payload(event_type: &str, payload: &[u8]) -> Result<Self, String> {
+            match (event_type, <[u8; 8]>::try_from(payload)) {
+                ("Added", Ok(bytes)) => Ok(Added(u64::from_be_bytes(bytes))),
+                _ => Err("not an Added".into()),
+            }
+        }
+    }
+
+    impl Aggregate for Counter {
+        type Event = Added;
+        const STREAM_TYPE: &'static str = "counter";
+        fn apply(self, event: &Added) -> Counter {
+            Counter(self.0 + event.0)
+        }
+    }
+
+    fn decide(amount: u64) -> impl FnOnce(&Loaded<Counter>) -> Result<Vec<Added>, Rejection> {
+        move |loaded| {
+            if loaded.state.0 + amount > 10 {
+                return Err(Rejection::precondition("amount", "would pass the limit of 10"));
+            }
+            Ok(vec![Added(amount)])
+        }
+    }
+
+    /// The response: the counter's value and version, as a protobuf message of two fields.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Reply {
+        #[prost(uint64, tag = "1")]
+        value: u64,
+        #[prost(uint64, tag = "2")]
+        version: u64,
+    }
+
+    fn reply(state: &Counter, version: u64) -> Reply {
+        Reply { value: state.0, version }
+    }
+
+    fn ctx(request_id: Uuid, amount: u64) -> CommandContext {
+        let actor = Actor { subject: "s".into(), role: Role::ProgramOfficer, organisation: None };
+        CommandContext::new("test/Add", &request_id.to_string(), actor, &Reply { value: amount, version: 0 }).unwrap()
+    }
+
+    fn store() -> (tempfile::TempDir, EventStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path().join("log")).unwrap();
+        (dir, EventStore::new(log))
+    }
+
+    #[tokio::test]
+    async fn a_retry_returns_the_first_response_and_writes_nothing() {
+        let (_dir, store) = store();
+        let id = Uuid::new_v4();
+        let first = store.execute::<Counter, _>(&ctx(id, 3), "c", None, decide(3), reply).await.unwrap();
+        assert_eq!(first, Reply { value: 3, version: 1 });
+        // The retry must not run the decision again.
+        let again = store
+            .execute::<Counter, _>(&ctx(id, 3), "c", None, |_| panic!("decided twice"), reply)
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        assert_eq!(store.log().next_position(), 1);
+        let event = store.log().event(0).unwrap().unwrap();
+        assert_eq!((event.metadata.causation_id, event.metadata.actor.role.as_str()), (id, "program_officer"));
+        // The same id for a different request is refused.
+        let reused = store.execute::<Counter, _>(&ctx(id, 4), "c", None, decide(4), reply).await;
+        assert!(matches!(reused, Err(ServiceError::Rejected(Rejection::Invalid { field, .. })) if field == "request_id"));
+    }
+
+    #[tokio::test]
+    async fn rejections_and_stale_versions_write_nothing() {
+        let (_dir, store) = store();
+        store.execute::<Counter, _>(&ctx(Uuid::new_v4(), 8), "c", None, decide(8), reply).await.unwrap();
+        let over = store.execute::<Counter, _>(&ctx(Uuid::new_v4(), 5), "c", None, decide(5), reply).await;
+        assert!(matches!(over, Err(ServiceError::Rejected(Rejection::Precondition { .. }))));
+        let stale = store.execute::<Counter, _>(&ctx(Uuid::new_v4(), 1), "c", Some(0), decide(1), reply).await;
+        assert!(matches!(stale, Err(ServiceError::Conflict(_))));
+        assert_eq!(store.log().next_position(), 1);
+        // A rejected request id may be used again once the request is valid (nothing was stored for it).
+        let id = Uuid::new_v4();
+        assert!(store.execute::<Counter, _>(&ctx(id, 1), "c", Some(0), decide(1), reply).await.is_err());
+        let ok = store.execute::<Counter, _>(&ctx(id, 1), "c", Some(1), decide(1), reply).await.unwrap();
+        assert_eq!(ok, Reply { value: 9, version: 2 });
+    }
+
+    #[tokio::test]
+    async fn concurrent_commands_on_one_stream_one_wins_the_other_is_aborted() {
+        let (_dir, store) = store();
+        for _ in 0..20 {
+            let (a, b) = (ctx(Uuid::new_v4(), 0), ctx(Uuid::new_v4(), 0));
+            let version = store.load::<Counter>("race").unwrap().version();
+            let (ra, rb) = tokio::join!(
+                store.execute::<Counter, _>(&a, "race", None, |_| Ok(vec![Added(0)]), reply),
+                store.execute::<Counter, _>(&b, "race", None, |_| Ok(vec![Added(0)]), reply),
+            );
+            // Both may succeed one after the other; when they overlap, exactly one is aborted.
+            let results = [ra.is_ok(), rb.is_ok()];
+            let after = store.load::<Counter>("race").unwrap().version();
+            assert_eq!(after - version, results.iter().filter(|ok| **ok).count() as u64);
+            for r in [ra, rb] {
+                assert!(matches!(r, Ok(_) | Err(ServiceError::Conflict(_))));
+            }
+        }
+    }
+}

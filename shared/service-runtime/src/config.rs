@@ -1,0 +1,76 @@
+//! Configuration shared by every service: flags with environment variables and defaults. Each service
+//! flattens these into its own command line (`#[command(flatten)]`).
+
+use std::time::Duration;
+
+use crate::identity::JwtConfig;
+use crate::server::ServerConfig;
+
+/// Server limits and timeouts.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Largest gRPC message accepted or sent, in bytes.
+    #[arg(long, env = "GRANTS_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Most requests in flight across all connections.
+    #[arg(long, env = "GRANTS_CONCURRENCY_LIMIT", default_value_t = 256)]
+    pub concurrency_limit: usize,
+    /// Most requests in flight on one connection.
+    #[arg(long, env = "GRANTS_CONCURRENCY_LIMIT_PER_CONNECTION", default_value_t = 64)]
+    pub concurrency_limit_per_connection: usize,
+    /// Requests taking longer are cancelled, in milliseconds.
+    #[arg(long, env = "GRANTS_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    /// How long shutdown waits for requests in flight, in milliseconds.
+    #[arg(long, env = "GRANTS_DRAIN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub drain_timeout_ms: u64,
+}
+
+impl ServerArgs {
+    pub fn to_config(&self) -> ServerConfig {
+        ServerConfig {
+            max_message_bytes: self.max_message_bytes,
+            concurrency_limit: self.concurrency_limit.max(1),
+            concurrency_limit_per_connection: self.concurrency_limit_per_connection.max(1),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            drain_timeout: Duration::from_millis(self.drain_timeout_ms),
+        }
+    }
+}
+
+/// How bearer tokens are verified (and, for development, issued).
+#[derive(Clone, clap::Args)]
+pub struct JwtArgs {
+    /// HS256 secret shared with the token issuer, at least 32 bytes.
+    #[arg(long, env = "GRANTS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// Required `iss` claim.
+    #[arg(long, env = "GRANTS_JWT_ISSUER", default_value = "grants-dev")]
+    pub jwt_issuer: String,
+    /// Required `aud` claim.
+    #[arg(long, env = "GRANTS_JWT_AUDIENCE", default_value = "grants")]
+    pub jwt_audience: String,
+}
+
+impl std::fmt::Debug for JwtArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.to_config().fmt(f)
+    }
+}
+
+impl JwtArgs {
+    pub fn to_config(&self) -> JwtConfig {
+        JwtConfig {
+            secret: self.jwt_secret.as_bytes().to_vec(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,325 @@
+//! Who is calling: bearer tokens (JWT, HS256 pinned; `exp`, `iss`, `aud` and `sub` required and checked)
+//! verified into an [`Actor`].
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::errors::ServiceError;
+
+/// The roles of the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    Partner,
+    ProgramOfficer,
+    Reviewer,
+    FinanceOfficer,
+    Auditor,
+    Administrator,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] =
+        [Role::Partner, Role::ProgramOfficer, Role::Reviewer, Role::FinanceOfficer, Role::Auditor, Role::Administrator];
+
+    /// The role's name in tokens and in event metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Partner => "partner",
+            Role::ProgramOfficer => "program_officer",
+            Role::Reviewer => "reviewer",
+            Role::FinanceOfficer => "finance_officer",
+            Role::Auditor => "auditor",
+            Role::Administrator => "administrator",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+
+    /// Program staff and auditors: everyone who is not acting for a partner organisation.
+    pub fn is_staff(self) -> bool {
+        !matches!(self, Role::Partner)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The token's `sub`.
+    pub subject: String,
+    pub role: Role,
+    /// The token's `org`: required for partners (a UUID), optional for staff.
+    pub organisation: Option<String>,
+}
+
+impl Actor {
+    /// The actor as the event log records it on every event.
+    pub fn to_log_actor(&self) -> event_log::Actor {
+        event_log::Actor {
+            subject: self.subject.clone(),
+            role: self.role.as_str().to_owned(),
+            organisation: self.organisation.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The claims of a platform token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    iss: String,
+    aud: String,
+    exp: u64,
+    iat: u64,
+}
+
+/// Shortest accepted HS256 secret, in bytes.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// How tokens are signed and checked.
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub secret: Vec<u8>,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field("secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("the JWT secret must be at least {MIN_SECRET_LEN} bytes")]
+    SecretTooShort,
+    #[error("`{field}` {rule}")]
+    Invalid { field: &'static str, rule: &'static str },
+    #[error("token key or signature failed: {0}")]
+    Signing(String),
+}
+
+impl JwtConfig {
+    pub fn validate(&self) -> Result<(), IdentityError> {
+        if self.secret.len() < MIN_SECRET_LEN {
+            return Err(IdentityError::SecretTooShort);
+        }
+        if self.issuer.is_empty() {
+            return Err(IdentityError::Invalid { field: "jwt_issuer", rule: "must not be empty" });
+        }
+        if self.audience.is_empty() {
+            return Err(IdentityError::Invalid { field: "jwt_audience", rule: "must not be empty" });
+        }
+        Ok(())
+    }
+}
+
+/// Verifies bearer tokens into actors.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier").field("validation", &self.validation).finish()
+    }
+}
+
+impl TokenVerifier {
+    pub fn new(config: &JwtConfig) -> Result<TokenVerifier, IdentityError> {
+        config.validate()?;
+        // The algorithm is pinned: a token whose header names another algorithm (including "none") is refused.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        let key = DecodingKey::from_secret(&config.secret).map_err(|e| IdentityError::Signing(e.to_string()))?;
+        Ok(TokenVerifier { key, validation })
+    }
+
+    /// Verifies a token (without the `Bearer ` prefix).
+    pub fn verify(&self, token: &str) -> Result<Actor, ServiceError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| ServiceError::Unauthenticated(format!("bearer token refused: {e}")))?;
+        let claims = data.claims;
+        let unauthenticated = |m: &str| ServiceError::Unauthenticated(format!("bearer token refused: {m}"));
+        if claims.sub.is_empty() {
+            return Err(unauthenticated("`sub` must not be empty"));
+        }
+        let role = Role::parse(&claims.role).ok_or_else(|| unauthenticated("`role` is not a known role"))?;
+        let organisation = claims.org.filter(|o| !o.is_empty());
+        if role == Role::Partner {
+            match &organisation {
+                None => return Err(unauthenticated("`org` is required for partners")),
+                Some(org) if contracts::values::parse_uuid("org", org).is_err() => {
+                    return Err(unauthenticated("`org` must be a UUID"));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(Actor { subject: claims.sub, role, organisation })
+    }
+
+    /// Verifies the value of an `authorization` header (`Bearer <token>`).
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Actor, ServiceError> {
+        let header =
+            header.ok_or_else(|| ServiceError::Unauthenticated("missing `authorization: Bearer <token>`".into()))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| ServiceError::Unauthenticated("`authorization` must be `Bearer <token>`".into()))?;
+        self.verify(token.trim())
+    }
+}
+
+/// Signs tokens; used by the development token command and by tests.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    key: EncodingKey,
+    issuer: String,
+    audience: String,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer").field("issuer", &self.issuer).field("audience", &self.audience).finish()
+    }
+}
+
+impl TokenIssuer {
+    pub fn new(config: &JwtConfig) -> Result<TokenIssuer, IdentityError> {
+        config.validate()?;
+        Ok(TokenIssuer {
+            key: EncodingKey::from_secret(&config.secret).map_err(|e| IdentityError::Signing(e.to_string()))?,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+        })
+    }
+
+    /// A token for `subject` in `role`, valid for `ttl`.
+    pub fn issue(
+        &self,
+        role: Role,
+        subject: &str,
+        organisation: Option<&str>,
+        ttl: Duration,
+    ) -> Result<String, IdentityError> {
+        if subject.is_empty() {
+            return Err(IdentityError::Invalid { field: "subject", rule: "must not be empty" });
+        }
+        if role == Role::Partner && organisation.is_none_or(|o| contracts::values::parse_uuid("org", o).is_err()) {
+            return Err(IdentityError::Invalid { field: "organisation", rule: "must be a UUID for partners" });
+        }
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let claims = Claims {
+            sub: subject.to_owned(),
+            role: role.as_str().to_owned(),
+            org: organisation.map(str::to_owned),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            exp: now + ttl.as_secs(),
+            iat: now,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+            .map_err(|e| IdentityError::Signing(e.to_string()))
+    }
+}
+
+/// Issues a development token (see the `grants-token` command).
+pub fn issue_dev_token(
+    config: &JwtConfig,
+    role: Role,
+    subject: &str,
+    organisation: Option<&str>,
+    ttl: Duration,
+) -> Result<String, IdentityError> {
+    TokenIssuer::new(config)?.issue(role, subject, organisation, ttl)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> JwtConfig {
+        JwtConfig { secret: vec![7; 32], issuer: "iss".into(), audience: "aud".into() }
+    }
+
+    const ORG: &str = "6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab";
+
+    #[test]
+    fn issued_tokens_verify_into_the_actor() {
+        let token = issue_dev_token(&config(), Role::Partner, "alice", Some(ORG), Duration::from_secs(60)).unwrap();
+        let actor = TokenVerifier::new(&config()).unwrap().verify_header(Some(&format!("Bearer {token}"))).unwrap();
+        assert_eq!(actor, Actor { subject: "alice".into(), role: Role::Partner, organisation: Some(ORG.into()) });
+    }
+
+    #[test]
+    fn wrong_key_issuer_audience_algorithm_or_expiry_is_unauthenticated() {
+        let verifier = TokenVerifier::new(&config()).unwrap();
+        let ttl = Duration::from_secs(60);
+        let other = |f: fn(&mut JwtConfig)| {
+            let mut c = config();
+            f(&mut c);
+            issue_dev_token(&c, Role::Auditor, "a", None, ttl).unwrap()
+        };
+        for token in [
+            other(|c| c.secret = vec![8; 32]),
+            other(|c| c.issuer = "other".into()),
+            other(|c| c.audience = "other".into()),
+        ] {
+            assert!(matches!(verifier.verify(&token), Err(ServiceError::Unauthenticated(_))));
+        }
+        // HS384 with the right key: refused because the algorithm is pinned.
+        let claims = Claims {
+            sub: "a".into(),
+            role: "auditor".into(),
+            org: None,
+            iss: "iss".into(),
+            aud: "aud".into(),
+            exp: u64::MAX / 2,
+            iat: 0,
+        };
+        let hs384 =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS384), &claims, &EncodingKey::from_secret(&[7; 32]).unwrap())
+                .unwrap();
+        assert!(verifier.verify(&hs384).is_err());
+        // Expired long ago.
+        let expired = Claims { exp: 1_000, ..claims };
+        let expired = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &expired,
+            &EncodingKey::from_secret(&[7; 32]).unwrap(),
+        )
+        .unwrap();
+        assert!(verifier.verify(&expired).is_err());
+        assert!(verifier.verify_header(None).is_err());
+        assert!(verifier.verify_header(Some("Basic abc")).is_err());
+    }
+
+    #[test]
+    fn partners_need_an_organisation_and_secrets_a_minimum_length() {
+        assert!(issue_dev_token(&config(), Role::Partner, "p", None, Duration::from_secs(60)).is_err());
+        let short = JwtConfig { secret: vec![1; 8], ..config() };
+        assert!(matches!(TokenVerifier::new(&short), Err(IdentityError::SecretTooShort)));
+    }
+}

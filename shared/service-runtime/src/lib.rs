@@ -1,0 +1,26 @@
+//! What every gRPC service of the grants platform shares, written once:
+//!
+//! - [`server`]: a tonic server with health and reflection, message-size and concurrency limits, request
+//!   timeouts, and graceful shutdown on SIGTERM/ctrl-c ([`server::serve`], [`server::cancel_on_signals`]).
+//! - [`identity`]: bearer tokens (JWT, HS256 pinned, `exp`/`iss`/`aud`/`sub` checked) verified into an
+//!   [`Actor`]; [`identity::issue_dev_token`] and the `grants-token` command issue development tokens.
+//! - [`authorization`]: one [`AccessTable`] per service (RPC -> roles, deny by default), enforced for every
+//!   request by [`AuthLayer`] before any handler runs.
+//! - [`errors`]: domain [`Rejection`]s and infrastructure failures as [`ServiceError`], mapped to gRPC
+//!   status codes in one place.
+//! - [`command`]: load an aggregate from its stream, decide, append with optimistic concurrency and the
+//!   actor on every event, once per client request id ([`EventStore::execute`]).
+//! - [`config`]: flags and environment variables every service shares, and tracing.
+
+pub mod authorization;
+pub mod command;
+pub mod config;
+pub mod errors;
+pub mod identity;
+pub mod server;
+
+pub use authorization::{AccessTable, AuthLayer, actor_of};
+pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
+pub use errors::{Rejection, ServiceError};
+pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
+pub use server::{ServerConfig, Serving, serve};

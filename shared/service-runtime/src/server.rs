@@ -1,0 +1,155 @@
+//! Serving: a tonic server with health and reflection, limits, timeouts and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic::transport::Server;
+
+use crate::authorization::AuthLayer;
+
+/// Limits and timeouts of a server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Largest request or response message; apply it to the service with
+    /// `max_decoding_message_size`/`max_encoding_message_size` (it is per generated service in tonic).
+    pub max_message_bytes: usize,
+    /// Most requests in flight across all connections; further requests wait.
+    pub concurrency_limit: usize,
+    /// Most requests in flight on one connection.
+    pub concurrency_limit_per_connection: usize,
+    /// A request that takes longer is cancelled (`CANCELLED`).
+    pub request_timeout: Duration,
+    /// After shutdown is requested, how long in-flight requests may still run.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_message_bytes: 4 * 1024 * 1024,
+            concurrency_limit: 256,
+            concurrency_limit_per_connection: 64,
+            request_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {address}: {reason}")]
+    Bind { address: SocketAddr, reason: String },
+    #[error("reflection service could not be built: {0}")]
+    Reflection(String),
+    #[error("server failed: {0}")]
+    Transport(String),
+}
+
+/// Binds a listener (port 0 picks a free port; see `local_addr`).
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(address).await.map_err(|e| ServeError::Bind { address, reason: e.to_string() })
+}
+
+/// What to serve besides the service routes.
+#[derive(Debug)]
+pub struct Serving<'a> {
+    /// Full names of the services to report as SERVING in the health service.
+    pub service_names: &'a [&'static str],
+    /// Encoded `FileDescriptorSet` for the reflection service.
+    pub file_descriptor_set: &'static [u8],
+}
+
+/// Serves `routes` on `listener` until `shutdown` is cancelled, then stops accepting, reports NOT_SERVING,
+/// and drains in-flight requests for at most `drain_timeout`. The caller then closes its log and relay.
+pub async fn serve(
+    listener: TcpListener,
+    config: &ServerConfig,
+    auth: AuthLayer,
+    routes: Routes,
+    serving: Serving<'_>,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in serving.service_names {
+        health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+    }
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(serving.file_descriptor_set)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(serving.file_descriptor_set)
+        .build_v1alpha()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+
+    let address = listener.local_addr().map_err(|e| ServeError::Transport(e.to_string()))?;
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+
+    let names: Vec<&'static str> = serving.service_names.to_vec();
+    let on_shutdown = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.cancelled().await;
+            tracing::info!("shutdown requested: no new connections, draining requests in flight");
+            for name in names {
+                health.set_service_status(name, tonic_health::ServingStatus::NotServing).await;
+            }
+        }
+    };
+
+    let server = Server::builder()
+        .timeout(config.request_timeout)
+        .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
+        .layer(auth)
+        .add_routes(routes)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .serve_with_incoming_shutdown(incoming, on_shutdown);
+
+    tracing::info!(%address, "serving gRPC");
+    let drain_timeout = config.drain_timeout;
+    let deadline = async move {
+        shutdown.cancelled().await;
+        tokio::time::sleep(drain_timeout).await;
+    };
+    tokio::select! {
+        result = server => result.map_err(|e| ServeError::Transport(e.to_string()))?,
+        () = deadline => tracing::warn!(?drain_timeout, "requests still in flight after the drain timeout; stopping"),
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// Cancels `token` on SIGTERM or ctrl-c.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => tracing::info!("ctrl-c received"),
+            () = terminate => tracing::info!("SIGTERM received"),
+            () = token.cancelled() => return,
+        }
+        token.cancel();
+    });
+}
