@@ -1,0 +1,173 @@
+//! Throughput of the bus against a ceiling measured in the same run, on the shared broker
+//! (127.0.0.1:5672, in a vhost of its own):
+//! 1. raw ceiling: lapin publishing persistent messages of the relay's size with confirms, window 512, to
+//!    a quorum queue;
+//! 2. the relay publishing a log of 100,000 events (window 512);
+//! 3. the consumer applying those 100,000 messages with idempotent handling (sled read model, checkpoint
+//!    in the same transaction, one flush per batch).
+//!
+//! Run with `cargo bench -p event-bus`.
+
+use std::collections::VecDeque;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use event_bus::lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use event_bus::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use event_bus::lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties};
+use event_bus::{
+    BusConfig, CancellationToken, Consumer, ConsumerConfig, Rejection, Relay, RelayConfig, SledHandler, sled_checkpoint,
+};
+use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp, encode_envelope};
+use uuid::Uuid;
+
+const EVENTS: u64 = 100_000;
+const WINDOW: usize = 512;
+const SOURCE: &str = "applications";
+
+fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new("rabbitmqctl").args(args).output()?.status;
+    anyhow::ensure!(status.success(), "rabbitmqctl {args:?} failed");
+    Ok(())
+}
+
+struct Vhost(String);
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        let _ = rabbitmqctl(&["delete_vhost", &self.0]);
+    }
+}
+
+fn new_event(n: u64) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::new_v4(),
+        event_type: "ApplicationEdited".into(),
+        schema_version: 1,
+        // A typical small domain event: a few ids and strings.
+        payload: format!("{n:0>120}").into_bytes(),
+        metadata: EventMetadata {
+            actor: Actor { subject: "officer-1".into(), role: "program_officer".into(), organisation: String::new() },
+            correlation_id: Uuid::new_v4(),
+            causation_id: Uuid::new_v4(),
+            occurred_at: Timestamp::now(),
+        },
+    }
+}
+
+async fn raw_ceiling(uri: &str, body_len: usize) -> anyhow::Result<f64> {
+    let connection = Connection::connect(uri, ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    let mut arguments = FieldTable::default();
+    arguments.insert(ShortString::from("x-queue-type"), AMQPValue::LongString(LongString::from("quorum")));
+    let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+    channel.queue_declare(ShortString::from("bench.raw"), durable, arguments).await?;
+    let body = vec![7u8; body_len];
+    let properties = BasicProperties::default().with_delivery_mode(2);
+    let mut in_flight = VecDeque::with_capacity(WINDOW);
+    let started = Instant::now();
+    for _ in 0..EVENTS {
+        if in_flight.len() == WINDOW {
+            let confirm: event_bus::lapin::PublisherConfirm = in_flight.pop_front().expect("in flight");
+            anyhow::ensure!(matches!(confirm.await?, Confirmation::Ack(None)), "raw publish not acked");
+        }
+        let confirm = channel
+            .basic_publish(
+                ShortString::from(""),
+                ShortString::from("bench.raw"),
+                BasicPublishOptions { mandatory: true, immediate: false },
+                &body,
+                properties.clone(),
+            )
+            .await?;
+        in_flight.push_back(confirm);
+    }
+    for confirm in in_flight {
+        anyhow::ensure!(matches!(confirm.await?, Confirmation::Ack(None)), "raw publish not acked");
+    }
+    let rate = EVENTS as f64 / started.elapsed().as_secs_f64();
+    connection.close(200, ShortString::from("bye")).await?;
+    Ok(rate)
+}
+
+async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        anyhow::ensure!(Instant::now() < deadline, "timed out after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let vhost = Vhost(format!("event-bus-bench-{}", Uuid::new_v4().simple()));
+    rabbitmqctl(&["add_vhost", &vhost.0])?;
+    rabbitmqctl(&["set_permissions", "-p", &vhost.0, "guest", ".*", ".*", ".*"])?;
+    let uri = format!("amqp://guest:guest@127.0.0.1:5672/{}", vhost.0);
+    let dir = tempfile::tempdir()?;
+
+    println!("preparing a log of {EVENTS} events ...");
+    let log = EventLog::open(dir.path().join("log"))?;
+    for batch in 0..(EVENTS / 1_000) {
+        let stream = StreamId::new("application", format!("app-{}", batch % 50))?;
+        let events = (0..1_000).map(|i| new_event(batch * 1_000 + i)).collect();
+        log.append(stream, ExpectedVersion::Any, events).await?;
+    }
+    let sample = log.event(0)?.expect("first event");
+    let body_len = encode_envelope(&sample).len();
+
+    let raw = raw_ceiling(&uri, body_len).await?;
+
+    // The consumer declares its queue and bindings; it is stopped so that the relay's messages wait.
+    let bus = BusConfig::new(uri.clone());
+    let consumer_config = ConsumerConfig::new(bus.clone(), "bench", &[SOURCE]);
+    let db = sled::open(dir.path().join("consumer"))?;
+    let state = db.open_tree("read-model")?;
+    let handler = SledHandler::new(db.clone(), state.clone(), |event, tree| {
+        tree.insert(event.stream.to_string().as_bytes(), &event.stream_version.to_be_bytes()[..])?;
+        Ok::<(), sled::transaction::ConflictableTransactionError<Rejection>>(())
+    })?;
+    let consumer = Consumer::new(consumer_config, handler, log.clone())?;
+    let progress = consumer.progress();
+    let stop_declaring = CancellationToken::new();
+    let declaring = tokio::spawn(consumer.run(stop_declaring.clone()));
+    wait_for(Duration::from_secs(30), || progress.borrow().connected).await?;
+    stop_declaring.cancel();
+    let handler = declaring.await??;
+
+    let relay = Relay::new(log.clone(), RelayConfig::new(bus.clone(), SOURCE))?;
+    let mut monitor = relay.monitor();
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let relaying = tokio::spawn(relay.run(shutdown.clone()));
+    anyhow::ensure!(monitor.wait_published(EVENTS).await, "relay stopped");
+    let relay_rate = EVENTS as f64 / started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    relaying.await??;
+
+    let consumer = Consumer::new(ConsumerConfig::new(bus, "bench", &[SOURCE]), handler, log.clone())?;
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let consuming = tokio::spawn(consumer.run(shutdown.clone()));
+    wait_for(Duration::from_secs(300), || {
+        sled_checkpoint(&db, SOURCE).map(|c| c.next_position == EVENTS).unwrap_or(false)
+    })
+    .await?;
+    let consumer_rate = EVENTS as f64 / started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    consuming.await??;
+
+    println!("message body: {body_len} bytes (protobuf envelope); {EVENTS} messages each");
+    println!("raw ceiling (lapin, persistent, confirms, window {WINDOW}, quorum queue): {raw:>9.0} msg/s  1.00");
+    println!(
+        "relay (log -> exchange -> quorum queue, window {WINDOW}):             {relay_rate:>9.0} msg/s  {:.2}",
+        relay_rate / raw
+    );
+    println!(
+        "consumer (quorum queue -> sled read model, idempotent):         {consumer_rate:>9.0} msg/s  {:.2}",
+        consumer_rate / raw
+    );
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! Everything that names broker objects or tunes timing lives here, so that no queue or exchange name is
+//! written anywhere else.
+
+use std::time::Duration;
+
+use crate::error::BusError;
+
+/// The broker connection and the exchanges every service shares.
+#[derive(Clone, Debug)]
+pub struct BusConfig {
+    /// AMQP URI, for example `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    pub amqp_uri: String,
+    /// Durable topic exchange for domain events; routing key `<service>.<EventType>`.
+    pub events_exchange: String,
+    /// Durable direct exchange for dead letters; routing key is the consumer queue's name.
+    pub dead_letter_exchange: String,
+    /// Longest wait for a TCP connection and the AMQP handshake.
+    pub connect_timeout: Duration,
+    /// Longest wait for one broker operation (declare, publish, close, ack).
+    pub operation_timeout: Duration,
+    /// Longest wait for a publisher confirm.
+    pub confirm_timeout: Duration,
+    /// Cap of the reconnection backoff; reconnecting is retried at least this often.
+    pub max_backoff: Duration,
+}
+
+impl BusConfig {
+    pub fn new(amqp_uri: impl Into<String>) -> BusConfig {
+        BusConfig {
+            amqp_uri: amqp_uri.into(),
+            events_exchange: "grants.events".into(),
+            dead_letter_exchange: "grants.dead-letters".into(),
+            connect_timeout: Duration::from_secs(3),
+            operation_timeout: Duration::from_secs(5),
+            confirm_timeout: Duration::from_secs(10),
+            max_backoff: Duration::from_millis(1000),
+        }
+    }
+
+    /// The broker address without credentials, for messages.
+    pub fn display_uri(&self) -> String {
+        match (self.amqp_uri.find("://"), self.amqp_uri.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}{}", &self.amqp_uri[..scheme + 3], &self.amqp_uri[at + 1..])
+            }
+            _ => self.amqp_uri.clone(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), BusError> {
+        non_empty("amqp_uri", &self.amqp_uri)?;
+        non_empty("events_exchange", &self.events_exchange)?;
+        non_empty("dead_letter_exchange", &self.dead_letter_exchange)
+    }
+}
+
+/// A relay: which service's log it publishes and how.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    pub bus: BusConfig,
+    /// The publishing service; first part of every routing key.
+    pub service: String,
+    /// Most messages published and not yet confirmed.
+    pub window: usize,
+    /// Name of the log marker that holds the durable cursor (the first position not yet confirmed).
+    pub cursor_marker: String,
+}
+
+impl RelayConfig {
+    pub fn new(bus: BusConfig, service: impl Into<String>) -> RelayConfig {
+        RelayConfig { bus, service: service.into(), window: 512, cursor_marker: "event-bus.relay.cursor".into() }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), BusError> {
+        self.bus.validate()?;
+        routing_word("service", &self.service)?;
+        non_empty("cursor_marker", &self.cursor_marker)?;
+        if self.window == 0 {
+            return Err(BusError::Config { field: "window", rule: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+}
+
+/// A consumer: its queues, what it binds, and how it reads.
+#[derive(Clone, Debug)]
+pub struct ConsumerConfig {
+    pub bus: BusConfig,
+    /// The consuming service, for connection names and the default queue names.
+    pub name: String,
+    /// Durable quorum queue the consumer reads.
+    pub queue: String,
+    /// Durable quorum queue that holds this consumer's dead letters.
+    pub dead_letter_queue: String,
+    /// Source services whose events this consumer receives: each is bound whole (`<service>.#`) so that
+    /// the global positions seen per source are contiguous.
+    pub sources: Vec<String>,
+    /// Unacknowledged messages the broker may push at once.
+    pub prefetch: u16,
+    /// Deliveries of one message before the broker dead-letters it (crashes, transient failures).
+    pub delivery_limit: u32,
+}
+
+impl ConsumerConfig {
+    /// Defaults: queue `<name>.inbox`, dead letters in `<name>.dead-letters`, prefetch 512, delivery limit 20
+    /// (a connection loss returns every unacknowledged message and counts as a delivery, so the limit
+    /// must leave room for several of those).
+    pub fn new(bus: BusConfig, name: impl Into<String>, sources: &[&str]) -> ConsumerConfig {
+        let name = name.into();
+        ConsumerConfig {
+            bus,
+            queue: format!("{name}.inbox"),
+            dead_letter_queue: format!("{name}.dead-letters"),
+            name,
+            sources: sources.iter().map(|s| (*s).to_owned()).collect(),
+            prefetch: 512,
+            delivery_limit: 20,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), BusError> {
+        self.bus.validate()?;
+        non_empty("name", &self.name)?;
+        non_empty("queue", &self.queue)?;
+        non_empty("dead_letter_queue", &self.dead_letter_queue)?;
+        if self.sources.is_empty() {
+            return Err(BusError::Config { field: "sources", rule: "must name at least one service".into() });
+        }
+        for source in &self.sources {
+            routing_word("sources", source)?;
+        }
+        if self.prefetch == 0 {
+            return Err(BusError::Config { field: "prefetch", rule: "must be at least 1".into() });
+        }
+        if self.delivery_limit == 0 {
+            return Err(BusError::Config { field: "delivery_limit", rule: "must be at least 1".into() });
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(field: &'static str, value: &str) -> Result<(), BusError> {
+    if value.is_empty() {
+        return Err(BusError::Config { field, rule: "must not be empty".into() });
+    }
+    if value.len() > 200 {
+        return Err(BusError::Config { field, rule: "must be at most 200 bytes".into() });
+    }
+    Ok(())
+}
+
+/// A service name is one word of a topic routing key.
+fn routing_word(field: &'static str, value: &str) -> Result<(), BusError> {
+    non_empty(field, value)?;
+    if value.contains(['.', '#', '*']) || value.chars().any(char::is_whitespace) {
+        return Err(BusError::Config { field, rule: "must not contain '.', '#', '*' or whitespace".into() });
+    }
+    Ok(())
+}

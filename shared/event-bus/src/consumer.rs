@@ -1,0 +1,418 @@
+//! The consumer: reads its quorum queue with manual acks and applies each source service's events exactly
+//! once in effect, in position order.
+//!
+//! Per source it keeps a [`Checkpoint`] that the handler commits atomically with the effect. A message at
+//! or below the checkpoint is a duplicate and is acked without effect; a message ahead of a gap waits
+//! while the missing positions are read from the source ([`SourceReader`]) and applied first. Messages are
+//! taken in batches of whatever has arrived (at most the prefetch), applied one by one, made durable with
+//! one [`Handler::sync`], then acked together.
+
+use std::collections::HashMap;
+
+use event_log::{RecordedEvent, Timestamp, decode_envelope, encode_envelope};
+use futures::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+};
+use lapin::types::{FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::broker::{self, Backoff, timed};
+use crate::checkpoint::{Checkpoint, Verdict};
+use crate::config::ConsumerConfig;
+use crate::error::{BusError, HandlerError};
+use crate::handler::Handler;
+use crate::message::{
+    bool_header, event_properties, header, number_header, number_value, source_of, text_value, with_headers,
+};
+use crate::source::SourceReader;
+
+/// Counters of what a consumer did since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerProgress {
+    /// Events passed to the handler and committed (including events it ignores).
+    pub handled: u64,
+    /// Of those, events read from the source log to fill a gap.
+    pub filled_from_source: u64,
+    /// Messages recognised as already handled and acked without effect.
+    pub duplicates: u64,
+    /// Messages and events sent to the dead-letter queue.
+    pub dead_lettered: u64,
+    /// Transient failures after which messages were handed back to the broker.
+    pub retries: u64,
+    /// Connections opened.
+    pub connections: u64,
+    pub connected: bool,
+}
+
+/// Applies the events of the configured source services with `H`, filling gaps from `S`.
+#[derive(Debug)]
+pub struct Consumer<H, S> {
+    config: ConsumerConfig,
+    handler: H,
+    source: S,
+    checkpoints: HashMap<String, Checkpoint>,
+    progress: watch::Sender<ConsumerProgress>,
+}
+
+/// Why processing a message stopped short of success.
+enum Interrupt {
+    /// Transient: hand the message back to the broker and try again later.
+    Retry(String),
+    /// The connection or channel broke: reconnect.
+    Broken(BusError),
+    /// Local storage failed: stop the consumer.
+    Fatal(BusError),
+}
+
+enum SessionEnd {
+    Stopped,
+    Broken(BusError),
+}
+
+/// The channels of one connection.
+struct Session {
+    consume: lapin::Consumer,
+    dead_letters: Channel,
+}
+
+impl<H: Handler, S: SourceReader> Consumer<H, S> {
+    pub fn new(config: ConsumerConfig, handler: H, source: S) -> Result<Consumer<H, S>, BusError> {
+        config.validate()?;
+        Ok(Consumer {
+            config,
+            handler,
+            source,
+            checkpoints: HashMap::new(),
+            progress: watch::channel(ConsumerProgress::default()).0,
+        })
+    }
+
+    pub fn progress(&self) -> watch::Receiver<ConsumerProgress> {
+        self.progress.subscribe()
+    }
+
+    /// Consumes until `shutdown` is cancelled: finishes and acks the batch in hand, then closes. Broker and
+    /// network failures are retried forever; a failure of the handler's storage ends it with an error.
+    /// Returns the handler.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<H, BusError> {
+        let mut backoff = Backoff::new(self.config.bus.max_backoff);
+        let name = format!("{}-consumer", self.config.name);
+        while !shutdown.is_cancelled() {
+            let opened = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                opened = self.open(&name) => opened,
+            };
+            let (connection, mut session) = match opened {
+                Ok(opened) => opened,
+                Err(e) => {
+                    debug!(error = %e, broker = %self.config.bus.display_uri(), "consumer cannot connect");
+                    pause(backoff.next_delay(), &shutdown).await;
+                    continue;
+                }
+            };
+            self.progress.send_modify(|p| {
+                p.connections += 1;
+                p.connected = true;
+            });
+            info!(queue = %self.config.queue, "consumer connected");
+            // The broker hands back every unacknowledged message; checkpoints are re-read so that the
+            // cache can never be ahead of what was committed.
+            self.checkpoints.clear();
+            let end = self.session(&mut session, &shutdown, &mut backoff).await;
+            self.progress.send_modify(|p| p.connected = false);
+            broker::close(&self.config.bus, &connection).await;
+            match end? {
+                SessionEnd::Stopped => break,
+                SessionEnd::Broken(e) => {
+                    warn!(error = %e, queue = %self.config.queue, "consumer lost its connection");
+                    pause(backoff.next_delay(), &shutdown).await;
+                }
+            }
+        }
+        Ok(self.handler)
+    }
+
+    async fn open(&self, name: &str) -> Result<(Connection, Session), BusError> {
+        let bus = &self.config.bus;
+        let connection = broker::connect(bus, name).await?;
+        let setup = async {
+            let limit = bus.operation_timeout;
+            let channel = timed("channel.open", limit, connection.create_channel()).await?;
+            broker::declare_consumer_topology(&self.config, &channel).await?;
+            timed("basic.qos", limit, channel.basic_qos(self.config.prefetch, BasicQosOptions::default())).await?;
+            let consume = timed(
+                "basic.consume",
+                limit,
+                channel.basic_consume(
+                    ShortString::from(self.config.queue.as_str()),
+                    ShortString::from(""),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                ),
+            )
+            .await?;
+            let dead_letters = timed("channel.open", limit, connection.create_channel()).await?;
+            timed("confirm.select", limit, dead_letters.confirm_select(ConfirmSelectOptions::default())).await?;
+            Ok::<_, BusError>(Session { consume, dead_letters })
+        };
+        match setup.await {
+            Ok(session) => Ok((connection, session)),
+            Err(e) => {
+                broker::close(bus, &connection).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn session(
+        &mut self,
+        session: &mut Session,
+        shutdown: &CancellationToken,
+        backoff: &mut Backoff,
+    ) -> Result<SessionEnd, BusError> {
+        let limit = self.config.bus.operation_timeout;
+        loop {
+            let first = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Ok(SessionEnd::Stopped),
+                delivery = session.consume.next() => delivery,
+            };
+            let mut batch = match first {
+                Some(Ok(delivery)) => vec![delivery],
+                Some(Err(source)) => return Ok(SessionEnd::Broken(BusError::Broker { operation: "consume", source })),
+                None => return Ok(SessionEnd::Broken(BusError::Refused("the broker cancelled the consumer".into()))),
+            };
+            while batch.len() < usize::from(self.config.prefetch) {
+                match session.consume.next().now_or_never() {
+                    Some(Some(Ok(delivery))) => batch.push(delivery),
+                    _ => break,
+                }
+            }
+
+            let mut processed = 0;
+            let mut interrupt = None;
+            for delivery in &batch {
+                match self.process(delivery, &session.dead_letters).await {
+                    Ok(()) => processed += 1,
+                    Err(e) => {
+                        interrupt = Some(e);
+                        break;
+                    }
+                }
+            }
+            // Nothing is acked before the effects of the batch are durable.
+            self.handler.sync().await.map_err(|e| BusError::Handler(e.to_string()))?;
+            if processed > 0 {
+                let ack = BasicAckOptions { multiple: true };
+                if let Err(e) = timed("basic.ack", limit, batch[processed - 1].acker.ack(ack)).await {
+                    // Expected after a connection loss: the broker redelivers and the checkpoint dedupes.
+                    return Ok(SessionEnd::Broken(e));
+                }
+            }
+            match interrupt {
+                None => backoff.reset(),
+                Some(Interrupt::Fatal(e)) => return Err(e),
+                Some(Interrupt::Broken(e)) => return Ok(SessionEnd::Broken(e)),
+                Some(Interrupt::Retry(reason)) => {
+                    warn!(%reason, queue = %self.config.queue, "handing messages back to the broker");
+                    self.progress.send_modify(|p| p.retries += 1);
+                    let requeue = BasicNackOptions { multiple: true, requeue: true };
+                    if let Some(last) = batch.last()
+                        && let Err(e) = timed("basic.nack", limit, last.acker.nack(requeue)).await
+                    {
+                        return Ok(SessionEnd::Broken(e));
+                    }
+                    pause(backoff.next_delay(), shutdown).await;
+                }
+            }
+        }
+    }
+
+    fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, Interrupt> {
+        if let Some(checkpoint) = self.checkpoints.get(source) {
+            return Ok(checkpoint.clone());
+        }
+        let checkpoint =
+            self.handler.checkpoint(source).map_err(|e| Interrupt::Fatal(BusError::Handler(e.to_string())))?;
+        self.checkpoints.insert(source.to_owned(), checkpoint.clone());
+        Ok(checkpoint)
+    }
+
+    async fn process(&mut self, delivery: &Delivery, dead_letters: &Channel) -> Result<(), Interrupt> {
+        let properties = &delivery.properties;
+        let replayed = bool_header(properties, header::REPLAYED);
+        let source = source_of(properties, delivery.routing_key.as_str());
+        match decode_envelope(&delivery.data) {
+            Ok(event) => {
+                let Some(source) = source else {
+                    let outgoing = Outgoing::from_delivery(delivery);
+                    return self
+                        .dead_letter(outgoing, "the source service is unknown".into(), None, dead_letters)
+                        .await;
+                };
+                let checkpoint = self.checkpoint(&source)?;
+                match checkpoint.verdict(event.position, replayed) {
+                    Verdict::Duplicate => {
+                        self.progress.send_modify(|p| p.duplicates += 1);
+                        Ok(())
+                    }
+                    Verdict::Next | Verdict::Replay => {
+                        self.apply(&source, &event, Outgoing::from_delivery(delivery), dead_letters).await
+                    }
+                    Verdict::AheadOfGap => {
+                        self.fill_gap(&source, checkpoint.next_position, event.position, dead_letters).await?;
+                        self.apply(&source, &event, Outgoing::from_delivery(delivery), dead_letters).await
+                    }
+                }
+            }
+            Err(e) => {
+                let reason = format!("undecodable: {e}");
+                let outgoing = Outgoing::from_delivery(delivery);
+                let position = number_header(properties, header::GLOBAL_POSITION);
+                let (Some(source), Some(position)) = (source, position) else {
+                    return self.dead_letter(outgoing, reason, None, dead_letters).await;
+                };
+                let checkpoint = self.checkpoint(&source)?;
+                match checkpoint.verdict(position, replayed) {
+                    Verdict::Duplicate => {
+                        self.progress.send_modify(|p| p.duplicates += 1);
+                        Ok(())
+                    }
+                    Verdict::Replay => self.dead_letter(outgoing, reason, None, dead_letters).await,
+                    Verdict::Next => self.dead_letter(outgoing, reason, Some((&source, position)), dead_letters).await,
+                    Verdict::AheadOfGap => {
+                        self.fill_gap(&source, checkpoint.next_position, position, dead_letters).await?;
+                        self.dead_letter(outgoing, reason, Some((&source, position)), dead_letters).await
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies the events at `from..to` of `source`, read from the source log.
+    async fn fill_gap(&mut self, source: &str, from: u64, to: u64, dead_letters: &Channel) -> Result<(), Interrupt> {
+        debug!(source, from, to, "filling a gap from the source log");
+        let events = self
+            .source
+            .read_range(source, from, to)
+            .await
+            .map_err(|e| Interrupt::Retry(format!("gap {from}..{to}: {e}")))?;
+        for (expected, event) in (from..to).zip(&events) {
+            if event.position != expected {
+                return Err(Interrupt::Retry(format!("source returned position {} for {expected}", event.position)));
+            }
+            let outgoing = Outgoing {
+                body: encode_envelope(event),
+                properties: event_properties(source, event),
+                routing_key: None,
+            };
+            self.apply(source, event, outgoing, dead_letters).await?;
+            self.progress.send_modify(|p| p.filled_from_source += 1);
+        }
+        Ok(())
+    }
+
+    async fn apply(
+        &mut self,
+        source: &str,
+        event: &RecordedEvent,
+        outgoing: Outgoing,
+        dead_letters: &Channel,
+    ) -> Result<(), Interrupt> {
+        let checkpoint = self.checkpoint(source)?;
+        let next = checkpoint.handled(event.position);
+        match self.handler.handle(event, &next).await {
+            Ok(()) => {
+                self.checkpoints.insert(source.to_owned(), next);
+                self.progress.send_modify(|p| p.handled += 1);
+                Ok(())
+            }
+            Err(HandlerError::Rejected(reason)) => {
+                self.dead_letter(outgoing, format!("rejected: {reason}"), Some((source, event.position)), dead_letters)
+                    .await
+            }
+            Err(HandlerError::Failed(reason)) => Err(Interrupt::Retry(reason)),
+        }
+    }
+
+    /// Publishes the message to this consumer's dead-letter queue with the reason and, once the broker has
+    /// confirmed it, records its position (if known) as handled. In that order: a crash in between leaves
+    /// a second copy in the dead-letter queue, never none.
+    async fn dead_letter(
+        &mut self,
+        outgoing: Outgoing,
+        reason: String,
+        position: Option<(&str, u64)>,
+        channel: &Channel,
+    ) -> Result<(), Interrupt> {
+        warn!(queue = %self.config.queue, %reason, ?position, "dead-lettering a message");
+        let bus = &self.config.bus;
+        let mut extra = vec![
+            (header::DEAD_LETTER_REASON, text_value(reason)),
+            (header::DEAD_LETTERED_AT, number_value(u64::try_from(Timestamp::now().as_micros()).unwrap_or(0))),
+        ];
+        if let Some(routing_key) = outgoing.routing_key {
+            extra.push((header::ORIGINAL_ROUTING_KEY, text_value(routing_key)));
+        }
+        // A dead letter is not itself a replay, whatever the message was.
+        let properties = with_headers(&outgoing.properties, extra, &[header::REPLAYED]);
+        let publish = channel.basic_publish(
+            ShortString::from(bus.dead_letter_exchange.as_str()),
+            ShortString::from(self.config.queue.as_str()),
+            BasicPublishOptions { mandatory: true, immediate: false },
+            &outgoing.body,
+            properties,
+        );
+        let confirm = timed("basic.publish", bus.operation_timeout, publish).await.map_err(Interrupt::Broken)?;
+        match timed("confirm", bus.confirm_timeout, confirm).await.map_err(Interrupt::Broken)? {
+            Confirmation::Ack(None) => {}
+            Confirmation::Ack(Some(_)) => {
+                return Err(Interrupt::Retry(format!(
+                    "dead-letter queue {} is not bound",
+                    self.config.dead_letter_queue
+                )));
+            }
+            other => return Err(Interrupt::Retry(format!("dead letter not confirmed: {other:?}"))),
+        }
+        if let Some((source, position)) = position {
+            let next = self.checkpoint(source)?.dead_lettered(position);
+            self.handler.commit_checkpoint(&next).await.map_err(|e| match e {
+                HandlerError::Failed(reason) => Interrupt::Retry(reason),
+                HandlerError::Rejected(reason) => Interrupt::Fatal(BusError::Handler(reason)),
+            })?;
+            self.checkpoints.insert(source.to_owned(), next);
+        }
+        self.progress.send_modify(|p| p.dead_lettered += 1);
+        Ok(())
+    }
+}
+
+/// A message as it would be dead-lettered.
+struct Outgoing {
+    body: Vec<u8>,
+    properties: BasicProperties,
+    /// The routing key it arrived with; none for events read from the source.
+    routing_key: Option<String>,
+}
+
+impl Outgoing {
+    fn from_delivery(delivery: &Delivery) -> Outgoing {
+        Outgoing {
+            body: delivery.data.clone(),
+            properties: delivery.properties.clone(),
+            routing_key: Some(delivery.routing_key.as_str().to_owned()),
+        }
+    }
+}
+
+async fn pause(delay: std::time::Duration, shutdown: &CancellationToken) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(delay) => {}
+    }
+}

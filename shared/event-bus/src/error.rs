@@ -1,0 +1,85 @@
+//! Errors of the bus. Handler rejections (the event is refused for good) and infrastructure failures (the
+//! broker, the network or storage let us down; trying again may work) are separate types so that the
+//! consumer can dead-letter the first and retry the second.
+
+/// The bus could not do its job: broker, network, configuration or local storage.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("broker operation `{operation}` failed: {source}")]
+    Broker {
+        operation: &'static str,
+        #[source]
+        source: lapin::Error,
+    },
+    #[error("broker operation `{operation}` timed out after {millis} ms")]
+    Timeout { operation: &'static str, millis: u128 },
+    #[error("broker refused the message: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Storage(#[from] event_log::StorageError),
+    #[error("local database failed: {0}")]
+    Database(String),
+    #[error("handler failed: {0}")]
+    Handler(String),
+    #[error("source log could not be read: {0}")]
+    Source(#[from] SourceError),
+    #[error("invalid configuration: `{field}` {rule}")]
+    Config { field: &'static str, rule: String },
+    #[error("stored value `{key}` is malformed: {reason}")]
+    Corrupt { key: String, reason: String },
+    #[error("no dead letter with message id {0}")]
+    DeadLetterNotFound(String),
+}
+
+impl From<sled::Error> for BusError {
+    fn from(e: sled::Error) -> Self {
+        BusError::Database(e.to_string())
+    }
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// The event is refused for good (a rule of the consuming service): it goes to the dead-letter queue
+    /// and the consumer carries on.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// Infrastructure failed (storage, a remote call): the message is handed back to the broker and tried
+    /// again; after the queue's delivery limit the broker dead-letters it.
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+impl HandlerError {
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, HandlerError::Rejected(_))
+    }
+}
+
+/// A refusal returned by the ready-made handlers' closures; becomes [`HandlerError::Rejected`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Rejection(pub String);
+
+impl Rejection {
+    pub fn new(reason: impl Into<String>) -> Rejection {
+        Rejection(reason.into())
+    }
+}
+
+impl From<Rejection> for HandlerError {
+    fn from(r: Rejection) -> Self {
+        HandlerError::Rejected(r.0)
+    }
+}
+
+/// Reading missing events from a source log failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SourceError {
+    #[error("no reader for source `{0}`")]
+    UnknownSource(String),
+    #[error("source `{source_name}` returned {got} events for positions {from}..{to}")]
+    Incomplete { source_name: String, from: u64, to: u64, got: usize },
+    #[error("source `{source_name}` failed: {reason}")]
+    Failed { source_name: String, reason: String },
+}

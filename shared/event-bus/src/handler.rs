@@ -1,0 +1,200 @@
+//! What a consumer calls to apply an event, and the two ready-made handlers: one whose effect is an append
+//! to the consuming service's own event log, one that writes a read model in sled.
+
+use std::future::Future;
+
+use event_log::{AppendError, AppendRequest, EventLog, ExpectedVersion, Marker, NewEvent, RecordedEvent, StreamId};
+use sled::transaction::{ConflictableTransactionResult, TransactionError, TransactionalTree};
+use sled::{Transactional, Tree};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{HandlerError, Rejection};
+
+/// Applies events for a consumer. The consumer calls it from one task, one event at a time, in position
+/// order per source.
+///
+/// The contract that makes effects exactly-once: [`Handler::handle`] commits the given checkpoint in the
+/// same atomic write as its effect (or alone, when it ignores the event), and [`Handler::checkpoint`]
+/// reads back the last one committed. The consumer acknowledges messages only after [`Handler::sync`].
+pub trait Handler: Send {
+    /// The last committed checkpoint for `source`; [`Checkpoint::start`] if there is none.
+    fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, HandlerError>;
+
+    /// Applies `event` and commits `checkpoint` atomically with the effect.
+    fn handle(
+        &mut self,
+        event: &RecordedEvent,
+        checkpoint: &Checkpoint,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Commits `checkpoint` alone: the event at its position was dead-lettered.
+    fn commit_checkpoint(&mut self, checkpoint: &Checkpoint) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Makes every commit so far durable. Handlers whose commits are durable on return do nothing.
+    fn sync(&mut self) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// What a service appends to its own log in reaction to another service's event.
+#[derive(Clone, Debug)]
+pub struct LogReaction {
+    pub stream: StreamId,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+}
+
+/// A handler whose effect is an append to the consuming service's own log; the checkpoint is a log marker
+/// written in the same atomic commit ([`AppendRequest::marker`]), or alone with [`EventLog::put_marker`]
+/// when the reaction is `None` (an event the service does not care about).
+pub struct LogHandler<F> {
+    log: EventLog,
+    react: F,
+}
+
+impl<F> std::fmt::Debug for LogHandler<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogHandler").field("log", &self.log.path()).finish_non_exhaustive()
+    }
+}
+
+impl<F> LogHandler<F>
+where
+    F: FnMut(&RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send,
+{
+    pub fn new(log: EventLog, react: F) -> LogHandler<F> {
+        LogHandler { log, react }
+    }
+
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+}
+
+/// The checkpoint as a log marker, to put in an [`AppendRequest`].
+pub fn checkpoint_marker(checkpoint: &Checkpoint) -> Marker {
+    Marker { name: checkpoint.key(), value: checkpoint.encode() }
+}
+
+/// The checkpoint for `source` stored as a marker in `log`.
+pub fn log_checkpoint(log: &EventLog, source: &str) -> Result<Checkpoint, HandlerError> {
+    match log.marker(&Checkpoint::key_for(source)).map_err(|e| HandlerError::Failed(e.to_string()))? {
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| HandlerError::Failed(e.to_string())),
+        None => Ok(Checkpoint::start(source)),
+    }
+}
+
+/// Commits the checkpoint alone as a marker in `log`.
+pub async fn commit_log_checkpoint(log: &EventLog, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
+    log.put_marker(&checkpoint.key(), checkpoint.encode()).await.map_err(|e| HandlerError::Failed(e.to_string()))
+}
+
+impl<F> Handler for LogHandler<F>
+where
+    F: FnMut(&RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send,
+{
+    fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, HandlerError> {
+        log_checkpoint(&self.log, source)
+    }
+
+    async fn handle(&mut self, event: &RecordedEvent, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
+        match (self.react)(event)? {
+            None => commit_log_checkpoint(&self.log, checkpoint).await,
+            Some(reaction) => {
+                let request = AppendRequest {
+                    stream: reaction.stream,
+                    expected: reaction.expected,
+                    events: reaction.events,
+                    marker: Some(checkpoint_marker(checkpoint)),
+                };
+                self.log.append_request(request).await.map(|_| ()).map_err(|e| match e {
+                    // A concurrent command moved the stream: the redelivery reacts to the new state.
+                    AppendError::WrongExpectedVersion { .. } => HandlerError::Failed(e.to_string()),
+                    e if e.is_rejection() => HandlerError::Rejected(e.to_string()),
+                    e => HandlerError::Failed(e.to_string()),
+                })
+            }
+        }
+    }
+
+    async fn commit_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
+        commit_log_checkpoint(&self.log, checkpoint).await
+    }
+}
+
+/// Name of the sled tree in which [`SledHandler`] keeps checkpoints.
+pub const CHECKPOINT_TREE: &str = "event-bus.checkpoints";
+
+/// A handler that writes a read model in sled: `apply` writes through the transactional tree, and the
+/// checkpoint is written to [`CHECKPOINT_TREE`] in the same transaction. Commits are made durable in one
+/// flush per batch of messages ([`Handler::sync`]), before any of them is acknowledged.
+///
+/// `apply` may run more than once for one event when sled retries a conflicting transaction, so it must
+/// only write through the tree it is given.
+pub struct SledHandler<F> {
+    db: sled::Db,
+    state: Tree,
+    checkpoints: Tree,
+    apply: F,
+}
+
+impl<F> std::fmt::Debug for SledHandler<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledHandler").field("state", &self.state.name()).finish_non_exhaustive()
+    }
+}
+
+impl<F> SledHandler<F>
+where
+    F: Fn(&RecordedEvent, &TransactionalTree) -> ConflictableTransactionResult<(), Rejection> + Send,
+{
+    /// A handler writing `state` (a tree of `db`) with `apply`.
+    pub fn new(db: sled::Db, state: Tree, apply: F) -> Result<SledHandler<F>, sled::Error> {
+        let checkpoints = db.open_tree(CHECKPOINT_TREE)?;
+        Ok(SledHandler { db, state, checkpoints, apply })
+    }
+}
+
+/// The checkpoint for `source` stored by a [`SledHandler`] in `db`.
+pub fn sled_checkpoint(db: &sled::Db, source: &str) -> Result<Checkpoint, HandlerError> {
+    let tree = db.open_tree(CHECKPOINT_TREE).map_err(|e| HandlerError::Failed(e.to_string()))?;
+    match tree.get(Checkpoint::key_for(source)).map_err(|e| HandlerError::Failed(e.to_string()))? {
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| HandlerError::Failed(e.to_string())),
+        None => Ok(Checkpoint::start(source)),
+    }
+}
+
+impl<F> Handler for SledHandler<F>
+where
+    F: Fn(&RecordedEvent, &TransactionalTree) -> ConflictableTransactionResult<(), Rejection> + Send,
+{
+    fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, HandlerError> {
+        sled_checkpoint(&self.db, source)
+    }
+
+    async fn handle(&mut self, event: &RecordedEvent, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
+        let (key, value) = (checkpoint.key(), checkpoint.encode());
+        let apply = &self.apply;
+        (&self.state, &self.checkpoints)
+            .transaction(|(state, checkpoints)| {
+                apply(event, state)?;
+                checkpoints.insert(key.as_bytes(), value.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(rejection) => HandlerError::from(rejection),
+                TransactionError::Storage(e) => HandlerError::Failed(e.to_string()),
+            })
+    }
+
+    async fn commit_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
+        self.checkpoints
+            .insert(checkpoint.key().as_bytes(), checkpoint.encode())
+            .map(|_| ())
+            .map_err(|e| HandlerError::Failed(e.to_string()))
+    }
+
+    async fn sync(&mut self) -> Result<(), HandlerError> {
+        self.db.flush_async().await.map(|_| ()).map_err(|e| HandlerError::Failed(e.to_string()))
+    }
+}

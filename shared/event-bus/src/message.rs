@@ -1,0 +1,174 @@
+//! How a recorded event looks on the wire: body, properties and headers. Consumers in any language can
+//! read the headers without decoding the body; the body is the protobuf `EventEnvelope`.
+
+use event_log::RecordedEvent;
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+
+/// Header names. Numbers are AMQP long-long integers, everything else a long string.
+pub mod header {
+    /// The service whose log the event comes from.
+    pub const SOURCE_SERVICE: &str = "source-service";
+    /// `<stream type>/<stream key>`.
+    pub const STREAM_ID: &str = "stream-id";
+    pub const STREAM_VERSION: &str = "stream-version";
+    /// Position in the source service's log.
+    pub const GLOBAL_POSITION: &str = "global-position";
+    pub const SCHEMA_VERSION: &str = "schema-version";
+    pub const CORRELATION_ID: &str = "correlation-id";
+    /// The event's chained hash, lowercase hex.
+    pub const HASH: &str = "hash";
+    /// The full event type (the `type` property is limited to 255 bytes).
+    pub const EVENT_TYPE: &str = "event-type";
+    /// Why a message was dead-lettered by the consumer.
+    pub const DEAD_LETTER_REASON: &str = "x-dead-letter-reason";
+    /// Microseconds since the Unix epoch when the consumer dead-lettered the message.
+    pub const DEAD_LETTERED_AT: &str = "x-dead-lettered-at";
+    /// The routing key the message had before it was dead-lettered.
+    pub const ORIGINAL_ROUTING_KEY: &str = "x-original-routing-key";
+    /// Set on a dead letter sent back to its consumer queue: the consumer applies it even though the
+    /// position was skipped when it was dead-lettered.
+    pub const REPLAYED: &str = "x-replayed";
+    /// Set by the broker when it dead-letters a message (delivery limit reached).
+    pub const BROKER_DEATH_REASON: &str = "x-first-death-reason";
+}
+
+/// AMQP delivery mode 2: the broker writes the message to disk.
+const PERSISTENT: u8 = 2;
+
+/// Longest AMQP short string (routing keys, the `type` and `message_id` properties).
+const SHORT_STRING_MAX: usize = 255;
+
+/// `<service>.<EventType>`, cut at 255 bytes: consumers bind `<service>.#`, so a cut key still routes.
+pub fn routing_key(service: &str, event_type: &str) -> String {
+    truncate(format!("{service}.{event_type}"), SHORT_STRING_MAX)
+}
+
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+fn long(value: impl Into<String>) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value.into()))
+}
+
+fn number(value: u64) -> AMQPValue {
+    AMQPValue::LongLongInt(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// Properties of the message that carries `event` from `service`'s log.
+pub fn event_properties(service: &str, event: &RecordedEvent) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(ShortString::from(header::SOURCE_SERVICE), long(service));
+    headers.insert(ShortString::from(header::STREAM_ID), long(event.stream.to_string()));
+    headers.insert(ShortString::from(header::STREAM_VERSION), number(event.stream_version));
+    headers.insert(ShortString::from(header::GLOBAL_POSITION), number(event.position));
+    headers.insert(ShortString::from(header::SCHEMA_VERSION), number(u64::from(event.schema_version)));
+    headers.insert(
+        ShortString::from(header::CORRELATION_ID),
+        long(event.metadata.correlation_id.hyphenated().to_string()),
+    );
+    headers.insert(ShortString::from(header::HASH), long(event.hash.to_string()));
+    headers.insert(ShortString::from(header::EVENT_TYPE), long(event.event_type.clone()));
+    BasicProperties::default()
+        .with_delivery_mode(PERSISTENT)
+        .with_content_type(ShortString::from("application/x-protobuf"))
+        .with_message_id(ShortString::from(event.event_id.hyphenated().to_string()))
+        .with_type(ShortString::from(truncate(event.event_type.clone(), SHORT_STRING_MAX)))
+        .with_app_id(ShortString::from(service))
+        .with_timestamp(u64::try_from(event.recorded_at.as_micros() / 1_000_000).unwrap_or(0))
+        .with_headers(headers)
+}
+
+/// A header as text, whatever string type the sender used.
+pub fn text_header(properties: &BasicProperties, name: &str) -> Option<String> {
+    match properties.headers().as_ref()?.inner().get(name)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// A header as an unsigned number, whatever integer type the sender used.
+pub fn number_header(properties: &BasicProperties, name: &str) -> Option<u64> {
+    match properties.headers().as_ref()?.inner().get(name)? {
+        AMQPValue::LongLongInt(n) => u64::try_from(*n).ok(),
+        AMQPValue::LongInt(n) => u64::try_from(*n).ok(),
+        AMQPValue::LongUInt(n) => Some(u64::from(*n)),
+        AMQPValue::ShortInt(n) => u64::try_from(*n).ok(),
+        AMQPValue::ShortUInt(n) => Some(u64::from(*n)),
+        AMQPValue::ShortShortInt(n) => u64::try_from(*n).ok(),
+        AMQPValue::ShortShortUInt(n) => Some(u64::from(*n)),
+        AMQPValue::Timestamp(n) => Some(*n),
+        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+pub(crate) fn bool_header(properties: &BasicProperties, name: &str) -> bool {
+    matches!(properties.headers().as_ref().and_then(|h| h.inner().get(name)), Some(AMQPValue::Boolean(true)))
+}
+
+/// The source service of a delivery: its header, else the first word of its routing key.
+pub(crate) fn source_of(properties: &BasicProperties, routing_key: &str) -> Option<String> {
+    text_header(properties, header::SOURCE_SERVICE)
+        .or_else(|| routing_key.split('.').next().filter(|s| !s.is_empty()).map(str::to_owned))
+}
+
+/// `properties` with `entries` added to (or replacing) its headers and the `removed` headers gone.
+pub(crate) fn with_headers(
+    properties: &BasicProperties,
+    entries: Vec<(&str, AMQPValue)>,
+    removed: &[&str],
+) -> BasicProperties {
+    let mut headers = properties.headers().as_ref().map(|h| h.inner().clone()).unwrap_or_default();
+    for key in removed {
+        headers.remove(*key);
+    }
+    for (key, value) in entries {
+        headers.insert(ShortString::from(key), value);
+    }
+    properties.clone().with_headers(FieldTable::from(headers))
+}
+
+pub(crate) fn text_value(value: impl Into<String>) -> AMQPValue {
+    long(value)
+}
+
+pub(crate) fn number_value(value: u64) -> AMQPValue {
+    number(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_keys_are_cut_at_a_character_boundary() {
+        assert_eq!(routing_key("awards", "AwardOffered"), "awards.AwardOffered");
+        let long_type = "é".repeat(200);
+        let key = routing_key("awards", &long_type);
+        assert!(key.len() <= 255);
+        assert!(key.starts_with("awards.é"));
+    }
+
+    #[test]
+    fn numbers_are_read_from_any_integer_type() {
+        let mut headers = FieldTable::default();
+        headers.insert(ShortString::from("a"), AMQPValue::LongLongInt(7));
+        headers.insert(ShortString::from("b"), AMQPValue::ShortShortUInt(3));
+        headers.insert(ShortString::from("c"), AMQPValue::LongInt(-1));
+        let properties = BasicProperties::default().with_headers(headers);
+        assert_eq!(number_header(&properties, "a"), Some(7));
+        assert_eq!(number_header(&properties, "b"), Some(3));
+        assert_eq!(number_header(&properties, "c"), None);
+        assert_eq!(number_header(&properties, "missing"), None);
+    }
+}

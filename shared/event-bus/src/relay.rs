@@ -1,0 +1,361 @@
+//! The relay: publishes a service's log, in position order, from a durable cursor. The log is the outbox,
+//! so commands never wait for the broker; the relay catches up whenever the broker is reachable.
+//!
+//! Up to `window` messages are in flight. Confirms are consumed in publish order and the cursor moves only
+//! over a contiguous prefix of acks without a return. A nack, a return, a timeout or a lost connection
+//! sends the relay back to the first unconfirmed position (go-back-N): consumers may see a message twice,
+//! never out of order on the wire, and never miss one.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use event_log::{EventLog, RecordedEvent, Subscription, Timestamp, encode_envelope};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::ShortString;
+use lapin::{Channel, Confirmation, Connection, PublisherConfirm};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::broker::{self, Backoff, timed};
+use crate::config::RelayConfig;
+use crate::error::BusError;
+use crate::message::{event_properties, routing_key};
+
+/// What has not reached the broker yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backlog {
+    /// Every position below this one is confirmed by the broker.
+    pub published_up_to: u64,
+    /// The log's next position: events below it are durable.
+    pub head: u64,
+    /// Durable events not yet confirmed.
+    pub depth: u64,
+    /// How long ago the oldest unconfirmed event was recorded; `None` when the backlog is empty.
+    pub oldest_unpublished_age: Option<Duration>,
+    /// Whether the relay currently has a broker connection.
+    pub connected: bool,
+}
+
+/// Watches a relay's progress; cheap to clone, usable while the relay runs and after it stopped.
+#[derive(Clone, Debug)]
+pub struct BacklogMonitor {
+    log: EventLog,
+    confirmed: watch::Receiver<u64>,
+    connected: watch::Receiver<bool>,
+}
+
+impl BacklogMonitor {
+    /// The first position not yet confirmed.
+    pub fn published_up_to(&self) -> u64 {
+        *self.confirmed.borrow()
+    }
+
+    pub fn backlog(&self) -> Result<Backlog, BusError> {
+        let published_up_to = self.published_up_to();
+        let head = self.log.next_position();
+        let oldest_unpublished_age = match self.log.event(published_up_to)? {
+            Some(event) => {
+                let micros = Timestamp::now().as_micros().saturating_sub(event.recorded_at.as_micros());
+                Some(Duration::from_micros(u64::try_from(micros).unwrap_or(0)))
+            }
+            None => None,
+        };
+        Ok(Backlog {
+            published_up_to,
+            head,
+            depth: head.saturating_sub(published_up_to),
+            oldest_unpublished_age,
+            connected: *self.connected.borrow(),
+        })
+    }
+
+    /// Waits until every position below `position` is confirmed; false if the relay went away first.
+    pub async fn wait_published(&mut self, position: u64) -> bool {
+        self.confirmed.wait_for(|confirmed| *confirmed >= position).await.is_ok()
+    }
+
+    /// Waits until the relay's connection state is `connected`; false if the relay went away first.
+    pub async fn wait_connected(&mut self, connected: bool) -> bool {
+        self.connected.wait_for(|state| *state == connected).await.is_ok()
+    }
+}
+
+/// Publishes one service's event log to the events exchange.
+#[derive(Debug)]
+pub struct Relay {
+    log: EventLog,
+    config: RelayConfig,
+    confirmed: watch::Sender<u64>,
+    connected: watch::Sender<bool>,
+}
+
+struct InFlight {
+    position: u64,
+    confirm: PublisherConfirm,
+    deadline: Instant,
+}
+
+enum SessionEnd {
+    /// Shutdown was requested and outstanding confirms were awaited.
+    Stopped,
+    /// The connection or channel is no longer usable.
+    Broken(BusError),
+}
+
+enum Step {
+    Stop,
+    Confirm(Result<lapin::Result<Confirmation>, tokio::time::error::Elapsed>),
+    Event(Option<Result<RecordedEvent, event_log::StorageError>>),
+}
+
+impl Relay {
+    /// A relay for `log`, resuming from the cursor stored in it.
+    pub fn new(log: EventLog, config: RelayConfig) -> Result<Relay, BusError> {
+        config.validate()?;
+        let cursor = read_cursor(&log, &config.cursor_marker)?;
+        Ok(Relay { log, config, confirmed: watch::channel(cursor).0, connected: watch::channel(false).0 })
+    }
+
+    pub fn monitor(&self) -> BacklogMonitor {
+        BacklogMonitor {
+            log: self.log.clone(),
+            confirmed: self.confirmed.subscribe(),
+            connected: self.connected.subscribe(),
+        }
+    }
+
+    /// Publishes until `shutdown` is cancelled, then waits for outstanding confirms, stores the cursor and
+    /// closes the connection. Broker and network failures are retried forever; only a failure of the
+    /// local log ends the relay with an error.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
+        let (persist_tx, persist_rx) = watch::channel(*self.confirmed.borrow());
+        let persister = tokio::spawn(persist_cursor(self.log.clone(), self.config.cursor_marker.clone(), persist_rx));
+        let result = self.publish_until_stopped(&shutdown, &persist_tx).await;
+        drop(persist_tx);
+        let persisted = persister.await.map_err(|e| BusError::Database(format!("cursor writer failed: {e}")))?;
+        result.and(persisted)
+    }
+
+    async fn publish_until_stopped(
+        &self,
+        shutdown: &CancellationToken,
+        persist: &watch::Sender<u64>,
+    ) -> Result<(), BusError> {
+        let bus = &self.config.bus;
+        let mut backoff = Backoff::new(bus.max_backoff);
+        let name = format!("{}-relay", self.config.service);
+        while !shutdown.is_cancelled() {
+            let connected = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                connected = self.open(&name) => connected,
+            };
+            let (connection, channel) = match connected {
+                Ok(opened) => opened,
+                Err(e) => {
+                    debug!(error = %e, broker = %bus.display_uri(), "relay cannot connect");
+                    pause(backoff.next_delay(), shutdown).await;
+                    continue;
+                }
+            };
+            self.connected.send_replace(true);
+            info!(service = %self.config.service, from = self.published_up_to(), "relay connected");
+            let end = self.session(&channel, shutdown, persist, &mut backoff).await;
+            self.connected.send_replace(false);
+            broker::close(bus, &connection).await;
+            match end? {
+                SessionEnd::Stopped => break,
+                SessionEnd::Broken(e) => {
+                    warn!(error = %e, at = self.published_up_to(), "relay lost its connection; republishing from the cursor");
+                    pause(backoff.next_delay(), shutdown).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn published_up_to(&self) -> u64 {
+        *self.confirmed.borrow()
+    }
+
+    async fn open(&self, name: &str) -> Result<(Connection, Channel), BusError> {
+        let bus = &self.config.bus;
+        let connection = broker::connect(bus, name).await?;
+        let setup = async {
+            let channel = timed("channel.open", bus.operation_timeout, connection.create_channel()).await?;
+            timed("confirm.select", bus.operation_timeout, channel.confirm_select(ConfirmSelectOptions::default()))
+                .await?;
+            broker::declare_events_exchange(bus, &channel).await?;
+            Ok::<_, BusError>(channel)
+        };
+        match setup.await {
+            Ok(channel) => Ok((connection, channel)),
+            Err(e) => {
+                broker::close(bus, &connection).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Publishes on one channel until it breaks or shutdown is requested. `Err` only for log failures.
+    async fn session(
+        &self,
+        channel: &Channel,
+        shutdown: &CancellationToken,
+        persist: &watch::Sender<u64>,
+        backoff: &mut Backoff,
+    ) -> Result<SessionEnd, BusError> {
+        let bus = &self.config.bus;
+        let exchange = ShortString::from(bus.events_exchange.as_str());
+        let options = BasicPublishOptions { mandatory: true, immediate: false };
+        'from_cursor: loop {
+            let mut next = self.published_up_to();
+            let mut events: Subscription = self.log.subscribe(next);
+            let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(self.config.window);
+            loop {
+                let window_open = in_flight.len() < self.config.window;
+                let step = tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => Step::Stop,
+                    confirm = first_confirm(&mut in_flight), if !in_flight.is_empty() => Step::Confirm(confirm),
+                    event = events.next(), if window_open => Step::Event(event),
+                };
+                match step {
+                    Step::Stop => {
+                        self.drain(in_flight, persist).await;
+                        return Ok(SessionEnd::Stopped);
+                    }
+                    Step::Event(None) => return Err(BusError::Storage(event_log::StorageError::Failed)),
+                    Step::Event(Some(Err(e))) => return Err(e.into()),
+                    Step::Event(Some(Ok(event))) => {
+                        if event.position != next {
+                            return Err(BusError::Corrupt {
+                                key: format!("log position {next}"),
+                                reason: format!("the log delivered position {}", event.position),
+                            });
+                        }
+                        let body = encode_envelope(&event);
+                        let published = timed(
+                            "basic.publish",
+                            bus.operation_timeout,
+                            channel.basic_publish(
+                                exchange.clone(),
+                                ShortString::from(routing_key(&self.config.service, &event.event_type)),
+                                options,
+                                &body,
+                                event_properties(&self.config.service, &event),
+                            ),
+                        )
+                        .await;
+                        match published {
+                            Ok(confirm) => in_flight.push_back(InFlight {
+                                position: event.position,
+                                confirm,
+                                deadline: Instant::now() + bus.confirm_timeout,
+                            }),
+                            Err(e) => return Ok(SessionEnd::Broken(e)),
+                        }
+                        next += 1;
+                    }
+                    Step::Confirm(outcome) => {
+                        let refused = match outcome {
+                            Ok(Ok(Confirmation::Ack(None))) => {
+                                let done = in_flight.pop_front().map_or(next, |f| f.position + 1);
+                                self.confirmed.send_replace(done);
+                                persist.send_replace(done);
+                                backoff.reset();
+                                continue;
+                            }
+                            Ok(Ok(Confirmation::Ack(Some(returned)))) => {
+                                format!("unroutable ({} {})", returned.reply_code, returned.reply_text)
+                            }
+                            Ok(Ok(Confirmation::Nack(_))) => "nacked by the broker".to_owned(),
+                            Ok(Ok(Confirmation::NotRequested)) => {
+                                return Ok(SessionEnd::Broken(BusError::Refused("confirms are not enabled".into())));
+                            }
+                            Ok(Err(source)) => {
+                                return Ok(SessionEnd::Broken(BusError::Broker { operation: "confirm", source }));
+                            }
+                            Err(_) => {
+                                return Ok(SessionEnd::Broken(BusError::Timeout {
+                                    operation: "confirm",
+                                    millis: bus.confirm_timeout.as_millis(),
+                                }));
+                            }
+                        };
+                        let position = in_flight.front().map_or(next, |f| f.position);
+                        warn!(position, reason = %refused, "broker refused a message; republishing from it");
+                        // The later messages' confirms are abandoned: they are published again, in order.
+                        drop(in_flight);
+                        if pause(backoff.next_delay(), shutdown).await {
+                            return Ok(SessionEnd::Stopped);
+                        }
+                        continue 'from_cursor;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Graceful stop: waits for the confirms of what was published, advancing the cursor over acks.
+    async fn drain(&self, mut in_flight: VecDeque<InFlight>, persist: &watch::Sender<u64>) {
+        while !in_flight.is_empty() {
+            match first_confirm(&mut in_flight).await {
+                Ok(Ok(Confirmation::Ack(None))) => {
+                    if let Some(done) = in_flight.pop_front() {
+                        self.confirmed.send_replace(done.position + 1);
+                        persist.send_replace(done.position + 1);
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+}
+
+/// The oldest in-flight message's confirm, waiting no longer than its deadline. Cancel-safe: the confirm
+/// stays in the queue.
+async fn first_confirm(
+    in_flight: &mut VecDeque<InFlight>,
+) -> Result<lapin::Result<Confirmation>, tokio::time::error::Elapsed> {
+    match in_flight.front_mut() {
+        Some(first) => tokio::time::timeout_at(first.deadline, &mut first.confirm).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps unless shutdown comes first; true if it did.
+async fn pause(delay: Duration, shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(delay) => false,
+    }
+}
+
+fn read_cursor(log: &EventLog, marker: &str) -> Result<u64, BusError> {
+    match log.marker(marker)? {
+        None => Ok(0),
+        Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+            .map(u64::from_be_bytes)
+            .map_err(|_| BusError::Corrupt { key: marker.to_owned(), reason: "cursor is not 8 bytes".into() }),
+    }
+}
+
+/// Stores the cursor as it moves, coalescing updates: each write is a durable commit, and a cursor that
+/// lags only means messages published again, which consumers recognise. Writes the last value before it
+/// returns.
+async fn persist_cursor(log: EventLog, marker: String, mut confirmed: watch::Receiver<u64>) -> Result<(), BusError> {
+    let mut stored = read_cursor(&log, &marker)?;
+    loop {
+        let open = confirmed.changed().await.is_ok();
+        let value = *confirmed.borrow_and_update();
+        if value != stored {
+            log.put_marker(&marker, value.to_be_bytes().to_vec()).await?;
+            stored = value;
+        }
+        if !open {
+            return Ok(());
+        }
+    }
+}

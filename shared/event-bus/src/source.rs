@@ -1,0 +1,47 @@
+//! Where a consumer reads events it has not received, to fill a gap before a message that arrived early.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use event_log::{EventLog, RecordedEvent};
+
+use crate::error::SourceError;
+
+/// Reads a source service's log. In a deployment this goes through the source's log-reading service; in
+/// tests and single-process setups it is the [`EventLog`] itself.
+pub trait SourceReader: Send {
+    /// The events at positions `from..to` of `source`'s log, in position order, all of them.
+    fn read_range(
+        &mut self,
+        source: &str,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, SourceError>> + Send;
+}
+
+fn read_local(log: &EventLog, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
+    let events = log
+        .read_range(from..to)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| SourceError::Failed { source_name: source.to_owned(), reason: e.to_string() })?;
+    let expected = usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX);
+    if events.len() != expected {
+        return Err(SourceError::Incomplete { source_name: source.to_owned(), from, to, got: events.len() });
+    }
+    Ok(events)
+}
+
+/// A single local log serves whatever source is asked for: for consumers of one source.
+impl SourceReader for EventLog {
+    async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
+        read_local(self, source, from, to)
+    }
+}
+
+/// Local logs by source service name.
+impl SourceReader for HashMap<String, EventLog> {
+    async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
+        let log = self.get(source).ok_or_else(|| SourceError::UnknownSource(source.to_owned()))?;
+        read_local(log, source, from, to)
+    }
+}

@@ -1,0 +1,208 @@
+//! What the integration tests share: a vhost per test, a TCP proxy that can be cut, sample events, a
+//! test handler that records every violation of the guarantees, and waiting with a deadline.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use event_bus::{Rejection, SledHandler};
+use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId, Timestamp};
+use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+pub const SHARED_BROKER: &str = "127.0.0.1:5672";
+
+/// A vhost of its own on the shared broker, deleted when dropped (also when the test fails).
+pub struct Vhost {
+    pub name: String,
+}
+
+fn rabbitmqctl(args: &[&str]) -> Result<(), String> {
+    let output = Command::new("rabbitmqctl").args(args).output().map_err(|e| format!("rabbitmqctl: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("rabbitmqctl {args:?}: {}", String::from_utf8_lossy(&output.stderr)))
+    }
+}
+
+impl Vhost {
+    pub fn create(test: &str) -> Vhost {
+        let name = format!("event-bus-{test}-{}", Uuid::new_v4().simple());
+        rabbitmqctl(&["add_vhost", &name]).expect("vhost is created");
+        let vhost = Vhost { name };
+        rabbitmqctl(&["set_permissions", "-p", &vhost.name, "guest", ".*", ".*", ".*"]).expect("permissions are set");
+        vhost
+    }
+
+    /// The URI of this vhost through `address` (the broker itself or a proxy in front of it).
+    pub fn uri(&self, address: SocketAddr) -> String {
+        format!("amqp://guest:guest@{address}/{}?heartbeat=5", self.name)
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        if let Err(e) = rabbitmqctl(&["delete_vhost", &self.name]) {
+            eprintln!("could not delete vhost {}: {e}", self.name);
+        }
+    }
+}
+
+pub fn broker_address() -> SocketAddr {
+    SHARED_BROKER.parse().expect("address")
+}
+
+/// A TCP proxy in front of the broker; [`TcpProxy::cut`] drops every connection through it, as a
+/// network failure would, and keeps accepting new ones.
+pub struct TcpProxy {
+    pub address: SocketAddr,
+    cuts: watch::Sender<u64>,
+    accepted: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: SocketAddr) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
+        let address = listener.local_addr().expect("proxy address");
+        let (cuts, _) = watch::channel(0u64);
+        let accepted = Arc::new(AtomicU64::new(0));
+        let (cut_rx, counter) = (cuts.subscribe(), accepted.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut cut = cut_rx.clone();
+                cut.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut upstream) = TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = cut.changed() => {}
+                    }
+                    // Dropping both sockets closes them: each side sees the connection die.
+                });
+            }
+        });
+        TcpProxy { address, cuts, accepted, task }
+    }
+
+    pub fn cut(&self) {
+        self.cuts.send_modify(|n| *n += 1);
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn event(event_type: &str, payload: &[u8]) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::new_v4(),
+        event_type: event_type.to_owned(),
+        schema_version: 1,
+        payload: payload.to_vec(),
+        metadata: EventMetadata {
+            actor: Actor { subject: "officer-1".into(), role: "program_officer".into(), organisation: String::new() },
+            correlation_id: Uuid::new_v4(),
+            causation_id: Uuid::new_v4(),
+            occurred_at: Timestamp::now(),
+        },
+    }
+}
+
+pub fn stream(n: usize) -> StreamId {
+    StreamId::new("application", format!("app-{n}")).expect("stream id")
+}
+
+/// Appends `count` events spread over `streams` streams, `per_append` at a time.
+pub async fn append_events(log: &EventLog, first: usize, count: usize, streams: usize, per_append: usize) {
+    let mut done = 0;
+    while done < count {
+        let n = per_append.min(count - done);
+        let events = (0..n).map(|i| event("ApplicationEdited", format!("{}", first + done + i).as_bytes())).collect();
+        log.append(stream((first + done) / per_append % streams), ExpectedVersion::Any, events)
+            .await
+            .expect("append succeeds");
+        done += n;
+    }
+}
+
+/// Keys the test handler writes.
+pub const APPLIED: &str = "applied/";
+pub const VIOLATION: &str = "violation/";
+
+/// The test handler's effect: records each event id it applies and each stream's last version, and
+/// writes a violation if an event is applied twice or a stream's versions are not applied in order.
+/// Events of type `Poison` are rejected.
+pub fn recording_apply(
+    event: &RecordedEvent,
+    tree: &TransactionalTree,
+) -> ConflictableTransactionResult<(), Rejection> {
+    if event.event_type == "Poison" {
+        return Err(ConflictableTransactionError::Abort(Rejection::new("poison is refused")));
+    }
+    let applied = format!("{APPLIED}{}", event.event_id);
+    if tree.get(applied.as_bytes())?.is_some() {
+        tree.insert(format!("{VIOLATION}twice/{}", event.event_id).as_bytes(), &[][..])?;
+    }
+    tree.insert(applied.as_bytes(), &event.position.to_be_bytes()[..])?;
+    let stream_key = format!("stream/{}", event.stream);
+    let expected = match tree.get(stream_key.as_bytes())? {
+        Some(last) => u64::from_be_bytes(last.as_ref().try_into().unwrap_or([0; 8])) + 1,
+        None => 0,
+    };
+    if event.stream_version != expected {
+        tree.insert(
+            format!("{VIOLATION}order/{}/{}", event.stream, event.stream_version).as_bytes(),
+            &expected.to_be_bytes()[..],
+        )?;
+    }
+    tree.insert(stream_key.as_bytes(), &event.stream_version.to_be_bytes()[..])?;
+    Ok(())
+}
+
+pub type RecordingHandler =
+    SledHandler<fn(&RecordedEvent, &TransactionalTree) -> ConflictableTransactionResult<(), Rejection>>;
+
+/// A sled database for a consumer, and the recording handler on it.
+pub fn recording_handler(dir: &Path) -> (sled::Db, sled::Tree, RecordingHandler) {
+    let db = sled::open(dir).expect("consumer database opens");
+    let state = db.open_tree("read-model").expect("tree");
+    let apply: fn(&RecordedEvent, &TransactionalTree) -> ConflictableTransactionResult<(), Rejection> = recording_apply;
+    let handler = SledHandler::new(db.clone(), state.clone(), apply).expect("handler");
+    (db, state, handler)
+}
+
+pub fn count_prefix(tree: &sled::Tree, prefix: &str) -> usize {
+    tree.scan_prefix(prefix.as_bytes()).count()
+}
+
+pub fn violations(tree: &sled::Tree) -> Vec<String> {
+    tree.scan_prefix(VIOLATION.as_bytes())
+        .keys()
+        .map(|k| String::from_utf8_lossy(&k.expect("key")).into_owned())
+        .collect()
+}
+
+/// Polls `done` every 10 ms until it holds; panics with `what` after `limit`.
+pub async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
