@@ -65,7 +65,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         .max_encoding_message_size(config.server.max_message_bytes);
     let routes = tonic::service::Routes::new(service);
     let auth = AuthLayer::new(verifier, vec![crate::access::table()]);
-    let serving = Serving { service_names: &[SERVICE_NAME], file_descriptor_set: contracts::FILE_DESCRIPTOR_SET };
+    let serving = Serving {
+        service_names: &[SERVICE_NAME],
+        file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
+        log: log.clone(),
+        log_owner: BUS_NAME,
+    };
     let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
     relay_shutdown.cancel();
     if let Some(relay) = relay {

@@ -31,6 +31,9 @@ pub const RPC_NAMES: [&str; 4] = [
 /// Encoded descriptors of the log contracts, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("event_log_descriptors");
 
+/// Smallest encoding limit a server of this service should have: a full batch of large events.
+pub const MIN_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Envelopes sent per streamed message: large enough to amortise per-message cost on replays of millions of
 /// events, small enough to stay far below gRPC message-size limits (events are at most a few KiB).
 pub const EVENTS_PER_BATCH: usize = 256;

@@ -74,7 +74,11 @@ fn event(i: usize) -> NewEvent {
             },
             correlation_id: Uuid::new_v4(),
             causation_id: Uuid::new_v4(),
-            occurred_at: Timestamp::from_micros(if i.is_multiple_of(7) { -1_000_000 } else { 1_625_097_600_000_000 + i as i64 }),
+            occurred_at: Timestamp::from_micros(if i.is_multiple_of(7) {
+                -1_000_000
+            } else {
+                1_625_097_600_000_000 + i as i64
+            }),
         },
     }
 }

@@ -62,6 +62,16 @@ impl AccessTable {
     }
 }
 
+/// Who may read a service's whole event log (`grants.eventlog.v1.EventLogService`): a log holds every
+/// organisation's history, so partners and reviewers may not; auditors replay it, program officers and
+/// administrators operate the platform (the projector reads with an administrator's token).
+pub fn log_access_table() -> AccessTable {
+    const READERS: [Role; 3] = [Role::Auditor, Role::Administrator, Role::ProgramOfficer];
+    ["ReadStream", "ReadAll", "Subscribe", "GetHead"]
+        .into_iter()
+        .fold(AccessTable::new(event_log_grpc::SERVICE_NAME), |table, method| table.allow(method, &READERS))
+}
+
 /// The actor of the current request, as put into the request's extensions by [`AuthLayer`].
 pub fn actor_of<T>(request: &tonic::Request<T>) -> Result<Actor, ServiceError> {
     request
@@ -81,7 +91,10 @@ pub struct AuthLayer {
 }
 
 impl AuthLayer {
-    pub fn new(verifier: TokenVerifier, tables: Vec<AccessTable>) -> AuthLayer {
+    /// A layer enforcing the service's `tables` and, since every server also serves its event log
+    /// read-only, [`log_access_table`].
+    pub fn new(verifier: TokenVerifier, mut tables: Vec<AccessTable>) -> AuthLayer {
+        tables.push(log_access_table());
         AuthLayer { verifier: Arc::new(verifier), tables: Arc::new(tables) }
     }
 
@@ -176,10 +189,16 @@ mod tests {
         let officer = bearer(Role::ProgramOfficer);
         let auditor = bearer(Role::Auditor);
         assert!(layer.authorise("/pkg.Service/Write", Some(&officer)).unwrap().is_some());
-        assert!(matches!(layer.authorise("/pkg.Service/Write", Some(&auditor)), Err(ServiceError::PermissionDenied(_))));
+        assert!(matches!(
+            layer.authorise("/pkg.Service/Write", Some(&auditor)),
+            Err(ServiceError::PermissionDenied(_))
+        ));
         assert!(layer.authorise("/pkg.Service/Read", Some(&auditor)).is_ok());
         // Not in the table, or another service: denied.
-        assert!(matches!(layer.authorise("/pkg.Service/Other", Some(&officer)), Err(ServiceError::PermissionDenied(_))));
+        assert!(matches!(
+            layer.authorise("/pkg.Service/Other", Some(&officer)),
+            Err(ServiceError::PermissionDenied(_))
+        ));
         assert!(matches!(layer.authorise("/pkg.Unknown/Read", Some(&officer)), Err(ServiceError::PermissionDenied(_))));
         // No token: unauthenticated, before any rule is looked at.
         assert!(matches!(layer.authorise("/pkg.Service/Read", None), Err(ServiceError::Unauthenticated(_))));

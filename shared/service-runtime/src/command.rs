@@ -314,17 +314,17 @@ mod tests {
         let first = store.execute::<Counter, _>(&ctx(id, 3), "c", None, decide(3), reply).await.unwrap();
         assert_eq!(first, Reply { value: 3, version: 1 });
         // The retry must not run the decision again.
-        let again = store
-            .execute::<Counter, _>(&ctx(id, 3), "c", None, |_| panic!("decided twice"), reply)
-            .await
-            .unwrap();
+        let again =
+            store.execute::<Counter, _>(&ctx(id, 3), "c", None, |_| panic!("decided twice"), reply).await.unwrap();
         assert_eq!(again, first);
         assert_eq!(store.log().next_position(), 1);
         let event = store.log().event(0).unwrap().unwrap();
         assert_eq!((event.metadata.causation_id, event.metadata.actor.role.as_str()), (id, "program_officer"));
         // The same id for a different request is refused.
         let reused = store.execute::<Counter, _>(&ctx(id, 4), "c", None, decide(4), reply).await;
-        assert!(matches!(reused, Err(ServiceError::Rejected(Rejection::Invalid { field, .. })) if field == "request_id"));
+        assert!(
+            matches!(reused, Err(ServiceError::Rejected(Rejection::Invalid { field, .. })) if field == "request_id")
+        );
     }
 
     #[tokio::test]

@@ -19,7 +19,7 @@ pub mod errors;
 pub mod identity;
 pub mod server;
 
-pub use authorization::{AccessTable, AuthLayer, actor_of};
+pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
 pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Rejection, ServiceError};
 pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};

@@ -8,6 +8,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Server;
 
+use event_log::EventLog;
+
 use crate::authorization::AuthLayer;
 
 /// Limits and timeouts of a server.
@@ -60,6 +62,11 @@ pub struct Serving<'a> {
     pub service_names: &'a [&'static str],
     /// Encoded `FileDescriptorSet` for the reflection service.
     pub file_descriptor_set: &'static [u8],
+    /// The service's own event log, served read-only through `grants.eventlog.v1.EventLogService` so that
+    /// auditors and the projector can replay and verify it.
+    pub log: EventLog,
+    /// The name the log's owner goes by on the bus and in `LogHead` answers, e.g. `applications`.
+    pub log_owner: &'static str,
 }
 
 /// Serves `routes` on `listener` until `shutdown` is cancelled, then stops accepting, reports NOT_SERVING,
@@ -72,24 +79,30 @@ pub async fn serve(
     serving: Serving<'_>,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    let mut names: Vec<&'static str> = serving.service_names.to_vec();
+    names.push(event_log_grpc::SERVICE_NAME);
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in serving.service_names {
+    for name in &names {
         health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(serving.file_descriptor_set)
+        .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(serving.file_descriptor_set)
+        .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let log_service = event_log_grpc::LogService::new(serving.log, serving.log_owner)
+        .into_server()
+        .max_encoding_message_size(config.max_message_bytes.max(event_log_grpc::MIN_MESSAGE_BYTES));
 
     let address = listener.local_addr().map_err(|e| ServeError::Transport(e.to_string()))?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
 
-    let names: Vec<&'static str> = serving.service_names.to_vec();
     let on_shutdown = {
         let shutdown = shutdown.clone();
         async move {
@@ -107,6 +120,7 @@ pub async fn serve(
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
         .layer(auth)
         .add_routes(routes)
+        .add_service(log_service)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
