@@ -67,6 +67,8 @@ async fn poison_goes_to_the_dead_letter_queue_and_replays_apply_once() {
                 )
                 .await
                 .expect("publish")
+                .await
+                .expect("published");
         }
     };
     garbage(1).await;
