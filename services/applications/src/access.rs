@@ -17,6 +17,7 @@ pub fn table() -> AccessTable {
         .allow("GetRound", ALL)
         .allow("RegisterOrganisation", &[Role::Partner, Role::ProgramOfficer, Role::Administrator])
         .allow("GetOrganisation", ALL)
+        .allow("EraseContactPerson", &[Role::Administrator])
         .allow("DraftApplication", PARTNER)
         .allow("EditApplication", PARTNER)
         .allow("SubmitApplication", PARTNER)

@@ -29,7 +29,7 @@ macro_rules! event_codec {
 }
 
 event_codec!(RoundEvent { Opened => "RoundOpened", Closed => "RoundClosed" });
-event_codec!(OrganisationEvent { Registered => "OrganisationRegistered" });
+event_codec!(OrganisationEvent { Registered => "OrganisationRegistered", ContactPersonErased => "ContactPersonErased" });
 event_codec!(ApplicationEvent {
     Drafted => "ApplicationDrafted",
     Edited => "ApplicationEdited",

@@ -12,12 +12,16 @@ use crate::domain::organisation::{self, Organisation, RegisterOrganisation};
 use crate::domain::round::{self, Criterion, OpenRound, Round, RoundCommand, RoundData};
 use crate::domain::{ApplicationId, OrganisationId, RoundId};
 use crate::index::Index;
+use personal_data::KeyVault;
+use prost::Message;
 
 /// The `ApplicationsService` implementation.
 #[derive(Clone, Debug)]
 pub struct ApplicationsApi {
     store: EventStore,
     index: Index,
+    /// Keys of the contact persons' sealed personal data.
+    vault: KeyVault,
 }
 
 const DEFAULT_PAGE_SIZE: usize = 50;
@@ -30,8 +34,40 @@ macro_rules! rpc_path {
 }
 
 impl ApplicationsApi {
-    pub fn new(store: EventStore, index: Index) -> ApplicationsApi {
-        ApplicationsApi { store, index }
+    pub fn new(store: EventStore, index: Index, vault: KeyVault) -> ApplicationsApi {
+        ApplicationsApi { store, index, vault }
+    }
+
+    /// The organisation as `pb::Organisation`, its contact person unsealed unless erased.
+    fn organisation_view(
+        &self,
+        organisation: &Organisation,
+        version: u64,
+    ) -> Result<Option<pb::Organisation>, ServiceError> {
+        let Some(mut view) = organisation_summary(organisation, version) else { return Ok(None) };
+        if let (Some(sealed), false) = (
+            organisation.registered.as_ref().and_then(|o| o.sealed_contact_person.as_ref()),
+            organisation.contact_person_erased,
+        ) {
+            view.contact_person = self.unseal_contact(sealed)?;
+            view.contact_person_erased = view.contact_person.is_none();
+        }
+        Ok(Some(view))
+    }
+
+    fn unseal_contact(&self, sealed: &pb::SealedPersonalData) -> Result<Option<pb::ContactPerson>, ServiceError> {
+        let sealed = personal_data::Sealed {
+            key_id: uuid::Uuid::parse_str(&sealed.key_id)
+                .map_err(|e| ServiceError::Internal(format!("sealed contact person has a malformed key id: {e}")))?,
+            nonce: sealed.nonce.clone(),
+            ciphertext: sealed.ciphertext.clone(),
+        };
+        let Some(plaintext) = self.vault.unseal(&sealed).map_err(|e| ServiceError::Internal(e.to_string()))? else {
+            return Ok(None);
+        };
+        pb::ContactPerson::decode(plaintext.as_slice())
+            .map(Some)
+            .map_err(|e| ServiceError::Internal(format!("sealed contact person does not decode: {e}")))
     }
 
     fn round_view(&self, round: &RoundData, version: u64) -> pb::Round {
@@ -136,6 +172,16 @@ impl ApplicationsApi {
         let organisation_type = pb::OrganisationType::try_from(req.organisation_type)
             .map_err(|_| Rejection::invalid("organisation_type", "must be a known organisation type"))?;
         let contact_person = req.contact_person.clone().unwrap_or_default();
+        if let Some(response) = self.store.stored_response(&ctx)? {
+            return Ok(response);
+        }
+        // Check before sealing, so that refused input leaves no key behind.
+        organisation::check_contact_person(&contact_person)?;
+        let sealed =
+            self.vault.seal(&contact_person.encode_to_vec()).map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        let key_id = sealed.key_id;
+        let sealed_contact_person =
+            pb::SealedPersonalData { key_id: key_id.to_string(), nonce: sealed.nonce, ciphertext: sealed.ciphertext };
         // Registration numbers are unique per country: check and append under the index's lock.
         let _guard = self.index.lock_for_decision().await;
         self.index.catch_up(self.store.log())?;
@@ -146,20 +192,28 @@ impl ApplicationsApi {
             organisation_type,
             registration_number: req.registration_number.clone(),
             contact_person,
+            sealed_contact_person,
             registration_number_taken: self.index.registration_taken(country.as_str(), &req.registration_number),
         };
-        let response = self
+        // The response is stored for retries beside the log, so it carries no personal data.
+        let outcome = self
             .store
             .execute::<Organisation, _>(
                 &ctx,
                 &organisation_id.to_string(),
                 None,
                 |loaded| organisation::handle(&loaded.state, command),
-                |state, version| pb::OrganisationResponse {
-                    organisation: state.0.as_ref().map(|o| organisation_view(o, version)),
-                },
+                |state, version| pb::OrganisationResponse { organisation: organisation_summary(state, version) },
             )
-            .await?;
+            .await;
+        let response = match outcome {
+            Ok(response) => response,
+            Err(error) => {
+                // Nothing was recorded under this key: destroy it rather than keep an orphan.
+                let _ = self.vault.erase(key_id);
+                return Err(error);
+            }
+        };
         self.index.catch_up(self.store.log())?;
         Ok(response)
     }
@@ -175,9 +229,41 @@ impl ApplicationsApi {
             return Err(not_found());
         }
         let loaded = self.store.load::<Organisation>(&id.to_string())?;
-        let version = loaded.version();
-        let organisation = loaded.state.0.ok_or_else(not_found)?;
-        Ok(pb::OrganisationResponse { organisation: Some(organisation_view(&organisation, version)) })
+        let organisation = self.organisation_view(&loaded.state, loaded.version())?.ok_or_else(not_found)?;
+        Ok(pb::OrganisationResponse { organisation: Some(organisation) })
+    }
+
+    /// Destroys the contact person's key first (erasure must happen even if recording it fails; a retry
+    /// records it), then records the erasure.
+    async fn erase_contact_person(
+        &self,
+        actor: Actor,
+        req: pb::EraseContactPersonRequest,
+    ) -> Result<pb::OrganisationResponse, ServiceError> {
+        let ctx = CommandContext::new(rpc_path!("EraseContactPerson"), &req.request_id, actor, &req)?;
+        let id = OrganisationId::parse("organisation_id", &req.organisation_id)?;
+        if let Some(response) = self.store.stored_response(&ctx)? {
+            return Ok(response);
+        }
+        let loaded = self.store.load::<Organisation>(&id.to_string())?;
+        let registered = loaded.state.registered.as_ref().ok_or_else(|| Rejection::not_found("organisation", id))?;
+        let command = organisation::EraseContactPerson { reason: req.reason.clone() };
+        // Check the rules before destroying anything.
+        organisation::handle_erase(&loaded.state, command.clone())?;
+        if let Some(sealed) = &registered.sealed_contact_person {
+            let key_id = uuid::Uuid::parse_str(&sealed.key_id)
+                .map_err(|e| ServiceError::Internal(format!("sealed contact person has a malformed key id: {e}")))?;
+            self.vault.erase(key_id).map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        }
+        self.store
+            .execute::<Organisation, _>(
+                &ctx,
+                &id.to_string(),
+                None,
+                |loaded| organisation::handle_erase(&loaded.state, command),
+                |state, version| pb::OrganisationResponse { organisation: organisation_summary(state, version) },
+            )
+            .await
     }
 
     /// Runs a command on an existing application (or a new one, for drafts) and catches the index up.
@@ -296,16 +382,20 @@ impl ApplicationsApi {
     }
 }
 
-fn organisation_view(o: &pb::OrganisationRegistered, version: u64) -> pb::Organisation {
-    pb::Organisation {
+/// An organisation without its contact person: what command responses carry, since they are stored for
+/// retries where erasure could not reach them.
+fn organisation_summary(organisation: &Organisation, version: u64) -> Option<pb::Organisation> {
+    let o = organisation.registered.as_ref()?;
+    Some(pb::Organisation {
         organisation_id: o.organisation_id.clone(),
         legal_name: o.legal_name.clone(),
         country: o.country.clone(),
         organisation_type: o.organisation_type,
         registration_number: o.registration_number.clone(),
-        contact_person: o.contact_person.clone(),
+        contact_person: None,
         version,
-    }
+        contact_person_erased: organisation.contact_person_erased,
+    })
 }
 
 /// An application as `viewer` may see it: partners do not see reviewers or their scores.
@@ -388,6 +478,14 @@ impl ApplicationsService for ApplicationsApi {
     async fn get_organisation(&self, request: Request<pb::GetOrganisationRequest>) -> Reply<pb::OrganisationResponse> {
         let actor = actor_of(&request)?;
         reply(ApplicationsApi::get_organisation(self, &actor, request.into_inner()))
+    }
+
+    async fn erase_contact_person(
+        &self,
+        request: Request<pb::EraseContactPersonRequest>,
+    ) -> Reply<pb::OrganisationResponse> {
+        let actor = actor_of(&request)?;
+        reply(ApplicationsApi::erase_contact_person(self, actor, request.into_inner()).await)
     }
 
     async fn draft_application(&self, request: Request<pb::DraftApplicationRequest>) -> Reply<pb::ApplicationResponse> {

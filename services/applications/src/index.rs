@@ -68,10 +68,11 @@ impl Index {
                     state.apply_application(recorded.position, &event);
                 }
                 "organisation" => {
-                    let OrganisationEvent::Registered(e) =
-                        OrganisationEvent::decode_payload(&recorded.event_type, &recorded.payload)
-                            .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))?;
-                    state.registrations.insert((e.country, e.registration_number));
+                    let event = OrganisationEvent::decode_payload(&recorded.event_type, &recorded.payload)
+                        .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))?;
+                    if let OrganisationEvent::Registered(e) = event {
+                        state.registrations.insert((e.country, e.registration_number));
+                    }
                 }
                 _ => {}
             }

@@ -20,7 +20,7 @@ struct Args {
     /// Address to serve gRPC on.
     #[arg(long, env = "APPLICATIONS_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
-    /// Directory of the service's event log.
+    /// Directory of the service's data: its event log and the keys of sealed personal data.
     #[arg(long, env = "APPLICATIONS_DATA_DIR", default_value = "./data/applications")]
     data_dir: PathBuf,
     /// AMQP URI of the message bus the relay publishes the log to.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use contracts::applications::v1::{ApplicationsServiceServer, SERVICE_NAME};
 use event_bus::{BusConfig, Relay, RelayConfig};
 use event_log::EventLog;
+use personal_data::KeyVault;
 use service_runtime::{AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceError, Serving, TokenVerifier};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -15,7 +16,8 @@ use crate::index::Index;
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Directory of the service's event log.
+    /// Directory of the service's data: its event log (`log/`) and the keys of sealed personal data
+    /// (`personal-data-keys/`).
     pub data_dir: PathBuf,
     pub server: ServerConfig,
     pub jwt: JwtConfig,
@@ -27,10 +29,17 @@ pub struct Config {
 /// The service's name on the bus: first part of its routing keys (`applications.<EventType>`).
 pub const BUS_NAME: &str = "applications";
 
+/// Where the service keeps its event log inside its data directory (beside `personal-data-keys/`).
+pub fn log_dir(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("log")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Open(#[from] event_log::OpenError),
+    #[error(transparent)]
+    Keys(#[from] personal_data::VaultError),
     #[error("cannot build the read index: {0}")]
     Index(ServiceError),
     #[error(transparent)]
@@ -46,7 +55,8 @@ pub enum RunError {
 /// acknowledged append is already on disk).
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     let verifier = TokenVerifier::new(&config.jwt)?;
-    let log = EventLog::open(&config.data_dir)?;
+    let log = EventLog::open(log_dir(&config.data_dir))?;
+    let vault = KeyVault::open(config.data_dir.join("personal-data-keys"))?;
     let index = Index::build(&log).map_err(RunError::Index)?;
     tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
     // The relay publishes the log from its own cursor; it is stopped only after the server has drained.
@@ -59,7 +69,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         }
         None => None,
     };
-    let api = ApplicationsApi::new(EventStore::new(log.clone()), index);
+    let api = ApplicationsApi::new(EventStore::new(log.clone()), index, vault);
     let service = ApplicationsServiceServer::new(api)
         .max_decoding_message_size(config.server.max_message_bytes)
         .max_encoding_message_size(config.server.max_message_bytes);

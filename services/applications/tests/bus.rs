@@ -89,7 +89,7 @@ async fn events_reach_a_queue_on_rabbitmq_with_the_event_id_as_message_id() {
     let message = got.expect("the event reached the queue");
     assert_eq!(message.delivery.routing_key.as_str(), "applications.OrganisationRegistered");
     let dir = server.stop().await;
-    let log = event_log::EventLog::open(dir.path().join("applications")).unwrap();
+    let log = event_log::EventLog::open(applications::service::log_dir(&dir.path().join("applications"))).unwrap();
     let event = log.event(0).unwrap().unwrap();
     let message_id = message.delivery.properties.message_id().as_ref().map(|m| m.to_string());
     assert_eq!(message_id, Some(event.event_id.to_string()));

@@ -238,7 +238,7 @@ async fn full_path_from_round_to_approval_records_every_event_with_its_actor() {
     assert_eq!(listed.applications.len(), 1);
 
     let dir = w.server.stop().await;
-    let log = EventLog::open(dir.path().join("applications")).unwrap();
+    let log = EventLog::open(applications::service::log_dir(&dir.path().join("applications"))).unwrap();
     let stream = StreamId::new("application", draft.application_id.clone()).unwrap();
     let events: Vec<_> = log.read_stream(&stream, 0).map(Result::unwrap).collect();
     let kinds: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
@@ -623,7 +623,7 @@ async fn rejected_commands_of_every_kind_leave_the_log_unchanged() {
         ]
     );
     let dir = w.server.stop().await;
-    let log = EventLog::open(dir.path().join("applications")).unwrap();
+    let log = EventLog::open(applications::service::log_dir(&dir.path().join("applications"))).unwrap();
     let kinds: Vec<String> = log.read_all(0).map(|e| e.unwrap().event_type).collect();
     assert_eq!(kinds, ["RoundOpened", "OrganisationRegistered", "ApplicationDrafted"]);
 }

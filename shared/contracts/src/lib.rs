@@ -9,7 +9,8 @@
 //! repeated here.
 
 mod generated {
-    #![allow(clippy::all, clippy::pedantic, missing_debug_implementations, rust_2018_idioms)]
+    // Messages a package defines but no service re-exports yet are not an error.
+    #![allow(clippy::all, clippy::pedantic, dead_code, missing_debug_implementations, rust_2018_idioms)]
     pub mod grants {
         pub mod common {
             pub mod v1 {
@@ -50,22 +51,22 @@ pub mod applications {
         // Shared types.
         pub use crate::generated::grants::applications::v1::{
             ApplicationContent, BudgetLine, ContactPerson, Criterion, CriterionScore, OrganisationType, Recommendation,
-            ServiceType,
+            SealedPersonalData, ServiceType,
         };
         // Events.
         pub use crate::generated::grants::applications::v1::{
             ApplicationApproved, ApplicationDrafted, ApplicationEdited, ApplicationRejected, ApplicationSubmitted,
-            ApplicationWithdrawn, ConflictOfInterestDeclared, OrganisationRegistered, ReviewRecorded, ReviewerAssigned,
-            RoundClosed, RoundOpened,
+            ApplicationWithdrawn, ConflictOfInterestDeclared, ContactPersonErased, OrganisationRegistered,
+            ReviewRecorded, ReviewerAssigned, RoundClosed, RoundOpened,
         };
         // Views, requests and responses.
         pub use crate::generated::grants::applications::v1::{
             Application, ApplicationResponse, ApplicationStatus, ApproveApplicationRequest, AssignReviewerRequest,
             CloseRoundRequest, Decision, DeclareConflictOfInterestRequest, DraftApplicationRequest,
-            EditApplicationRequest, GetApplicationRequest, GetOrganisationRequest, GetRoundRequest,
-            ListApplicationsRequest, ListApplicationsResponse, OpenRoundRequest, Organisation, OrganisationResponse,
-            RecordReviewRequest, RegisterOrganisationRequest, RejectApplicationRequest, Review, ReviewerView, Round,
-            RoundResponse, RoundStatus, SubmitApplicationRequest, WithdrawApplicationRequest,
+            EditApplicationRequest, EraseContactPersonRequest, GetApplicationRequest, GetOrganisationRequest,
+            GetRoundRequest, ListApplicationsRequest, ListApplicationsResponse, OpenRoundRequest, Organisation,
+            OrganisationResponse, RecordReviewRequest, RegisterOrganisationRequest, RejectApplicationRequest, Review,
+            ReviewerView, Round, RoundResponse, RoundStatus, SubmitApplicationRequest, WithdrawApplicationRequest,
         };
     }
 }
@@ -93,13 +94,33 @@ mod generated_awards {
     }
 }
 
-/// `grants.reporting.v1`: the reporting service's events that other services consume.
+/// `grants.reporting.v1`: the reporting service, its views and its events.
 pub mod reporting {
     pub mod v1 {
+        /// Full name of the gRPC service, as used in paths and in the health service.
+        pub const SERVICE_NAME: &str = "grants.reporting.v1.ReportingService";
+
+        pub use crate::generated_awards::grants::reporting::v1::reporting_service_client::ReportingServiceClient;
+        pub use crate::generated_awards::grants::reporting::v1::reporting_service_server::{
+            ReportingService, ReportingServiceServer,
+        };
         // Events.
-        pub use crate::generated_awards::grants::reporting::v1::ReportAccepted;
+        pub use crate::generated_awards::grants::reporting::v1::{
+            DisbursementRecorded, ObligationsCancelled, ObligationsRescheduled, ObligationsResumed,
+            ObligationsScheduled, ObligationsSuspended, ReportAccepted, ReportSubmitted, RevisionRequested,
+        };
         // Shared types.
-        pub use crate::generated_awards::grants::reporting::v1::ReportKind;
+        pub use crate::generated_awards::grants::reporting::v1::{
+            AgeBand, Attestations, BudgetLine, Cell, Disability, DueDateExtension, FinancialContent, FinancialSummary,
+            IndicatorValue, LineExpenditure, LineVariance, Obligation, ProgressContent, ReportKind, Sex,
+        };
+        // Views, requests and responses.
+        pub use crate::generated_awards::grants::reporting::v1::{
+            AcceptReportRequest, GetIndicatorCatalogueRequest, GetObligationsRequest, GetReportRequest,
+            IndicatorCatalogue, IndicatorDefinition, ListReportsAwaitingReviewRequest, ListReportsResponse,
+            ObligationStatus, ObligationView, ObligationsResponse, Report, ReportResponse, ReportVersion,
+            RequestRevisionRequest, ReviewStatus, SubmitReportRequest,
+        };
     }
 }
 

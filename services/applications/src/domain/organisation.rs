@@ -1,4 +1,4 @@
-//! Partner organisations: registered once.
+//! Partner organisations: registered once; their contact person's personal data recorded sealed and erasable.
 
 use contracts::applications::v1 as pb;
 use contracts::values::Country;
@@ -12,30 +12,35 @@ pub struct RegisterOrganisation {
     pub country: Country,
     pub organisation_type: pb::OrganisationType,
     pub registration_number: String,
+    /// The plaintext, to check; only `sealed_contact_person` is recorded.
     pub contact_person: pb::ContactPerson,
+    /// The same contact person, encrypted under a key of its own (see the `personal-data` crate).
+    pub sealed_contact_person: pb::SealedPersonalData,
     /// Whether another organisation holds this registration number in this country (from the index).
     pub registration_number_taken: bool,
+}
+
+/// Erase the contact person's personal data (its key is destroyed by the caller).
+#[derive(Clone, Debug)]
+pub struct EraseContactPerson {
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum OrganisationEvent {
     Registered(pb::OrganisationRegistered),
+    ContactPersonErased(pb::ContactPersonErased),
 }
 
-/// An organisation's state: `None` until registered.
+/// An organisation's state: `registered` is `None` until it is registered.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Organisation(pub Option<pb::OrganisationRegistered>);
+pub struct Organisation {
+    pub registered: Option<pb::OrganisationRegistered>,
+    pub contact_person_erased: bool,
+}
 
-pub fn handle(state: &Organisation, command: RegisterOrganisation) -> Result<Vec<OrganisationEvent>, Rejection> {
-    if state.0.is_some() {
-        return Err(Rejection::duplicate("organisation", command.organisation_id.to_string()));
-    }
-    check_text("legal_name", &command.legal_name, 1, 300)?;
-    if command.organisation_type == pb::OrganisationType::Unspecified {
-        return Err(Rejection::invalid("organisation_type", "is required"));
-    }
-    check_text("registration_number", &command.registration_number, 1, 100)?;
-    let contact = &command.contact_person;
+/// The rules for a contact person, checked before anything is sealed.
+pub fn check_contact_person(contact: &pb::ContactPerson) -> Result<(), Rejection> {
     check_text("contact_person.full_name", &contact.full_name, 1, 200)?;
     check_text("contact_person.email", &contact.email, 3, 254)?;
     match contact.email.split_once('@') {
@@ -47,7 +52,19 @@ pub fn handle(state: &Organisation, command: RegisterOrganisation) -> Result<Vec
             ));
         }
     }
-    check_text("contact_person.phone", &contact.phone, 0, 40)?;
+    check_text("contact_person.phone", &contact.phone, 0, 40)
+}
+
+pub fn handle(state: &Organisation, command: RegisterOrganisation) -> Result<Vec<OrganisationEvent>, Rejection> {
+    if state.registered.is_some() {
+        return Err(Rejection::duplicate("organisation", command.organisation_id.to_string()));
+    }
+    check_text("legal_name", &command.legal_name, 1, 300)?;
+    if command.organisation_type == pb::OrganisationType::Unspecified {
+        return Err(Rejection::invalid("organisation_type", "is required"));
+    }
+    check_text("registration_number", &command.registration_number, 1, 100)?;
+    check_contact_person(&command.contact_person)?;
     if command.registration_number_taken {
         return Err(Rejection::duplicate(
             "organisation",
@@ -60,13 +77,29 @@ pub fn handle(state: &Organisation, command: RegisterOrganisation) -> Result<Vec
         country: command.country.as_str().to_owned(),
         organisation_type: command.organisation_type as i32,
         registration_number: command.registration_number,
-        contact_person: Some(command.contact_person),
+        sealed_contact_person: Some(command.sealed_contact_person),
     })])
 }
 
-pub fn apply(_state: Organisation, event: &OrganisationEvent) -> Organisation {
+pub fn handle_erase(state: &Organisation, command: EraseContactPerson) -> Result<Vec<OrganisationEvent>, Rejection> {
+    let Some(registered) = &state.registered else {
+        return Err(Rejection::invalid("organisation_id", "names no registered organisation"));
+    };
+    if state.contact_person_erased {
+        return Err(Rejection::precondition("contact_person", "was erased already"));
+    }
+    check_text("reason", &command.reason, 1, 500)?;
+    Ok(vec![OrganisationEvent::ContactPersonErased(pb::ContactPersonErased {
+        organisation_id: registered.organisation_id.clone(),
+        key_id: registered.sealed_contact_person.as_ref().map(|s| s.key_id.clone()).unwrap_or_default(),
+        reason: command.reason,
+    })])
+}
+
+pub fn apply(state: Organisation, event: &OrganisationEvent) -> Organisation {
     match event {
-        OrganisationEvent::Registered(e) => Organisation(Some(e.clone())),
+        OrganisationEvent::Registered(e) => Organisation { registered: Some(e.clone()), ..state },
+        OrganisationEvent::ContactPersonErased(_) => Organisation { contact_person_erased: true, ..state },
     }
 }
 
@@ -86,6 +119,11 @@ mod tests {
                 email: "contact@example.org".into(),
                 phone: String::new(),
             },
+            sealed_contact_person: pb::SealedPersonalData {
+                key_id: uuid::Uuid::from_u128(9).to_string(),
+                nonce: vec![1; 24],
+                ciphertext: vec![2; 40],
+            },
             registration_number_taken: false,
         }
     }
@@ -94,8 +132,40 @@ mod tests {
     fn registers_once() {
         let events = handle(&Organisation::default(), command()).unwrap();
         let state = events.iter().fold(Organisation::default(), apply);
-        assert_eq!(state.0.as_ref().unwrap().legal_name, "Migrant Forum Asia");
+        assert_eq!(state.registered.as_ref().unwrap().legal_name, "Migrant Forum Asia");
         assert!(matches!(handle(&state, command()), Err(Rejection::Duplicate { .. })));
+    }
+
+    #[test]
+    fn the_contact_person_is_recorded_sealed_only() {
+        let events = handle(&Organisation::default(), command()).unwrap();
+        let OrganisationEvent::Registered(registered) = &events[0] else { panic!("{events:?}") };
+        let recorded = prost::Message::encode_to_vec(registered);
+        for clear in [b"A. Contact".as_slice(), b"contact@example.org"] {
+            assert!(!recorded.windows(clear.len()).any(|w| w == clear), "plaintext contact data in the event");
+        }
+        assert_eq!(registered.sealed_contact_person, Some(command().sealed_contact_person));
+    }
+
+    #[test]
+    fn erasure_is_recorded_once_with_its_key_and_reason() {
+        let erase = || EraseContactPerson { reason: "erasure requested by the data subject".into() };
+        assert!(matches!(
+            handle_erase(&Organisation::default(), erase()),
+            Err(Rejection::Invalid { field, .. }) if field == "organisation_id"
+        ));
+        let registered =
+            handle(&Organisation::default(), command()).unwrap().iter().fold(Organisation::default(), apply);
+        assert!(matches!(
+            handle_erase(&registered, EraseContactPerson { reason: String::new() }),
+            Err(Rejection::Invalid { field, .. }) if field == "reason"
+        ));
+        let events = handle_erase(&registered, erase()).unwrap();
+        let OrganisationEvent::ContactPersonErased(erased) = &events[0] else { panic!("{events:?}") };
+        assert_eq!(erased.key_id, uuid::Uuid::from_u128(9).to_string());
+        let state = events.iter().fold(registered, apply);
+        assert!(state.contact_person_erased);
+        assert!(matches!(handle_erase(&state, erase()), Err(Rejection::Precondition { .. })));
     }
 
     #[test]

@@ -1,0 +1,180 @@
+//! Crypto-shredding for the personal data the platform must hold (contact persons of organisations).
+//!
+//! Event logs are append-only and hash-chained, so personal data can never be removed from them. Instead,
+//! each piece of personal data is encrypted with a key of its own before it is recorded, and only the
+//! ciphertext goes into the log. Erasing the data destroys the key: the log stays intact and verifiable,
+//! and the ciphertext in it (and in every copy of it: bus messages, exports, backups of the log) can no
+//! longer be read.
+//!
+//! # Format (so that other programs holding a key can decrypt)
+//!
+//! XChaCha20-Poly1305 with a random 256-bit key per sealed value and a random 192-bit nonce; the associated
+//! data is the key id (its lowercase hyphenated UUID as ASCII), which binds a ciphertext to its key.
+//!
+//! # Key storage
+//!
+//! One file per key, `<dir>/<key id>.key`, holding the 32 key bytes; written to a temporary file, synced and
+//! renamed, so a key exists whole or not at all. Erasure overwrites the file with zeros, syncs it, removes it
+//! and syncs the directory. Files rather than a database: a database would keep the removed key in its own
+//! log segments until it compacts them, a removed file leaves no copy the platform can read. Back up this
+//! directory separately from the logs, if at all: a backup of a key outlives its erasure.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, Generate, Key, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use uuid::Uuid;
+
+/// Personal data as it is recorded: ciphertext and the id of the key that opens it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    pub key_id: Uuid,
+    /// 24 bytes.
+    pub nonce: Vec<u8>,
+    /// Ciphertext with its 16-byte authentication tag.
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("personal-data key store at {path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("sealed personal data under key {key_id} does not decrypt: it was altered or sealed with another key")]
+    Tampered { key_id: Uuid },
+    #[error("sealed personal data field `{field}` is malformed: {rule}")]
+    Malformed { field: &'static str, rule: &'static str },
+}
+
+/// The keys of one service's personal data, in a directory of their own.
+#[derive(Clone, Debug)]
+pub struct KeyVault {
+    dir: PathBuf,
+}
+
+impl KeyVault {
+    /// Opens (creating if needed) the key directory.
+    pub fn open(dir: impl AsRef<Path>) -> Result<KeyVault, VaultError> {
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        Ok(KeyVault { dir })
+    }
+
+    /// Encrypts `plaintext` under a new key, which is durable before this returns.
+    pub fn seal(&self, plaintext: &[u8]) -> Result<Sealed, VaultError> {
+        let key_id = Uuid::new_v4();
+        let key = Key::<XChaCha20Poly1305>::generate();
+        self.store_key(key_id, key.as_slice())?;
+        let nonce = XNonce::generate();
+        let aad = key_id.hyphenated().to_string();
+        let ciphertext = XChaCha20Poly1305::new(&key)
+            .encrypt(&nonce, Payload { msg: plaintext, aad: aad.as_bytes() })
+            .map_err(|_| VaultError::Io { path: self.dir.display().to_string(), reason: "encryption failed".into() })?;
+        Ok(Sealed { key_id, nonce: nonce.to_vec(), ciphertext })
+    }
+
+    /// The plaintext, or `None` if its key was erased.
+    pub fn unseal(&self, sealed: &Sealed) -> Result<Option<Vec<u8>>, VaultError> {
+        let Some(key_bytes) = self.load_key(sealed.key_id)? else { return Ok(None) };
+        let key = Key::<XChaCha20Poly1305>::try_from(key_bytes.as_slice())
+            .map_err(|_| VaultError::Malformed { field: "key", rule: "must be 32 bytes" })?;
+        let nonce = XNonce::try_from(sealed.nonce.as_slice())
+            .map_err(|_| VaultError::Malformed { field: "nonce", rule: "must be 24 bytes" })?;
+        let aad = sealed.key_id.hyphenated().to_string();
+        XChaCha20Poly1305::new(&key)
+            .decrypt(&nonce, Payload { msg: &sealed.ciphertext, aad: aad.as_bytes() })
+            .map(Some)
+            .map_err(|_| VaultError::Tampered { key_id: sealed.key_id })
+    }
+
+    /// Destroys the key: everything sealed under it becomes unreadable. Returns whether a key was there.
+    pub fn erase(&self, key_id: Uuid) -> Result<bool, VaultError> {
+        let path = self.key_path(key_id);
+        let mut file = match OpenOptions::new().write(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        file.write_all(&[0u8; 32]).and_then(|()| file.sync_all()).map_err(|e| io_error(&path, e))?;
+        drop(file);
+        fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+        self.sync_dir()?;
+        Ok(true)
+    }
+
+    /// Whether the key still exists.
+    pub fn holds(&self, key_id: Uuid) -> bool {
+        self.key_path(key_id).exists()
+    }
+
+    fn key_path(&self, key_id: Uuid) -> PathBuf {
+        self.dir.join(format!("{}.key", key_id.hyphenated()))
+    }
+
+    fn store_key(&self, key_id: Uuid, key: &[u8]) -> Result<(), VaultError> {
+        let path = self.key_path(key_id);
+        let temporary = self.dir.join(format!("{}.key.partial", key_id.hyphenated()));
+        let mut file = File::create(&temporary).map_err(|e| io_error(&temporary, e))?;
+        file.write_all(key).and_then(|()| file.sync_all()).map_err(|e| io_error(&temporary, e))?;
+        fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))?;
+        self.sync_dir()
+    }
+
+    fn load_key(&self, key_id: Uuid) -> Result<Option<Vec<u8>>, VaultError> {
+        let path = self.key_path(key_id);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path, e)),
+        }
+    }
+
+    fn sync_dir(&self) -> Result<(), VaultError> {
+        File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|e| io_error(&self.dir, e))
+    }
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> VaultError {
+    VaultError::Io { path: path.display().to_string(), reason: error.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_data_opens_until_its_key_is_erased() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = KeyVault::open(dir.path()).unwrap();
+        let sealed = vault.seal(b"Dara Sok, dara@example.org").unwrap();
+        assert!(!sealed.ciphertext.windows(4).any(|w| w == b"Dara"), "ciphertext does not show the plaintext");
+        let other = vault.seal(b"someone else").unwrap();
+        assert_ne!(sealed.key_id, other.key_id, "one key per sealed value");
+
+        let reopened = KeyVault::open(dir.path()).unwrap();
+        assert_eq!(reopened.unseal(&sealed).unwrap().as_deref(), Some(b"Dara Sok, dara@example.org".as_slice()));
+        assert!(reopened.erase(sealed.key_id).unwrap());
+        assert_eq!(reopened.unseal(&sealed).unwrap(), None);
+        assert!(!reopened.erase(sealed.key_id).unwrap(), "erasing twice finds nothing");
+        assert_eq!(reopened.unseal(&other).unwrap().as_deref(), Some(b"someone else".as_slice()));
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers.len(), 1, "only the other key remains: {leftovers:?}");
+    }
+
+    #[test]
+    fn altered_or_rebound_ciphertext_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = KeyVault::open(dir.path()).unwrap();
+        let sealed = vault.seal(b"contact").unwrap();
+        let mut altered = sealed.clone();
+        altered.ciphertext[0] ^= 1;
+        assert!(matches!(vault.unseal(&altered), Err(VaultError::Tampered { .. })));
+        // The same ciphertext presented under another key id (whose key exists) does not open.
+        let other = vault.seal(b"x").unwrap();
+        let rebound = Sealed { key_id: other.key_id, ..sealed.clone() };
+        assert!(matches!(vault.unseal(&rebound), Err(VaultError::Tampered { .. })));
+        let short_nonce = Sealed { nonce: vec![0; 12], ..sealed };
+        assert!(matches!(vault.unseal(&short_nonce), Err(VaultError::Malformed { field: "nonce", .. })));
+    }
+}
