@@ -131,7 +131,17 @@ impl LogClient {
 
     /// Recomputes the hash chain of the whole remote log on this side, calling `progress` with the number
     /// of events checked after each batch. Stops at the first mismatch.
-    pub async fn verify(&mut self, mut progress: impl FnMut(u64)) -> Result<VerifyReport, ClientError> {
+    pub async fn verify(&mut self, progress: impl FnMut(u64)) -> Result<VerifyReport, ClientError> {
+        self.verify_observing(progress, |_, _| {}).await
+    }
+
+    /// As [`LogClient::verify`], also showing `observe` the position and hash of every event that verified
+    /// (for example to check a kept checkpoint against the very stream that was verified).
+    pub async fn verify_observing(
+        &mut self,
+        mut progress: impl FnMut(u64),
+        mut observe: impl FnMut(u64, &Hash),
+    ) -> Result<VerifyReport, ClientError> {
         let mut stream = self.inner.read_all(ReadAllRequest { from_position: 0, max_events: 0 }).await?.into_inner();
         let mut verifier = ChainVerifier::from_genesis();
         let mut checked = 0u64;
@@ -144,9 +154,11 @@ impl LogClient {
                     };
                     return Ok(verifier.report(Some(mismatch)));
                 };
+                let position = verifier.next_position();
                 if let Err(mismatch) = verifier.check(&envelope.record, &hash) {
                     return Ok(verifier.report(Some(mismatch)));
                 }
+                observe(position, &hash);
                 checked += 1;
             }
             progress(checked);

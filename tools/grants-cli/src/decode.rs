@@ -1,0 +1,123 @@
+//! Decoding recorded events into readable JSON with the contracts' own descriptors: no per-event code, so
+//! every event type any service records is readable as soon as it is in `proto/`.
+
+use event_log::RecordedEvent;
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use serde_json::{Value, json};
+
+/// Turns payload bytes into JSON by the event type's protobuf message.
+#[derive(Debug)]
+pub struct PayloadDecoder {
+    pool: DescriptorPool,
+}
+
+impl PayloadDecoder {
+    pub fn new() -> anyhow::Result<PayloadDecoder> {
+        Ok(PayloadDecoder { pool: DescriptorPool::decode(contracts::FILE_DESCRIPTOR_SET)? })
+    }
+
+    /// The payload of an event of `service` as JSON, with the contracts' field names. An event type the
+    /// contracts do not know, or a payload that does not decode, is shown as hex with the reason.
+    pub fn payload(&self, service: &str, event_type: &str, payload: &[u8]) -> Value {
+        let preferred = format!("grants.{service}.v1.{event_type}");
+        let descriptor = self.pool.get_message_by_name(&preferred).or_else(|| {
+            self.pool.all_messages().find(|m| m.name() == event_type && m.package_name().starts_with("grants."))
+        });
+        let Some(descriptor) = descriptor else {
+            return json!({ "undecoded_hex": encode_hex(payload), "reason": format!("unknown event type {event_type}") });
+        };
+        let message = match DynamicMessage::decode(descriptor, payload) {
+            Ok(message) => message,
+            Err(e) => return json!({ "undecoded_hex": encode_hex(payload), "reason": e.to_string() }),
+        };
+        let options = SerializeOptions::new().use_proto_field_name(true).skip_default_fields(false);
+        message
+            .serialize_with_options(serde_json::value::Serializer, &options)
+            .unwrap_or_else(|e| json!({ "undecoded_hex": encode_hex(payload), "reason": e.to_string() }))
+    }
+
+    /// One recorded event as a JSON object: its envelope, metadata, hash and decoded payload.
+    pub fn event(&self, service: &str, event: &RecordedEvent) -> Value {
+        json!({
+            "service": service,
+            "position": event.position,
+            "stream_type": event.stream.stream_type(),
+            "stream_key": event.stream.key(),
+            "stream_version": event.stream_version,
+            "event_id": event.event_id.to_string(),
+            "event_type": event.event_type,
+            "schema_version": event.schema_version,
+            "actor": {
+                "subject": event.metadata.actor.subject,
+                "role": event.metadata.actor.role,
+                "organisation": event.metadata.actor.organisation,
+            },
+            "correlation_id": event.metadata.correlation_id.to_string(),
+            "causation_id": event.metadata.causation_id.to_string(),
+            "occurred_at": rfc3339(event.metadata.occurred_at.as_micros()),
+            "recorded_at": rfc3339(event.recorded_at.as_micros()),
+            "prev_hash": event.prev_hash.to_hex(),
+            "hash": event.hash.to_hex(),
+            "record_hex": encode_hex(event.record_bytes()),
+            "payload": self.payload(service, &event.event_type, &event.payload),
+        })
+    }
+}
+
+/// Microseconds since the Unix epoch as RFC 3339 UTC, e.g. `2021-07-01T09:30:00.000000Z`.
+pub fn rfc3339(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
+        of_day / 3600,
+        (of_day % 3600) / 60,
+        of_day % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Lowercase hex, the form hashes are shown in everywhere.
+fn encode_hex(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(1_625_131_800_000_001), "2021-07-01T09:30:00.000001Z");
+        assert_eq!(rfc3339(951_782_400_000_000), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn payloads_decode_by_their_event_type() {
+        use prost::Message;
+        let decoder = PayloadDecoder::new().unwrap();
+        let closed = contracts::applications::v1::RoundClosed { round_id: "r-1".into(), reason: "budget spent".into() };
+        let json = decoder.payload("applications", "RoundClosed", &closed.encode_to_vec());
+        assert_eq!(json, json!({ "round_id": "r-1", "reason": "budget spent" }));
+        let unknown = decoder.payload("applications", "NoSuchEvent", b"\x01");
+        assert_eq!(unknown["undecoded_hex"], "01");
+    }
+}

@@ -1,0 +1,86 @@
+//! Where the services are and how to authenticate to them.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use event_log_grpc::LogClient;
+use service_runtime::identity::{JwtConfig, Role, issue_dev_token};
+
+/// The local defaults of `deploy/local/start`, in the order commands visit them.
+const DEFAULT_ENDPOINTS: [(&str, &str); 4] = [
+    ("applications", "http://127.0.0.1:50051"),
+    ("awards", "http://127.0.0.1:50052"),
+    ("reporting", "http://127.0.0.1:50053"),
+    ("projector", "http://127.0.0.1:50054"),
+];
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Connection {
+    /// A service's address, as NAME=URL; repeat for each service. Defaults to the local platform's ports.
+    #[arg(long = "endpoint", value_name = "NAME=URL", global = true)]
+    endpoints: Vec<String>,
+    /// Bearer token of an auditor (or administrator or program officer).
+    #[arg(long, env = "GRANTS_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Without --token: issue a short-lived auditor token with this development secret.
+    #[arg(long, env = "GRANTS_JWT_SECRET", hide_env_values = true, global = true)]
+    jwt_secret: Option<String>,
+    #[arg(long, env = "GRANTS_JWT_ISSUER", default_value = "grants-dev", global = true, hide = true)]
+    jwt_issuer: String,
+    #[arg(long, env = "GRANTS_JWT_AUDIENCE", default_value = "grants", global = true, hide = true)]
+    jwt_audience: String,
+}
+
+impl Connection {
+    /// Every configured service, in order: the defaults overridden or extended by `--endpoint`.
+    pub fn services(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut services: Vec<(String, String)> =
+            DEFAULT_ENDPOINTS.iter().map(|(n, u)| ((*n).to_owned(), (*u).to_owned())).collect();
+        for entry in &self.endpoints {
+            let Some((name, url)) = entry.split_once('=') else {
+                bail!("`--endpoint {entry}` must be NAME=URL, for example applications=http://127.0.0.1:50051");
+            };
+            match services.iter_mut().find(|(n, _)| n == name) {
+                Some(existing) => existing.1 = url.to_owned(),
+                None => services.push((name.to_owned(), url.to_owned())),
+            }
+        }
+        Ok(services)
+    }
+
+    pub fn url_of(&self, service: &str) -> anyhow::Result<String> {
+        let services = self.services()?;
+        match services.iter().find(|(n, _)| n == service) {
+            Some((_, url)) => Ok(url.clone()),
+            None => {
+                let known: Vec<_> = services.iter().map(|(n, _)| n.as_str()).collect();
+                bail!("`--service {service}` is not one of {} (add it with --endpoint NAME=URL)", known.join(", "))
+            }
+        }
+    }
+
+    fn token(&self) -> anyhow::Result<String> {
+        if let Some(token) = &self.token {
+            return Ok(token.clone());
+        }
+        let Some(secret) = &self.jwt_secret else {
+            bail!(
+                "no credentials: pass --token (or GRANTS_TOKEN), or --jwt-secret (or GRANTS_JWT_SECRET) to issue one"
+            );
+        };
+        let config = JwtConfig {
+            secret: secret.as_bytes().to_vec(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+        };
+        issue_dev_token(&config, Role::Auditor, "grants-cli", None, Duration::from_secs(3600))
+            .context("cannot issue an auditor token")
+    }
+
+    /// A client of `service`'s log.
+    pub async fn log_client(&self, service: &str) -> anyhow::Result<LogClient> {
+        let url = self.url_of(service)?;
+        let token = self.token()?;
+        LogClient::connect(&url, Some(&token)).await.with_context(|| format!("{service}"))
+    }
+}

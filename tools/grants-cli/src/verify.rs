@@ -1,0 +1,149 @@
+//! `grants verify`: recompute each log's chain here, and optionally prove that it still extends a
+//! checkpoint kept elsewhere.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use event_log::Hash;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::Outcome;
+use crate::endpoints::Connection;
+
+/// A log head an auditor keeps elsewhere: the log must still contain exactly this event at this position.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CheckpointFile {
+    pub service: String,
+    pub position: u64,
+    /// Hex SHA-256 of the event at `position`.
+    pub hash: String,
+}
+
+struct Verdict {
+    service: String,
+    verified: u64,
+    head: Option<(u64, Hash)>,
+    mismatch: Option<(u64, String)>,
+}
+
+pub async fn run(
+    connection: &Connection,
+    service: Option<&str>,
+    all: bool,
+    against: Option<&Path>,
+    record: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let names: Vec<String> = match (service, all) {
+        (_, true) => connection.services()?.into_iter().map(|(name, _)| name).collect(),
+        (Some(name), false) => vec![name.to_owned()],
+        (None, false) => bail!("name a service with --service, or pass --all"),
+    };
+    let kept = against.map(read_checkpoint).transpose()?;
+    if let (Some(kept), Some(name)) = (&kept, service)
+        && kept.service != name
+    {
+        bail!("the checkpoint in --against is of `{}`, not `{name}`", kept.service);
+    }
+    let mut outcome = Outcome::Verified;
+    for name in names {
+        let verdict = verify_one(connection, &name, kept.as_ref()).await?;
+        if verdict.mismatch.is_some() {
+            outcome = Outcome::Tampered;
+        }
+        print_verdict(&verdict, json);
+        if let (Some(path), None, Some((position, hash))) = (record, &verdict.mismatch, verdict.head) {
+            let checkpoint = CheckpointFile { service: name.clone(), position, hash: hash.to_hex() };
+            std::fs::write(path, serde_json::to_string_pretty(&checkpoint)? + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(outcome)
+}
+
+async fn verify_one(connection: &Connection, service: &str, kept: Option<&CheckpointFile>) -> anyhow::Result<Verdict> {
+    let mut client = connection.log_client(service).await?;
+    let head = client.head().await.with_context(|| service.to_owned())?;
+    let bar = ProgressBar::new(head.next_position).with_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} events {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(service.to_owned());
+    let mut seen_at_checkpoint = None;
+    let report = client
+        .verify_observing(
+            |checked| bar.set_position(checked),
+            |position, hash| {
+                if kept.is_some_and(|k| k.position == position) {
+                    seen_at_checkpoint = Some(*hash);
+                }
+            },
+        )
+        .await
+        .with_context(|| service.to_owned())?;
+    bar.finish_and_clear();
+
+    let mut mismatch = report.first_mismatch.as_ref().map(|m| (m.position, m.reason.clone()));
+    if mismatch.is_none() && report.verified < head.next_position {
+        mismatch = Some((report.verified, format!("the log ends before the head it reports ({})", head.next_position)));
+    }
+    if mismatch.is_none()
+        && let Some(kept) = kept
+    {
+        match seen_at_checkpoint {
+            None => {
+                mismatch = Some((kept.position, "the log no longer reaches the kept checkpoint".into()));
+            }
+            Some(hash) if hash.to_hex() != kept.hash.to_lowercase() => {
+                mismatch =
+                    Some((kept.position, format!("hash {hash} differs from the kept checkpoint's {}", kept.hash)));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(Verdict {
+        service: service.to_owned(),
+        verified: report.verified,
+        head: report.last_verified.map(|h| (h.position, h.hash)),
+        mismatch,
+    })
+}
+
+fn read_checkpoint(path: &Path) -> anyhow::Result<CheckpointFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let checkpoint: CheckpointFile =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a checkpoint file", path.display()))?;
+    if Hash::from_hex(&checkpoint.hash).is_none() {
+        bail!("{}: `hash` must be 64 hexadecimal digits", path.display());
+    }
+    Ok(checkpoint)
+}
+
+fn print_verdict(verdict: &Verdict, as_json: bool) {
+    if as_json {
+        let value = json!({
+            "service": verdict.service,
+            "verified_events": verdict.verified,
+            "head_position": verdict.head.map(|(p, _)| p),
+            "head_hash": verdict.head.map(|(_, h)| h.to_hex()),
+            "first_mismatch": verdict.mismatch.as_ref().map(|(p, _)| p),
+            "reason": verdict.mismatch.as_ref().map(|(_, r)| r),
+        });
+        println!("{value}");
+        return;
+    }
+    let head = match verdict.head {
+        Some((position, hash)) => format!("head {position} {hash}"),
+        None => "empty log".to_owned(),
+    };
+    match &verdict.mismatch {
+        None => println!("{}: verified {} events, {head}", verdict.service, verdict.verified),
+        Some((position, reason)) => println!(
+            "{}: TAMPERED at position {position}: {reason} ({} events verified before it)",
+            verdict.service, verdict.verified
+        ),
+    }
+}

@@ -1,0 +1,266 @@
+//! The `grants` command against a real applications service over gRPC: verify (with a kept checkpoint),
+//! export with an independent recount, history, tampering, and one-line errors with distinct exit codes.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use contracts::applications::v1::{self as pb, ApplicationsServiceClient};
+use contracts::common::v1::Money;
+use event_log::{ChainVerifier, EventLog, Hash};
+use service_runtime::{JwtConfig, Role, ServerConfig, TokenIssuer};
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "cli-test-secret-cli-test-secret-0123";
+
+fn jwt() -> JwtConfig {
+    JwtConfig { secret: SECRET.as_bytes().to_vec(), issuer: "grants-dev".into(), audience: "grants".into() }
+}
+
+fn token(role: Role, organisation: Option<&str>) -> String {
+    TokenIssuer::new(&jwt()).unwrap().issue(role, "tester", organisation, Duration::from_secs(600)).unwrap()
+}
+
+fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+struct Service {
+    address: SocketAddr,
+    shutdown: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+async fn start(data_dir: std::path::PathBuf) -> Service {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let config = applications::service::Config {
+        data_dir,
+        server: ServerConfig { drain_timeout: Duration::from_secs(2), ..ServerConfig::default() },
+        jwt: jwt(),
+        amqp_uri: None,
+    };
+    let token = shutdown.clone();
+    let handle = tokio::spawn(async move { applications::service::run(listener, config, token).await.unwrap() });
+    Service { address, shutdown, handle }
+}
+
+impl Service {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle.await.unwrap();
+    }
+}
+
+/// Empty stand-ins for the other services' logs, so that commands visiting every service have peers.
+async fn empty_log_service(dir: &std::path::Path) -> SocketAddr {
+    let log = EventLog::open(dir).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(event_log_grpc::LogService::new(log, "stand-in").into_server())
+            .serve_with_incoming(tokio_stream_listener(listener)),
+    );
+    address
+}
+
+fn tokio_stream_listener(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    })
+}
+
+fn at(offset_seconds: i64) -> Option<prost_types::Timestamp> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    Some(prost_types::Timestamp { seconds: now + offset_seconds, nanos: 0 })
+}
+
+fn usd(minor_units: i64) -> Option<Money> {
+    Some(Money { minor_units, currency: "USD".into() })
+}
+
+/// A round, an organisation and one drafted application; returns the application id.
+async fn record_some_history(address: SocketAddr) -> String {
+    let mut api = ApplicationsServiceClient::connect(format!("http://{address}")).await.unwrap();
+    let officer = token(Role::ProgramOfficer, None);
+    let round = pb::OpenRoundRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        title: "2021 round: services for survivors of trafficking".into(),
+        description: "Shelter, health, legal aid, reintegration".into(),
+        budget_ceiling: usd(90_000_000),
+        eligible_countries: vec!["KH".into(), "TH".into()],
+        themes: vec!["shelter".into()],
+        opens_at: at(-3600),
+        closes_at: at(86_400),
+        criteria: vec![pb::Criterion {
+            criterion_id: "relevance".into(),
+            name: "Relevance".into(),
+            guidance: String::new(),
+            weight: 100,
+            max_score: 10,
+        }],
+        required_reviews: 1,
+    };
+    let round_id = api.open_round(authed(round, &officer)).await.unwrap().into_inner().round.unwrap().round_id;
+    let organisation_id = uuid::Uuid::new_v4().to_string();
+    let register = pb::RegisterOrganisationRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        organisation_id: organisation_id.clone(),
+        legal_name: "Safe Harbour Foundation".into(),
+        country: "KH".into(),
+        organisation_type: pb::OrganisationType::NationalNgo as i32,
+        registration_number: "KH-77".into(),
+        contact_person: Some(pb::ContactPerson {
+            full_name: "C".into(),
+            email: "c@example.org".into(),
+            phone: String::new(),
+        }),
+    };
+    api.register_organisation(authed(register, &officer)).await.unwrap();
+    let partner = token(Role::Partner, Some(&organisation_id));
+    let content = pb::ApplicationContent {
+        title: "Shelter in Phnom Penh".into(),
+        summary: "Safe shelter and legal aid".into(),
+        requested_amount: usd(5_000_000),
+        budget_lines: vec![pb::BudgetLine { description: "Shelter".into(), amount: usd(5_000_000) }],
+        countries: vec!["KH".into()],
+        services_offered: vec![pb::ServiceType::Shelter as i32],
+        target_groups: vec!["women returning from abroad".into()],
+    };
+    let draft =
+        pb::DraftApplicationRequest { request_id: uuid::Uuid::new_v4().to_string(), round_id, content: Some(content) };
+    api.draft_application(authed(draft, &partner)).await.unwrap().into_inner().application.unwrap().application_id
+}
+
+struct Cli {
+    endpoints: Vec<String>,
+}
+
+impl Cli {
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_grants"));
+        for endpoint in &self.endpoints {
+            command.args(["--endpoint", endpoint]);
+        }
+        command.args(args).env("GRANTS_JWT_SECRET", SECRET).env_remove("GRANTS_TOKEN");
+        tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("applications");
+    let service = start(data_dir.clone()).await;
+    let application_id = record_some_history(service.address).await;
+    let awards = empty_log_service(&dir.path().join("awards")).await;
+    let reporting = empty_log_service(&dir.path().join("reporting")).await;
+    let projector = empty_log_service(&dir.path().join("projector")).await;
+    let cli = Cli {
+        endpoints: vec![
+            format!("applications=http://{}", service.address),
+            format!("awards=http://{awards}"),
+            format!("reporting=http://{reporting}"),
+            format!("projector=http://{projector}"),
+        ],
+    };
+
+    // verify, keeping the head as a checkpoint
+    let checkpoint = dir.path().join("applications.checkpoint.json");
+    let verified = cli.run(&["verify", "--service", "applications", "--record", checkpoint.to_str().unwrap()]).await;
+    assert_eq!(verified.status.code(), Some(0), "{verified:?}");
+    assert!(stdout(&verified).starts_with("applications: verified 3 events, head 2 "), "{}", stdout(&verified));
+    let all = cli.run(&["verify", "--all", "--json"]).await;
+    assert_eq!(all.status.code(), Some(0), "{all:?}");
+    assert_eq!(stdout(&all).lines().count(), 4);
+
+    // export, then recount the chain from the exported lines alone
+    let exported = cli.run(&["export", "--service", "applications"]).await;
+    assert_eq!(exported.status.code(), Some(0), "{exported:?}");
+    let lines: Vec<serde_json::Value> = stdout(&exported).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    let mut recount = ChainVerifier::from_genesis();
+    for line in &lines {
+        let record = hex::decode(line["record_hex"].as_str().unwrap()).unwrap();
+        recount.check(&record, &Hash::from_hex(line["hash"].as_str().unwrap()).unwrap()).unwrap();
+    }
+    let recounted = recount.report(None).last_verified.unwrap();
+    let kept: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&checkpoint).unwrap()).unwrap();
+    assert_eq!(
+        (recounted.position, recounted.hash.to_hex()),
+        (kept["position"].as_u64().unwrap(), kept["hash"].as_str().unwrap().to_owned())
+    );
+    assert_eq!(lines[0]["payload"]["title"], "2021 round: services for survivors of trafficking");
+    let resumed = cli.run(&["export", "--service", "applications", "--from", "2"]).await;
+    assert_eq!(stdout(&resumed).lines().count(), 1, "export resumes from a position");
+
+    // history of the drafted application: only its own events
+    let history = cli.run(&["history", "--application", &application_id, "--json"]).await;
+    assert_eq!(history.status.code(), Some(0), "{history:?}");
+    let steps: Vec<serde_json::Value> = stdout(&history).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0]["event_type"], "ApplicationDrafted");
+    assert_eq!(steps[0]["actor"]["role"], "partner");
+    let table = cli.run(&["history", "--application", &application_id]).await;
+    assert!(stdout(&table).contains("ApplicationDrafted"), "{}", stdout(&table));
+
+    // errors are one line, exit code 2
+    let unknown = cli.run(&["history", "--application", &uuid::Uuid::new_v4().to_string()]).await;
+    assert_eq!(unknown.status.code(), Some(2));
+    let no_credentials = {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_grants"));
+        command.args([
+            "--endpoint",
+            &format!("applications=http://{}", service.address),
+            "verify",
+            "--service",
+            "applications",
+        ]);
+        command.env_remove("GRANTS_JWT_SECRET").env_remove("GRANTS_TOKEN");
+        tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+    };
+    assert_eq!(no_credentials.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&no_credentials.stderr);
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(message.contains("no credentials"), "{message}");
+
+    // tamper with the stored round (position 0) while the service is stopped
+    service.stop().await;
+    {
+        let db = sled::open(applications::service::log_dir(&data_dir)).unwrap();
+        let tree = db.open_tree("event-log").unwrap();
+        let mut key = vec![b'E'];
+        key.extend_from_slice(&0u64.to_be_bytes());
+        let mut value = tree.get(&key).unwrap().unwrap().to_vec();
+        let at = value.windows(4).position(|w| w == b"2021").unwrap();
+        value[at + 3] = b'2';
+        tree.insert(key, value).unwrap();
+        db.flush().unwrap();
+    }
+    let service = start(data_dir.clone()).await;
+    let cli = Cli { endpoints: vec![format!("applications=http://{}", service.address)] };
+    let tampered = cli.run(&["verify", "--service", "applications"]).await;
+    assert_eq!(tampered.status.code(), Some(1), "{tampered:?}");
+    assert!(stdout(&tampered).contains("TAMPERED at position 0"), "{}", stdout(&tampered));
+    let against =
+        cli.run(&["verify", "--service", "applications", "--against", checkpoint.to_str().unwrap(), "--json"]).await;
+    assert_eq!(against.status.code(), Some(1));
+    let verdict: serde_json::Value = serde_json::from_str(stdout(&against).trim()).unwrap();
+    assert_eq!(verdict["first_mismatch"], 0);
+    service.stop().await;
+
+    let unreachable = Cli { endpoints: vec!["applications=http://127.0.0.1:9".into()] };
+    let down = unreachable.run(&["verify", "--service", "applications"]).await;
+    assert_eq!(down.status.code(), Some(2));
+}
