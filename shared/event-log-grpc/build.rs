@@ -5,7 +5,11 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = "../../proto";
-    let files = ["grants/eventlog/v1/log_service.proto", "grants/eventlog/v1/event_record.proto"];
+    let files = [
+        "grants/eventlog/v1/log_service.proto",
+        "grants/eventlog/v1/event_record.proto",
+        "grants/eventlog/v1/checkpoint.proto",
+    ];
     for file in files {
         println!("cargo:rerun-if-changed={proto_root}/{file}");
     }

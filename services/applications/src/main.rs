@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
     service_runtime::server::cancel_on_signals(shutdown.clone());
     let config = applications::service::Config {
         data_dir: args.data_dir,
-        server: args.server.to_config(),
+        server: args.server.to_config()?,
         jwt: args.jwt.to_config(),
         amqp_uri: (!args.without_bus).then_some(args.amqp_url),
     };

@@ -156,3 +156,55 @@ pub mod awards {
         };
     }
 }
+
+/// The generated code of the projector package, nested like `generated_awards` so that its paths to the
+/// shared and reporting types (`super::super::reporting::v1::Sex`) resolve to the same types.
+mod generated_projector {
+    #![allow(clippy::all, clippy::pedantic, missing_debug_implementations, rust_2018_idioms)]
+    pub mod grants {
+        pub mod common {
+            pub mod v1 {
+                pub use crate::generated::grants::common::v1::*;
+            }
+        }
+        pub mod reporting {
+            pub mod v1 {
+                pub use crate::generated_awards::grants::reporting::v1::*;
+            }
+        }
+        pub mod projector {
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/grants.projector.v1.rs"));
+            }
+        }
+    }
+}
+
+/// `grants.projector.v1`: the projector's query API over the read models.
+pub mod projector {
+    pub mod v1 {
+        /// Full name of the gRPC service, as used in paths and in the health service.
+        pub const SERVICE_NAME: &str = "grants.projector.v1.ProjectorService";
+
+        pub use crate::generated_projector::grants::projector::v1::as_of::Point;
+        pub use crate::generated_projector::grants::projector::v1::get_grant_timeline_request::Grant;
+        pub use crate::generated_projector::grants::projector::v1::projector_service_client::ProjectorServiceClient;
+        pub use crate::generated_projector::grants::projector::v1::projector_service_server::{
+            ProjectorService, ProjectorServiceServer,
+        };
+        // Views.
+        pub use crate::generated_projector::grants::projector::v1::{
+            AgeBandMargin, ApplicationStage, AsOf, AwardPosition, CountryPipeline, CountryTotals, CurrencyTotals,
+            Digest, DisabilityMargin, GrantTimeline, IndicatorCell, IndicatorSummary, Lag, ObligationDue,
+            PartnerPortfolio, ProgramSummary, ProtectedCount, RebuildState, RebuildStatus, RoundPipeline,
+            ServiceTypeTotals, SexMargin, SourceLag, SourcePositions, SourceProgress, StageCount, TimelineEntry,
+        };
+        // Requests and responses.
+        pub use crate::generated_projector::grants::projector::v1::{
+            GetDigestRequest, GetGrantTimelineRequest, GetLagRequest, GetPartnerPortfolioRequest,
+            GetProgramSummaryRequest, GetRebuildStatusRequest, GetRoundPipelineRequest, ListOverdueObligationsRequest,
+            ListOverdueObligationsResponse, ListPortfoliosRequest, ListPortfoliosResponse, ListRoundPipelinesRequest,
+            ListRoundPipelinesResponse, RebuildRequest,
+        };
+    }
+}

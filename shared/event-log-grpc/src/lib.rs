@@ -5,6 +5,7 @@
 //! The server does no authentication or authorisation of its own: services mount it behind the shared
 //! runtime's interceptor, whose table says which roles may call [`RPC_NAMES`].
 
+pub mod checkpoint;
 mod client;
 mod server;
 
@@ -13,6 +14,7 @@ mod pb {
     tonic::include_proto!("grants.eventlog.v1");
 }
 
+pub use checkpoint::{CheckpointSigner, SignedCheckpoint};
 pub use client::{BearerToken, ClientError, LogClient, RemoteHead};
 pub use pb::event_log_service_server::EventLogServiceServer;
 pub use server::LogService;

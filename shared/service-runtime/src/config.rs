@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use crate::identity::JwtConfig;
-use crate::server::ServerConfig;
+use anyhow::Context;
+
+use crate::server::{CheckpointConfig, ServerConfig};
 
 /// Server limits and timeouts.
 #[derive(Clone, Debug, clap::Args)]
@@ -24,17 +26,36 @@ pub struct ServerArgs {
     /// How long shutdown waits for requests in flight, in milliseconds.
     #[arg(long, env = "GRANTS_DRAIN_TIMEOUT_MS", default_value_t = 10_000)]
     pub drain_timeout_ms: u64,
+    /// File holding the Ed25519 private key seed (64 hexadecimal digits) with which the service signs
+    /// checkpoints of its log; without it, no checkpoints are signed. `grants keygen` makes one.
+    #[arg(long, env = "GRANTS_CHECKPOINT_KEY_FILE")]
+    pub checkpoint_key_file: Option<std::path::PathBuf>,
+    /// How often to sign a checkpoint when new events arrived, in seconds.
+    #[arg(long, env = "GRANTS_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 300)]
+    pub checkpoint_interval_seconds: u64,
 }
 
 impl ServerArgs {
-    pub fn to_config(&self) -> ServerConfig {
-        ServerConfig {
+    /// The server configuration; reads the checkpoint key file if one is named.
+    pub fn to_config(&self) -> anyhow::Result<ServerConfig> {
+        let checkpoint = match &self.checkpoint_key_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --checkpoint-key-file {}", path.display()))?;
+                let seed = event_log_grpc::checkpoint::key_from_hex("checkpoint key", &text)
+                    .with_context(|| format!("--checkpoint-key-file {}", path.display()))?;
+                Some(CheckpointConfig { seed, interval: Duration::from_secs(self.checkpoint_interval_seconds.max(1)) })
+            }
+        };
+        Ok(ServerConfig {
             max_message_bytes: self.max_message_bytes,
             concurrency_limit: self.concurrency_limit.max(1),
             concurrency_limit_per_connection: self.concurrency_limit_per_connection.max(1),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
-        }
+            checkpoint,
+        })
     }
 }
 

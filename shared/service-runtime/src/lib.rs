@@ -23,4 +23,4 @@ pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
 pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Rejection, ServiceError};
 pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
-pub use server::{ServerConfig, Serving, serve};
+pub use server::{CheckpointConfig, ServerConfig, Serving, serve};

@@ -26,6 +26,23 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// After shutdown is requested, how long in-flight requests may still run.
     pub drain_timeout: Duration,
+    /// Sign the log's head with this key (a signed checkpoint event) at start, periodically and at shutdown.
+    pub checkpoint: Option<CheckpointConfig>,
+}
+
+/// How a service signs checkpoints of its log (`proto/grants/eventlog/v1/checkpoint.proto`).
+#[derive(Clone)]
+pub struct CheckpointConfig {
+    /// Ed25519 private key seed.
+    pub seed: [u8; 32],
+    /// How often to sign when new events arrived.
+    pub interval: Duration,
+}
+
+impl std::fmt::Debug for CheckpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckpointConfig").field("seed", &"<redacted>").field("interval", &self.interval).finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -36,6 +53,7 @@ impl Default for ServerConfig {
             concurrency_limit_per_connection: 64,
             request_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
+            checkpoint: None,
         }
     }
 }
@@ -96,6 +114,13 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let signer = config.checkpoint.as_ref().map(|checkpoint| {
+        let signer = event_log_grpc::CheckpointSigner::new(serving.log.clone(), serving.log_owner, &checkpoint.seed);
+        tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
+        // Its own token: it signs once more after the server has drained, so the last head is covered.
+        let stop = CancellationToken::new();
+        (tokio::spawn(signer.run(checkpoint.interval, stop.clone())), stop)
+    });
     let log_service = event_log_grpc::LogService::new(serving.log, serving.log_owner)
         .into_server()
         .max_encoding_message_size(config.max_message_bytes.max(event_log_grpc::MIN_MESSAGE_BYTES));
@@ -132,10 +157,18 @@ pub async fn serve(
         shutdown.cancelled().await;
         tokio::time::sleep(drain_timeout).await;
     };
-    tokio::select! {
-        result = server => result.map_err(|e| ServeError::Transport(e.to_string()))?,
-        () = deadline => tracing::warn!(?drain_timeout, "requests still in flight after the drain timeout; stopping"),
+    let served = tokio::select! {
+        result = server => result.map_err(|e| ServeError::Transport(e.to_string())),
+        () = deadline => {
+            tracing::warn!(?drain_timeout, "requests still in flight after the drain timeout; stopping");
+            Ok(())
+        }
+    };
+    if let Some((signer, stop)) = signer {
+        stop.cancel();
+        let _ = signer.await;
     }
+    served?;
     tracing::info!("server stopped");
     Ok(())
 }

@@ -13,7 +13,10 @@ pub struct PayloadDecoder {
 
 impl PayloadDecoder {
     pub fn new() -> anyhow::Result<PayloadDecoder> {
-        Ok(PayloadDecoder { pool: DescriptorPool::decode(contracts::FILE_DESCRIPTOR_SET)? })
+        let mut pool = DescriptorPool::decode(contracts::FILE_DESCRIPTOR_SET)?;
+        // The log's own events (signed checkpoints) are defined beside the record contract.
+        pool.decode_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)?;
+        Ok(PayloadDecoder { pool })
     }
 
     /// The payload of an event of `service` as JSON, with the contracts' field names. An event type the

@@ -81,6 +81,6 @@ impl Connection {
     pub async fn log_client(&self, service: &str) -> anyhow::Result<LogClient> {
         let url = self.url_of(service)?;
         let token = self.token()?;
-        LogClient::connect(&url, Some(&token)).await.with_context(|| format!("{service}"))
+        LogClient::connect(&url, Some(&token)).await.with_context(|| service.to_owned())
     }
 }

@@ -5,6 +5,7 @@
 //! Exit codes: 0 verified (or done), 1 tampered (a log does not match its chain or a kept checkpoint),
 //! 2 could not check (unreachable service, refused token, bad input).
 
+mod checkpoint;
 mod decode;
 mod endpoints;
 mod export;
@@ -31,6 +32,7 @@ use crate::endpoints::Connection;
         grants verify --all\n  \
         grants verify --service applications --record applications.checkpoint.json\n  \
         grants verify --service applications --against applications.checkpoint.json\n  \
+        grants checkpoint --service awards --public-key <hex> --save awards.checkpoint.json\n  \
         grants history --application 6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab\n  \
         grants export --service awards --from 1200 --output awards.jsonl"
 )]
@@ -74,6 +76,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fetch the service's latest signed checkpoint, verify its Ed25519 signature and that the log's
+    /// verified chain holds the signed head; optionally save it to keep elsewhere (for `verify --against`).
+    Checkpoint {
+        /// The service whose checkpoint to fetch.
+        #[arg(long)]
+        service: String,
+        /// The service's public key (64 hexadecimal digits), obtained from its operator. Without it the key
+        /// named in the checkpoint is trusted, and shown so it can be compared.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+        /// Save the verified checkpoint to this file.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
+    /// Generate an Ed25519 key for a service to sign its checkpoints with (`--checkpoint-key-file`).
+    Keygen {
+        /// Where to write the private key seed (created with owner-only permissions; never overwritten).
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// The full event history of one service or all, as JSON lines: envelope, hash and decoded payload.
     Export {
         /// The service whose log to export.
@@ -110,6 +132,10 @@ fn main() -> ExitCode {
                 verify::run(&cli.connection, service.as_deref(), all, against.as_deref(), record.as_deref(), json).await
             }
             Command::History { application, json } => history::run(&cli.connection, application, json).await,
+            Command::Checkpoint { service, public_key, save } => {
+                checkpoint::run(&cli.connection, &service, public_key.as_deref(), save.as_deref()).await
+            }
+            Command::Keygen { output } => checkpoint::keygen(&output),
             Command::Export { service, all, from, output } => {
                 export::run(&cli.connection, service.as_deref(), all, from, output.as_deref()).await
             }

@@ -13,12 +13,19 @@ use crate::Outcome;
 use crate::endpoints::Connection;
 
 /// A log head an auditor keeps elsewhere: the log must still contain exactly this event at this position.
+/// Written by `verify --record` (unsigned) or `checkpoint --save` (with the service's signature).
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CheckpointFile {
     pub service: String,
     pub position: u64,
     /// Hex SHA-256 of the event at `position`.
     pub hash: String,
+    /// The service's Ed25519 public key, hex, when the checkpoint was signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// The service's Ed25519 signature of the checkpoint statement, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 struct Verdict {
@@ -55,7 +62,13 @@ pub async fn run(
         }
         print_verdict(&verdict, json);
         if let (Some(path), None, Some((position, hash))) = (record, &verdict.mismatch, verdict.head) {
-            let checkpoint = CheckpointFile { service: name.clone(), position, hash: hash.to_hex() };
+            let checkpoint = CheckpointFile {
+                service: name.clone(),
+                position,
+                hash: hash.to_hex(),
+                public_key: None,
+                signature: None,
+            };
             std::fs::write(path, serde_json::to_string_pretty(&checkpoint)? + "\n")
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
@@ -116,8 +129,23 @@ fn read_checkpoint(path: &Path) -> anyhow::Result<CheckpointFile> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let checkpoint: CheckpointFile =
         serde_json::from_str(&text).with_context(|| format!("{} is not a checkpoint file", path.display()))?;
-    if Hash::from_hex(&checkpoint.hash).is_none() {
+    let Some(hash) = Hash::from_hex(&checkpoint.hash) else {
         bail!("{}: `hash` must be 64 hexadecimal digits", path.display());
+    };
+    // A signed checkpoint file must still carry a valid signature: an edited file proves nothing.
+    if let (Some(public_key), Some(signature)) = (&checkpoint.public_key, &checkpoint.signature) {
+        let signed = event_log_grpc::SignedCheckpoint {
+            service: checkpoint.service.clone(),
+            position: checkpoint.position,
+            head_hash: hash,
+            signed_at: event_log::Timestamp::default(),
+            public_key: event_log_grpc::checkpoint::key_from_hex("public_key", public_key)?,
+            signature: hex::decode(signature)
+                .ok()
+                .and_then(|s| s.try_into().ok())
+                .with_context(|| format!("{}: `signature` must be 128 hexadecimal digits", path.display()))?,
+        };
+        signed.verify(None).with_context(|| format!("{}", path.display()))?;
     }
     Ok(checkpoint)
 }

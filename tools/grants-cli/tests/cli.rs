@@ -33,13 +33,17 @@ struct Service {
     handle: tokio::task::JoinHandle<()>,
 }
 
-async fn start(data_dir: std::path::PathBuf) -> Service {
+async fn start(data_dir: std::path::PathBuf, seed: [u8; 32]) -> Service {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let config = applications::service::Config {
         data_dir,
-        server: ServerConfig { drain_timeout: Duration::from_secs(2), ..ServerConfig::default() },
+        server: ServerConfig {
+            drain_timeout: Duration::from_secs(2),
+            checkpoint: Some(service_runtime::CheckpointConfig { seed, interval: Duration::from_secs(3600) }),
+            ..ServerConfig::default()
+        },
         jwt: jwt(),
         amqp_uri: None,
     };
@@ -162,8 +166,21 @@ fn stdout(output: &Output) -> String {
 async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("applications");
-    let service = start(data_dir.clone()).await;
+    // The operator makes the service's checkpoint key; the auditor gets the public key it prints.
+    let key_file = dir.path().join("applications.key");
+    let keygen = Cli { endpoints: Vec::new() }.run(&["keygen", "--output", key_file.to_str().unwrap()]).await;
+    assert_eq!(keygen.status.code(), Some(0), "{keygen:?}");
+    let public_key = stdout(&keygen).trim().to_owned();
+    let seed = event_log_grpc::checkpoint::key_from_hex("seed", &std::fs::read_to_string(&key_file).unwrap()).unwrap();
+    assert_eq!(hex::encode(event_log_grpc::checkpoint::public_key_of(&seed)), public_key);
+    let again = Cli { endpoints: Vec::new() }.run(&["keygen", "--output", key_file.to_str().unwrap()]).await;
+    assert_eq!(again.status.code(), Some(2), "an existing key is never overwritten");
+
+    let service = start(data_dir.clone(), seed).await;
     let application_id = record_some_history(service.address).await;
+    // Restarting signs the head: the shutdown signs what the three commands recorded.
+    service.stop().await;
+    let service = start(data_dir.clone(), seed).await;
     let awards = empty_log_service(&dir.path().join("awards")).await;
     let reporting = empty_log_service(&dir.path().join("reporting")).await;
     let projector = empty_log_service(&dir.path().join("projector")).await;
@@ -180,7 +197,34 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     let checkpoint = dir.path().join("applications.checkpoint.json");
     let verified = cli.run(&["verify", "--service", "applications", "--record", checkpoint.to_str().unwrap()]).await;
     assert_eq!(verified.status.code(), Some(0), "{verified:?}");
-    assert!(stdout(&verified).starts_with("applications: verified 3 events, head 2 "), "{}", stdout(&verified));
+    assert!(stdout(&verified).starts_with("applications: verified 4 events, head 3 "), "{}", stdout(&verified));
+
+    // the signed checkpoint (of the head after the three commands, position 2), against the operator's key
+    let signed_file = dir.path().join("applications.signed.json");
+    let signed = cli
+        .run(&[
+            "checkpoint",
+            "--service",
+            "applications",
+            "--public-key",
+            &public_key,
+            "--save",
+            signed_file.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(signed.status.code(), Some(0), "{signed:?}");
+    assert!(stdout(&signed).contains("checkpoint verified: position 2"), "{}", stdout(&signed));
+    let impostor = hex::encode([1u8; 32]);
+    let wrong_key = cli.run(&["checkpoint", "--service", "applications", "--public-key", &impostor]).await;
+    assert_eq!(wrong_key.status.code(), Some(1), "{wrong_key:?}");
+    let extends = cli.run(&["verify", "--service", "applications", "--against", signed_file.to_str().unwrap()]).await;
+    assert_eq!(extends.status.code(), Some(0), "{extends:?}");
+    let mut edited: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&signed_file).unwrap()).unwrap();
+    edited["position"] = 1.into();
+    let edited_file = dir.path().join("edited.json");
+    std::fs::write(&edited_file, edited.to_string()).unwrap();
+    let forged = cli.run(&["verify", "--service", "applications", "--against", edited_file.to_str().unwrap()]).await;
+    assert_eq!(forged.status.code(), Some(2), "an edited signed checkpoint is refused: {forged:?}");
     let all = cli.run(&["verify", "--all", "--json"]).await;
     assert_eq!(all.status.code(), Some(0), "{all:?}");
     assert_eq!(stdout(&all).lines().count(), 4);
@@ -189,7 +233,9 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     let exported = cli.run(&["export", "--service", "applications"]).await;
     assert_eq!(exported.status.code(), Some(0), "{exported:?}");
     let lines: Vec<serde_json::Value> = stdout(&exported).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[3]["event_type"], "CheckpointSigned");
+    assert_eq!(lines[3]["payload"]["position"], "2", "checkpoint payloads decode too (64-bit as JSON strings)");
     let mut recount = ChainVerifier::from_genesis();
     for line in &lines {
         let record = hex::decode(line["record_hex"].as_str().unwrap()).unwrap();
@@ -203,7 +249,7 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     );
     assert_eq!(lines[0]["payload"]["title"], "2021 round: services for survivors of trafficking");
     let resumed = cli.run(&["export", "--service", "applications", "--from", "2"]).await;
-    assert_eq!(stdout(&resumed).lines().count(), 1, "export resumes from a position");
+    assert_eq!(stdout(&resumed).lines().count(), 2, "export resumes from a position");
 
     // history of the drafted application: only its own events
     let history = cli.run(&["history", "--application", &application_id, "--json"]).await;
@@ -248,7 +294,7 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
         tree.insert(key, value).unwrap();
         db.flush().unwrap();
     }
-    let service = start(data_dir.clone()).await;
+    let service = start(data_dir.clone(), seed).await;
     let cli = Cli { endpoints: vec![format!("applications=http://{}", service.address)] };
     let tampered = cli.run(&["verify", "--service", "applications"]).await;
     assert_eq!(tampered.status.code(), Some(1), "{tampered:?}");

@@ -1,0 +1,92 @@
+//! The awards domain: one pure aggregate, the award. [`award::handle`] decides a command and
+//! [`award::apply`] folds an event; [`award::offer`] and [`award::accept_report`] decide what the events of
+//! other services (consumed from the bus) mean for an award. Nothing here does IO.
+//!
+//! Events are the protobuf messages of `grants.awards.v1`, so what the domain decides is exactly what is
+//! stored and published.
+
+pub mod award;
+pub mod terms;
+
+use contracts::values::Money;
+pub use service_runtime::{Actor, Rejection, Role};
+use uuid::Uuid;
+
+contracts::define_id!(
+    /// Identifies an award: derived from its application's id ([`AwardId::for_application`]).
+    AwardId
+);
+contracts::define_id!(
+    /// Identifies the application an award was offered for.
+    ApplicationId
+);
+contracts::define_id!(
+    /// Identifies a funding round.
+    RoundId
+);
+contracts::define_id!(
+    /// Identifies a partner organisation.
+    OrganisationId
+);
+
+/// Namespace of award ids (documented in `proto/grants/awards/v1/events.proto`).
+pub const AWARD_ID_NAMESPACE: Uuid = Uuid::from_u128(0xb50490f9_bbab_5315_a862_39862181f947);
+
+impl AwardId {
+    /// The award of an application: UUID v5 of the application id, so a duplicated `ApplicationApproved`
+    /// (redelivered, or republished with another event id) lands on the same stream.
+    pub fn for_application(application: ApplicationId) -> AwardId {
+        AwardId(Uuid::new_v5(&AWARD_ID_NAMESPACE, application.0.as_bytes()))
+    }
+}
+
+/// Checks the length of a text field in characters (and that it holds no control characters).
+pub(crate) fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
+    let len = value.chars().count();
+    if len < min {
+        return Err(if min == 1 {
+            Rejection::invalid(field, "is required")
+        } else {
+            Rejection::invalid(field, format!("must be at least {min} characters"))
+        });
+    }
+    if len > max {
+        return Err(Rejection::invalid(field, format!("must be at most {max} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(Rejection::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a list's length.
+pub(crate) fn check_count(field: &str, len: usize, min: usize, max: usize) -> Result<(), Rejection> {
+    if len < min {
+        return Err(Rejection::invalid(field, format!("must hold at least {min}")));
+    }
+    if len > max {
+        return Err(Rejection::invalid(field, format!("must hold at most {max}")));
+    }
+    Ok(())
+}
+
+/// Checks a short identifier chosen by staff (`line_id`, `tranche_id`, `report_ref`).
+pub(crate) fn check_short_id(field: &str, value: &str) -> Result<(), Rejection> {
+    if value.is_empty() {
+        return Err(Rejection::invalid(field, "is required"));
+    }
+    if value.len() > 64
+        || !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(Rejection::invalid(field, "must be 1 to 64 characters of a-z, 0-9, '_' and '-'"));
+    }
+    Ok(())
+}
+
+/// Sums amounts of one currency; `None` on overflow or mixed currencies.
+pub(crate) fn sum<'a>(zero: Money, amounts: impl IntoIterator<Item = &'a Money>) -> Option<Money> {
+    amounts.into_iter().try_fold(zero, |total, m| total.checked_add(*m))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,338 @@
+//! gRPC handlers: decode the request into domain values, run the domain through the runtime's command
+//! helper, encode the result. Authentication and the role table are enforced before these run (see
+//! `service_runtime::AuthLayer`); which awards an actor may touch is decided by the domain.
+
+use contracts::awards::v1::{self as pb, AwardsService};
+use contracts::values::Timestamp;
+use service_runtime::command::stream_id;
+use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
+use tonic::{Request, Response, Status};
+
+use crate::domain::award::{self, Award, AwardCommand, AwardData, Context, PaymentInput, VariationStatus};
+use crate::domain::terms::{Change, Move, Terms};
+use crate::domain::{AwardId, OrganisationId, RoundId};
+use crate::index::Index;
+
+/// The `AwardsService` implementation.
+#[derive(Clone, Debug)]
+pub struct AwardsApi {
+    store: EventStore,
+    index: Index,
+}
+
+const DEFAULT_PAGE_SIZE: usize = 50;
+const MAX_PAGE_SIZE: usize = 500;
+
+macro_rules! rpc_path {
+    ($method:literal) => {
+        concat!("grants.awards.v1.AwardsService/", $method)
+    };
+}
+
+impl AwardsApi {
+    pub fn new(store: EventStore, index: Index) -> AwardsApi {
+        AwardsApi { store, index }
+    }
+
+    /// Runs a command on an existing award.
+    async fn command(
+        &self,
+        ctx: &CommandContext,
+        id: AwardId,
+        expected_version: Option<u64>,
+        command: AwardCommand,
+    ) -> Result<pb::AwardResponse, ServiceError> {
+        self.store
+            .execute::<Award, _>(
+                ctx,
+                &id.to_string(),
+                expected_version,
+                |loaded| award::handle(&loaded.state, Context { actor: &ctx.actor, now: ctx.now }, command),
+                |state, version| pb::AwardResponse {
+                    award: state.0.as_ref().map(|a| award_view(a, version, Vec::new())),
+                },
+            )
+            .await
+    }
+
+    fn load_visible(&self, actor: &Actor, id: AwardId) -> Result<(AwardData, u64), ServiceError> {
+        let loaded = self.store.load::<Award>(&id.to_string())?;
+        let version = loaded.version();
+        match loaded.state.0 {
+            Some(award) if award.visible_to(actor) => Ok((award, version)),
+            _ => Err(Rejection::not_found("award", id).into()),
+        }
+    }
+
+    fn get(&self, actor: &Actor, req: pb::GetAwardRequest) -> Result<pb::AwardResponse, ServiceError> {
+        let id = award_id(&req.award_id)?;
+        let (award, version) = self.load_visible(actor, id)?;
+        let mut history = Vec::new();
+        for recorded in self.store.log().read_stream(&stream_id("award", &id.to_string())?, 0) {
+            let recorded = recorded?;
+            history.push(pb::HistoryEntry {
+                version: recorded.stream_version + 1,
+                event_type: recorded.event_type,
+                actor_subject: recorded.metadata.actor.subject,
+                actor_role: recorded.metadata.actor.role,
+                recorded_at: Some(Timestamp::from_micros(recorded.recorded_at.as_micros()).to_wire()),
+                log_position: recorded.position,
+            });
+        }
+        Ok(pb::AwardResponse { award: Some(award_view(&award, version, history)) })
+    }
+
+    fn list(&self, actor: &Actor, req: pb::ListAwardsRequest) -> Result<pb::ListAwardsResponse, ServiceError> {
+        let page = req.page.unwrap_or_default();
+        let limit = match page.page_size as usize {
+            0 => DEFAULT_PAGE_SIZE,
+            n if n <= MAX_PAGE_SIZE => n,
+            _ => return Err(Rejection::invalid("page.page_size", "must be 0 to 500").into()),
+        };
+        let after = match page.page_token.as_str() {
+            "" => None,
+            token => Some(
+                token
+                    .parse::<u64>()
+                    .map_err(|_| Rejection::invalid("page.page_token", "must be a token from a previous page"))?,
+            ),
+        };
+        let organisation = match req.organisation_id.as_str() {
+            "" => None,
+            org => Some(OrganisationId::parse("organisation_id", org)?),
+        };
+        let round = match req.round_id.as_str() {
+            "" => None,
+            round => Some(RoundId::parse("round_id", round)?),
+        };
+        let status = match pb::AwardStatus::try_from(req.status) {
+            Ok(pb::AwardStatus::Unspecified) => None,
+            Ok(status) => Some(status),
+            Err(_) => return Err(Rejection::invalid("status", "must be a known award status").into()),
+        };
+        let own_organisation = match actor.role {
+            Role::Partner => Some(OrganisationId::parse("org", actor.organisation.as_deref().unwrap_or_default())?),
+            _ => None,
+        };
+        self.index.catch_up(self.store.log())?;
+        let found = self.index.list(after, limit + 1, |entry| {
+            status.is_none_or(|s| entry.status.to_wire() == s)
+                && organisation.is_none_or(|o| entry.organisation_id == o)
+                && round.is_none_or(|r| entry.round_id == r)
+                && own_organisation.is_none_or(|o| entry.organisation_id == o)
+        });
+        let next_page_token = if found.len() > limit { found[limit - 1].0.to_string() } else { String::new() };
+        let mut awards = Vec::with_capacity(found.len().min(limit));
+        for (_, id) in found.into_iter().take(limit) {
+            let (award, version) = self.load_visible(actor, id)?;
+            awards.push(award_view(&award, version, Vec::new()));
+        }
+        Ok(pb::ListAwardsResponse { awards, next_page_token })
+    }
+}
+
+/// An award as every reader may see it (partners see their own awards in full).
+fn award_view(award: &AwardData, version: u64, history: Vec<pb::HistoryEntry>) -> pb::Award {
+    let terms = award.terms.as_ref();
+    let tranches = terms
+        .map(|terms| {
+            terms
+                .tranches
+                .iter()
+                .map(|t| {
+                    let release = award.released.get(&t.tranche_id);
+                    let status = if release.is_some() {
+                        pb::TrancheStatus::Released
+                    } else if award.cancelled.contains(&t.tranche_id) {
+                        pb::TrancheStatus::Cancelled
+                    } else {
+                        pb::TrancheStatus::Pending
+                    };
+                    pb::TrancheView {
+                        tranche: Some(pb::Tranche {
+                            tranche_id: t.tranche_id.clone(),
+                            kind: t.kind as i32,
+                            amount: Some(t.amount.to_wire()),
+                            due_date: Some(t.due_date.to_wire()),
+                            required_reports: t.required_reports.clone(),
+                        }),
+                        status: status as i32,
+                        conditions_met: t.required_reports.iter().all(|r| award.met.contains_key(r)),
+                        payment: release.map(|r| r.payment.clone()),
+                        released_by: release.map(|r| r.released_by.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let terms_wire = terms.map(Terms::to_wire);
+    let conditions = terms_wire
+        .iter()
+        .flat_map(|t| t.reports.iter())
+        .map(|requirement| {
+            let met = award.met.get(&requirement.report_ref);
+            pb::ReportCondition {
+                requirement: Some(requirement.clone()),
+                met: met.is_some(),
+                report_id: met.map(|m| m.report_id.clone()).unwrap_or_default(),
+                accepted_by: met.map(|m| m.accepted_by.clone()).unwrap_or_default(),
+                accepted_at: met.map(|m| m.accepted_at.to_wire()),
+            }
+        })
+        .collect();
+    pb::Award {
+        award_id: award.id.to_string(),
+        application_id: award.application_id.to_string(),
+        round_id: award.round_id.to_string(),
+        organisation_id: award.organisation_id.to_string(),
+        title: award.title.clone(),
+        approved_amount: Some(award.approved_amount.to_wire()),
+        status: award.status.to_wire() as i32,
+        terms: terms_wire,
+        signed: award.signed_by.is_some(),
+        signed_by: award.signed_by.clone().unwrap_or_default(),
+        tranches,
+        conditions,
+        variations: award
+            .variations
+            .iter()
+            .map(|v| pb::VariationView {
+                variation_id: v.variation_id.clone(),
+                change: Some(v.change.clone()),
+                reason: v.reason.clone(),
+                requested_by: v.requested_by.clone(),
+                status: match v.status {
+                    VariationStatus::Requested => pb::VariationStatus::Requested,
+                    VariationStatus::Approved => pb::VariationStatus::Approved,
+                    VariationStatus::Declined => pb::VariationStatus::Declined,
+                } as i32,
+                decided_by: v.decided_by.clone(),
+                decision_note: v.decision_note.clone(),
+            })
+            .collect(),
+        released_total: Some(award.released_total.to_wire()),
+        status_reason: award.status_reason.clone(),
+        version,
+        history,
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T, ServiceError>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+fn award_id(value: &str) -> Result<AwardId, ServiceError> {
+    Ok(AwardId::parse("award_id", value)?)
+}
+
+/// Implements a command RPC: authenticate, build the context, decode with `$decode` into
+/// `(award id, expected version, command)`, run it.
+macro_rules! command_rpc {
+    ($self:ident, $request:ident, $method:literal, |$ctx:ident, $req:ident| $decode:expr) => {{
+        let actor = actor_of(&$request)?;
+        let $req = $request.into_inner();
+        reply(
+            async {
+                let $ctx = CommandContext::new(rpc_path!($method), &$req.request_id, actor, &$req)?;
+                let (id, expected_version, command): (AwardId, Option<u64>, AwardCommand) = $decode;
+                $self.command(&$ctx, id, expected_version, command).await
+            }
+            .await,
+        )
+    }};
+}
+
+#[tonic::async_trait]
+impl AwardsService for AwardsApi {
+    async fn set_agreement(&self, request: Request<pb::SetAgreementRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "SetAgreement", |ctx, req| {
+            let terms = Terms::from_wire("terms", req.terms.as_ref())?;
+            (award_id(&req.award_id)?, req.expected_version, AwardCommand::SetAgreement { terms })
+        })
+    }
+
+    async fn sign_agreement(&self, request: Request<pb::SignAgreementRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "SignAgreement", |ctx, req| {
+            (award_id(&req.award_id)?, req.expected_version, AwardCommand::Sign)
+        })
+    }
+
+    async fn release_tranche(&self, request: Request<pb::ReleaseTrancheRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "ReleaseTranche", |ctx, req| {
+            let payment = PaymentInput::from_wire("payment", req.payment.as_ref())?;
+            let command = AwardCommand::ReleaseTranche { tranche_id: req.tranche_id.clone(), payment };
+            (award_id(&req.award_id)?, None, command)
+        })
+    }
+
+    async fn reallocate_budget(&self, request: Request<pb::ReallocateBudgetRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "ReallocateBudget", |ctx, req| {
+            let moves = Move::many_from_wire("moves", &req.moves)?;
+            (award_id(&req.award_id)?, None, AwardCommand::ReallocateBudget { moves, reason: req.reason.clone() })
+        })
+    }
+
+    async fn request_variation(&self, request: Request<pb::RequestVariationRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "RequestVariation", |ctx, req| {
+            let change = Change::from_wire("change", req.change.as_ref())?;
+            let command = AwardCommand::RequestVariation {
+                variation_id: ctx.derive_id("variation").to_string(),
+                change,
+                reason: req.reason.clone(),
+            };
+            (award_id(&req.award_id)?, None, command)
+        })
+    }
+
+    async fn approve_variation(&self, request: Request<pb::ApproveVariationRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "ApproveVariation", |ctx, req| {
+            let command =
+                AwardCommand::ApproveVariation { variation_id: req.variation_id.clone(), comment: req.comment.clone() };
+            (award_id(&req.award_id)?, None, command)
+        })
+    }
+
+    async fn decline_variation(&self, request: Request<pb::DeclineVariationRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "DeclineVariation", |ctx, req| {
+            let command =
+                AwardCommand::DeclineVariation { variation_id: req.variation_id.clone(), reason: req.reason.clone() };
+            (award_id(&req.award_id)?, None, command)
+        })
+    }
+
+    async fn suspend_award(&self, request: Request<pb::SuspendAwardRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "SuspendAward", |ctx, req| {
+            (award_id(&req.award_id)?, None, AwardCommand::Suspend { reason: req.reason.clone() })
+        })
+    }
+
+    async fn resume_award(&self, request: Request<pb::ResumeAwardRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "ResumeAward", |ctx, req| {
+            (award_id(&req.award_id)?, None, AwardCommand::Resume { reason: req.reason.clone() })
+        })
+    }
+
+    async fn terminate_award(&self, request: Request<pb::TerminateAwardRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "TerminateAward", |ctx, req| {
+            (award_id(&req.award_id)?, None, AwardCommand::Terminate { reason: req.reason.clone() })
+        })
+    }
+
+    async fn close_award(&self, request: Request<pb::CloseAwardRequest>) -> Reply<pb::AwardResponse> {
+        command_rpc!(self, request, "CloseAward", |ctx, req| {
+            (award_id(&req.award_id)?, None, AwardCommand::Close { comment: req.comment.clone() })
+        })
+    }
+
+    async fn get_award(&self, request: Request<pb::GetAwardRequest>) -> Reply<pb::AwardResponse> {
+        let actor = actor_of(&request)?;
+        reply(self.get(&actor, request.into_inner()))
+    }
+
+    async fn list_awards(&self, request: Request<pb::ListAwardsRequest>) -> Reply<pb::ListAwardsResponse> {
+        let actor = actor_of(&request)?;
+        reply(self.list(&actor, request.into_inner()))
+    }
+}

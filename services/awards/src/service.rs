@@ -1,0 +1,114 @@
+//! Assembling the service: open the log, build the index, serve the awards API and the read-only log
+//! service, publish the log with the relay, apply other services' events with the consumer; on shutdown
+//! stop all of them and close the log.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use contracts::awards::v1::{AwardsServiceServer, SERVICE_NAME};
+use event_bus::{BusConfig, Consumer, ConsumerConfig, LogHandler, Relay, RelayConfig};
+use event_log::EventLog;
+use service_runtime::{AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceError, Serving, TokenVerifier};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::grpc::AwardsApi;
+use crate::index::Index;
+use crate::sources::GrpcSources;
+
+/// Everything the service needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Directory of the service's data; the event log is in its `log/` folder.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub jwt: JwtConfig,
+    /// AMQP URI of the message bus; `None` runs without publishing or consuming (events stay in the log
+    /// and are published, and other services' events wait in this service's queue, until a run with the bus).
+    pub amqp_uri: Option<String>,
+    /// Addresses of the source services' log gRPC services (`applications`, `reporting`) for gap filling.
+    pub source_logs: HashMap<String, String>,
+}
+
+/// Where the event log lives inside the data directory (kept apart so that other stores can sit beside it).
+pub fn log_dir(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("log")
+}
+
+/// The service's name on the bus: first part of its routing keys (`awards.<EventType>`), and its queues
+/// (`awards.inbox`, `awards.dead-letters`).
+pub const BUS_NAME: &str = "awards";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Open(#[from] event_log::OpenError),
+    #[error("cannot build the read index: {0}")]
+    Index(ServiceError),
+    #[error(transparent)]
+    Identity(#[from] service_runtime::identity::IdentityError),
+    #[error("cannot start the event bus: {0}")]
+    Bus(event_bus::BusError),
+    #[error(transparent)]
+    Serve(#[from] service_runtime::server::ServeError),
+}
+
+/// Serves the awards service on `listener` until `shutdown` is cancelled; then drains requests in flight,
+/// stops the consumer (which acks only what it committed) and the relay (which stores its cursor after
+/// outstanding confirms), and closes the log.
+pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    let verifier = TokenVerifier::new(&config.jwt)?;
+    let log = EventLog::open(log_dir(&config.data_dir))?;
+    let index = Index::build(&log).map_err(RunError::Index)?;
+    tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
+    let store = EventStore::new(log.clone());
+
+    let bus_shutdown = CancellationToken::new();
+    let mut relay = None;
+    let mut consumer = None;
+    if let Some(uri) = &config.amqp_uri {
+        let relay_config = RelayConfig::new(BusConfig::new(uri.clone()), BUS_NAME);
+        let publisher = Relay::new(log.clone(), relay_config).map_err(RunError::Bus)?;
+        relay = Some(tokio::spawn(publisher.run(bus_shutdown.clone())));
+
+        let consumer_config = ConsumerConfig::new(BusConfig::new(uri.clone()), BUS_NAME, &crate::inbound::SOURCES);
+        let reactions = store.clone();
+        let handler = LogHandler::new(log.clone(), move |event| crate::inbound::react(&reactions, event));
+        let sources = GrpcSources::new(config.source_logs.clone(), config.jwt.clone());
+        let applier = Consumer::new(consumer_config, handler, sources).map_err(RunError::Bus)?;
+        consumer = Some(tokio::spawn(applier.run(bus_shutdown.clone())));
+    }
+
+    let api = AwardsApi::new(store, index);
+    let service = AwardsServiceServer::new(api)
+        .max_decoding_message_size(config.server.max_message_bytes)
+        .max_encoding_message_size(config.server.max_message_bytes);
+    // The runtime also serves the log read-only (EventLogService) under its own access table.
+    let routes = tonic::service::Routes::new(service);
+    let auth = AuthLayer::new(verifier, vec![crate::access::table()]);
+    let serving = Serving {
+        service_names: &[SERVICE_NAME],
+        file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
+        log: log.clone(),
+        log_owner: BUS_NAME,
+    };
+    let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
+    bus_shutdown.cancel();
+    if let Some(consumer) = consumer {
+        match consumer.await {
+            Ok(Ok(_)) => tracing::info!("event consumer stopped"),
+            Ok(Err(e)) => tracing::error!(error = %e, "event consumer failed"),
+            Err(e) => tracing::error!(error = %e, "event consumer task failed"),
+        }
+    }
+    if let Some(relay) = relay {
+        match relay.await {
+            Ok(Ok(())) => tracing::info!("event relay stopped"),
+            Ok(Err(e)) => tracing::error!(error = %e, "event relay failed"),
+            Err(e) => tracing::error!(error = %e, "event relay task failed"),
+        }
+    }
+    drop(log);
+    tracing::info!("event log closed");
+    Ok(result?)
+}

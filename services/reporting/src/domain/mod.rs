@@ -1,0 +1,79 @@
+//! The reporting domain, pure: one aggregate per award, its reporting [`schedule`] (obligations and the
+//! reports that fulfil them, with every version and review decision). [`schedule::handle`] decides a
+//! partner's or reviewer's command, [`schedule::apply`] folds an event, and the `on_*` functions of
+//! [`schedule`] decide what the awards service's events (consumed from the bus) mean for the schedule.
+//! [`content`] checks report content against the [`catalogue`] and computes financial variances;
+//! [`identity_guard`] refuses free text that identifies a person. Nothing here does IO.
+//!
+//! Why one aggregate per award rather than one per obligation: an `AgreementSigned` must schedule every
+//! obligation of the award in one atomic append together with the bus consumer's checkpoint (a reaction
+//! appends to one stream), and suspension, termination and variations change all obligations of an award
+//! at once. Obligation and report ids are still derived per obligation (UUID v5 of award id and
+//! `report_ref`), so they are stable and a duplicated schedule can never create a second one.
+
+pub mod catalogue;
+pub mod content;
+pub mod dates;
+pub mod identity_guard;
+pub mod schedule;
+
+pub use service_runtime::{Actor, Rejection, Role};
+use uuid::Uuid;
+
+contracts::define_id!(
+    /// Identifies an award (as the awards service names it).
+    AwardId
+);
+contracts::define_id!(
+    /// Identifies a partner organisation.
+    OrganisationId
+);
+
+/// Namespace of obligation and report ids (documented in `proto/grants/reporting/v1/types.proto`).
+pub const OBLIGATION_ID_NAMESPACE: Uuid = Uuid::from_u128(0x4a6f3b0e_2f7c_5b8e_9d3a_1c2b3d4e5f60);
+
+/// The obligation for an award's reporting requirement `report_ref`.
+pub fn obligation_id(award: AwardId, report_ref: &str) -> Uuid {
+    Uuid::new_v5(&OBLIGATION_ID_NAMESPACE, format!("{award}/{report_ref}").as_bytes())
+}
+
+/// The report that fulfils an obligation (one per obligation, with versions).
+pub fn report_id(obligation: Uuid) -> Uuid {
+    Uuid::new_v5(&OBLIGATION_ID_NAMESPACE, format!("report/{obligation}").as_bytes())
+}
+
+/// Checks the length of a text field in characters (and that it holds no control characters but line
+/// breaks and tabs).
+pub(crate) fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
+    let len = value.chars().count();
+    if len < min {
+        return Err(if min == 1 {
+            Rejection::invalid(field, "is required")
+        } else {
+            Rejection::invalid(field, format!("must be at least {min} characters"))
+        });
+    }
+    if len > max {
+        return Err(Rejection::invalid(field, format!("must be at most {max} characters")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(Rejection::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Checks a short identifier chosen by staff (`line_id`, `report_ref`, `tranche_id`).
+pub(crate) fn check_short_id(field: &str, value: &str) -> Result<(), Rejection> {
+    if value.is_empty() {
+        return Err(Rejection::invalid(field, "is required"));
+    }
+    if value.len() > 64
+        || !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(Rejection::invalid(field, "must be 1 to 64 characters of a-z, 0-9, '_' and '-'"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,295 @@
+//! gRPC handlers: decode the request into domain values, run the domain through the runtime's command
+//! helper, encode the result. Authentication and the role table are enforced before these run (see
+//! `service_runtime::AuthLayer`); which schedules and reports an actor may touch is decided by the domain.
+
+use std::sync::Arc;
+
+use contracts::reporting::v1::{self as pb, ReportingService};
+use contracts::values::{Date, Timestamp};
+use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
+use tonic::{Request, Response, Status};
+
+use crate::domain::catalogue::Catalogue;
+use crate::domain::schedule::{self, Command, Context, ObligationState, Review, Schedule, ScheduleData, Submission};
+use crate::domain::{AwardId, OrganisationId, dates};
+use crate::index::Index;
+
+/// The `ReportingService` implementation.
+#[derive(Clone, Debug)]
+pub struct ReportingApi {
+    store: EventStore,
+    index: Index,
+    catalogue: Arc<Catalogue>,
+}
+
+const DEFAULT_PAGE_SIZE: usize = 50;
+const MAX_PAGE_SIZE: usize = 500;
+
+macro_rules! rpc_path {
+    ($method:literal) => {
+        concat!("grants.reporting.v1.ReportingService/", $method)
+    };
+}
+
+fn today() -> Date {
+    dates::date_of(Timestamp::now())
+}
+
+impl ReportingApi {
+    pub fn new(store: EventStore, index: Index, catalogue: Arc<Catalogue>) -> ReportingApi {
+        ReportingApi { store, index, catalogue }
+    }
+
+    /// Runs a command on an award's reporting; the response shows the report of `report_ref`.
+    async fn command(
+        &self,
+        ctx: &CommandContext,
+        id: AwardId,
+        expected_version: Option<u64>,
+        command: Command,
+    ) -> Result<pb::ReportResponse, ServiceError> {
+        let report_ref = match &command {
+            Command::Submit(s) => s.report_ref.clone(),
+            Command::RequestRevision { report_ref, .. } | Command::Accept { report_ref } => report_ref.clone(),
+        };
+        let catalogue = &self.catalogue;
+        self.store
+            .execute::<Schedule, _>(
+                ctx,
+                &id.to_string(),
+                expected_version,
+                |loaded| {
+                    schedule::handle(&loaded.state, Context { actor: &ctx.actor, now: ctx.now, catalogue }, command)
+                },
+                |state, version| pb::ReportResponse {
+                    report: state
+                        .0
+                        .as_ref()
+                        .and_then(|s| s.obligation(&report_ref).map(|o| report_view(s, o, version, today()))),
+                },
+            )
+            .await
+    }
+
+    fn load_visible(&self, actor: &Actor, id: AwardId) -> Result<(ScheduleData, u64), ServiceError> {
+        let loaded = self.store.load::<Schedule>(&id.to_string())?;
+        let version = loaded.version();
+        match loaded.state.0 {
+            Some(schedule) if schedule.visible_to(actor) => Ok((schedule, version)),
+            _ => Err(Rejection::not_found("award reporting schedule", id).into()),
+        }
+    }
+
+    fn obligations(
+        &self,
+        actor: &Actor,
+        req: pb::GetObligationsRequest,
+    ) -> Result<pb::ObligationsResponse, ServiceError> {
+        let id = AwardId::parse("award_id", &req.award_id)?;
+        let as_of = match &req.as_of {
+            None => today(),
+            Some(d) => Date::from_wire("as_of", Some(d))?,
+        };
+        let (s, version) = self.load_visible(actor, id)?;
+        Ok(pb::ObligationsResponse {
+            award_id: s.award_id.to_string(),
+            organisation_id: s.organisation_id.to_string(),
+            as_of: Some(as_of.to_wire()),
+            suspended: s.is_suspended(),
+            terminated: s.terminated_on.is_some(),
+            obligations: s.obligations.iter().map(|o| obligation_view(o, as_of, &s.suspensions)).collect(),
+            award_amount: Some(s.award_amount.to_wire()),
+            released_total: Some(s.released_total.to_wire()),
+            budget_lines: s.budget_lines.iter().map(|l| l.to_wire()).collect(),
+            version,
+        })
+    }
+
+    fn report(&self, actor: &Actor, req: pb::GetReportRequest) -> Result<pb::ReportResponse, ServiceError> {
+        let (award_id, report_ref) = if req.report_id.is_empty() {
+            (AwardId::parse("award_id", &req.award_id)?, req.report_ref.clone())
+        } else {
+            contracts::values::parse_uuid("report_id", &req.report_id)?;
+            self.index.catch_up(self.store.log())?;
+            let entry =
+                self.index.report(&req.report_id).ok_or_else(|| Rejection::not_found("report", &req.report_id))?;
+            (entry.award_id, entry.report_ref)
+        };
+        let (s, version) = self.load_visible(actor, award_id)?;
+        let o = s.obligation(&report_ref).ok_or_else(|| Rejection::not_found("report", &report_ref))?;
+        Ok(pb::ReportResponse { report: Some(report_view(&s, o, version, today())) })
+    }
+
+    fn awaiting(
+        &self,
+        actor: &Actor,
+        req: pb::ListReportsAwaitingReviewRequest,
+    ) -> Result<pb::ListReportsResponse, ServiceError> {
+        let page = req.page.unwrap_or_default();
+        let limit = match page.page_size as usize {
+            0 => DEFAULT_PAGE_SIZE,
+            n if n <= MAX_PAGE_SIZE => n,
+            _ => return Err(Rejection::invalid("page.page_size", "must be 0 to 500").into()),
+        };
+        let after = match page.page_token.as_str() {
+            "" => None,
+            token => Some(
+                token
+                    .parse::<u64>()
+                    .map_err(|_| Rejection::invalid("page.page_token", "must be a token from a previous page"))?,
+            ),
+        };
+        let organisation = match req.organisation_id.as_str() {
+            "" => None,
+            org => Some(OrganisationId::parse("organisation_id", org)?),
+        };
+        // Partners have no access to this RPC; the check is kept for defence in depth.
+        if actor.role == Role::Partner {
+            return Err(ServiceError::PermissionDenied("partners may not list reports awaiting review".into()));
+        }
+        self.index.catch_up(self.store.log())?;
+        let found = self.index.awaiting(after, limit + 1, |e| organisation.is_none_or(|o| e.organisation_id == o));
+        let next_page_token = if found.len() > limit { found[limit - 1].0.to_string() } else { String::new() };
+        let mut reports = Vec::with_capacity(found.len().min(limit));
+        for (_, entry) in found.into_iter().take(limit) {
+            let (s, version) = self.load_visible(actor, entry.award_id)?;
+            if let Some(o) = s.obligation(&entry.report_ref) {
+                reports.push(report_view(&s, o, version, today()));
+            }
+        }
+        Ok(pb::ListReportsResponse { reports, next_page_token })
+    }
+}
+
+fn obligation_view(o: &ObligationState, on: Date, suspensions: &[(Date, Option<Date>)]) -> pb::ObligationView {
+    let status = o.status_on(on, suspensions);
+    let submitted: Vec<_> = o.versions.iter().filter(|v| dates::date_of(v.submitted_at) <= on).collect();
+    let accepted = o.accepted().filter(|(_, at)| dates::date_of(*at) <= on);
+    pb::ObligationView {
+        obligation: Some(o.terms.to_wire()),
+        status: status.to_wire() as i32,
+        days_overdue: match status {
+            schedule::Status::Overdue { days } => days,
+            _ => 0,
+        },
+        versions: submitted.len() as u32,
+        first_submitted_at: submitted.first().map(|v| v.submitted_at.to_wire()),
+        accepted_by: accepted.map(|(by, _)| by.to_owned()).unwrap_or_default(),
+        accepted_at: accepted.map(|(_, at)| at.to_wire()),
+    }
+}
+
+fn report_view(s: &ScheduleData, o: &ObligationState, version: u64, on: Date) -> pb::Report {
+    pb::Report {
+        report_id: o.terms.report_id.to_string(),
+        award_id: s.award_id.to_string(),
+        report_ref: o.terms.report_ref.clone(),
+        kind: o.terms.kind as i32,
+        organisation_id: s.organisation_id.to_string(),
+        obligation: Some(o.terms.to_wire()),
+        status: o.status_on(on, &s.suspensions).to_wire() as i32,
+        versions: o
+            .versions
+            .iter()
+            .map(|v| {
+                let (review_status, revision_reasons, reviewed_by, reviewed_at) = match &v.review {
+                    Review::Awaiting => (pb::ReviewStatus::AwaitingReview, Vec::new(), String::new(), None),
+                    Review::RevisionRequested { reasons, by, at } => {
+                        (pb::ReviewStatus::RevisionRequested, reasons.clone(), by.clone(), Some(at.to_wire()))
+                    }
+                    Review::Accepted { by, at } => {
+                        (pb::ReviewStatus::Accepted, Vec::new(), by.clone(), Some(at.to_wire()))
+                    }
+                };
+                pb::ReportVersion {
+                    submission: Some(v.submission.clone()),
+                    review_status: review_status as i32,
+                    revision_reasons,
+                    reviewed_by,
+                    reviewed_at,
+                }
+            })
+            .collect(),
+        version,
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T, ServiceError>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+fn award_id(value: &str) -> Result<AwardId, ServiceError> {
+    Ok(AwardId::parse("award_id", value)?)
+}
+
+/// Implements a command RPC: authenticate, build the context, decode with `$decode` into
+/// `(award id, expected version, command)`, run it.
+macro_rules! command_rpc {
+    ($self:ident, $request:ident, $method:literal, |$ctx:ident, $req:ident| $decode:expr) => {{
+        let actor = actor_of(&$request)?;
+        let $req = $request.into_inner();
+        reply(
+            async {
+                let $ctx = CommandContext::new(rpc_path!($method), &$req.request_id, actor, &$req)?;
+                let (id, expected_version, command): (AwardId, Option<u64>, Command) = $decode;
+                $self.command(&$ctx, id, expected_version, command).await
+            }
+            .await,
+        )
+    }};
+}
+
+#[tonic::async_trait]
+impl ReportingService for ReportingApi {
+    async fn submit_report(&self, request: Request<pb::SubmitReportRequest>) -> Reply<pb::ReportResponse> {
+        command_rpc!(self, request, "SubmitReport", |ctx, req| {
+            let command = Command::Submit(Submission {
+                report_ref: req.report_ref.clone(),
+                progress: req.progress.clone(),
+                financial: req.financial.clone(),
+                attestations: req.attestations,
+            });
+            (award_id(&req.award_id)?, req.expected_version, command)
+        })
+    }
+
+    async fn request_revision(&self, request: Request<pb::RequestRevisionRequest>) -> Reply<pb::ReportResponse> {
+        command_rpc!(self, request, "RequestRevision", |ctx, req| {
+            let command = Command::RequestRevision { report_ref: req.report_ref.clone(), reasons: req.reasons.clone() };
+            (award_id(&req.award_id)?, None, command)
+        })
+    }
+
+    async fn accept_report(&self, request: Request<pb::AcceptReportRequest>) -> Reply<pb::ReportResponse> {
+        command_rpc!(self, request, "AcceptReport", |ctx, req| {
+            (award_id(&req.award_id)?, req.expected_version, Command::Accept { report_ref: req.report_ref.clone() })
+        })
+    }
+
+    async fn get_obligations(&self, request: Request<pb::GetObligationsRequest>) -> Reply<pb::ObligationsResponse> {
+        let actor = actor_of(&request)?;
+        reply(self.obligations(&actor, request.into_inner()))
+    }
+
+    async fn get_report(&self, request: Request<pb::GetReportRequest>) -> Reply<pb::ReportResponse> {
+        let actor = actor_of(&request)?;
+        reply(self.report(&actor, request.into_inner()))
+    }
+
+    async fn list_reports_awaiting_review(
+        &self,
+        request: Request<pb::ListReportsAwaitingReviewRequest>,
+    ) -> Reply<pb::ListReportsResponse> {
+        let actor = actor_of(&request)?;
+        reply(self.awaiting(&actor, request.into_inner()))
+    }
+
+    async fn get_indicator_catalogue(
+        &self,
+        _request: Request<pb::GetIndicatorCatalogueRequest>,
+    ) -> Reply<pb::IndicatorCatalogue> {
+        Ok(Response::new(self.catalogue.to_wire()))
+    }
+}
