@@ -5,7 +5,6 @@
 //! - [`domain`]: the pure award aggregate with every rule about money.
 //! - [`events`]: how domain events are stored in the event log (protobuf payloads named by type).
 //! - [`inbound`]: the bus consumer's reactions to `ApplicationApproved` and `ReportAccepted`.
-//! - [`sources`]: gap filling for the consumer, through the source services' log gRPC services.
 //! - [`index`]: the in-memory listing index, rebuilt from the log and caught up before each listing.
 //! - [`grpc`]: handlers that only decode, call the domain through the runtime's command helper, encode.
 //! - [`service`]: assembling and running the server, the relay and the consumer.
@@ -17,4 +16,3 @@ pub mod grpc;
 pub mod inbound;
 pub mod index;
 pub mod service;
-pub mod sources;

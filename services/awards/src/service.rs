@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::grpc::AwardsApi;
 use crate::index::Index;
-use crate::sources::GrpcSources;
+use service_runtime::LogSources;
 
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
@@ -74,7 +74,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         let consumer_config = ConsumerConfig::new(BusConfig::new(uri.clone()), BUS_NAME, &crate::inbound::SOURCES);
         let reactions = store.clone();
         let handler = LogHandler::new(log.clone(), move |event| crate::inbound::react(&reactions, event));
-        let sources = GrpcSources::new(config.source_logs.clone(), config.jwt.clone());
+        let sources = LogSources::new(config.source_logs.clone(), config.jwt.clone(), "service:awards");
         let applier = Consumer::new(consumer_config, handler, sources).map_err(RunError::Bus)?;
         consumer = Some(tokio::spawn(applier.run(bus_shutdown.clone())));
     }

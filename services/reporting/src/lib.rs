@@ -11,7 +11,6 @@
 //!   indicator catalogue, content checks and the identity guard.
 //! - [`events`]: how domain events are stored in the event log (protobuf payloads named by type).
 //! - [`inbound`]: the bus consumer's reactions to the awards service's events.
-//! - [`sources`]: gap filling for the consumer, through the awards service's log gRPC service.
 //! - [`index`]: the in-memory index of reports and of reports awaiting review.
 //! - [`grpc`]: handlers that only decode, call the domain through the runtime's command helper, encode.
 //! - [`service`]: assembling and running the server, the relay and the consumer.
@@ -23,4 +22,3 @@ pub mod grpc;
 pub mod inbound;
 pub mod index;
 pub mod service;
-pub mod sources;

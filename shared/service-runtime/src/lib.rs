@@ -10,17 +10,22 @@
 //!   status codes in one place.
 //! - [`command`]: load an aggregate from its stream, decide, append with optimistic concurrency and the
 //!   actor on every event, once per client request id ([`EventStore::execute`]).
+//! - [`field_rules`]: the text, list and short-id rules every domain checks alike.
 //! - [`config`]: flags and environment variables every service shares, and tracing.
+//! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
 
 pub mod authorization;
 pub mod command;
 pub mod config;
 pub mod errors;
+pub mod field_rules;
 pub mod identity;
+pub mod log_sources;
 pub mod server;
 
 pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
 pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Rejection, ServiceError};
 pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
+pub use log_sources::LogSources;
 pub use server::{CheckpointConfig, ServerConfig, Serving, serve};

@@ -8,6 +8,7 @@ pub mod application;
 pub mod organisation;
 pub mod round;
 
+pub(crate) use service_runtime::field_rules::{check_count, check_text};
 pub use service_runtime::{Actor, Rejection, Role};
 
 contracts::define_id!(
@@ -22,33 +23,3 @@ contracts::define_id!(
     /// Identifies an application.
     ApplicationId
 );
-
-/// Checks the length of a text field in characters.
-pub(crate) fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
-    let len = value.chars().count();
-    if len < min {
-        return Err(if min == 1 {
-            Rejection::invalid(field, "is required")
-        } else {
-            Rejection::invalid(field, format!("must be at least {min} characters"))
-        });
-    }
-    if len > max {
-        return Err(Rejection::invalid(field, format!("must be at most {max} characters")));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(Rejection::invalid(field, "must not contain control characters"));
-    }
-    Ok(())
-}
-
-/// Checks a list's length.
-pub(crate) fn check_count(field: &str, len: usize, min: usize, max: usize) -> Result<(), Rejection> {
-    if len < min {
-        return Err(Rejection::invalid(field, format!("must hold at least {min}")));
-    }
-    if len > max {
-        return Err(Rejection::invalid(field, format!("must hold at most {max}")));
-    }
-    Ok(())
-}

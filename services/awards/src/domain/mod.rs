@@ -9,6 +9,7 @@ pub mod award;
 pub mod terms;
 
 use contracts::values::Money;
+pub(crate) use service_runtime::field_rules::{check_count, check_short_id, check_text};
 pub use service_runtime::{Actor, Rejection, Role};
 use uuid::Uuid;
 
@@ -38,49 +39,6 @@ impl AwardId {
     pub fn for_application(application: ApplicationId) -> AwardId {
         AwardId(Uuid::new_v5(&AWARD_ID_NAMESPACE, application.0.as_bytes()))
     }
-}
-
-/// Checks the length of a text field in characters (and that it holds no control characters).
-pub(crate) fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
-    let len = value.chars().count();
-    if len < min {
-        return Err(if min == 1 {
-            Rejection::invalid(field, "is required")
-        } else {
-            Rejection::invalid(field, format!("must be at least {min} characters"))
-        });
-    }
-    if len > max {
-        return Err(Rejection::invalid(field, format!("must be at most {max} characters")));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(Rejection::invalid(field, "must not contain control characters"));
-    }
-    Ok(())
-}
-
-/// Checks a list's length.
-pub(crate) fn check_count(field: &str, len: usize, min: usize, max: usize) -> Result<(), Rejection> {
-    if len < min {
-        return Err(Rejection::invalid(field, format!("must hold at least {min}")));
-    }
-    if len > max {
-        return Err(Rejection::invalid(field, format!("must hold at most {max}")));
-    }
-    Ok(())
-}
-
-/// Checks a short identifier chosen by staff (`line_id`, `tranche_id`, `report_ref`).
-pub(crate) fn check_short_id(field: &str, value: &str) -> Result<(), Rejection> {
-    if value.is_empty() {
-        return Err(Rejection::invalid(field, "is required"));
-    }
-    if value.len() > 64
-        || !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    {
-        return Err(Rejection::invalid(field, "must be 1 to 64 characters of a-z, 0-9, '_' and '-'"));
-    }
-    Ok(())
 }
 
 /// Sums amounts of one currency; `None` on overflow or mixed currencies.

@@ -17,6 +17,7 @@ pub mod dates;
 pub mod identity_guard;
 pub mod schedule;
 
+pub(crate) use service_runtime::field_rules::{check_short_id, check_text};
 pub use service_runtime::{Actor, Rejection, Role};
 use uuid::Uuid;
 
@@ -40,39 +41,6 @@ pub fn obligation_id(award: AwardId, report_ref: &str) -> Uuid {
 /// The report that fulfils an obligation (one per obligation, with versions).
 pub fn report_id(obligation: Uuid) -> Uuid {
     Uuid::new_v5(&OBLIGATION_ID_NAMESPACE, format!("report/{obligation}").as_bytes())
-}
-
-/// Checks the length of a text field in characters (and that it holds no control characters but line
-/// breaks and tabs).
-pub(crate) fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Rejection> {
-    let len = value.chars().count();
-    if len < min {
-        return Err(if min == 1 {
-            Rejection::invalid(field, "is required")
-        } else {
-            Rejection::invalid(field, format!("must be at least {min} characters"))
-        });
-    }
-    if len > max {
-        return Err(Rejection::invalid(field, format!("must be at most {max} characters")));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(Rejection::invalid(field, "must not contain control characters"));
-    }
-    Ok(())
-}
-
-/// Checks a short identifier chosen by staff (`line_id`, `report_ref`, `tranche_id`).
-pub(crate) fn check_short_id(field: &str, value: &str) -> Result<(), Rejection> {
-    if value.is_empty() {
-        return Err(Rejection::invalid(field, "is required"));
-    }
-    if value.len() > 64
-        || !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    {
-        return Err(Rejection::invalid(field, "must be 1 to 64 characters of a-z, 0-9, '_' and '-'"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
