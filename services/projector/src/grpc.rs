@@ -1,0 +1,429 @@
+//! The query API: decode, authorise per object, answer from the active generation (or an as-of replay),
+//! encode. Rebuilds run in the background; their progress is kept for `GetRebuildStatus`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use contracts::common::v1::{Date, PageRequest};
+use contracts::projector::v1::{self as pb, ProjectorService};
+use service_runtime::{Actor, Rejection, Role, ServiceError, actor_of};
+use tonic::{Request, Response, Status};
+
+use crate::as_of::{Point, replay};
+use crate::models::{Models, RebuildProgress, read_checkpoint};
+use crate::projection::{Day, SOURCES, day, day_of, day_of_micros};
+use crate::queries::{self, SummaryFilter, date_of};
+use crate::sources::SourceLogs;
+use crate::store::{StoreError, View};
+
+/// The state of the last rebuild started through the API.
+#[derive(Clone, Debug, Default)]
+struct RebuildState {
+    running: bool,
+    progress: RebuildProgress,
+    error: Option<String>,
+    started_at: Option<prost_types::Timestamp>,
+    finished_at: Option<prost_types::Timestamp>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectorApi {
+    models: Models,
+    sources: SourceLogs,
+    k: u32,
+    rebuild: Arc<Mutex<RebuildState>>,
+}
+
+impl ProjectorApi {
+    pub fn new(models: Models, sources: SourceLogs, k: u32) -> ProjectorApi {
+        ProjectorApi { models, sources, k, rebuild: Arc::default() }
+    }
+}
+
+fn store_error(e: StoreError) -> Status {
+    ServiceError::Internal(e.to_string()).into()
+}
+
+fn page(page: Option<PageRequest>) -> Result<(usize, Option<String>), Status> {
+    let page = page.unwrap_or_default();
+    let limit = match page.page_size {
+        0 => 50,
+        n @ 1..=500 => n as usize,
+        _ => return Err(ServiceError::from(Rejection::invalid("page.page_size", "must be 0 to 500")).into()),
+    };
+    Ok((limit, (!page.page_token.is_empty()).then_some(page.page_token)))
+}
+
+fn optional_id(field: &str, value: &str) -> Result<Option<String>, Status> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    contracts::values::parse_uuid(field, value).map_err(|e| Status::from(ServiceError::from(e)))?;
+    Ok(Some(value.to_owned()))
+}
+
+fn required_id(field: &str, value: &str) -> Result<String, Status> {
+    contracts::values::parse_uuid(field, value).map_err(|e| Status::from(ServiceError::from(e)))?;
+    Ok(value.to_owned())
+}
+
+fn today() -> Day {
+    day_of(time::OffsetDateTime::now_utc().date())
+}
+
+fn parse_date(field: &str, date: Option<&Date>) -> Result<Option<Day>, Status> {
+    let Some(d) = date else { return Ok(None) };
+    let valid = time::Month::try_from(u8::try_from(d.month).unwrap_or(0))
+        .ok()
+        .and_then(|m| time::Date::from_calendar_date(d.year, m, u8::try_from(d.day).unwrap_or(0)).ok())
+        .is_some();
+    if !valid || !(1900..=9999).contains(&d.year) {
+        return Err(
+            ServiceError::from(Rejection::invalid(field, "must be a valid calendar date (year 1900 to 9999)")).into()
+        );
+    }
+    Ok(day(Some(d)))
+}
+
+fn parse_as_of(as_of: Option<pb::AsOf>) -> Result<Option<Point>, Status> {
+    let Some(as_of) = as_of else { return Ok(None) };
+    match as_of.point {
+        None => Err(ServiceError::from(Rejection::invalid("as_of", "must set `recorded_at` or `positions`")).into()),
+        Some(pb::Point::RecordedAt(ts)) => {
+            if ts.nanos < 0 || ts.nanos >= 1_000_000_000 {
+                return Err(ServiceError::from(Rejection::invalid(
+                    "as_of.recorded_at.nanos",
+                    "must be 0 to 999999999",
+                ))
+                .into());
+            }
+            let micros = ts.seconds.saturating_mul(1_000_000).saturating_add(i64::from(ts.nanos / 1000));
+            Ok(Some(Point::RecordedAt(event_log::Timestamp::from_micros(micros))))
+        }
+        Some(pb::Point::Positions(p)) => {
+            for name in p.next_positions.keys() {
+                if !SOURCES.contains(&name.as_str()) {
+                    return Err(ServiceError::from(Rejection::invalid(
+                        "as_of.positions.next_positions",
+                        format!("names unknown source `{name}`; sources are {}", SOURCES.join(", ")),
+                    ))
+                    .into());
+                }
+            }
+            Ok(Some(Point::Positions(p.next_positions.into_iter().collect::<BTreeMap<_, _>>())))
+        }
+    }
+}
+
+/// The organisation a partner is limited to; `None` for everyone else.
+fn partner_org(actor: &Actor) -> Option<String> {
+    (actor.role == Role::Partner).then(|| actor.organisation.clone().unwrap_or_default())
+}
+
+impl ProjectorApi {
+    /// Runs `answer` on the live generation or on an as-of replay.
+    async fn answer<T>(
+        &self,
+        as_of: Option<&Point>,
+        answer: impl FnOnce(&dyn ViewRef) -> Result<T, StoreError>,
+    ) -> Result<T, Status> {
+        match as_of {
+            None => answer(&self.models.active().tree).map_err(store_error),
+            Some(point) => {
+                let store = replay(&self.sources, point)
+                    .await
+                    .map_err(|e| Status::from(ServiceError::Unavailable(e.to_string())))?;
+                answer(&store).map_err(store_error)
+            }
+        }
+    }
+}
+
+/// A [`View`] behind a reference, so that one closure answers from either store.
+pub trait ViewRef {
+    fn view_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn view_scan(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+}
+
+impl<V: View> ViewRef for V {
+    fn view_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(key)
+    }
+    fn view_scan(&self, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.scan_limit(prefix, after, limit)
+    }
+}
+
+impl View for &dyn ViewRef {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        // Through the trait object itself: `self.view_get` would pick the blanket impl for this very
+        // reference type and recurse.
+        (**self).view_get(key)
+    }
+    fn scan_limit(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        (**self).view_scan(prefix, after, limit)
+    }
+}
+
+fn status_of(state: &RebuildState) -> pb::RebuildStatus {
+    let rebuild_state = if state.running {
+        pb::RebuildState::Running
+    } else if state.error.is_some() {
+        pb::RebuildState::Failed
+    } else if state.progress.finished {
+        pb::RebuildState::Completed
+    } else {
+        pb::RebuildState::Idle
+    };
+    pb::RebuildStatus {
+        state: rebuild_state as i32,
+        generation: state.progress.generation,
+        sources: state
+            .progress
+            .sources
+            .iter()
+            .map(|(source, applied, head)| pb::SourceProgress {
+                source: source.clone(),
+                applied: *applied,
+                head: *head,
+            })
+            .collect(),
+        events_applied: state.progress.events_applied,
+        events_per_second: state.progress.events_per_second(),
+        started_at: state.started_at,
+        finished_at: state.finished_at,
+        error: state.error.clone().unwrap_or_default(),
+    }
+}
+
+fn now_timestamp() -> Option<prost_types::Timestamp> {
+    let micros = event_log::Timestamp::now().as_micros();
+    Some(prost_types::Timestamp {
+        seconds: micros / 1_000_000,
+        nanos: i32::try_from(micros % 1_000_000 * 1000).unwrap_or(0),
+    })
+}
+
+#[tonic::async_trait]
+impl ProjectorService for ProjectorApi {
+    async fn list_round_pipelines(
+        &self,
+        request: Request<pb::ListRoundPipelinesRequest>,
+    ) -> Result<Response<pb::ListRoundPipelinesResponse>, Status> {
+        let (limit, after) = page(request.into_inner().page)?;
+        let (rounds, more) = self.answer(None, |v| queries::round_pipelines(&v, after.as_deref(), limit)).await?;
+        let next_page_token =
+            if more { rounds.last().map(|r| r.round_id.clone()).unwrap_or_default() } else { String::new() };
+        Ok(Response::new(pb::ListRoundPipelinesResponse { rounds, next_page_token }))
+    }
+
+    async fn get_round_pipeline(
+        &self,
+        request: Request<pb::GetRoundPipelineRequest>,
+    ) -> Result<Response<pb::RoundPipeline>, Status> {
+        let round_id = required_id("round_id", &request.into_inner().round_id)?;
+        let found = self.answer(None, |v| queries::round_pipeline(&v, &round_id)).await?;
+        found.map(Response::new).ok_or_else(|| ServiceError::from(Rejection::not_found("round", &round_id)).into())
+    }
+
+    async fn list_portfolios(
+        &self,
+        request: Request<pb::ListPortfoliosRequest>,
+    ) -> Result<Response<pb::ListPortfoliosResponse>, Status> {
+        let req = request.into_inner();
+        let (limit, after) = page(req.page)?;
+        let round = optional_id("round_id", &req.round_id)?;
+        let on = today();
+        let (portfolios, more) =
+            self.answer(None, |v| queries::portfolios(&v, round.as_deref(), after.as_deref(), limit, on)).await?;
+        let next_page_token =
+            if more { portfolios.last().map(|p| p.organisation_id.clone()).unwrap_or_default() } else { String::new() };
+        Ok(Response::new(pb::ListPortfoliosResponse { portfolios, next_page_token }))
+    }
+
+    async fn get_partner_portfolio(
+        &self,
+        request: Request<pb::GetPartnerPortfolioRequest>,
+    ) -> Result<Response<pb::PartnerPortfolio>, Status> {
+        let actor = actor_of(&request)?;
+        let req = request.into_inner();
+        let organisation_id = required_id("organisation_id", &req.organisation_id)?;
+        let not_found = || Status::from(ServiceError::from(Rejection::not_found("organisation", &organisation_id)));
+        if partner_org(&actor).is_some_and(|own| own != organisation_id) {
+            return Err(not_found());
+        }
+        let point = parse_as_of(req.as_of)?;
+        let on = match (parse_date("on_date", req.on_date.as_ref())?, &point) {
+            (Some(on), _) => on,
+            (None, Some(Point::RecordedAt(at))) => day_of_micros(at.as_micros()),
+            (None, _) => today(),
+        };
+        let found = self.answer(point.as_ref(), |v| queries::portfolio(&v, &organisation_id, on)).await?;
+        found.map(Response::new).ok_or_else(not_found)
+    }
+
+    async fn get_program_summary(
+        &self,
+        request: Request<pb::GetProgramSummaryRequest>,
+    ) -> Result<Response<pb::ProgramSummary>, Status> {
+        let actor = actor_of(&request)?;
+        let req = request.into_inner();
+        let mut filter = SummaryFilter {
+            round_id: optional_id("round_id", &req.round_id)?,
+            organisation_id: optional_id("organisation_id", &req.organisation_id)?,
+        };
+        if let Some(own) = partner_org(&actor) {
+            if filter.organisation_id.as_ref().is_some_and(|o| *o != own) {
+                return Err(ServiceError::from(Rejection::not_found(
+                    "organisation",
+                    filter.organisation_id.unwrap_or_default(),
+                ))
+                .into());
+            }
+            filter.organisation_id = Some(own);
+        }
+        let point = parse_as_of(req.as_of)?;
+        let k = self.k;
+        let summary = self.answer(point.as_ref(), |v| queries::program_summary(&v, &filter, k)).await?;
+        Ok(Response::new(summary))
+    }
+
+    async fn get_grant_timeline(
+        &self,
+        request: Request<pb::GetGrantTimelineRequest>,
+    ) -> Result<Response<pb::GrantTimeline>, Status> {
+        let actor = actor_of(&request)?;
+        let (application_id, award_id) = match request.into_inner().grant {
+            Some(pb::Grant::ApplicationId(id)) => (Some(required_id("application_id", &id)?), None),
+            Some(pb::Grant::AwardId(id)) => (None, Some(required_id("award_id", &id)?)),
+            None => {
+                return Err(
+                    ServiceError::from(Rejection::invalid("grant", "must set `application_id` or `award_id`")).into()
+                );
+            }
+        };
+        let id = application_id.clone().or_else(|| award_id.clone()).unwrap_or_default();
+        let found =
+            self.answer(None, |v| queries::grant_timeline(&v, application_id.as_deref(), award_id.as_deref())).await?;
+        match found {
+            Some(timeline) if partner_org(&actor).is_none_or(|own| own == timeline.organisation_id) => {
+                Ok(Response::new(timeline))
+            }
+            _ => Err(ServiceError::from(Rejection::not_found("grant", id)).into()),
+        }
+    }
+
+    async fn list_overdue_obligations(
+        &self,
+        request: Request<pb::ListOverdueObligationsRequest>,
+    ) -> Result<Response<pb::ListOverdueObligationsResponse>, Status> {
+        let actor = actor_of(&request)?;
+        let req = request.into_inner();
+        let (limit, after) = page(req.page)?;
+        let on = parse_date("as_of_date", req.as_of_date.as_ref())?.unwrap_or_else(today);
+        let mut organisation = optional_id("organisation_id", &req.organisation_id)?;
+        if let Some(own) = partner_org(&actor) {
+            if organisation.as_ref().is_some_and(|o| *o != own) {
+                return Err(
+                    ServiceError::from(Rejection::not_found("organisation", organisation.unwrap_or_default())).into()
+                );
+            }
+            organisation = Some(own);
+        }
+        let (obligations, more) =
+            self.answer(None, |v| queries::overdue(&v, on, organisation.as_deref(), after.as_deref(), limit)).await?;
+        let next_page_token = match (more, obligations.last()) {
+            (true, Some(last)) => format!("{}/{}", last.award_id, last.report_ref),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListOverdueObligationsResponse { obligations, next_page_token, as_of_date: date_of(on) }))
+    }
+
+    async fn get_lag(&self, _request: Request<pb::GetLagRequest>) -> Result<Response<pb::Lag>, Status> {
+        let generation = self.models.active();
+        let mut sources = Vec::new();
+        for source in SOURCES {
+            if !self.sources.has(source) {
+                continue;
+            }
+            let applied = read_checkpoint(&generation.tree, source).map_err(store_error)?.next_position;
+            let head = match self.sources.client(source).await {
+                Ok(mut client) => client.head().await.map(|h| h.next_position).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            sources.push(match head {
+                Ok(head) => pb::SourceLag {
+                    source: source.to_owned(),
+                    applied_next_position: applied,
+                    head_next_position: head,
+                    behind: head.saturating_sub(applied),
+                    error: String::new(),
+                },
+                Err(error) => pb::SourceLag {
+                    source: source.to_owned(),
+                    applied_next_position: applied,
+                    error,
+                    ..Default::default()
+                },
+            });
+        }
+        Ok(Response::new(pb::Lag { sources, generation: generation.number }))
+    }
+
+    async fn rebuild(&self, _request: Request<pb::RebuildRequest>) -> Result<Response<pb::RebuildStatus>, Status> {
+        {
+            let mut state = self.rebuild.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if state.running {
+                return Err(ServiceError::from(Rejection::precondition("rebuild", "is already running")).into());
+            }
+            *state = RebuildState { running: true, started_at: now_timestamp(), ..RebuildState::default() };
+        }
+        let (models, sources, shared) = (self.models.clone(), self.sources.clone(), self.rebuild.clone());
+        tokio::spawn(async move {
+            let progress_state = shared.clone();
+            let result = models
+                .rebuild(&sources, |progress| {
+                    progress_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).progress =
+                        progress.clone();
+                })
+                .await;
+            let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.running = false;
+            state.finished_at = now_timestamp();
+            match result {
+                Ok(progress) => {
+                    tracing::info!(
+                        generation = progress.generation,
+                        events = progress.events_applied,
+                        "rebuild completed"
+                    );
+                    state.progress = progress;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "rebuild failed; the previous generation stays active");
+                    state.error = Some(e.to_string());
+                }
+            }
+        });
+        let state = self.rebuild.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        Ok(Response::new(status_of(&state)))
+    }
+
+    async fn get_rebuild_status(
+        &self,
+        _request: Request<pb::GetRebuildStatusRequest>,
+    ) -> Result<Response<pb::RebuildStatus>, Status> {
+        let state = self.rebuild.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        Ok(Response::new(status_of(&state)))
+    }
+
+    async fn get_digest(&self, _request: Request<pb::GetDigestRequest>) -> Result<Response<pb::Digest>, Status> {
+        let (generation, sha256, entries) = self.models.digest().map_err(store_error)?;
+        Ok(Response::new(pb::Digest { generation, sha256, entries }))
+    }
+}

@@ -1,0 +1,27 @@
+//! The projector: the platform's only writer of read models (contract: `proto/grants/projector/v1`).
+//!
+//! It consumes every domain event of the applications, awards and reporting services from the bus
+//! (idempotent, in order per source log, checkpoint per source in the same sled transaction as the
+//! read-model change, gaps filled from the owning service's log), and answers queries over gRPC.
+//! Everything it holds can be dropped and rebuilt from the services' logs, and answered as of a past
+//! point without touching the live models.
+//!
+//! - [`projection`]: the pure projection `project(store, source, event)` and the read-model records.
+//! - [`store`]: the storage interface it writes through: sled transaction, rebuild overlay, memory.
+//! - [`suppression`]: small-cell suppression of indicator counts on the way out.
+//! - [`queries`]: read-model answers in the wire shapes, from any view.
+//! - [`models`]: generations on sled, the live bus handler, rebuilds, digests.
+//! - [`as_of`]: in-memory replays up to a time or position.
+//! - [`sources`]: the source logs over their read-only gRPC service.
+//! - [`grpc`], [`access`], [`service`]: the query API, who may call it, and the running process.
+
+pub mod access;
+pub mod as_of;
+pub mod grpc;
+pub mod models;
+pub mod projection;
+pub mod queries;
+pub mod service;
+pub mod sources;
+pub mod store;
+pub mod suppression;

@@ -1,0 +1,367 @@
+//! The read models on sled, in generations: the live handler, full rebuilds, digests and lag.
+//!
+//! Every generation is one sled tree (`projector.gen.<n>`) holding all read models and, under `cp/`, the
+//! per-source checkpoints, so that an event's effect and its checkpoint commit in one transaction on one
+//! tree. The tree `projector.meta` names the active generation. A rebuild fills generation `n + 1` from
+//! position 0 of every source log while queries and the live consumer keep using `n`; it then takes the
+//! writer lock (pausing the consumer), catches the new generation up to each source's head, switches the
+//! pointer durably and drops the old tree. A crash during a rebuild leaves the pointer on the old
+//! generation; the half-built tree is dropped at the next start.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use event_bus::{Checkpoint, Handler, HandlerError};
+use event_log::RecordedEvent;
+use futures::StreamExt;
+use sha2::{Digest as _, Sha256};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::projection::{ProjectError, SOURCES, checkpoint_key, project};
+use crate::sources::SourceLogs;
+use crate::store::{OverlayStore, Store, StoreError, TxStore};
+
+const META_TREE: &str = "projector.meta";
+const ACTIVE_KEY: &str = "active";
+const GENERATION_PREFIX: &str = "projector.gen.";
+
+fn generation_tree_name(number: u64) -> String {
+    format!("{GENERATION_PREFIX}{number}")
+}
+
+/// One generation of the read models.
+#[derive(Clone, Debug)]
+pub struct Generation {
+    pub number: u64,
+    pub tree: sled::Tree,
+}
+
+/// The read models of one projector: the active generation for queries and the live handler.
+#[derive(Clone, Debug)]
+pub struct Models {
+    db: sled::Db,
+    meta: sled::Tree,
+    /// The generation the live handler writes; held while a rebuild switches generations.
+    writer: Arc<tokio::sync::Mutex<Generation>>,
+    /// The generation queries read; replaced at the switch.
+    reader: Arc<RwLock<Generation>>,
+}
+
+/// Reads the checkpoint of `source` from a generation tree.
+pub fn read_checkpoint(tree: &sled::Tree, source: &str) -> Result<Checkpoint, StoreError> {
+    match tree.get(checkpoint_key(source))? {
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| StoreError(e.to_string())),
+        None => Ok(Checkpoint::start(source)),
+    }
+}
+
+impl Models {
+    /// Opens (or creates) the read models in `db`, dropping generations a crashed rebuild left behind.
+    pub fn open(db: sled::Db) -> Result<Models, StoreError> {
+        let meta = db.open_tree(META_TREE)?;
+        let number = match meta.get(ACTIVE_KEY)? {
+            Some(bytes) => u64::from_be_bytes(
+                bytes.as_ref().try_into().map_err(|_| StoreError("`projector.meta/active` is not 8 bytes".into()))?,
+            ),
+            None => 0,
+        };
+        let active = generation_tree_name(number);
+        for name in db.tree_names() {
+            if name.starts_with(GENERATION_PREFIX.as_bytes()) && name.as_ref() != active.as_bytes() {
+                db.drop_tree(&name)?;
+            }
+        }
+        let generation = Generation { number, tree: db.open_tree(&active)? };
+        Ok(Models {
+            db,
+            meta,
+            writer: Arc::new(tokio::sync::Mutex::new(generation.clone())),
+            reader: Arc::new(RwLock::new(generation)),
+        })
+    }
+
+    /// The generation queries read now.
+    pub fn active(&self) -> Generation {
+        self.reader.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The live handler for the bus consumer.
+    pub fn handler(&self) -> LiveHandler {
+        LiveHandler { models: self.clone() }
+    }
+
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// SHA-256 over the active generation's read-model entries (not its checkpoints) in key order: each
+    /// entry as key length (4 bytes, big-endian), key, value length, value.
+    pub fn digest(&self) -> Result<(u64, String, u64), StoreError> {
+        let generation = self.active();
+        let (hash, entries) = digest_tree(&generation.tree)?;
+        Ok((generation.number, hash, entries))
+    }
+
+    /// Builds a new generation from position 0 of every source log and switches to it. Queries and the
+    /// live consumer keep using the current generation until the switch. `progress` is called with the
+    /// counts so far every few thousand events.
+    pub async fn rebuild(
+        &self,
+        sources: &SourceLogs,
+        mut progress: impl FnMut(&RebuildProgress),
+    ) -> Result<RebuildProgress, RebuildError> {
+        let started = Instant::now();
+        let number = self.active().number + 1;
+        let name = generation_tree_name(number);
+        self.db.drop_tree(name.as_bytes())?;
+        let tree = self.db.open_tree(&name)?;
+        let mut report = RebuildProgress { generation: number, ..RebuildProgress::default() };
+        for source in SOURCES {
+            if !sources.has(source) {
+                continue;
+            }
+            let mut client = sources.client(source).await?;
+            let head = client.head().await.map_err(|e| RebuildError::Source(source.into(), e.to_string()))?;
+            report.sources.push((source.to_owned(), 0, head.next_position));
+        }
+        progress(&report);
+        let mut overlay = OverlayStore::new(tree.clone(), 100_000);
+        for index in 0..report.sources.len() {
+            let source = report.sources[index].0.clone();
+            let mut client = sources.client(&source).await?;
+            let failed = |e: event_log_grpc::ClientError| RebuildError::Source(source.clone(), e.to_string());
+            let mut stream = Box::pin(client.read_all(0).await.map_err(failed)?);
+            let mut checkpoint = Checkpoint::start(&source);
+            while let Some(event) = stream.next().await {
+                let event = event.map_err(failed)?;
+                apply_to(&mut overlay, &mut checkpoint, &source, &event)?;
+                report.sources[index].1 = checkpoint.next_position;
+                report.events_applied += 1;
+                if report.events_applied.is_multiple_of(10_000) {
+                    report.elapsed = started.elapsed();
+                    progress(&report);
+                }
+            }
+            overlay.put(&checkpoint_key(&source), checkpoint.encode())?;
+            report.sources[index].2 = report.sources[index].2.max(checkpoint.next_position);
+        }
+        overlay.flush()?;
+
+        // The switch: no live event is applied between the catch-up and the pointer change.
+        let mut writer = self.writer.lock().await;
+        for index in 0..report.sources.len() {
+            let source = report.sources[index].0.clone();
+            let mut client = sources.client(&source).await?;
+            let failed = |e: event_log_grpc::ClientError| RebuildError::Source(source.clone(), e.to_string());
+            let mut checkpoint = read_checkpoint(&tree, &source)?;
+            let head = client.head().await.map_err(failed)?.next_position;
+            let events = client.read_range(checkpoint.next_position, head).await.map_err(failed)?;
+            for event in &events {
+                apply_to(&mut overlay, &mut checkpoint, &source, event)?;
+                report.events_applied += 1;
+            }
+            overlay.put(&checkpoint_key(&source), checkpoint.encode())?;
+            // The live generation can only be behind the log, so the new one now covers all it applied.
+            let live = read_checkpoint(&writer.tree, &source)?;
+            if live.next_position > checkpoint.next_position {
+                return Err(RebuildError::Behind {
+                    name: source,
+                    live: live.next_position,
+                    rebuilt: checkpoint.next_position,
+                });
+            }
+            report.sources[index].1 = checkpoint.next_position;
+            report.sources[index].2 = head;
+        }
+        overlay.flush()?;
+        tree.flush_async().await?;
+        self.meta.insert(ACTIVE_KEY, &number.to_be_bytes())?;
+        self.meta.flush_async().await?;
+        let generation = Generation { number, tree };
+        let old = std::mem::replace(&mut *writer, generation.clone());
+        *self.reader.write().unwrap_or_else(std::sync::PoisonError::into_inner) = generation;
+        drop(writer);
+        self.db.drop_tree(generation_tree_name(old.number).as_bytes())?;
+        report.elapsed = started.elapsed();
+        report.finished = true;
+        progress(&report);
+        Ok(report)
+    }
+}
+
+/// Applies one event of a replay to `store`, moving `checkpoint`; an event the projection refuses is
+/// recorded as skipped, as the live consumer records a dead-lettered one.
+fn apply_to(
+    store: &mut impl Store,
+    checkpoint: &mut Checkpoint,
+    source: &str,
+    event: &RecordedEvent,
+) -> Result<(), RebuildError> {
+    if event.position != checkpoint.next_position {
+        return Err(RebuildError::Source(
+            source.to_owned(),
+            format!("position {} arrived where {} was due", event.position, checkpoint.next_position),
+        ));
+    }
+    match project(store, source, event) {
+        Ok(()) => {}
+        Err(ProjectError::Rejected(reason)) => {
+            tracing::warn!(source, position = event.position, %reason, "event skipped in a replay");
+            checkpoint.skipped.insert(event.position);
+        }
+        Err(ProjectError::Store(e)) => return Err(e.into()),
+    }
+    checkpoint.next_position = event.position + 1;
+    Ok(())
+}
+
+/// SHA-256 over a tree's entries except checkpoints; returns the hex digest and the number of entries.
+pub fn digest_tree(tree: &sled::Tree) -> Result<(String, u64), StoreError> {
+    let mut hasher = Sha256::new();
+    let mut entries = 0u64;
+    for item in tree.iter() {
+        let (key, value) = item?;
+        if key.starts_with(b"cp/") {
+            continue;
+        }
+        for part in [key.as_ref(), value.as_ref()] {
+            hasher.update(u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+            hasher.update(part);
+        }
+        entries += 1;
+    }
+    Ok((hex::encode(hasher.finalize()), entries))
+}
+
+/// How far a rebuild got.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RebuildProgress {
+    pub generation: u64,
+    /// Per source: name, next position applied, head when read.
+    pub sources: Vec<(String, u64, u64)>,
+    pub events_applied: u64,
+    pub elapsed: std::time::Duration,
+    pub finished: bool,
+}
+
+impl RebuildProgress {
+    pub fn events_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            #[allow(clippy::cast_precision_loss)]
+            let events = self.events_applied as f64;
+            events / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RebuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("source `{0}` cannot be read: {1}")]
+    Source(String, String),
+    #[error("source `{name}`: the live models applied up to {live} but the log gave only {rebuilt}")]
+    Behind { name: String, live: u64, rebuilt: u64 },
+}
+
+impl From<sled::Error> for RebuildError {
+    fn from(e: sled::Error) -> Self {
+        RebuildError::Store(e.into())
+    }
+}
+
+/// Why a live transaction stopped.
+#[derive(Debug)]
+enum Abort {
+    Rejected(String),
+    Failed(String),
+}
+
+/// The bus consumer's handler: projects each event into the active generation and commits the source's
+/// checkpoint in the same sled transaction; [`Handler::sync`] flushes once per batch.
+///
+/// The checkpoint is re-read inside the transaction rather than trusted from the consumer: after a
+/// rebuild switched generations, the consumer's cached checkpoint may be behind the new generation, and
+/// events the rebuild already applied must change nothing.
+#[derive(Debug)]
+pub struct LiveHandler {
+    models: Models,
+}
+
+impl Handler for LiveHandler {
+    fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, HandlerError> {
+        read_checkpoint(&self.models.active().tree, source).map_err(|e| HandlerError::Failed(e.to_string()))
+    }
+
+    async fn handle(&mut self, event: &RecordedEvent, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
+        let generation = self.models.writer.lock().await;
+        let source = checkpoint.source.as_str();
+        let key = checkpoint_key(source);
+        let result = generation.tree.transaction(|tx| {
+            let mut stored = match tx.get(key.as_bytes())? {
+                Some(bytes) => Checkpoint::decode(source, &bytes)
+                    .map_err(|e| ConflictableTransactionError::Abort(Abort::Failed(e.to_string())))?,
+                None => Checkpoint::start(source),
+            };
+            let position = event.position;
+            let replay = stored.skipped.contains(&position);
+            if position < stored.next_position && !replay {
+                return Ok(());
+            }
+            if position > stored.next_position {
+                return Err(ConflictableTransactionError::Abort(Abort::Failed(format!(
+                    "source `{source}`: position {position} is ahead of the models' next position {}",
+                    stored.next_position
+                ))));
+            }
+            let mut store = TxStore::new(tx);
+            match project(&mut store, source, event) {
+                Ok(()) => {}
+                Err(ProjectError::Rejected(reason)) => {
+                    return Err(ConflictableTransactionError::Abort(Abort::Rejected(reason)));
+                }
+                Err(ProjectError::Store(e)) => {
+                    return Err(match store.take_error() {
+                        Some(sled_error) => sled_error.into(),
+                        None => ConflictableTransactionError::Abort(Abort::Failed(e.to_string())),
+                    });
+                }
+            }
+            stored.skipped.remove(&position);
+            stored.next_position = stored.next_position.max(position + 1);
+            tx.insert(key.as_bytes(), stored.encode())?;
+            Ok(())
+        });
+        result.map_err(|e| match e {
+            TransactionError::Abort(Abort::Rejected(reason)) => HandlerError::Rejected(reason),
+            TransactionError::Abort(Abort::Failed(reason)) => HandlerError::Failed(reason),
+            TransactionError::Storage(e) => HandlerError::Failed(e.to_string()),
+        })
+    }
+
+    async fn commit_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
+        let generation = self.models.writer.lock().await;
+        let failed = |e: String| HandlerError::Failed(e);
+        let mut stored = read_checkpoint(&generation.tree, &checkpoint.source).map_err(|e| failed(e.to_string()))?;
+        if checkpoint.next_position <= stored.next_position {
+            return Ok(());
+        }
+        let newly: BTreeSet<u64> = checkpoint.skipped.range(stored.next_position..).copied().collect();
+        stored.skipped.extend(newly);
+        stored.next_position = checkpoint.next_position;
+        generation
+            .tree
+            .insert(checkpoint_key(&checkpoint.source), stored.encode())
+            .map(|_| ())
+            .map_err(|e| failed(e.to_string()))
+    }
+
+    async fn sync(&mut self) -> Result<(), HandlerError> {
+        self.models.flush().await.map_err(|e| HandlerError::Failed(e.to_string()))
+    }
+}
