@@ -5,7 +5,7 @@
 //! The verifier's dependencies (grpcio-tools from PyPI) are installed into a virtual environment under the
 //! target directory on first use.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp};
@@ -14,45 +14,10 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use uuid::Uuid;
 
-fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
+#[path = "../../../tests/python-verifier/python_env.rs"]
+mod python_env;
 
-/// A Python interpreter with grpcio-tools, installing it into a virtual environment if needed.
-fn python() -> PathBuf {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-verifier-venv");
-    let python = venv.join("bin/python");
-    let ready = || Command::new(&python).args(["-c", "import grpc_tools, grpc"]).status().is_ok_and(|s| s.success());
-    if !ready() {
-        let lock = std::fs::File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-verifier.lock")).unwrap();
-        let _held = LockedFile::new(lock);
-        if !ready() {
-            let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 runs");
-            assert!(status.success(), "python3 -m venv failed");
-            let requirements = repository_root().join("tests/python-verifier/requirements.txt");
-            let status =
-                Command::new(venv.join("bin/pip")).args(["install", "-q", "-r"]).arg(requirements).status().unwrap();
-            assert!(status.success(), "installing the Python verifier's requirements from PyPI failed");
-        }
-    }
-    python
-}
-
-/// Serialises the one-time installation between test processes.
-struct LockedFile(std::fs::File);
-
-impl LockedFile {
-    fn new(file: std::fs::File) -> LockedFile {
-        file.lock().unwrap();
-        LockedFile(file)
-    }
-}
-
-impl Drop for LockedFile {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
-}
+use python_env::python;
 
 fn event(i: usize) -> NewEvent {
     NewEvent {
@@ -104,7 +69,7 @@ async fn verify_both(dir: &Path) -> Verdicts {
     let mut client = LogClient::connect(&format!("http://{address}"), None).await.unwrap();
     let rust = client.verify(|_| {}).await.unwrap();
     let python = python();
-    let script = repository_root().join("tests/python-verifier/verify_log.py");
+    let script = python_env::verifier_script();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python).arg(script).args(["--address", &address.to_string()]).output().unwrap()
     })
