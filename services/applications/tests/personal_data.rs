@@ -76,7 +76,7 @@ async fn contact_persons_are_sealed_in_the_log_and_erased_by_destroying_their_ke
     let dir = server.stop().await;
     let data_dir = dir.path().join("applications");
     // Nothing in the whole database (events, indexes, stored responses) holds the contact in clear.
-    let raw = sled::open(applications::service::log_dir(&data_dir)).unwrap();
+    let raw = event_log::open_sled_when_unlocked(applications::service::log_dir(&data_dir)).unwrap();
     for tree in raw.tree_names() {
         for entry in raw.open_tree(tree).unwrap().iter() {
             let (_, value) = entry.unwrap();

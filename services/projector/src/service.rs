@@ -64,7 +64,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     }
     let verifier = TokenVerifier::new(&config.jwt)?;
     let open_error = |error: String| RunError::Open { path: config.data_dir.clone(), error };
-    let db = sled::open(config.data_dir.join("models")).map_err(|e| open_error(e.to_string()))?;
+    let db =
+        event_log::open_sled_when_unlocked(config.data_dir.join("models")).map_err(|e| open_error(e.to_string()))?;
     let models = Models::open(db).map_err(|e| open_error(e.to_string()))?;
     let own_log = EventLog::open(config.data_dir.join("log")).map_err(|e| open_error(e.to_string()))?;
     let sources = SourceLogs::new(config.source_logs.clone(), config.jwt.clone());

@@ -101,14 +101,14 @@ async fn a_restarted_projector_keeps_its_generation_and_drops_a_half_built_one()
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("models");
     {
-        let db = sled::open(&path).unwrap();
+        let db = event_log::open_sled_when_unlocked(&path).unwrap();
         let models = Models::open(db.clone()).unwrap();
         models.active().tree.insert("round/x", b"{}".to_vec()).unwrap();
         // What a rebuild killed half way leaves behind.
         db.open_tree("projector.gen.1").unwrap().insert("round/y", b"{}".to_vec()).unwrap();
         db.flush().unwrap();
     }
-    let db = sled::open(&path).unwrap();
+    let db = event_log::open_sled_when_unlocked(&path).unwrap();
     let models = Models::open(db.clone()).unwrap();
     assert_eq!(models.active().number, 0);
     assert_eq!(models.digest().unwrap().2, 1);

@@ -98,7 +98,7 @@ async fn client_side_verification_names_a_tampered_position() {
         }
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = event_log::open_sled_when_unlocked(dir.path()).unwrap();
         for name in db.tree_names() {
             let tree = db.open_tree(name).unwrap();
             for entry in tree.iter() {

@@ -106,7 +106,7 @@ async fn python_and_rust_verifiers_agree_on_intact_and_tampered_logs() {
 
     // Change one payload byte of the event at position 122 behind the log's back.
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = event_log::open_sled_when_unlocked(dir.path()).unwrap();
         let tree = db.open_tree("event-log").unwrap();
         let mut key = vec![b'E'];
         key.extend_from_slice(&122u64.to_be_bytes());

@@ -34,7 +34,7 @@ pub use error::{AppendError, OpenError, StorageError};
 pub use event::{Actor, EventMetadata, NewEvent, RecordedEvent, Timestamp};
 pub use log::{
     AppendRequest, AppendResult, Durability, EventLog, MAX_EVENT_TYPE_LEN, MAX_EVENTS_PER_APPEND, Marker, Options,
-    ReadAll, StoredEvent, Subscription,
+    ReadAll, StoredEvent, Subscription, open_sled_when_unlocked,
 };
 pub use stream::{ExpectedVersion, InvalidStreamId, MAX_STREAM_PART_LEN, StreamId};
 pub use wire::{DecodeError, decode_envelope, decode_record, encode_envelope};

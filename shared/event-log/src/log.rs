@@ -113,13 +113,11 @@ impl EventLog {
 
         std::fs::create_dir_all(&path).map_err(|e| storage(e.to_string()))?;
         let config = sled::Config::new().path(&path).cache_capacity(options.cache_capacity_bytes);
-        // sled 0.34 can panic on some damaged files instead of returning an error; callers get an error.
-        let db = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
-            .map_err(|_| corrupt("the storage engine could not read its files".into()))?
-            .map_err(|e| match e {
-                sled::Error::Corruption { .. } => corrupt(e.to_string()),
-                other => storage(other.to_string()),
-            })?;
+        let db = open_when_unlocked(&config).map_err(|e| match e {
+            OpenAttempt::Panicked => corrupt("the storage engine could not read its files".into()),
+            OpenAttempt::Failed(e @ sled::Error::Corruption { .. }) => corrupt(e.to_string()),
+            OpenAttempt::Failed(other) => storage(other.to_string()),
+        })?;
         let tree = db.open_tree(keys::TREE).map_err(|e| storage(e.to_string()))?;
 
         match tree.get(keys::FORMAT_KEY).map_err(|e| storage(e.to_string()))? {
@@ -337,6 +335,45 @@ impl EventLog {
             }
         }
         Ok(verifier.report(None))
+    }
+}
+
+enum OpenAttempt {
+    Panicked,
+    Failed(sled::Error),
+}
+
+/// How long opening waits for sled's file lock. sled releases it only when its last background thread lets
+/// go of the files, which can be a moment after the previous owner in this process closed the database.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens a sled database directory (a read model, a consumer's database, or a log's files for inspection),
+/// waiting up to a few seconds for the lock that a database closed a moment ago in this process may still
+/// hold through sled's background threads.
+pub fn open_sled_when_unlocked(path: impl AsRef<Path>) -> Result<sled::Db, sled::Error> {
+    match open_when_unlocked(&sled::Config::new().path(path.as_ref())) {
+        Ok(db) => Ok(db),
+        Err(OpenAttempt::Failed(e)) => Err(e),
+        Err(OpenAttempt::Panicked) => {
+            Err(sled::Error::Unsupported("the storage engine could not read its files".into()))
+        }
+    }
+}
+
+fn open_when_unlocked(config: &sled::Config) -> Result<sled::Db, OpenAttempt> {
+    let started = std::time::Instant::now();
+    loop {
+        // sled 0.34 can panic on some damaged files instead of returning an error; callers get an error.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())) {
+            Err(_) => return Err(OpenAttempt::Panicked),
+            Ok(Ok(db)) => return Ok(db),
+            Ok(Err(sled::Error::Io(e)))
+                if e.to_string().contains("could not acquire lock") && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(Err(e)) => return Err(OpenAttempt::Failed(e)),
+        }
     }
 }
 

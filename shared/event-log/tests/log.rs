@@ -22,7 +22,7 @@ async fn verify_names_the_position_of_a_byte_changed_through_sled() {
     }
     {
         // An attacker with the files: find the stored event by its content and change one byte of it.
-        let db = sled::open(dir.path()).unwrap();
+        let db = event_log::open_sled_when_unlocked(dir.path()).unwrap();
         let mut changed = 0;
         for name in db.tree_names() {
             let tree = db.open_tree(name).unwrap();
@@ -230,7 +230,7 @@ async fn opening_a_foreign_or_damaged_database_is_an_error_not_a_panic() {
     // A sled database written by something else.
     let foreign = tempfile::tempdir().unwrap();
     {
-        let db = sled::open(foreign.path()).unwrap();
+        let db = event_log::open_sled_when_unlocked(foreign.path()).unwrap();
         db.open_tree("event-log").unwrap().insert(b"F", b"grants-event-log/999".as_slice()).unwrap();
         db.flush().unwrap();
     }
@@ -243,7 +243,7 @@ async fn opening_a_foreign_or_damaged_database_is_an_error_not_a_panic() {
         log.append(stream(1), ExpectedVersion::Any, vec![new_event(b"x")]).await.unwrap();
     }
     {
-        let db = sled::open(damaged.path()).unwrap();
+        let db = event_log::open_sled_when_unlocked(damaged.path()).unwrap();
         let tree = db.open_tree("event-log").unwrap();
         let (key, _) = tree.scan_prefix(b"E").next_back().unwrap().unwrap();
         tree.insert(key, vec![0xff; 40]).unwrap();
