@@ -123,7 +123,12 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             // The broker hands back every unacknowledged message; checkpoints are re-read so that the
             // cache can never be ahead of what was committed.
             self.checkpoints.clear();
-            let end = self.session(&mut session, &shutdown, &mut backoff).await;
+            let end = match self.catch_up(&session.dead_letters).await {
+                Ok(()) => self.session(&mut session, &shutdown, &mut backoff).await,
+                Err(Interrupt::Fatal(e)) => Err(e),
+                Err(Interrupt::Broken(e)) => Ok(SessionEnd::Broken(e)),
+                Err(Interrupt::Retry(reason)) => Ok(SessionEnd::Broken(BusError::Refused(reason))),
+            };
             self.progress.send_modify(|p| p.connected = false);
             broker::close(&self.config.bus, &connection).await;
             match end? {
@@ -292,6 +297,34 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 }
             }
         }
+    }
+
+    /// Brings every source up to its head before taking deliveries. The queue exists and is consuming by
+    /// now, so anything published from here on is queued too (and recognised as a duplicate once applied
+    /// here); what was published before the queue existed, or while this consumer was new, is read from the
+    /// source log. A source that cannot be reached now is caught up later, when a delivery shows the gap.
+    async fn catch_up(&mut self, dead_letters: &Channel) -> Result<(), Interrupt> {
+        const CHUNK: u64 = 1024;
+        for source in self.config.sources.clone() {
+            let head = match self.source.head(&source).await {
+                Ok(head) => head,
+                Err(e) => {
+                    warn!(%source, error = %e, "cannot reach the source log to catch up; relying on deliveries");
+                    continue;
+                }
+            };
+            let mut next = self.checkpoint(&source)?.next_position;
+            if next < head {
+                info!(%source, from = next, to = head, "catching up from the source log");
+            }
+            while next < head {
+                let until = head.min(next + CHUNK);
+                self.fill_gap(&source, next, until, dead_letters).await?;
+                self.handler.sync().await.map_err(|e| Interrupt::Fatal(BusError::Handler(e.to_string())))?;
+                next = self.checkpoint(&source)?.next_position.max(until);
+            }
+        }
+        Ok(())
     }
 
     /// Applies the events at `from..to` of `source`, read from the source log.

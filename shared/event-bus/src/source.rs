@@ -17,6 +17,10 @@ pub trait SourceReader: Send {
         from: u64,
         to: u64,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, SourceError>> + Send;
+
+    /// The number of durable events of `source`'s log (the position its next event will get): how far a
+    /// consumer that starts late, or whose queue did not exist when the source published, must catch up.
+    fn head(&mut self, source: &str) -> impl Future<Output = Result<u64, SourceError>> + Send;
 }
 
 fn read_local(log: &EventLog, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
@@ -36,6 +40,10 @@ impl SourceReader for EventLog {
     async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
         read_local(self, source, from, to)
     }
+
+    async fn head(&mut self, _source: &str) -> Result<u64, SourceError> {
+        Ok(self.next_position())
+    }
 }
 
 /// Local logs by source service name.
@@ -43,5 +51,9 @@ impl SourceReader for HashMap<String, EventLog> {
     async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
         let log = self.get(source).ok_or_else(|| SourceError::UnknownSource(source.to_owned()))?;
         read_local(log, source, from, to)
+    }
+
+    async fn head(&mut self, source: &str) -> Result<u64, SourceError> {
+        self.get(source).map(EventLog::next_position).ok_or_else(|| SourceError::UnknownSource(source.to_owned()))
     }
 }

@@ -59,17 +59,6 @@ async fn a_gap_is_filled_from_the_source_and_reactions_carry_the_checkpoint() {
     let awards_log = EventLog::open(dir.path().join("awards")).expect("log opens");
     let bus = BusConfig::new(vhost.uri(broker_address()));
 
-    // 30 events, every third an approval; the relay starts at position 12, so the consumer first sees a
-    // message ahead of a gap of 12 positions and must read them from the source log.
-    for n in 0..30 {
-        let event_type = if n % 3 == 0 { "ApplicationApproved" } else { "ApplicationEdited" };
-        source_log
-            .append(stream(n % 4), ExpectedVersion::Any, vec![event(event_type, &[n as u8])])
-            .await
-            .expect("append");
-    }
-    source_log.put_marker("event-bus.relay.cursor", 12u64.to_be_bytes().to_vec()).await.expect("cursor");
-
     let react = |event: &event_log::RecordedEvent| {
         if event.event_type != "ApplicationApproved" {
             return Ok(None);
@@ -84,10 +73,23 @@ async fn a_gap_is_filled_from_the_source_and_reactions_carry_the_checkpoint() {
     let handler = LogHandler::new(awards_log.clone(), react);
     let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), "awards", &[SOURCE]), handler, source_log.clone())
         .expect("consumer");
-    let progress = consumer.progress();
-    let relay = Relay::new(source_log.clone(), RelayConfig::new(bus, SOURCE)).expect("relay");
+    let mut progress = consumer.progress();
     let shutdown = CancellationToken::new();
     let consuming = tokio::spawn(consumer.run(shutdown.clone()));
+    // Connected (and caught up with the still empty source) before anything is published.
+    progress.wait_for(|p| p.connected).await.expect("consumer connects");
+
+    // 30 events, every third an approval; the relay starts at position 12, so the consumer first sees a
+    // message ahead of a gap of 12 positions and must read them from the source log.
+    for n in 0..30 {
+        let event_type = if n % 3 == 0 { "ApplicationApproved" } else { "ApplicationEdited" };
+        source_log
+            .append(stream(n % 4), ExpectedVersion::Any, vec![event(event_type, &[n as u8])])
+            .await
+            .expect("append");
+    }
+    source_log.put_marker("event-bus.relay.cursor", 12u64.to_be_bytes().to_vec()).await.expect("cursor");
+    let relay = Relay::new(source_log.clone(), RelayConfig::new(bus, SOURCE)).expect("relay");
     let relaying = tokio::spawn(relay.run(shutdown.clone()));
 
     wait_until("the awards consumer to handle 30 events", Duration::from_secs(30), || {
@@ -133,4 +135,34 @@ async fn commands_succeed_and_the_backlog_is_visible_while_the_broker_is_unreach
     shutdown.cancel();
     relaying.await.expect("relay task").expect("relay stops while disconnected");
     assert_eq!(log.marker("event-bus.relay.cursor").expect("marker"), None, "nothing was confirmed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_starts_late_catches_up_from_the_source_log() {
+    let vhost = Vhost::create("late");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source_log = EventLog::open(dir.path().join("applications")).expect("log opens");
+    let awards_log = EventLog::open(dir.path().join("awards")).expect("log opens");
+    // Published history the consumer's queue never saw: it did not exist yet.
+    for n in 0..40 {
+        source_log
+            .append(stream(n % 4), ExpectedVersion::Any, vec![event("ApplicationEdited", &[n as u8])])
+            .await
+            .expect("append");
+    }
+    let handler = LogHandler::new(awards_log.clone(), |_: &event_log::RecordedEvent| Ok(None));
+    let bus = BusConfig::new(vhost.uri(broker_address()));
+    let consumer =
+        Consumer::new(ConsumerConfig::new(bus, "awards", &[SOURCE]), handler, source_log.clone()).expect("consumer");
+    let progress = consumer.progress();
+    let shutdown = CancellationToken::new();
+    let consuming = tokio::spawn(consumer.run(shutdown.clone()));
+    wait_until("the late consumer to catch up 40 events", Duration::from_secs(30), || {
+        log_checkpoint(&awards_log, SOURCE).expect("checkpoint").next_position == 40
+    })
+    .await;
+    shutdown.cancel();
+    consuming.await.expect("consumer task").expect("consumer stops cleanly");
+    let progress = progress.borrow().clone();
+    assert_eq!((progress.handled, progress.filled_from_source), (40, 40), "all of it read from the source log");
 }

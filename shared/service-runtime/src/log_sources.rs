@@ -26,15 +26,29 @@ impl LogSources {
     }
 }
 
-impl SourceReader for LogSources {
-    async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
+impl LogSources {
+    /// A client of `source`'s log with a fresh short-lived token. Gaps and catch-ups are rare: a connection
+    /// and token per use keeps no token alive longer than needed.
+    async fn client(&self, source: &str) -> Result<LogClient, SourceError> {
         let failed = |reason: String| SourceError::Failed { source_name: source.to_owned(), reason };
         let address = self.endpoints.get(source).ok_or_else(|| SourceError::UnknownSource(source.to_owned()))?;
-        // Gaps are rare: a fresh connection and token per gap keeps no token alive longer than needed.
         let token = TokenIssuer::new(&self.jwt)
             .and_then(|issuer| issuer.issue(Role::Auditor, &self.reader_subject, None, Duration::from_secs(300)))
             .map_err(|e| failed(e.to_string()))?;
-        let mut client = LogClient::connect(address, Some(&token)).await.map_err(|e| failed(e.to_string()))?;
+        LogClient::connect(address, Some(&token)).await.map_err(|e| failed(e.to_string()))
+    }
+}
+
+impl SourceReader for LogSources {
+    async fn head(&mut self, source: &str) -> Result<u64, SourceError> {
+        let head = self.client(source).await?.head().await;
+        head.map(|h| h.next_position)
+            .map_err(|e| SourceError::Failed { source_name: source.to_owned(), reason: e.to_string() })
+    }
+
+    async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
+        let failed = |reason: String| SourceError::Failed { source_name: source.to_owned(), reason };
+        let mut client = self.client(source).await?;
         let events = client.read_range(from, to).await.map_err(|e| failed(e.to_string()))?;
         let expected = usize::try_from(to.saturating_sub(from)).unwrap_or(usize::MAX);
         if events.len() != expected {
