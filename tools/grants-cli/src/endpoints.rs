@@ -59,7 +59,30 @@ impl Connection {
         }
     }
 
-    fn token(&self) -> anyhow::Result<String> {
+    /// A development token for `role` and `subject`, issued with the configured secret (the demo acts as
+    /// several people, so it needs the secret, not one token).
+    pub fn issue(&self, role: Role, subject: &str, organisation: Option<&str>) -> anyhow::Result<String> {
+        let Some(secret) = &self.jwt_secret else {
+            bail!("no development secret: pass --jwt-secret (or GRANTS_JWT_SECRET), the services' token secret");
+        };
+        let config = JwtConfig {
+            secret: secret.as_bytes().to_vec(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+        };
+        issue_dev_token(&config, role, subject, organisation, Duration::from_secs(3600))
+            .with_context(|| format!("cannot issue a token for {subject}"))
+    }
+
+    /// A gRPC channel to `service`.
+    pub async fn channel(&self, service: &str) -> anyhow::Result<tonic::transport::Channel> {
+        let url = self.url_of(service)?;
+        let endpoint = tonic::transport::Channel::from_shared(url.clone())
+            .with_context(|| format!("{service}: `{url}` is not a valid address"))?;
+        endpoint.connect().await.with_context(|| format!("{service}: cannot connect to {url}"))
+    }
+
+    pub fn token(&self) -> anyhow::Result<String> {
         if let Some(token) = &self.token {
             return Ok(token.clone());
         }

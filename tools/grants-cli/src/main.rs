@@ -5,8 +5,10 @@
 //! Exit codes: 0 verified (or done), 1 tampered (a log does not match its chain or a kept checkpoint),
 //! 2 could not check (unreachable service, refused token, bad input).
 
+mod as_of;
 mod checkpoint;
 mod decode;
+mod demo;
 mod endpoints;
 mod export;
 mod history;
@@ -34,6 +36,9 @@ use crate::endpoints::Connection;
         grants verify --service applications --against applications.checkpoint.json\n  \
         grants checkpoint --service awards --public-key <hex> --save awards.checkpoint.json\n  \
         grants history --application 6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab\n  \
+        grants as-of --award 0b7e9c1a-3d2f-5e4b-9a8c-7d6e5f4a3b2c --date 2022-03-01\n  \
+        grants as-of --program --at 2022-03-01T00:00:00Z\n  \
+        grants demo\n  \
         grants export --service awards --from 1200 --output awards.jsonl"
 )]
 struct Cli {
@@ -76,6 +81,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The state of an application or an award at a past point (a time, a day or a log position),
+    /// rebuilt from the owning service's log with the services' own aggregate code; or the projector's
+    /// program summary as of a time. Printed as JSON.
+    #[command(name = "as-of")]
+    AsOf(as_of::AsOfArgs),
+    /// Seed a demonstration program through the services' gRPC APIs: a 2021 round, nine partner
+    /// organisations, reviews and decisions, awards with agreements and tranches, accepted reports, a
+    /// release, a variation and an overdue report. Needs the services' development secret
+    /// (--jwt-secret or GRANTS_JWT_SECRET) to act as each person.
+    Demo,
     /// Fetch the service's latest signed checkpoint, verify its Ed25519 signature and that the log's
     /// verified chain holds the signed head; optionally save it to keep elsewhere (for `verify --against`).
     Checkpoint {
@@ -135,6 +150,8 @@ fn main() -> ExitCode {
             Command::Checkpoint { service, public_key, save } => {
                 checkpoint::run(&cli.connection, &service, public_key.as_deref(), save.as_deref()).await
             }
+            Command::AsOf(args) => as_of::run(&cli.connection, &args).await,
+            Command::Demo => demo::run(&cli.connection).await,
             Command::Keygen { output } => checkpoint::keygen(&output),
             Command::Export { service, all, from, output } => {
                 export::run(&cli.connection, service.as_deref(), all, from, output.as_deref()).await

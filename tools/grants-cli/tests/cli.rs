@@ -158,6 +158,25 @@ impl Cli {
     }
 }
 
+#[path = "../../../tests/python-verifier/python_env.rs"]
+mod python_env;
+
+/// The independent Python verifier against the service at `address`: its exit code and JSON verdict.
+async fn python_verdict(address: SocketAddr) -> (Option<i32>, serde_json::Value) {
+    let token = token(Role::Auditor, None);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python_env::python())
+            .arg(python_env::verifier_script())
+            .args(["--address", &address.to_string(), "--token", &token])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let verdict = serde_json::from_str(stdout(&output).trim()).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    (output.status.code(), verdict)
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -225,6 +244,16 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     std::fs::write(&edited_file, edited.to_string()).unwrap();
     let forged = cli.run(&["verify", "--service", "applications", "--against", edited_file.to_str().unwrap()]).await;
     assert_eq!(forged.status.code(), Some(2), "an edited signed checkpoint is refused: {forged:?}");
+    // The Python verifier, written from the .proto files alone, agrees with the Rust tool.
+    let rust: serde_json::Value = {
+        let json = cli.run(&["verify", "--service", "applications", "--json"]).await;
+        serde_json::from_str(stdout(&json).trim()).unwrap()
+    };
+    let (code, python) = python_verdict(service.address).await;
+    assert_eq!(code, Some(0), "{python}");
+    for field in ["verified_events", "head_position", "head_hash", "first_mismatch"] {
+        assert_eq!(python[field], rust[field], "{field}: python {python} rust {rust}");
+    }
     let all = cli.run(&["verify", "--all", "--json"]).await;
     assert_eq!(all.status.code(), Some(0), "{all:?}");
     assert_eq!(stdout(&all).lines().count(), 4);
@@ -284,7 +313,7 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     // tamper with the stored round (position 0) while the service is stopped
     service.stop().await;
     {
-        let db = sled::open(applications::service::log_dir(&data_dir)).unwrap();
+        let db = event_log::open_sled_when_unlocked(applications::service::log_dir(&data_dir)).unwrap();
         let tree = db.open_tree("event-log").unwrap();
         let mut key = vec![b'E'];
         key.extend_from_slice(&0u64.to_be_bytes());
@@ -304,6 +333,9 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     assert_eq!(against.status.code(), Some(1));
     let verdict: serde_json::Value = serde_json::from_str(stdout(&against).trim()).unwrap();
     assert_eq!(verdict["first_mismatch"], 0);
+    let (code, python) = python_verdict(service.address).await;
+    assert_eq!(code, Some(1), "the Python verifier finds the tampering too: {python}");
+    assert_eq!(python["first_mismatch"], 0);
     service.stop().await;
 
     let unreachable = Cli { endpoints: vec!["applications=http://127.0.0.1:9".into()] };

@@ -1,0 +1,360 @@
+//! `grants as-of`: what the platform knew about an application or an award at a past point, rebuilt from
+//! the owning service's log alone with the services' own aggregate code: the stream's events are decoded
+//! and folded with the same `apply` functions the services use to decide commands, so the state printed
+//! here is exactly the state a command at that point would have been decided on. The program summary as of
+//! a time is asked of the projector, which rebuilds its read models at that point.
+
+use anyhow::{Context, bail};
+use contracts::projector::v1::{self as projector, ProjectorServiceClient};
+use contracts::values::{Date, Money, Timestamp};
+use event_log::RecordedEvent;
+use prost::Message;
+use serde_json::{Value, json};
+use service_runtime::{Aggregate, DomainEvent};
+
+use crate::Outcome;
+use crate::decode::{PayloadDecoder, rfc3339};
+use crate::endpoints::Connection;
+
+/// `grants as-of`: what to rebuild, and at which point.
+#[derive(Debug, clap::Args)]
+pub struct AsOfArgs {
+    /// An application, rebuilt from the applications log.
+    #[arg(long, value_name = "ID", group = "subject")]
+    pub application: Option<uuid::Uuid>,
+    /// An award, rebuilt from the awards log.
+    #[arg(long, value_name = "ID", group = "subject")]
+    pub award: Option<uuid::Uuid>,
+    /// The program summary (totals by currency, country and service type, indicators) from the projector.
+    #[arg(long, group = "subject")]
+    pub program: bool,
+    /// With --program: only this round.
+    #[arg(long, value_name = "ID", requires = "program")]
+    pub round: Option<uuid::Uuid>,
+    /// Every event recorded at or before this time (RFC 3339, e.g. 2022-03-01T09:00:00Z).
+    #[arg(long, value_name = "TIME", group = "point")]
+    pub at: Option<String>,
+    /// Every event recorded on or before this day (UTC), e.g. 2022-03-01.
+    #[arg(long, value_name = "YYYY-MM-DD", group = "point")]
+    pub date: Option<String>,
+    /// Every event below this position of the owning service's log (the state when its head was N).
+    #[arg(long, value_name = "N", group = "point")]
+    pub position: Option<u64>,
+}
+
+pub async fn run(connection: &Connection, args: &AsOfArgs) -> anyhow::Result<Outcome> {
+    let point = Point::parse(args.at.as_deref(), args.date.as_deref(), args.position)?;
+    match (args.application, args.award) {
+        (Some(id), _) => application(connection, id, point).await,
+        (None, Some(id)) => award(connection, id, point).await,
+        (None, None) if args.program => program(connection, args.round, point).await,
+        (None, None) => bail!("name what to rebuild: --application ID, --award ID or --program"),
+    }
+}
+
+/// The point in the past to answer at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    /// Every event recorded at or before this time (microseconds since the Unix epoch).
+    RecordedAtOrBefore(i64),
+    /// Every event below this position of the owning service's log.
+    Below(u64),
+    /// Everything recorded so far.
+    Now,
+}
+
+impl Point {
+    /// From the command line's `--at`, `--date` and `--position` (at most one is given).
+    pub fn parse(at: Option<&str>, date: Option<&str>, position: Option<u64>) -> anyhow::Result<Point> {
+        if let Some(at) = at {
+            let time = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                .with_context(|| format!("`--at {at}` must be an RFC 3339 time such as 2022-03-01T00:00:00Z"))?;
+            return Ok(Point::RecordedAtOrBefore(micros(time)?));
+        }
+        if let Some(text) = date {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            let day = time::Date::parse(text, &format)
+                .with_context(|| format!("`--date {text}` must be a date such as 2022-03-01"))?;
+            let next = day.next_day().context("`--date` is the last representable day")?;
+            // The whole day (UTC): everything recorded before the next day began.
+            return Ok(Point::RecordedAtOrBefore(micros(next.midnight().assume_utc())? - 1));
+        }
+        Ok(position.map_or(Point::Now, Point::Below))
+    }
+
+    fn includes(self, event: &RecordedEvent) -> bool {
+        match self {
+            Point::RecordedAtOrBefore(micros) => event.recorded_at.as_micros() <= micros,
+            Point::Below(position) => event.position < position,
+            Point::Now => true,
+        }
+    }
+
+    fn describe(self) -> Value {
+        match self {
+            Point::RecordedAtOrBefore(micros) => json!({ "recorded_at_or_before": rfc3339(micros) }),
+            Point::Below(position) => json!({ "below_position": position }),
+            Point::Now => json!("now"),
+        }
+    }
+}
+
+fn micros(time: time::OffsetDateTime) -> anyhow::Result<i64> {
+    i64::try_from(time.unix_timestamp_nanos() / 1_000).context("the time is out of range")
+}
+
+/// What a stream folded to at a point, and which of its events made it.
+struct Folded<A> {
+    state: A,
+    applied: usize,
+    total: usize,
+    last: Option<(u64, i64, String)>,
+}
+
+/// Reads the stream `A::STREAM_TYPE/key` from `service`'s log and folds the events included at `point`
+/// with the aggregate's own `apply`.
+async fn fold<A: Aggregate>(
+    connection: &Connection,
+    service: &str,
+    key: &str,
+    point: Point,
+) -> anyhow::Result<Folded<A>> {
+    let mut client = connection.log_client(service).await?;
+    let events = client
+        .read_stream(A::STREAM_TYPE, key, 0)
+        .await
+        .with_context(|| format!("{service}: cannot read stream {}/{key}", A::STREAM_TYPE))?;
+    if events.is_empty() {
+        bail!("the {service} log has no {} {key}", A::STREAM_TYPE);
+    }
+    let mut folded = Folded { state: A::default(), applied: 0, total: events.len(), last: None };
+    for event in events.iter().filter(|e| point.includes(e)) {
+        let decoded = A::Event::decode_payload(&event.event_type, &event.payload)
+            .map_err(|e| anyhow::anyhow!("{service}: event at position {} does not decode: {e}", event.position))?;
+        folded.state = folded.state.apply(&decoded);
+        folded.applied += 1;
+        folded.last = Some((event.position, event.recorded_at.as_micros(), event.event_type.clone()));
+    }
+    Ok(folded)
+}
+
+fn envelope<A>(kind: &str, id: &str, service: &str, point: Point, folded: &Folded<A>, state: Value) -> Value {
+    json!({
+        kind: id,
+        "service": service,
+        "as_of": point.describe(),
+        "events_applied": folded.applied,
+        "events_in_stream": folded.total,
+        "last_event": folded.last.as_ref().map(|(position, recorded_at, event_type)| json!({
+            "position": position,
+            "recorded_at": rfc3339(*recorded_at),
+            "event_type": event_type,
+        })),
+        "state": state,
+    })
+}
+
+fn money(m: &Money) -> Value {
+    json!({ "minor_units": m.minor_units, "currency": m.currency.as_str() })
+}
+
+fn day(d: &Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+fn time_of(t: &Timestamp) -> String {
+    rfc3339(t.as_micros())
+}
+
+/// A contract message as JSON, with the contracts' field names.
+fn message_json<M: Message>(decoder: &PayloadDecoder, service: &str, name: &str, message: &M) -> Value {
+    decoder.payload(service, name, &message.encode_to_vec())
+}
+
+pub async fn application(connection: &Connection, id: uuid::Uuid, point: Point) -> anyhow::Result<Outcome> {
+    use applications::domain::application::Application;
+    let decoder = PayloadDecoder::new()?;
+    let key = id.to_string();
+    let folded: Folded<Application> = fold(connection, "applications", &key, point).await?;
+    let state = match &folded.state.0 {
+        None => Value::Null,
+        Some(app) => json!({
+            "status": app.status.to_wire().as_str_name().trim_start_matches("APPLICATION_STATUS_"),
+            "round_id": app.round_id.to_string(),
+            "organisation_id": app.organisation_id.to_string(),
+            "content": message_json(&decoder, "applications", "ApplicationContent", &app.content.to_wire()),
+            "submitted_at": app.submitted_at.as_ref().map(time_of),
+            "reviewers": app.reviewers.iter().map(|r| json!({
+                "subject": r.subject,
+                "declared": r.declaration.is_some(),
+                "has_conflict": r.declaration.as_ref().is_some_and(|(conflict, _)| *conflict),
+                "review": r.review.as_ref().map(|review| message_json(&decoder, "applications", "ReviewRecorded", review)),
+            })).collect::<Vec<_>>(),
+            "completed_reviews": app.completed_reviews().len(),
+            "decision": app.decision.as_ref().map(|d| json!({
+                "approved": d.approved,
+                "approved_amount": d.approved_amount.as_ref().map(money),
+                "reasons": d.reasons,
+                "decided_by": d.decided_by,
+            })),
+            "withdrawal_reason": app.withdrawal_reason,
+            "award_id": awards::domain::AwardId::for_application(awards::domain::ApplicationId(id)).to_string(),
+        }),
+    };
+    print_json(&envelope("application_id", &key, "applications", point, &folded, state))
+}
+
+pub async fn award(connection: &Connection, id: uuid::Uuid, point: Point) -> anyhow::Result<Outcome> {
+    use awards::domain::award::{Award, VariationStatus};
+    let decoder = PayloadDecoder::new()?;
+    let key = id.to_string();
+    let folded: Folded<Award> = fold(connection, "awards", &key, point).await?;
+    let state = match &folded.state.0 {
+        None => Value::Null,
+        Some(award) => {
+            let tranches: Vec<Value> = award
+                .terms
+                .iter()
+                .flat_map(|terms| &terms.tranches)
+                .map(|t| {
+                    let release = award.released.get(&t.tranche_id);
+                    json!({
+                        "tranche_id": t.tranche_id,
+                        "kind": t.kind.as_str_name().trim_start_matches("TRANCHE_KIND_"),
+                        "amount": money(&t.amount),
+                        "due_date": day(&t.due_date),
+                        "required_reports": t.required_reports,
+                        "conditions_met": t.required_reports.iter().all(|r| award.met.contains_key(r)),
+                        "released": release.is_some(),
+                        "released_amount": release.map(|r| money(&r.amount)),
+                        "released_by": release.map(|r| r.released_by.clone()),
+                        "cancelled": award.cancelled.contains(&t.tranche_id),
+                    })
+                })
+                .collect();
+            let conditions: Vec<Value> = award
+                .terms
+                .iter()
+                .flat_map(|terms| &terms.reports)
+                .map(|r| {
+                    let met = award.met.get(&r.report_ref);
+                    json!({
+                        "report_ref": r.report_ref,
+                        "kind": r.kind.as_str_name().trim_start_matches("REPORT_KIND_"),
+                        "due_date": day(&r.due_date),
+                        "met": met.is_some(),
+                        "report_id": met.map(|m| m.report_id.clone()),
+                        "accepted_by": met.map(|m| m.accepted_by.clone()),
+                        "accepted_at": met.map(|m| time_of(&m.accepted_at)),
+                    })
+                })
+                .collect();
+            let variations: Vec<Value> = award
+                .variations
+                .iter()
+                .map(|v| {
+                    json!({
+                        "variation_id": v.variation_id,
+                        "status": match v.status {
+                            VariationStatus::Requested => "REQUESTED",
+                            VariationStatus::Approved => "APPROVED",
+                            VariationStatus::Declined => "DECLINED",
+                        },
+                        "change": message_json(&decoder, "awards", "VariationChange", &v.change),
+                        "reason": v.reason,
+                        "requested_by": v.requested_by,
+                        "decided_by": v.decided_by,
+                        "decision_note": v.decision_note,
+                    })
+                })
+                .collect();
+            json!({
+                "status": award.status.name(),
+                "status_reason": award.status_reason,
+                "application_id": award.application_id.to_string(),
+                "round_id": award.round_id.to_string(),
+                "organisation_id": award.organisation_id.to_string(),
+                "title": award.title,
+                "approved_amount": money(&award.approved_amount),
+                "countries": award.countries,
+                "signed": award.signed_by.is_some(),
+                "signed_by": award.signed_by,
+                "amount": award.terms.as_ref().map(|t| money(&t.amount)),
+                "period_start": award.terms.as_ref().map(|t| day(&t.period_start)),
+                "period_end": award.terms.as_ref().map(|t| day(&t.period_end)),
+                "budget_lines": award.terms.iter().flat_map(|t| &t.budget_lines).map(|l| json!({
+                    "line_id": l.line_id, "category": l.category, "amount": money(&l.amount),
+                })).collect::<Vec<_>>(),
+                "released_total": money(&award.released_total),
+                "tranches_released": award.released.len(),
+                "tranches": tranches,
+                "conditions": conditions,
+                "conditions_met": award.met.len(),
+                "variations": variations,
+            })
+        }
+    };
+    print_json(&envelope("award_id", &key, "awards", point, &folded, state))
+}
+
+/// The projector's program summary as of a time (or now), optionally for one round.
+pub async fn program(connection: &Connection, round: Option<uuid::Uuid>, point: Point) -> anyhow::Result<Outcome> {
+    let as_of = match point {
+        Point::RecordedAtOrBefore(micros) => Some(projector::AsOf {
+            point: Some(projector::Point::RecordedAt(prost_types::Timestamp {
+                seconds: micros.div_euclid(1_000_000),
+                nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1_000).unwrap_or(0),
+            })),
+        }),
+        Point::Below(_) => {
+            bail!("`--position` names a position of one service's log; use --at or --date with --program")
+        }
+        Point::Now => None,
+    };
+    let request = projector::GetProgramSummaryRequest {
+        round_id: round.map(|r| r.to_string()).unwrap_or_default(),
+        organisation_id: String::new(),
+        as_of,
+    };
+    let mut request = tonic::Request::new(request);
+    let token = connection.token()?;
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().context("the token is not a valid header value")?);
+    let mut client = ProjectorServiceClient::new(connection.channel("projector").await?);
+    let summary = client
+        .get_program_summary(request)
+        .await
+        .map_err(|status| anyhow::anyhow!("projector: {:?}: {}", status.code(), status.message()))?
+        .into_inner();
+    let decoder = PayloadDecoder::new()?;
+    let output = json!({
+        "as_of": point.describe(),
+        "round_id": round.map(|r| r.to_string()),
+        "program_summary": message_json(&decoder, "projector", "ProgramSummary", &summary),
+    });
+    print_json(&output)
+}
+
+fn print_json(value: &Value) -> anyhow::Result<Outcome> {
+    println!("{}", serde_json::to_string_pretty(value).context("cannot print the state")?);
+    Ok(Outcome::Verified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_parse_from_a_time_a_day_or_a_position() {
+        let at = Point::parse(Some("2022-03-01T09:30:00.000001Z"), None, None).unwrap();
+        assert_eq!(at, Point::RecordedAtOrBefore(1_646_127_000_000_001));
+        let day = Point::parse(None, Some("2022-03-01"), None).unwrap();
+        assert_eq!(day, Point::RecordedAtOrBefore(1_646_179_200_000_000 - 1), "the whole day is included");
+        assert_eq!(Point::parse(None, None, Some(7)).unwrap(), Point::Below(7));
+        assert_eq!(Point::parse(None, None, None).unwrap(), Point::Now);
+        let error = Point::parse(None, Some("1 March 2022"), None).unwrap_err();
+        assert!(format!("{error:#}").starts_with("`--date 1 March 2022` must be a date"), "{error:#}");
+        assert!(Point::parse(Some("yesterday"), None, None).is_err());
+    }
+}
