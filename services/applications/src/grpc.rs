@@ -5,7 +5,8 @@
 use contracts::applications::v1::{self as pb, ApplicationsService};
 use contracts::values::{Country, Money, Timestamp};
 use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
-use tonic::{Request, Response, Status};
+use service_runtime::{Reply, reply};
+use tonic::Request;
 
 use crate::domain::application::{self, Application, ApplicationCommand, ApplicationData, Content};
 use crate::domain::organisation::{self, Organisation, RegisterOrganisation};
@@ -438,12 +439,6 @@ fn application_view(app: &ApplicationData, version: u64, viewer: &Actor) -> pb::
         }),
         withdrawal_reason: app.withdrawal_reason.clone(),
     }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, ServiceError>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 /// Parses the application id of a request.

@@ -84,11 +84,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
     relay_shutdown.cancel();
     if let Some(relay) = relay {
-        match relay.await {
-            Ok(Ok(())) => tracing::info!("event relay stopped"),
-            Ok(Err(e)) => tracing::error!(error = %e, "event relay failed"),
-            Err(e) => tracing::error!(error = %e, "event relay task failed"),
-        }
+        service_runtime::server::join_stopped("event relay", relay).await;
     }
     drop(log);
     tracing::info!("event log closed");

@@ -6,7 +6,8 @@ use contracts::awards::v1::{self as pb, AwardsService};
 use contracts::values::Timestamp;
 use service_runtime::command::stream_id;
 use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
-use tonic::{Request, Response, Status};
+use service_runtime::{Reply, reply};
+use tonic::Request;
 
 use crate::domain::award::{self, Award, AwardCommand, AwardData, Context, PaymentInput, VariationStatus};
 use crate::domain::terms::{Change, Move, Terms};
@@ -215,12 +216,6 @@ fn award_view(award: &AwardData, version: u64, history: Vec<pb::HistoryEntry>) -
         version,
         history,
     }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, ServiceError>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 fn award_id(value: &str) -> Result<AwardId, ServiceError> {

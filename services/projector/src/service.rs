@@ -99,11 +99,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
     bus_shutdown.cancel();
     if let Some(consumer) = consumer {
-        match consumer.await {
-            Ok(Ok(_)) => tracing::info!("event consumer stopped"),
-            Ok(Err(e)) => tracing::error!(error = %e, "event consumer failed"),
-            Err(e) => tracing::error!(error = %e, "event consumer task failed"),
-        }
+        service_runtime::server::join_stopped("event consumer", consumer).await;
     }
     if let Err(e) = models.flush().await {
         tracing::error!(error = %e, "flushing the read models failed");

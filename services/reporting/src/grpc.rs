@@ -7,7 +7,8 @@ use std::sync::Arc;
 use contracts::reporting::v1::{self as pb, ReportingService};
 use contracts::values::{Date, Timestamp};
 use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
-use tonic::{Request, Response, Status};
+use service_runtime::{Reply, reply};
+use tonic::{Request, Response};
 
 use crate::domain::catalogue::Catalogue;
 use crate::domain::schedule::{self, Command, Context, ObligationState, Review, Schedule, ScheduleData, Submission};
@@ -212,12 +213,6 @@ fn report_view(s: &ScheduleData, o: &ObligationState, version: u64, on: Date) ->
             .collect(),
         version,
     }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, ServiceError>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 fn award_id(value: &str) -> Result<AwardId, ServiceError> {

@@ -117,6 +117,14 @@ impl From<ServiceError> for tonic::Status {
     }
 }
 
+/// What a generated service method returns.
+pub type Reply<T> = Result<tonic::Response<T>, tonic::Status>;
+
+/// A handler's result as a gRPC reply, the error mapped by the one mapping above.
+pub fn reply<T>(result: Result<T, ServiceError>) -> Reply<T> {
+    result.map(tonic::Response::new).map_err(tonic::Status::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

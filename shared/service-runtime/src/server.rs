@@ -173,6 +173,16 @@ pub async fn serve(
     Ok(())
 }
 
+/// Waits for a background task of the service (relay, consumer) that was told to stop, and logs how it
+/// ended: services stop them after the server has drained.
+pub async fn join_stopped<T, E: std::fmt::Display>(what: &str, task: tokio::task::JoinHandle<Result<T, E>>) {
+    match task.await {
+        Ok(Ok(_)) => tracing::info!("{what} stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "{what} failed"),
+        Err(e) => tracing::error!(error = %e, "{what} task failed"),
+    }
+}
+
 /// Cancels `token` on SIGTERM or ctrl-c.
 pub fn cancel_on_signals(token: CancellationToken) {
     tokio::spawn(async move {
