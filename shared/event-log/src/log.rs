@@ -505,17 +505,24 @@ impl Subscription {
             let durable = *self.durable.borrow_and_update();
             if self.next < durable {
                 let until = durable.min(self.next + SUBSCRIPTION_READ_AHEAD);
-                for position in self.next..until {
-                    let event = match self.tree.get(keys::event_key(position)) {
-                        Ok(Some(value)) => decode_stored(position, &value),
-                        Ok(None) => Err(missing(position)),
-                        Err(e) => Err(e.into()),
-                    };
+                // One range scan rather than a lookup per position.
+                let mut expected = self.next;
+                for entry in self.tree.range(keys::event_key(self.next)..keys::event_key(until)) {
+                    let event = entry.map_err(StorageError::from).and_then(|(key, value)| {
+                        match keys::position_of_event_key(&key) {
+                            Some(position) if position == expected => decode_stored(position, &value),
+                            _ => Err(missing(expected)),
+                        }
+                    });
                     match event {
                         Ok(event) => self.buffer.push_back(event),
                         Err(e) => return Some(Err(e)),
                     }
-                    self.next = position + 1;
+                    expected += 1;
+                    self.next = expected;
+                }
+                if self.next < until {
+                    return Some(Err(missing(self.next)));
                 }
                 continue;
             }
