@@ -5,14 +5,11 @@
 
 mod support;
 
-// The approval fixture the awards and reporting tests share.
-#[path = "../../awards/tests/common/mod.rs"]
-mod platform;
-
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
 
+use contracts::applications::v1 as apps;
 use contracts::awards::v1 as aw;
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use contracts::reporting::v1 as rp;
@@ -85,6 +82,96 @@ fn agreement() -> aw::AgreementTerms {
         ],
         variance_threshold_percent: 10,
     }
+}
+
+/// Takes an application of `organisation_id` through the applications service to approval of 350 000.
+async fn approve_application(channel: Channel, organisation_id: &str) -> apps::Application {
+    let mut client = apps::ApplicationsServiceClient::new(channel);
+    let officer = token(Role::ProgramOfficer, "officer-0", None);
+    let partner = token(Role::Partner, "partner-1", Some(organisation_id));
+    let reviewer = token(Role::Reviewer, "reviewer-1", None);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let at = |offset: i64| Some(prost_types::Timestamp { seconds: now + offset, nanos: 0 });
+    let open = apps::OpenRoundRequest {
+        request_id: request_id(),
+        title: "Round 1".into(),
+        description: "Services for survivors".into(),
+        budget_ceiling: usd(1_000_000),
+        eligible_countries: vec!["KH".into()],
+        themes: vec!["shelter".into()],
+        opens_at: at(-3600),
+        closes_at: at(86_400),
+        criteria: vec![apps::Criterion {
+            criterion_id: "relevance".into(),
+            name: "Relevance".into(),
+            guidance: String::new(),
+            weight: 100,
+            max_score: 10,
+        }],
+        required_reviews: 1,
+    };
+    let round = client.open_round(authed(open, &officer)).await.unwrap().into_inner().round.unwrap();
+    let register = apps::RegisterOrganisationRequest {
+        request_id: request_id(),
+        organisation_id: organisation_id.into(),
+        legal_name: "Safe Harbour Foundation".into(),
+        country: "KH".into(),
+        organisation_type: apps::OrganisationType::NationalNgo as i32,
+        registration_number: format!("KH-{organisation_id}"),
+        contact_person: Some(apps::ContactPerson {
+            full_name: "Contact Person".into(),
+            email: "c@example.org".into(),
+            phone: String::new(),
+        }),
+    };
+    client.register_organisation(authed(register, &officer)).await.unwrap();
+    let content = apps::ApplicationContent {
+        title: "Shelter in Phnom Penh".into(),
+        summary: "Safe shelter and legal aid".into(),
+        requested_amount: usd(400_000),
+        budget_lines: vec![apps::BudgetLine { description: "Shelter".into(), amount: usd(400_000) }],
+        countries: vec!["KH".into()],
+        services_offered: vec![apps::ServiceType::Shelter as i32],
+        target_groups: vec!["women returning from abroad".into()],
+    };
+    let draft = apps::DraftApplicationRequest {
+        request_id: request_id(),
+        round_id: round.round_id.clone(),
+        content: Some(content),
+    };
+    let app = client.draft_application(authed(draft, &partner)).await.unwrap().into_inner().application.unwrap();
+    let id = app.application_id.clone();
+    let submit =
+        apps::SubmitApplicationRequest { request_id: request_id(), application_id: id.clone(), expected_version: None };
+    client.submit_application(authed(submit, &partner)).await.unwrap();
+    let assign = apps::AssignReviewerRequest {
+        request_id: request_id(),
+        application_id: id.clone(),
+        reviewer_subject: "reviewer-1".into(),
+    };
+    client.assign_reviewer(authed(assign, &officer)).await.unwrap();
+    let declare = apps::DeclareConflictOfInterestRequest {
+        request_id: request_id(),
+        application_id: id.clone(),
+        has_conflict: false,
+        statement: String::new(),
+    };
+    client.declare_conflict_of_interest(authed(declare, &reviewer)).await.unwrap();
+    let review = apps::RecordReviewRequest {
+        request_id: request_id(),
+        application_id: id.clone(),
+        scores: vec![apps::CriterionScore { criterion_id: "relevance".into(), score: 8 }],
+        recommendation: apps::Recommendation::Fund as i32,
+        comment: "Strong".into(),
+    };
+    client.record_review(authed(review, &reviewer)).await.unwrap();
+    let approve = apps::ApproveApplicationRequest {
+        request_id: request_id(),
+        application_id: id,
+        approved_amount: usd(350_000),
+        reasons: vec!["Fits the round".into()],
+    };
+    client.approve_application(authed(approve, &officer)).await.unwrap().into_inner().application.unwrap()
 }
 
 fn release(award_id: &str, tranche: &str, amount: i64) -> aw::ReleaseTrancheRequest {
@@ -177,7 +264,7 @@ async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past
     let partner = token(Role::Partner, "partner-1", Some(&org));
     let stranger = token(Role::Partner, "partner-9", Some(&uuid::Uuid::new_v4().to_string()));
 
-    let application = platform::fixtures::approve_application(channel(&applications.address).await, &org).await;
+    let application = approve_application(channel(&applications.address).await, &org).await;
     let award_id = projector::projection::award_id_for(&application.application_id).unwrap();
     let mut awards_client = aw::AwardsServiceClient::new(channel(&awards.address).await);
     eventually("the award to be offered", 30, || {
