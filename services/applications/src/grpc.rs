@@ -122,7 +122,7 @@ impl ApplicationsApi {
                 &ctx,
                 &key,
                 None,
-                |loaded| round::handle(&loaded.state, RoundCommand::Open(command)),
+                |loaded| round::handle(&loaded.state, RoundCommand::Open(command.clone())),
                 |state, version| pb::RoundResponse { round: state.0.as_ref().map(|r| self.round_view(r, version)) },
             )
             .await
@@ -203,7 +203,7 @@ impl ApplicationsApi {
                 &ctx,
                 &organisation_id.to_string(),
                 None,
-                |loaded| organisation::handle(&loaded.state, command),
+                |loaded| organisation::handle(&loaded.state, command.clone()),
                 |state, version| pb::OrganisationResponse { organisation: organisation_summary(state, version) },
             )
             .await;
@@ -261,7 +261,7 @@ impl ApplicationsApi {
                 &ctx,
                 &id.to_string(),
                 None,
-                |loaded| organisation::handle_erase(&loaded.state, command),
+                |loaded| organisation::handle_erase(&loaded.state, command.clone()),
                 |state, version| pb::OrganisationResponse { organisation: organisation_summary(state, version) },
             )
             .await
@@ -296,7 +296,7 @@ impl ApplicationsApi {
                 expected_version,
                 |loaded| {
                     let context = application::Context { actor: &ctx.actor, now: ctx.now, round: round.as_ref() };
-                    application::handle(&loaded.state, context, command)
+                    application::handle(&loaded.state, context, command.clone())
                 },
                 |state, version| pb::ApplicationResponse {
                     application: state.0.as_ref().map(|a| application_view(a, version, &actor)),

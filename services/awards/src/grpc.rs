@@ -48,7 +48,7 @@ impl AwardsApi {
                 ctx,
                 &id.to_string(),
                 expected_version,
-                |loaded| award::handle(&loaded.state, Context { actor: &ctx.actor, now: ctx.now }, command),
+                |loaded| award::handle(&loaded.state, Context { actor: &ctx.actor, now: ctx.now }, command.clone()),
                 |state, version| pb::AwardResponse {
                     award: state.0.as_ref().map(|a| award_view(a, version, Vec::new())),
                 },

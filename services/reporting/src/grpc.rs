@@ -60,7 +60,11 @@ impl ReportingApi {
                 &id.to_string(),
                 expected_version,
                 |loaded| {
-                    schedule::handle(&loaded.state, Context { actor: &ctx.actor, now: ctx.now, catalogue }, command)
+                    schedule::handle(
+                        &loaded.state,
+                        Context { actor: &ctx.actor, now: ctx.now, catalogue },
+                        command.clone(),
+                    )
                 },
                 |state, version| pb::ReportResponse {
                     report: state
