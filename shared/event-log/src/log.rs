@@ -15,7 +15,7 @@ use crate::event::{NewEvent, RecordedEvent, Timestamp};
 use crate::keys;
 use crate::stream::{ExpectedVersion, StreamId};
 use crate::wire;
-use crate::writer::{Command, Syncer, Writer};
+use crate::writer::{BlobFiles, Command, Syncer, Writer};
 
 /// Most events in one append.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
@@ -163,7 +163,8 @@ impl EventLog {
         let (durable_tx, durable_rx) = watch::channel(next_position);
         let (commands_tx, commands_rx) = mpsc::channel(MAX_EVENTS_PER_APPEND);
         let writer = Writer { tree: tree.clone(), next_position, head_hash, last_recorded };
-        let syncer = Syncer { db, data_file, durability: options.durability, durable: durable_tx };
+        let blobs = BlobFiles::new(path.join("blobs"));
+        let syncer = Syncer { db, data_file, durability: options.durability, blobs, durable: durable_tx };
         let handle = std::thread::Builder::new()
             .name("event-log-writer".into())
             .spawn(move || writer.run(syncer, commands_rx))

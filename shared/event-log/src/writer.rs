@@ -2,8 +2,10 @@
 //! gap-free positions and chains hashes. It runs on its own thread so that a slow disk never blocks the
 //! async runtime, and it is the only code that writes to the log's tree.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::fs::File;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -41,6 +43,7 @@ pub(crate) struct Syncer {
     /// The sled log file, synced with fdatasync after sled's own flush (see the crate docs for why).
     pub data_file: File,
     pub durability: Durability,
+    pub blobs: BlobFiles,
     /// Publishes the number of durable events (the next position to be written) to readers.
     pub durable: watch::Sender<u64>,
 }
@@ -312,7 +315,7 @@ impl Writer {
 }
 
 impl Syncer {
-    fn run(self, applied: std::sync::mpsc::Receiver<Applied>, failed: &AtomicBool) {
+    fn run(mut self, applied: std::sync::mpsc::Receiver<Applied>, failed: &AtomicBool) {
         while let Ok(first) = applied.recv() {
             let mut group = vec![first];
             while let Ok(more) = applied.try_recv() {
@@ -341,12 +344,56 @@ impl Syncer {
         }
     }
 
-    fn sync(&self) -> Result<(), StorageError> {
+    fn sync(&mut self) -> Result<(), StorageError> {
         self.db.flush()?;
         if self.durability == Durability::Fdatasync {
+            // Blobs first: the log must never be durable while a blob it points to is not.
+            self.blobs.sync_new().map_err(|e| StorageError::Sync(format!("cannot sync sled's blob files: {e}")))?;
             self.data_file.sync_data().map_err(|e| StorageError::Sync(e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+/// sled writes a page too large for its log (over a quarter of a 512 KiB segment: an event with a large
+/// payload, or a node holding several) to a file of its own in `blobs/`, and never syncs that file. The
+/// syncer makes every new blob file, and the directory entry naming it, durable before the log that
+/// points to it.
+pub(crate) struct BlobFiles {
+    dir: PathBuf,
+    /// The blob files present and synced at the last sync; sled removes old blobs, so this is rebuilt from
+    /// each listing rather than grown.
+    synced: HashSet<OsString>,
+}
+
+impl BlobFiles {
+    pub(crate) fn new(dir: PathBuf) -> BlobFiles {
+        BlobFiles { dir, synced: HashSet::new() }
+    }
+
+    /// Syncs the blob files that appeared since the last call; returns how many there were.
+    pub(crate) fn sync_new(&mut self) -> std::io::Result<usize> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut present = HashSet::with_capacity(self.synced.len());
+        let mut new = 0;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            if !self.synced.contains(&name) {
+                File::open(entry.path())?.sync_data()?;
+                new += 1;
+            }
+            present.insert(name);
+        }
+        if new > 0 {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        self.synced = present;
+        Ok(new)
     }
 }
 
@@ -363,5 +410,27 @@ fn refuse_all(commands: Vec<Command>) {
             Command::Append { reply, .. } => drop(reply.send(Err(AppendError::Storage(StorageError::Failed)))),
             Command::PutMarker { reply, .. } => drop(reply.send(Err(StorageError::Failed))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BlobFiles;
+
+    #[test]
+    fn each_new_blob_file_is_synced_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs");
+        let mut files = BlobFiles::new(blobs.clone());
+        assert_eq!(files.sync_new().unwrap(), 0, "no directory yet");
+        std::fs::create_dir(&blobs).unwrap();
+        std::fs::write(blobs.join("1"), b"one").unwrap();
+        std::fs::write(blobs.join("2"), b"two").unwrap();
+        assert_eq!(files.sync_new().unwrap(), 2);
+        assert_eq!(files.sync_new().unwrap(), 0);
+        std::fs::remove_file(blobs.join("1")).unwrap();
+        std::fs::write(blobs.join("3"), b"three").unwrap();
+        assert_eq!(files.sync_new().unwrap(), 1);
+        assert_eq!(files.synced.len(), 2, "removed blobs are forgotten");
     }
 }

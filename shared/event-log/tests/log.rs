@@ -291,3 +291,22 @@ async fn concurrent_appends_get_gap_free_positions_in_commit_order() {
     assert!(report.is_intact());
     assert_eq!(report.verified, events.len() as u64);
 }
+
+#[tokio::test]
+async fn events_too_large_for_sleds_log_are_stored_as_blobs_and_read_back_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    // sled keeps pages over 128 KiB in blob files of their own, which the log syncs itself.
+    let large: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8).collect();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        log.append(stream(1), ExpectedVersion::NoStream, vec![new_event(b"small")]).await.unwrap();
+        log.append(stream(1), ExpectedVersion::Exact(0), vec![new_event(&large)]).await.unwrap();
+        let blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
+        assert!(blobs > 0, "the large event went to a blob file");
+    }
+    let log = EventLog::open(dir.path()).unwrap();
+    let events: Vec<_> = log.read_stream(&stream(1), 0).map(Result::unwrap).collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].payload, large);
+    assert!(log.verify(..).unwrap().is_intact());
+}
