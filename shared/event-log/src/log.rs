@@ -1,6 +1,6 @@
 //! The log handle: opening, appending through the writer, and reading what is durable.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
@@ -162,7 +162,8 @@ impl EventLog {
 
         let (durable_tx, durable_rx) = watch::channel(next_position);
         let (commands_tx, commands_rx) = mpsc::channel(MAX_EVENTS_PER_APPEND);
-        let writer = Writer { tree: tree.clone(), next_position, head_hash, last_recorded };
+        let writer =
+            Writer { tree: tree.clone(), next_position, head_hash, last_recorded, stream_heads: HashMap::new() };
         let blobs = BlobFiles::new(path.join("blobs"));
         let syncer = Syncer { db, data_file, durability: options.durability, blobs, durable: durable_tx };
         let handle = std::thread::Builder::new()

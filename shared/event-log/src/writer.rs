@@ -33,7 +33,13 @@ pub(crate) struct Writer {
     pub next_position: u64,
     pub head_hash: Hash,
     pub last_recorded: Timestamp,
+    /// The current version of recently appended streams (`None`: no events). The writer is the log's only
+    /// writer, so these stay exact; they save a reverse scan of sled per append, its costliest read.
+    pub stream_heads: HashMap<StreamId, Option<u64>>,
 }
+
+/// Most streams whose head the writer remembers; past it the memory starts over.
+const MAX_REMEMBERED_STREAM_HEADS: usize = 100_000;
 
 /// Makes applied commits durable and only then answers them. Runs on a thread of its own so that the
 /// writer stages and applies the next commit while the disk syncs the previous one (pipelined group
@@ -172,6 +178,9 @@ impl Writer {
             self.next_position = next_position;
             self.head_hash = head_hash;
             self.last_recorded = recorded_at;
+            for (stream, version) in staged.heads {
+                self.remember_head(stream, Some(version));
+            }
         }
         Ok(Applied { done, wrote: !staged.is_empty, next_position })
     }
@@ -179,7 +188,7 @@ impl Writer {
     /// Validates one append against the log and what this commit staged before it, then stages its writes.
     /// Reads everything it needs before staging anything, so a rejection leaves `staged` untouched.
     fn stage_append(
-        &self,
+        &mut self,
         request: &AppendRequest,
         staged: &mut Staged,
         cursor: &mut ChainCursor,
@@ -290,14 +299,31 @@ impl Writer {
         }
     }
 
-    fn stream_head(&self, staged: &Staged, stream: &StreamId, prefix: &[u8]) -> Result<Option<u64>, StorageError> {
+    fn stream_head(
+        &mut self,
+        staged: &Staged,
+        stream: &StreamId,
+        prefix: &[u8],
+    ) -> Result<Option<u64>, StorageError> {
         if let Some(version) = staged.heads.get(stream) {
             return Ok(Some(*version));
         }
-        match self.tree.scan_prefix(prefix).next_back().transpose()? {
-            None => Ok(None),
-            Some((key, _)) => Ok(keys::version_of_stream_key(&key)),
+        if let Some(version) = self.stream_heads.get(stream) {
+            return Ok(*version);
         }
+        let version = match self.tree.scan_prefix(prefix).next_back().transpose()? {
+            None => None,
+            Some((key, _)) => keys::version_of_stream_key(&key),
+        };
+        self.remember_head(stream.clone(), version);
+        Ok(version)
+    }
+
+    fn remember_head(&mut self, stream: StreamId, version: Option<u64>) {
+        if self.stream_heads.len() >= MAX_REMEMBERED_STREAM_HEADS && !self.stream_heads.contains_key(&stream) {
+            self.stream_heads.clear();
+        }
+        self.stream_heads.insert(stream, version);
     }
 
     fn load_event(&self, staged: &Staged, position: u64) -> Result<RecordedEvent, StorageError> {
