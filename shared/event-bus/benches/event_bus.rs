@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use event_bus::lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use event_bus::lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions};
 use event_bus::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use event_bus::lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties};
 use event_bus::{
@@ -56,16 +56,38 @@ fn new_event(n: u64) -> NewEvent {
     }
 }
 
-async fn raw_ceiling(uri: &str, body_len: usize) -> anyhow::Result<f64> {
+/// Where and what a ceiling run publishes.
+struct CeilingRoute<'a> {
+    exchange: &'a str,
+    routing_key: &'a str,
+    /// The quorum queue it lands in, bound to `routing_key` on `exchange` unless that is the default
+    /// exchange.
+    queue: &'a str,
+    properties: BasicProperties,
+}
+
+/// Raw lapin: persistent messages with confirms and a window of [`WINDOW`] into a quorum queue, no log
+/// and no relay logic.
+async fn raw_ceiling(uri: &str, body_len: usize, route: CeilingRoute<'_>) -> anyhow::Result<f64> {
     let connection = Connection::connect(uri, ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
     channel.confirm_select(ConfirmSelectOptions::default()).await?;
     let mut arguments = FieldTable::default();
     arguments.insert(ShortString::from("x-queue-type"), AMQPValue::LongString(LongString::from("quorum")));
     let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
-    channel.queue_declare(ShortString::from("bench.raw"), durable, arguments).await?;
+    channel.queue_declare(ShortString::from(route.queue), durable, arguments).await?;
+    if !route.exchange.is_empty() {
+        channel
+            .queue_bind(
+                ShortString::from(route.queue),
+                ShortString::from(route.exchange),
+                ShortString::from(route.routing_key),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
     let body = vec![7u8; body_len];
-    let properties = BasicProperties::default().with_delivery_mode(2);
     let mut in_flight = VecDeque::with_capacity(WINDOW);
     let started = Instant::now();
     for _ in 0..EVENTS {
@@ -75,11 +97,11 @@ async fn raw_ceiling(uri: &str, body_len: usize) -> anyhow::Result<f64> {
         }
         let confirm = channel
             .basic_publish(
-                ShortString::from(""),
-                ShortString::from("bench.raw"),
+                ShortString::from(route.exchange),
+                ShortString::from(route.routing_key),
                 BasicPublishOptions { mandatory: true, immediate: false },
                 &body,
-                properties.clone(),
+                route.properties.clone(),
             )
             .await?;
         in_flight.push_back(confirm);
@@ -119,7 +141,9 @@ async fn main() -> anyhow::Result<()> {
     let sample = log.event(0)?.expect("first event");
     let body_len = encode_envelope(&sample).len();
 
-    let raw = raw_ceiling(&uri, body_len).await?;
+    let plain = BasicProperties::default().with_delivery_mode(2);
+    let route = CeilingRoute { exchange: "", routing_key: "bench.raw", queue: "bench.raw", properties: plain };
+    let raw = raw_ceiling(&uri, body_len, route).await?;
 
     // The consumer declares its queue and bindings; it is stopped so that the relay's messages wait.
     let bus = BusConfig::new(uri.clone());
@@ -148,6 +172,20 @@ async fn main() -> anyhow::Result<()> {
     shutdown.cancel();
     relaying.await??;
 
+    // The same raw publishing, but along the relay's route (topic exchange, routing key, the relay's
+    // properties and headers) into a queue of its own: what the broker alone charges for that route.
+    let shaped = raw_ceiling(
+        &uri,
+        body_len,
+        CeilingRoute {
+            exchange: &bus.events_exchange,
+            routing_key: "ceiling.ApplicationEdited",
+            queue: "bench.shaped",
+            properties: event_bus::message::event_properties("ceiling", &sample),
+        },
+    )
+    .await?;
+
     let consumer = Consumer::new(ConsumerConfig::new(bus, "bench", &[SOURCE]), handler, QueueOnly(log.clone()))?;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
@@ -165,6 +203,14 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "relay (log -> exchange -> quorum queue, window {WINDOW}):             {relay_rate:>9.0} msg/s  {:.2}",
         relay_rate / raw
+    );
+    println!(
+        "  raw along the relay's route (topic exchange, headers):        {shaped:>9.0} msg/s  {:.2}",
+        shaped / raw
+    );
+    println!(
+        "  relay against that route's ceiling:                                          {:.2}",
+        relay_rate / shaped
     );
     println!(
         "consumer (quorum queue -> sled read model, idempotent):         {consumer_rate:>9.0} msg/s  {:.2}",

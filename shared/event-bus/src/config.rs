@@ -64,11 +64,21 @@ pub struct RelayConfig {
     pub window: usize,
     /// Name of the log marker that holds the durable cursor (the first position not yet confirmed).
     pub cursor_marker: String,
+    /// Least time between two saves of the cursor. Each save is a durable commit of the log, so saving on
+    /// every confirm would cost as much disk work as the events themselves; after a crash, at most this
+    /// much of the confirmed stream is published again, and consumers recognise it as duplicates.
+    pub cursor_save_interval: Duration,
 }
 
 impl RelayConfig {
     pub fn new(bus: BusConfig, service: impl Into<String>) -> RelayConfig {
-        RelayConfig { bus, service: service.into(), window: 512, cursor_marker: "event-bus.relay.cursor".into() }
+        RelayConfig {
+            bus,
+            service: service.into(),
+            window: 512,
+            cursor_marker: "event-bus.relay.cursor".into(),
+            cursor_save_interval: Duration::from_millis(100),
+        }
     }
 
     pub(crate) fn validate(&self) -> Result<(), BusError> {

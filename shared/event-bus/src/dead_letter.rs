@@ -12,7 +12,7 @@ use lapin::{BasicProperties, Channel, Confirmation};
 use crate::broker::{self, timed};
 use crate::config::ConsumerConfig;
 use crate::error::BusError;
-use crate::message::{header, number_header, text_header, with_headers};
+use crate::message::{event_type, header, number_header, source_service, text_header, with_headers};
 
 /// Most dead letters read in one listing; the rest stay in the queue unseen.
 pub const MAX_LISTED: usize = 10_000;
@@ -46,9 +46,9 @@ impl DeadLetter {
             .unwrap_or_else(|| "unknown".to_owned());
         DeadLetter {
             id,
-            source: text_header(&properties, header::SOURCE_SERVICE),
+            source: source_service(&properties),
             position: number_header(&properties, header::GLOBAL_POSITION),
-            event_type: properties.kind().as_ref().map(|t| t.as_str().to_owned()),
+            event_type: event_type(&properties),
             routing_key: text_header(&properties, header::ORIGINAL_ROUTING_KEY)
                 .or_else(|| Some(routing_key.to_owned()).filter(|k| !k.is_empty())),
             reason,

@@ -5,10 +5,10 @@ use event_log::RecordedEvent;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
-/// Header names. Numbers are AMQP long-long integers, everything else a long string.
+/// Header names. Numbers are AMQP long-long integers, everything else a long string. The source service
+/// travels in the `app_id` property and the event type in `type`, not again as headers: every byte of a
+/// message is written to each quorum queue's log, so nothing is carried twice.
 pub mod header {
-    /// The service whose log the event comes from.
-    pub const SOURCE_SERVICE: &str = "source-service";
     /// `<stream type>/<stream key>`.
     pub const STREAM_ID: &str = "stream-id";
     pub const STREAM_VERSION: &str = "stream-version";
@@ -18,7 +18,8 @@ pub mod header {
     pub const CORRELATION_ID: &str = "correlation-id";
     /// The event's chained hash, lowercase hex.
     pub const HASH: &str = "hash";
-    /// The full event type (the `type` property is limited to 255 bytes).
+    /// The full event type, only on the rare event whose type is longer than the 255 bytes the `type`
+    /// property holds.
     pub const EVENT_TYPE: &str = "event-type";
     /// Why a message was dead-lettered by the consumer.
     pub const DEAD_LETTER_REASON: &str = "x-dead-letter-reason";
@@ -66,7 +67,6 @@ fn number(value: u64) -> AMQPValue {
 /// Properties of the message that carries `event` from `service`'s log.
 pub fn event_properties(service: &str, event: &RecordedEvent) -> BasicProperties {
     let mut headers = FieldTable::default();
-    headers.insert(ShortString::from(header::SOURCE_SERVICE), long(service));
     headers.insert(ShortString::from(header::STREAM_ID), long(event.stream.to_string()));
     headers.insert(ShortString::from(header::STREAM_VERSION), number(event.stream_version));
     headers.insert(ShortString::from(header::GLOBAL_POSITION), number(event.position));
@@ -76,7 +76,9 @@ pub fn event_properties(service: &str, event: &RecordedEvent) -> BasicProperties
         long(event.metadata.correlation_id.hyphenated().to_string()),
     );
     headers.insert(ShortString::from(header::HASH), long(event.hash.to_string()));
-    headers.insert(ShortString::from(header::EVENT_TYPE), long(event.event_type.clone()));
+    if event.event_type.len() > SHORT_STRING_MAX {
+        headers.insert(ShortString::from(header::EVENT_TYPE), long(event.event_type.clone()));
+    }
     BasicProperties::default()
         .with_delivery_mode(PERSISTENT)
         .with_content_type(ShortString::from("application/x-protobuf"))
@@ -116,10 +118,19 @@ pub(crate) fn bool_header(properties: &BasicProperties, name: &str) -> bool {
     matches!(properties.headers().as_ref().and_then(|h| h.inner().get(name)), Some(AMQPValue::Boolean(true)))
 }
 
-/// The source service of a delivery: its header, else the first word of its routing key.
+/// The source service of a delivery: its `app_id`, else the first word of its routing key.
 pub(crate) fn source_of(properties: &BasicProperties, routing_key: &str) -> Option<String> {
-    text_header(properties, header::SOURCE_SERVICE)
-        .or_else(|| routing_key.split('.').next().filter(|s| !s.is_empty()).map(str::to_owned))
+    source_service(properties).or_else(|| routing_key.split('.').next().filter(|s| !s.is_empty()).map(str::to_owned))
+}
+
+/// The service whose log a message comes from, as its relay set it.
+pub fn source_service(properties: &BasicProperties) -> Option<String> {
+    properties.app_id().as_ref().map(|id| id.as_str().to_owned()).filter(|id| !id.is_empty())
+}
+
+/// The full event type of a message: its header when the type was too long for the `type` property.
+pub fn event_type(properties: &BasicProperties) -> Option<String> {
+    text_header(properties, header::EVENT_TYPE).or_else(|| properties.kind().as_ref().map(|t| t.as_str().to_owned()))
 }
 
 /// `properties` with `entries` added to (or replacing) its headers and the `removed` headers gone.

@@ -131,7 +131,12 @@ impl Relay {
     /// local log ends the relay with an error.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
         let (persist_tx, persist_rx) = watch::channel(*self.confirmed.borrow());
-        let persister = tokio::spawn(persist_cursor(self.log.clone(), self.config.cursor_marker.clone(), persist_rx));
+        let persister = tokio::spawn(persist_cursor(
+            self.log.clone(),
+            self.config.cursor_marker.clone(),
+            self.config.cursor_save_interval,
+            persist_rx,
+        ));
         let result = self.publish_until_stopped(&shutdown, &persist_tx).await;
         drop(persist_tx);
         let persisted = persister.await.map_err(|e| BusError::Database(format!("cursor writer failed: {e}")))?;
@@ -345,17 +350,31 @@ fn read_cursor(log: &EventLog, marker: &str) -> Result<u64, BusError> {
 /// Stores the cursor as it moves, coalescing updates: each write is a durable commit, and a cursor that
 /// lags only means messages published again, which consumers recognise. Writes the last value before it
 /// returns.
-async fn persist_cursor(log: EventLog, marker: String, mut confirmed: watch::Receiver<u64>) -> Result<(), BusError> {
+async fn persist_cursor(
+    log: EventLog,
+    marker: String,
+    interval: Duration,
+    mut confirmed: watch::Receiver<u64>,
+) -> Result<(), BusError> {
     let mut stored = read_cursor(&log, &marker)?;
-    loop {
-        let open = confirmed.changed().await.is_ok();
+    let mut open = true;
+    while open {
+        open = confirmed.changed().await.is_ok();
+        // Confirms that arrive during the pause are folded into one save; a stop ends the pause at once
+        // so that the final cursor is saved without delay.
+        let pause = tokio::time::sleep(interval);
+        tokio::pin!(pause);
+        while open {
+            tokio::select! {
+                _ = &mut pause => break,
+                changed = confirmed.changed() => open = changed.is_ok(),
+            }
+        }
         let value = *confirmed.borrow_and_update();
         if value != stored {
             log.put_marker(&marker, value.to_be_bytes().to_vec()).await?;
             stored = value;
         }
-        if !open {
-            return Ok(());
-        }
     }
+    Ok(())
 }

@@ -37,6 +37,11 @@ async fn events_arrive_exactly_once_in_order_per_stream() {
     })
     .await;
     assert!(monitor.wait_published(2_000).await);
+    // The running relay saves its cursor within its save interval (100 ms), not only when it stops.
+    wait_until("the running relay to save its cursor", Duration::from_secs(5), || {
+        log.marker("event-bus.relay.cursor").expect("marker") == Some(2_000u64.to_be_bytes().to_vec())
+    })
+    .await;
 
     shutdown.cancel();
     consuming.await.expect("consumer task").expect("consumer stops cleanly");
