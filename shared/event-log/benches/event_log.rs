@@ -29,6 +29,10 @@ fn main() -> anyhow::Result<()> {
     let kind_ceiling = fdatasync_ceiling(root.path(), true)?;
     println!("ceiling: single-threaded 128-byte append + fdatasync: {ceiling:.0} per second");
     println!("         the same into a preallocated file (no metadata to sync): {kind_ceiling:.0} per second");
+    let sled_ceiling = sled_insert_ceiling(root.path())?;
+    println!(
+        "         sled alone, no sync: the log's three entries per event in batches of {SLED_BATCH}: {sled_ceiling:.0} events per second"
+    );
     println!();
     println!(
         "{:<16} {:>10} {:>12} {:>10} {:>10} {:>8} {:>15}",
@@ -50,6 +54,14 @@ fn main() -> anyhow::Result<()> {
                 rate / ceiling,
                 rate / kind_ceiling
             );
+            if appenders == 64 {
+                println!(
+                    "{:<16} {:>10} {:>12} of what sled alone inserts",
+                    "",
+                    "",
+                    format!("{:.2}", rate / sled_ceiling)
+                );
+            }
         }
     }
 
@@ -121,6 +133,40 @@ fn fdatasync_ceiling(dir: &std::path::Path, preallocated: bool) -> anyhow::Resul
         count += 1;
     }
     Ok(count as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Events per batch in the sled-only ceiling: about what 64 appenders gather into one group commit.
+const SLED_BATCH: u64 = 32;
+
+/// What sled itself costs, without any sync, hashing or coordination: the same three entries per event
+/// the log writes (the record under its position, a stream index entry and an event id entry, with keys
+/// and values of the same sizes), applied in batches as the writer applies them. No log can append faster
+/// than this on the machine, whatever the disk.
+fn sled_insert_ceiling(dir: &std::path::Path) -> anyhow::Result<f64> {
+    let db = sled::Config::new().path(dir.join("sled-ceiling")).open()?;
+    let tree = db.open_tree("ceiling")?;
+    let record = vec![0x61u8; 450];
+    let started = Instant::now();
+    let mut position = 0u64;
+    while started.elapsed() < RUN_FOR {
+        let mut batch = sled::Batch::default();
+        for _ in 0..SLED_BATCH {
+            let stream = format!("application/bench-{}", position % 64);
+            let mut record_key = b"E".to_vec();
+            record_key.extend_from_slice(&position.to_be_bytes());
+            let mut stream_key = b"S".to_vec();
+            stream_key.extend_from_slice(stream.as_bytes());
+            stream_key.extend_from_slice(&(position / 64).to_be_bytes());
+            let mut id_key = b"I".to_vec();
+            id_key.extend_from_slice(Uuid::new_v4().as_bytes());
+            batch.insert(record_key, record.clone());
+            batch.insert(stream_key, &position.to_be_bytes());
+            batch.insert(id_key, &position.to_be_bytes());
+            position += 1;
+        }
+        tree.apply_batch(batch)?;
+    }
+    Ok(position as f64 / started.elapsed().as_secs_f64())
 }
 
 fn event(payload_len: usize) -> NewEvent {

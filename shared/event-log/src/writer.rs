@@ -299,12 +299,7 @@ impl Writer {
         }
     }
 
-    fn stream_head(
-        &mut self,
-        staged: &Staged,
-        stream: &StreamId,
-        prefix: &[u8],
-    ) -> Result<Option<u64>, StorageError> {
+    fn stream_head(&mut self, staged: &Staged, stream: &StreamId, prefix: &[u8]) -> Result<Option<u64>, StorageError> {
         if let Some(version) = staged.heads.get(stream) {
             return Ok(Some(*version));
         }
