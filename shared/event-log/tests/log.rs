@@ -310,3 +310,37 @@ async fn events_too_large_for_sleds_log_are_stored_as_blobs_and_read_back_after_
     assert_eq!(events[1].payload, large);
     assert!(log.verify(..).unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn reads_with_read_ahead_see_every_event_once_and_an_abandoned_one_lets_the_log_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = event_log::Options { read_ahead_min_events: 10, ..event_log::Options::default() };
+    let total = 600u64;
+    {
+        let log = EventLog::open_with(dir.path(), options.clone()).unwrap();
+        for batch in 0..(total / 50) {
+            let events = (0..50).map(|i| new_event(format!("event {}", batch * 50 + i).as_bytes())).collect();
+            log.append(stream(batch as u32 % 4), ExpectedVersion::Any, events).await.unwrap();
+        }
+    }
+    let log = EventLog::open_with(dir.path(), options.clone()).unwrap();
+    // Cold reads of the whole log and of a part: every position once, in order, whole.
+    let positions: Vec<u64> = log.read_all(0).map(|e| e.unwrap().position).collect();
+    assert_eq!(positions, (0..total).collect::<Vec<_>>());
+    let part: Vec<u64> = log.read_range(100..400).map(|e| e.unwrap().position).collect();
+    assert_eq!(part, (100..400).collect::<Vec<_>>());
+    let stored = log.read_range(250..).stored().map(|e| e.unwrap().position).collect::<Vec<_>>();
+    assert_eq!(stored, (250..total).collect::<Vec<_>>());
+    let report = log.verify(..).unwrap();
+    assert!(report.is_intact() && report.verified == total);
+
+    // A read abandoned after one event stops its read-ahead, which lets go of the files: the log opens
+    // again and is whole.
+    let mut abandoned = log.read_all(0);
+    assert_eq!(abandoned.next().unwrap().unwrap().position, 0);
+    drop(abandoned);
+    drop(log);
+    let log = EventLog::open_with(dir.path(), options).unwrap();
+    assert_eq!(log.next_position(), total);
+    assert!(log.verify(..).unwrap().is_intact());
+}
