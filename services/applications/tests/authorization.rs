@@ -3,10 +3,11 @@
 
 mod common;
 
-use common::{TestServer, token};
 use contracts::applications::v1::SERVICE_NAME;
-use prost::Message;
 use service_runtime::Role;
+use test_support::authorization::{
+    assert_enforced, assert_forged_token_refused, assert_table_covers, call, service_methods,
+};
 use tonic::Code;
 
 /// The expected rules, written independently of `applications::access::table()`.
@@ -23,65 +24,20 @@ fn expected(method: &str) -> &'static [Role] {
     }
 }
 
-fn service_methods() -> Vec<String> {
-    let set = prost_types::FileDescriptorSet::decode(contracts::FILE_DESCRIPTOR_SET).unwrap();
-    let (package, name) = SERVICE_NAME.rsplit_once('.').unwrap();
-    let file = set.file.iter().find(|f| f.package() == package && f.service.iter().any(|s| s.name() == name)).unwrap();
-    let service = file.service.iter().find(|s| s.name() == name).unwrap();
-    service.method.iter().map(|m| m.name().to_owned()).collect()
-}
-
 #[test]
 fn the_table_covers_exactly_the_services_rpcs() {
     let table = applications::access::table();
-    let mut from_descriptor = service_methods();
-    from_descriptor.sort();
-    let from_table: Vec<String> = table.methods().map(str::to_owned).collect();
-    assert_eq!(from_table, from_descriptor);
-    assert_eq!(from_descriptor.len(), 17);
-    for method in &from_descriptor {
-        for role in Role::ALL {
-            assert_eq!(table.is_allowed(method, role), expected(method).contains(&role), "{method} for {role}");
-        }
-    }
+    assert_table_covers(&table, SERVICE_NAME, 17, expected);
     assert!(!table.is_allowed("NoSuchRpc", Role::Administrator));
-}
-
-/// Calls `path` with an empty message (which decodes as any request with every field at its default).
-async fn call(channel: &tonic::transport::Channel, path: &str, request: tonic::Request<()>) -> Code {
-    let mut grpc = tonic::client::Grpc::new(channel.clone());
-    grpc.ready().await.unwrap();
-    let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    let result = grpc.unary(request, path.parse().unwrap(), codec).await;
-    result.err().map_or(Code::Ok, |s| s.code())
 }
 
 #[tokio::test]
 async fn every_rpc_and_role_is_enforced_over_the_wire() {
-    let server = TestServer::start().await;
+    let server = common::start().await;
     let channel = server.channel().await;
-    let org = uuid::Uuid::new_v4().to_string();
-    for method in service_methods() {
-        let path = format!("/{SERVICE_NAME}/{method}");
-        for role in Role::ALL {
-            let organisation = (role == Role::Partner).then_some(org.as_str());
-            let code = call(&channel, &path, common::authed((), &token(role, "someone", organisation))).await;
-            if expected(&method).contains(&role) {
-                assert!(
-                    !matches!(code, Code::PermissionDenied | Code::Unauthenticated | Code::Unimplemented),
-                    "{method} for {role}: {code:?}"
-                );
-            } else {
-                assert_eq!(code, Code::PermissionDenied, "{method} for {role}");
-            }
-        }
-        assert_eq!(
-            call(&channel, &path, tonic::Request::new(())).await,
-            Code::Unauthenticated,
-            "{method} without a token"
-        );
-        let forged = common::authed((), "eyJhbGciOiJub25lIn0.e30.");
-        assert_eq!(call(&channel, &path, forged).await, Code::Unauthenticated, "{method} with a forged token");
+    for method in service_methods(SERVICE_NAME) {
+        assert_enforced(&channel, SERVICE_NAME, &method, expected(&method)).await;
+        assert_forged_token_refused(&channel, SERVICE_NAME, &method).await;
     }
     // Health needs no token.
     let code = call(&channel, "/grpc.health.v1.Health/Check", tonic::Request::new(())).await;

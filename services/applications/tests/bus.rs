@@ -3,43 +3,14 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{TestServer, authed, request_id, token};
 use contracts::applications::v1 as pb;
 use event_bus::lapin::options::{BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use event_bus::lapin::types::{FieldTable, ShortString};
 use event_bus::lapin::{Connection, ConnectionProperties, ExchangeKind};
 use service_runtime::Role;
-
-/// A vhost of its own, deleted when dropped (also when the test fails).
-struct Vhost(String);
-
-fn rabbitmqctl(args: &[&str]) {
-    let output = Command::new("rabbitmqctl").args(args).output().expect("rabbitmqctl runs");
-    assert!(output.status.success(), "rabbitmqctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-impl Vhost {
-    fn create() -> Vhost {
-        let name = format!("applications-test-{}", uuid::Uuid::new_v4().simple());
-        rabbitmqctl(&["add_vhost", &name]);
-        let vhost = Vhost(name);
-        rabbitmqctl(&["set_permissions", "-p", &vhost.0, "guest", ".*", ".*", ".*"]);
-        vhost
-    }
-
-    fn uri(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl").args(["delete_vhost", &self.0]).output();
-    }
-}
+use test_support::{Vhost, authed, request_id, token};
 
 #[tokio::test]
 async fn events_reach_a_queue_on_rabbitmq_with_the_event_id_as_message_id() {
@@ -60,8 +31,8 @@ async fn events_reach_a_queue_on_rabbitmq_with_the_event_id_as_message_id() {
         .await
         .unwrap();
 
-    let server = TestServer::start_with(tempfile::tempdir().unwrap(), Some(vhost.uri())).await;
-    let mut client = server.client().await;
+    let server = common::start_with(tempfile::tempdir().unwrap(), Some(vhost.uri())).await;
+    let mut client = server.client(pb::ApplicationsServiceClient::new).await;
     let organisation_id = uuid::Uuid::new_v4().to_string();
     let register = pb::RegisterOrganisationRequest {
         request_id: request_id(),

@@ -3,29 +3,18 @@
 
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use common::{TestServer, authed, request_id, token};
 use contracts::applications::v1::{self as pb, ApplicationsServiceClient};
-use contracts::common::v1::Money;
 use event_log::{EventLog, StreamId};
 use service_runtime::Role;
+use test_support::fixtures::{from_now, usd};
+use test_support::{Running, authed, request_id, token};
 use tonic::Code;
 use tonic::transport::Channel;
 
 type Client = ApplicationsServiceClient<Channel>;
 
-fn usd(minor_units: i64) -> Option<Money> {
-    Some(Money { minor_units, currency: "USD".into() })
-}
-
-fn at(offset_seconds: i64) -> Option<prost_types::Timestamp> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    Some(prost_types::Timestamp { seconds: now + offset_seconds, nanos: 0 })
-}
-
 struct World {
-    server: TestServer,
+    server: Running,
     client: Client,
     officer: String,
     admin: String,
@@ -37,8 +26,8 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let server = TestServer::start().await;
-        let client = server.client().await;
+        let server = common::start().await;
+        let client = server.client(Client::new).await;
         let organisation_id = uuid::Uuid::new_v4().to_string();
         let other = uuid::Uuid::new_v4().to_string();
         World {
@@ -61,8 +50,8 @@ impl World {
             budget_ceiling: usd(ceiling),
             eligible_countries: vec!["KH".into(), "TH".into(), "PH".into()],
             themes: vec!["shelter".into()],
-            opens_at: at(-3600),
-            closes_at: at(86_400),
+            opens_at: from_now(-3600),
+            closes_at: from_now(86_400),
             criteria: vec![
                 pb::Criterion {
                     criterion_id: "relevance".into(),
@@ -467,8 +456,8 @@ async fn a_retry_with_the_same_request_id_returns_the_first_result() {
     );
     // Survives a restart: the stored response comes from the log.
     let dir = w.server.stop().await;
-    let server = TestServer::start_in(dir).await;
-    let mut client = server.client().await;
+    let server = common::start_with(dir, None).await;
+    let mut client = server.client(Client::new).await;
     let retried = client.submit_application(authed(submit, &w.partner)).await.unwrap().into_inner();
     assert_eq!(retried.application.unwrap().version, 2);
     server.stop().await;

@@ -3,15 +3,15 @@
 
 mod common;
 
-use common::{TestServer, authed, request_id, token};
 use contracts::applications::v1 as pb;
 use service_runtime::Role;
+use test_support::{authed, request_id, token};
 use tonic::Code;
 
 #[tokio::test]
 async fn an_oversized_request_is_refused_and_changes_nothing() {
-    let server = TestServer::start().await;
-    let mut api = server.client().await;
+    let server = common::start().await;
+    let mut api = server.client(pb::ApplicationsServiceClient::new).await;
     let admin = token(Role::Administrator, "admin-1", None);
     let request = |legal_name: String| pb::RegisterOrganisationRequest {
         request_id: request_id(),

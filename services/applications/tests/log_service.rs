@@ -3,16 +3,16 @@
 
 mod common;
 
-use common::{TestServer, authed, request_id, token};
 use contracts::applications::v1 as pb;
 use event_log_grpc::{ClientError, LogClient};
 use service_runtime::Role;
+use test_support::{authed, request_id, token};
 use tonic::Code;
 
 #[tokio::test]
 async fn auditors_and_staff_read_and_verify_the_log_others_are_refused() {
-    let server = TestServer::start().await;
-    let mut api = server.client().await;
+    let server = common::start().await;
+    let mut api = server.client(pb::ApplicationsServiceClient::new).await;
     let admin = token(Role::Administrator, "admin-1", None);
     for n in 0..3 {
         let organisation_id = uuid::Uuid::new_v4().to_string();

@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::{TestServer, authed, request_id, token};
 use contracts::applications::v1 as pb;
 use event_log::EventLog;
 use service_runtime::Role;
+use test_support::{authed, request_id, token};
 use tonic::Code;
 
 const NAME: &str = "Dara Sok";
@@ -18,8 +18,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test]
 async fn contact_persons_are_sealed_in_the_log_and_erased_by_destroying_their_key() {
-    let server = TestServer::start().await;
-    let mut api = server.client().await;
+    let server = common::start().await;
+    let mut api = server.client(pb::ApplicationsServiceClient::new).await;
     let admin = token(Role::Administrator, "admin-1", None);
     let organisation_id = uuid::Uuid::new_v4().to_string();
     let partner = token(Role::Partner, "partner-1", Some(&organisation_id));
@@ -100,8 +100,8 @@ async fn contact_persons_are_sealed_in_the_log_and_erased_by_destroying_their_ke
     assert!(log.verify(..).unwrap().is_intact(), "erasure does not touch the log");
     drop(log);
 
-    let server = TestServer::start_in(dir).await;
-    let mut api = server.client().await;
+    let server = common::start_with(dir, None).await;
+    let mut api = server.client(pb::ApplicationsServiceClient::new).await;
     let after = api.get_organisation(authed(get(), &admin)).await.unwrap().into_inner().organisation.unwrap();
     assert!(after.contact_person_erased && after.contact_person.is_none(), "erased for good, across restarts");
     server.stop().await;

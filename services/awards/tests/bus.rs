@@ -9,17 +9,15 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::fixtures::{agreement, approve_application, payment};
-use common::{
-    ReportingStandIn, Running, Vhost, authed, eventually, request_id, start_applications, start_awards, token,
-};
+use common::{ReportingStandIn, start_applications, start_awards};
 use contracts::awards::v1::{self as pb, AwardsServiceClient};
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
-use event_bus::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use event_bus::lapin::types::ShortString;
-use event_bus::lapin::{Confirmation, Connection, ConnectionProperties};
+use event_bus::lapin::Confirmation;
 use event_log::{EventLog, RecordedEvent};
 use service_runtime::Role;
+use test_support::broker::{Publisher, Unrouted};
+use test_support::fixtures::{self, agree_and_sign, agreement, approve_application, date, release_tranche, usd};
+use test_support::{Running, Vhost, authed, eventually, jwt, token};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -54,34 +52,8 @@ async fn condition_met(client: &Client, award_id: &str, report_ref: &str) -> pb:
 }
 
 async fn set_and_sign(client: &mut Client, award_id: &str) {
-    let officer = token(Role::ProgramOfficer, "officer-1", None);
-    let set = pb::SetAgreementRequest {
-        request_id: request_id(),
-        award_id: award_id.into(),
-        terms: Some(agreement()),
-        expected_version: None,
-    };
-    client.set_agreement(authed(set, &officer)).await.unwrap();
-    let sign = pb::SignAgreementRequest { request_id: request_id(), award_id: award_id.into(), expected_version: None };
-    let award = client.sign_agreement(authed(sign, &officer)).await.unwrap().into_inner().award.unwrap();
+    let award = agree_and_sign(client, award_id, agreement()).await;
     assert_eq!(award.status, pb::AwardStatus::Active as i32);
-}
-
-async fn release(
-    client: &mut Client,
-    award_id: &str,
-    tranche: &str,
-    amount: i64,
-    subject: &str,
-) -> Result<pb::Award, tonic::Status> {
-    let request = pb::ReleaseTrancheRequest {
-        request_id: request_id(),
-        award_id: award_id.into(),
-        tranche_id: tranche.into(),
-        payment: payment(amount),
-    };
-    let finance = token(Role::FinanceOfficer, subject, None);
-    client.release_tranche(authed(request, &finance)).await.map(|r| r.into_inner().award.unwrap())
 }
 
 fn acceptance(award_id: &str, report_ref: &str, kind: ReportKind, by: &str) -> ReportAccepted {
@@ -90,8 +62,8 @@ fn acceptance(award_id: &str, report_ref: &str, kind: ReportKind, by: &str) -> R
         award_id: award_id.into(),
         report_ref: report_ref.into(),
         kind: kind as i32,
-        period_start: common::fixtures::date(2026, 1, 1),
-        period_end: common::fixtures::date(2026, 5, 31),
+        period_start: date(2026, 1, 1),
+        period_end: date(2026, 5, 31),
         organisation_id: String::new(),
         accepted_by: by.into(),
         accepted_at: Some(prost_types::Timestamp { seconds: 1_780_000_000, nanos: 0 }),
@@ -116,13 +88,13 @@ impl Platform {
         let reporting = ReportingStandIn::start(&vhost.uri());
         let organisation_id = uuid::Uuid::new_v4().to_string();
         let application = approve_application(applications.channel().await, &organisation_id).await;
-        let mut client = awards.awards().await;
+        let mut client = awards.client(AwardsServiceClient::new).await;
         // Nobody calls the awards service: the offer arrives from the bus.
         let offer = offered_award(&client, &application.round_id).await;
         assert_eq!(offer.application_id, application.application_id);
         assert_eq!(offer.organisation_id, organisation_id);
         assert_eq!(offer.status, pb::AwardStatus::Offered as i32);
-        assert_eq!(offer.approved_amount, common::fixtures::usd(350_000));
+        assert_eq!(offer.approved_amount, usd(350_000));
         let expected_id = uuid::Uuid::new_v5(
             &awards::domain::AWARD_ID_NAMESPACE,
             uuid::Uuid::parse_str(&application.application_id).unwrap().as_bytes(),
@@ -137,10 +109,10 @@ impl Platform {
 async fn an_approved_application_becomes_an_offer_and_a_gated_tranche_waits_for_its_accepted_report() {
     let mut p = Platform::start().await;
     let award_id = p.award_id.clone();
-    let released = release(&mut p.client, &award_id, "t1", 140_000, "finance-1").await.unwrap();
-    assert_eq!(released.released_total, common::fixtures::usd(140_000));
+    let released = release_tranche(&mut p.client, &award_id, "t1", 140_000, "finance-1").await.unwrap();
+    assert_eq!(released.released_total, usd(140_000));
 
-    let refused = release(&mut p.client, &award_id, "t2", 105_000, "finance-2").await.unwrap_err();
+    let refused = release_tranche(&mut p.client, &award_id, "t2", 105_000, "finance-2").await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert!(refused.message().contains("waits for report `progress-1`"), "{}", refused.message());
     assert_eq!(get(&p.client, &award_id).await.version, 4, "a refused release writes nothing");
@@ -151,11 +123,11 @@ async fn an_approved_application_becomes_an_offer_and_a_gated_tranche_waits_for_
     let tranche = award.tranches.iter().find(|t| t.tranche.as_ref().unwrap().tranche_id == "t2").unwrap();
     assert!(tranche.conditions_met);
 
-    let refused = release(&mut p.client, &award_id, "t2", 105_000, "finance-1").await.unwrap_err();
+    let refused = release_tranche(&mut p.client, &award_id, "t2", 105_000, "finance-1").await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert!(refused.message().contains("segregation of duties"), "{}", refused.message());
-    let released = release(&mut p.client, &award_id, "t2", 105_000, "finance-2").await.unwrap();
-    assert_eq!(released.released_total, common::fixtures::usd(245_000));
+    let released = release_tranche(&mut p.client, &award_id, "t2", 105_000, "finance-2").await.unwrap();
+    assert_eq!(released.released_total, usd(245_000));
     assert_eq!(released.tranches[1].released_by, "finance-2");
 
     let history: Vec<String> = get(&p.client, &award_id).await.history.into_iter().map(|h| h.event_type).collect();
@@ -169,26 +141,12 @@ async fn an_approved_application_becomes_an_offer_and_a_gated_tranche_waits_for_
     drop(p.vhost);
 }
 
-/// Publishes `events` of `source` again, as a relay would after losing its confirms, and waits for the
-/// broker's confirms (so they are queued before anything published afterwards).
+/// Publishes `events` of `source` again, as a relay would after losing its confirms (queued before
+/// anything published afterwards), and asserts that each one was routed to a queue.
 async fn publish_again(uri: &str, source: &str, events: &[RecordedEvent]) {
-    let connection = Connection::connect(uri, ConnectionProperties::default()).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-    for event in events {
-        let confirm = channel
-            .basic_publish(
-                ShortString::from("grants.events"),
-                ShortString::from(event_bus::message::routing_key(source, &event.event_type)),
-                BasicPublishOptions { mandatory: true, immediate: false },
-                &event_log::encode_envelope(event),
-                event_bus::message::event_properties(source, event),
-            )
-            .await
-            .unwrap();
-        assert!(matches!(confirm.await.unwrap(), Confirmation::Ack(None)), "the duplicate was routed");
+    for confirmation in test_support::broker::publish_again(uri, source, events, Unrouted::Returned).await {
+        assert!(matches!(confirmation, Confirmation::Ack(None)), "the duplicate was routed");
     }
-    let _ = connection.close(200, ShortString::from("done")).await;
 }
 
 fn all_events(log: &EventLog) -> Vec<RecordedEvent> {
@@ -247,18 +205,15 @@ async fn a_gap_in_a_source_is_filled_from_its_log_service() {
     let scratch = tempfile::tempdir().unwrap();
     let applications_log = EventLog::open(scratch.path().join("applications")).unwrap();
     let application_id = uuid::Uuid::new_v4().to_string();
-    let approved = common::fixtures::approved(
-        &application_id,
-        &uuid::Uuid::new_v4().to_string(),
-        &uuid::Uuid::new_v4().to_string(),
-    );
+    let approved =
+        fixtures::approved(&application_id, &uuid::Uuid::new_v4().to_string(), &uuid::Uuid::new_v4().to_string());
     let stream = event_log::StreamId::new("application", application_id.clone()).unwrap();
     let recorded =
         common::append(&applications_log, stream, "ApplicationApproved", prost::Message::encode_to_vec(&approved))
             .await;
     assert!(common::react_offline(awards_dir.path(), &recorded).await);
     let awards = start_awards(awards_dir, Some(vhost.uri()), sources).await;
-    let mut client = awards.awards().await;
+    let mut client = awards.client(AwardsServiceClient::new).await;
     let award_id = offered_award(&client, &approved.round_id).await.award_id;
     set_and_sign(&mut client, &award_id).await;
 
@@ -291,23 +246,12 @@ async fn a_gap_in_a_source_is_filled_from_its_log_service() {
 
 /// Publishes one event; false when no queue took it.
 async fn try_publish(uri: &str, source: &str, event: &RecordedEvent) -> bool {
-    let connection = Connection::connect(uri, ConnectionProperties::default()).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-    let confirm = channel
-        .basic_publish(
-            ShortString::from("grants.events"),
-            ShortString::from(event_bus::message::routing_key(source, &event.event_type)),
-            BasicPublishOptions { mandatory: true, immediate: false },
-            &event_log::encode_envelope(event),
-            event_bus::message::event_properties(source, event),
-        )
-        .await;
-    let routed = match confirm {
+    let publisher = Publisher::connect(uri).await;
+    let routed = match publisher.publish(source, event, Unrouted::Returned).await {
         Ok(confirm) => matches!(confirm.await, Ok(Confirmation::Ack(None))),
         Err(_) => false,
     };
-    let _ = connection.close(200, ShortString::from("done")).await;
+    publisher.close().await;
     routed
 }
 
@@ -319,7 +263,7 @@ async fn serve_log(log: EventLog) -> (std::net::SocketAddr, event_bus::Cancellat
     let shutdown = event_bus::CancellationToken::new();
     let token = shutdown.clone();
     tokio::spawn(async move {
-        let verifier = service_runtime::TokenVerifier::new(&common::jwt()).unwrap();
+        let verifier = service_runtime::TokenVerifier::new(&jwt()).unwrap();
         let auth = service_runtime::AuthLayer::new(verifier, Vec::new());
         let serving = service_runtime::Serving {
             service_names: &[],

@@ -7,12 +7,13 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::fixtures::{agreement, approved, payment, usd};
-use common::{append, authed, react_offline, request_id, start_awards, token};
+use common::{append, react_offline, start_awards};
 use contracts::awards::v1::{self as pb, AwardsServiceClient};
 use event_log::{EventLog, StreamId};
 use prost::Message;
 use service_runtime::Role;
+use test_support::fixtures::{agreement, approved, date, payment, usd};
+use test_support::{authed, request_id, token};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -53,7 +54,7 @@ async fn an_offer_is_agreed_signed_paid_and_varied_over_grpc() {
     drop(applications);
 
     let server = start_awards(dir, None, HashMap::new()).await;
-    let mut client = server.awards().await;
+    let mut client = server.client(AwardsServiceClient::new).await;
     let officer = token(Role::ProgramOfficer, "officer-1", None);
     let finance = token(Role::FinanceOfficer, "finance-1", None);
     let auditor = token(Role::Auditor, "auditor-1", None);
@@ -113,7 +114,7 @@ async fn an_offer_is_agreed_signed_paid_and_varied_over_grpc() {
         paid_amount: Some(contracts::common::v1::Money { minor_units: 5_057_500, currency: "THB".into() }),
         exchange_rate: "36.125".into(),
         rate_source: "Bank of Thailand reference rate".into(),
-        rate_value_date: common::fixtures::date(2026, 1, 14),
+        rate_value_date: date(2026, 1, 14),
         payment_reference: "PAY-7".into(),
     };
     let release = |tranche: &str, payment| pb::ReleaseTrancheRequest {
@@ -220,7 +221,7 @@ async fn an_offer_is_agreed_signed_paid_and_varied_over_grpc() {
     // A restart rebuilds everything from the log.
     let dir = server.stop().await;
     let server = start_awards(dir, None, HashMap::new()).await;
-    let mut client = server.awards().await;
+    let mut client = server.client(AwardsServiceClient::new).await;
     assert_eq!(get(&mut client, &award_id, &auditor).await.unwrap(), award);
     let all = list(&mut client, pb::ListAwardsRequest { round_id: round, ..Default::default() }, &auditor).await;
     assert_eq!(all.awards.len(), 2);
@@ -239,7 +240,7 @@ async fn suspension_termination_and_close_out_over_grpc() {
     assert!(react_offline(dir.path(), &event).await);
     drop(applications);
     let server = start_awards(dir, None, HashMap::new()).await;
-    let mut client = server.awards().await;
+    let mut client = server.client(AwardsServiceClient::new).await;
     let officer = token(Role::ProgramOfficer, "officer-1", None);
     let finance = token(Role::FinanceOfficer, "finance-1", None);
     let award_id =

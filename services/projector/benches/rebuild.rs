@@ -107,7 +107,7 @@ async fn main() {
 
     let shutdown = CancellationToken::new();
     let addresses = logs::serve_logs(&logs, &shutdown).await;
-    let sources = SourceLogs::new(addresses, logs::jwt());
+    let sources = SourceLogs::new(addresses, test_support::jwt());
 
     // Raw ceiling: read and decode every event of every log through the same service and client.
     let started = Instant::now();

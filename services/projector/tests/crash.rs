@@ -7,13 +7,14 @@
 mod support;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use event_bus::{BusConfig, Relay, RelayConfig};
 use event_log::EventLog;
 use service_runtime::Role;
-use support::broker::{Vhost, authed, eventually, token};
 use support::events::{Grant, append_all, application_approved, round_opened};
+use test_support::{Vhost, authed, eventually_within, jwt, token};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -30,7 +31,7 @@ async fn free_port() -> u16 {
 }
 
 async fn start_projector(data_dir: &std::path::Path, amqp: &str, source: &str, port: u16) -> Projector {
-    let jwt = support::logs::jwt();
+    let jwt = jwt();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_projector"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
@@ -47,7 +48,7 @@ async fn start_projector(data_dir: &std::path::Path, amqp: &str, source: &str, p
 
 async fn client(projector: &Projector) -> ProjectorServiceClient<Channel> {
     let address = projector.address.clone();
-    eventually("the projector to listen", 30, || {
+    eventually_within("the projector to listen", Duration::from_secs(30), || {
         let address = address.clone();
         async move { Channel::from_shared(address).unwrap().connect().await.ok() }
     })
@@ -111,7 +112,7 @@ async fn a_projector_killed_mid_burst_ends_identical_to_a_full_rebuild() {
     let total = 1 + grants as u64 * 6;
 
     // SIGKILL once the projector applied part of the burst, before it is through.
-    let at_kill = eventually("the projector to apply part of the burst", 60, || {
+    let at_kill = eventually_within("the projector to apply part of the burst", Duration::from_secs(60), || {
         let mut grpc = grpc.clone();
         let admin = admin.clone();
         async move { applied(&mut grpc, &admin).await.filter(|(applied, _)| *applied >= 1500) }
@@ -125,7 +126,7 @@ async fn a_projector_killed_mid_burst_ends_identical_to_a_full_rebuild() {
 
     let projector = start_projector(&models_dir, &vhost.uri(), &source, port).await;
     grpc = client(&projector).await;
-    eventually("the restarted projector to catch up", 90, || {
+    eventually_within("the restarted projector to catch up", Duration::from_secs(90), || {
         let mut grpc = grpc.clone();
         let admin = admin.clone();
         async move { applied(&mut grpc, &admin).await.filter(|(applied, head)| applied == head && *head == total) }
@@ -143,7 +144,7 @@ async fn a_projector_killed_mid_burst_ends_identical_to_a_full_rebuild() {
     );
 
     grpc.rebuild(authed(pb::RebuildRequest {}, &admin)).await.unwrap();
-    let status = eventually("the rebuild to complete", 90, || {
+    let status = eventually_within("the rebuild to complete", Duration::from_secs(90), || {
         let mut grpc = grpc.clone();
         let admin = admin.clone();
         async move {

@@ -39,7 +39,7 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
     append_all(&logs, &[tranche_released(&g, "t1", 140_000, 140_000)]).await;
 
     let shutdown = CancellationToken::new();
-    let sources = SourceLogs::new(support::logs::serve_logs(&logs, &shutdown).await, support::logs::jwt());
+    let sources = SourceLogs::new(support::logs::serve_logs(&logs, &shutdown).await, test_support::jwt());
     let models = Models::open(sled::open(dir.path().join("models")).unwrap()).unwrap();
     let mut handler = models.handler();
     // Sources interleaved differently from a rebuild, and every event delivered twice.

@@ -6,89 +6,29 @@
 //! gating reports are accepted. Then every event any service consumed is delivered twice more, and
 //! nothing changes.
 
-// The awards service's test platform (vhost per test, service runners, the application fixture) is
-// reused as it is, so that both suites drive the applications service the same way.
-#[path = "../../awards/tests/common/mod.rs"]
-mod platform;
-
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
 use contracts::awards::v1::{self as awards, AwardsServiceClient};
-use contracts::common::v1::{Date, Money};
+use contracts::common::v1::Date;
 use contracts::reporting::v1::{self as pb, ReportKind, ReportingServiceClient};
-use event_bus::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use event_bus::lapin::types::ShortString;
-use event_bus::lapin::{Confirmation, Connection, ConnectionProperties};
+use event_bus::lapin::Confirmation;
 use event_log::RecordedEvent;
 use event_log_grpc::LogClient;
-use platform::fixtures::approve_application;
-use platform::{Vhost, authed, eventually, jwt, request_id, start_applications, start_awards, token};
-use service_runtime::{Role, ServerConfig};
-use tokio_util::sync::CancellationToken;
+use service_runtime::Role;
+use test_support::broker::Unrouted;
+use test_support::fixtures::{self, agree_and_sign, approve_application, date, release_tranche, usd};
+use test_support::services::Sources;
+use test_support::{Vhost, authed, eventually, request_id, start_sources, token};
 use tonic::Code;
 use tonic::transport::Channel;
 
 type Reporting = ReportingServiceClient<Channel>;
 type Awards = AwardsServiceClient<Channel>;
 
-/// The reporting service running in this process.
-struct ReportingService {
-    address: SocketAddr,
-    dir: tempfile::TempDir,
-    shutdown: CancellationToken,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl ReportingService {
-    fn start(listener: tokio::net::TcpListener, amqp_uri: String, awards_url: String) -> ReportingService {
-        let address = listener.local_addr().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let config = reporting::service::Config {
-            data_dir: dir.path().join("reporting"),
-            server: ServerConfig { drain_timeout: Duration::from_secs(2), ..ServerConfig::default() },
-            jwt: jwt(),
-            amqp_uri: Some(amqp_uri),
-            source_logs: HashMap::from([("awards".to_owned(), awards_url)]),
-            indicators: None,
-        };
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let handle = tokio::spawn(async move {
-            reporting::service::run(listener, config, token).await.expect("reporting service runs");
-        });
-        ReportingService { address, dir, shutdown, handle }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    async fn client(&self) -> Reporting {
-        ReportingServiceClient::new(Channel::from_shared(self.url()).unwrap().connect().await.unwrap())
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.handle.await.unwrap();
-        drop(self.dir);
-    }
-}
-
-fn usd(minor_units: i64) -> Option<Money> {
-    Some(Money { minor_units, currency: "USD".into() })
-}
-
-fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
-}
-
-/// The awards fixture's agreement with a financial report beside the progress report: tranche t2 waits
+/// The standard agreement with a financial report beside the progress report: tranche t2 waits
 /// for both.
 fn agreement() -> awards::AgreementTerms {
-    let mut terms = platform::fixtures::agreement();
+    let mut terms = fixtures::agreement();
     terms.reports.insert(
         1,
         awards::ReportRequirement {
@@ -171,23 +111,6 @@ async fn get_award(client: &Awards, award_id: &str) -> awards::Award {
     client.clone().get_award(authed(request, &auditor)).await.unwrap().into_inner().award.unwrap()
 }
 
-async fn release(
-    client: &Awards,
-    award_id: &str,
-    tranche: &str,
-    amount: i64,
-    subject: &str,
-) -> Result<awards::Award, tonic::Status> {
-    let request = awards::ReleaseTrancheRequest {
-        request_id: request_id(),
-        award_id: award_id.into(),
-        tranche_id: tranche.into(),
-        payment: platform::fixtures::payment(amount),
-    };
-    let finance = token(Role::FinanceOfficer, subject, None);
-    client.clone().release_tranche(authed(request, &finance)).await.map(|r| r.into_inner().award.unwrap())
-}
-
 /// Every event of a service's log, read through its log service as an auditor would.
 async fn log_of(url: &str) -> Vec<RecordedEvent> {
     let auditor = token(Role::Auditor, "auditor-1", None);
@@ -200,26 +123,12 @@ fn types(events: &[RecordedEvent]) -> Vec<String> {
     events.iter().map(|e| e.event_type.clone()).collect()
 }
 
-/// Publishes `events` of `source` again, as a relay would after losing its confirms, and waits for the
-/// broker's confirms (so they are queued before anything published afterwards).
+/// Publishes `events` of `source` again, as a relay would after losing its confirms (queued before
+/// anything published afterwards), and asserts that the broker took each one.
 async fn publish_again(uri: &str, source: &str, events: &[RecordedEvent]) {
-    let connection = Connection::connect(uri, ConnectionProperties::default()).await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
-    for event in events {
-        let confirm = channel
-            .basic_publish(
-                ShortString::from("grants.events"),
-                ShortString::from(event_bus::message::routing_key(source, &event.event_type)),
-                BasicPublishOptions { mandatory: false, immediate: false },
-                &event_log::encode_envelope(event),
-                event_bus::message::event_properties(source, event),
-            )
-            .await
-            .unwrap();
-        assert!(matches!(confirm.await.unwrap(), Confirmation::Ack(_)), "the broker took the duplicate");
+    for confirmation in test_support::broker::publish_again(uri, source, events, Unrouted::Dropped).await {
+        assert!(matches!(confirmation, Confirmation::Ack(_)), "the broker took the duplicate");
     }
-    let _ = connection.close(200, ShortString::from("done")).await;
 }
 
 /// Whether any file under `dir` contains `needle`.
@@ -236,18 +145,10 @@ fn stored_anywhere(dir: &Path, needle: &[u8]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_grant_cycle_runs_over_the_bus_and_duplicates_change_nothing() {
     let vhost = Vhost::create();
-    let applications = start_applications(tempfile::tempdir().unwrap(), Some(vhost.uri())).await;
-    // Each consumer fills gaps from its sources' log services, so both addresses are known up front.
-    let reporting_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let reporting_url = format!("http://{}", reporting_listener.local_addr().unwrap());
-    let awards_sources = HashMap::from([
-        ("applications".to_owned(), applications.url()),
-        ("reporting".to_owned(), reporting_url.clone()),
-    ]);
-    let awards_service = start_awards(tempfile::tempdir().unwrap(), Some(vhost.uri()), awards_sources).await;
-    let reporting = ReportingService::start(reporting_listener, vhost.uri(), awards_service.url());
-    let awards_client = awards_service.awards().await;
-    let client = reporting.client().await;
+    let Sources { applications, awards: awards_service, reporting } = start_sources!(vhost.uri());
+    let reporting_url = reporting.url();
+    let mut awards_client = awards_service.client(AwardsServiceClient::new).await;
+    let client = reporting.client(ReportingServiceClient::new).await;
 
     // Round, organisation, application, review and approval in the applications service.
     let organisation_id = uuid::Uuid::new_v4().to_string();
@@ -262,16 +163,7 @@ async fn the_whole_grant_cycle_runs_over_the_bus_and_duplicates_change_nothing()
     })
     .await
     .award_id;
-    let set = awards::SetAgreementRequest {
-        request_id: request_id(),
-        award_id: award_id.clone(),
-        terms: Some(agreement()),
-        expected_version: None,
-    };
-    awards_client.clone().set_agreement(authed(set, &officer)).await.unwrap();
-    let sign =
-        awards::SignAgreementRequest { request_id: request_id(), award_id: award_id.clone(), expected_version: None };
-    awards_client.clone().sign_agreement(authed(sign, &officer)).await.unwrap();
+    agree_and_sign(&mut awards_client, &award_id, agreement()).await;
 
     // Obligations are scheduled from AgreementSigned; nobody called the reporting service.
     let schedule = eventually("the obligations", || async { obligations(&client, &award_id, None).await.ok() }).await;
@@ -299,8 +191,8 @@ async fn the_whole_grant_cycle_runs_over_the_bus_and_duplicates_change_nothing()
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     // The initial tranche is not gated; the interim one waits for its reports.
-    release(&awards_client, &award_id, "t1", 140_000, "finance-1").await.unwrap();
-    let refused = release(&awards_client, &award_id, "t2", 105_000, "finance-1").await.unwrap_err();
+    release_tranche(&mut awards_client, &award_id, "t1", 140_000, "finance-1").await.unwrap();
+    let refused = release_tranche(&mut awards_client, &award_id, "t2", 105_000, "finance-1").await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     assert!(refused.message().contains("waits for report"), "{}", refused.message());
     eventually("the first disbursement in reporting", || async {
@@ -380,7 +272,7 @@ async fn the_whole_grant_cycle_runs_over_the_bus_and_duplicates_change_nothing()
         award.tranches[1].conditions_met.then_some(())
     })
     .await;
-    let released = release(&awards_client, &award_id, "t2", 105_000, "finance-1").await.unwrap();
+    let released = release_tranche(&mut awards_client, &award_id, "t2", 105_000, "finance-1").await.unwrap();
     assert_eq!(released.released_total, usd(245_000));
     // And the releases reach the reporting service (for the final report's unspent balance).
     eventually("the disbursements", || async {

@@ -5,10 +5,10 @@
 
 use contracts::applications::v1 as apps;
 use contracts::awards::v1 as aw;
-use contracts::common::v1::{Date, Money};
 use contracts::reporting::v1 as rp;
 use event_log::{EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId};
 use prost::Message;
+pub use test_support::fixtures::{date, usd};
 
 /// One event to append to a source's log.
 #[derive(Clone, Debug)]
@@ -34,14 +34,6 @@ fn ev(
         payload: payload.encode_to_vec(),
         subject: subject.to_owned(),
     }
-}
-
-pub fn usd(minor_units: i64) -> Option<Money> {
-    Some(Money { minor_units, currency: "USD".into() })
-}
-
-pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
-    Some(Date { year, month, day })
 }
 
 #[derive(Clone, Debug)]

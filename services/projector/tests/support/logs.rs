@@ -3,16 +3,7 @@
 use std::collections::BTreeMap;
 
 use event_log::EventLog;
-use service_runtime::JwtConfig;
 use tokio_util::sync::CancellationToken;
-
-pub fn jwt() -> JwtConfig {
-    JwtConfig {
-        secret: b"test-secret-test-secret-test-secret".to_vec(),
-        issuer: "grants-test".into(),
-        audience: "grants".into(),
-    }
-}
 
 /// Serves `log` as `owner`'s `EventLogService` on a loopback port until `shutdown`; returns its address.
 pub async fn serve_log(log: EventLog, owner: &'static str, shutdown: CancellationToken) -> String {

@@ -2,6 +2,5 @@
 
 #![allow(dead_code)]
 
-pub mod broker;
 pub mod events;
 pub mod logs;
