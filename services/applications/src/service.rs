@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use contracts::applications::v1::{ApplicationsServiceServer, SERVICE_NAME};
-use event_bus::{BusConfig, Relay, RelayConfig};
 use event_log::EventLog;
 use personal_data::KeyVault;
-use service_runtime::{AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceError, Serving, TokenVerifier};
+use service_runtime::{
+    AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceBus, ServiceError, Serving, TokenVerifier,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -60,15 +61,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let index = Index::build(&log).map_err(RunError::Index)?;
     tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
     // The relay publishes the log from its own cursor; it is stopped only after the server has drained.
-    let relay_shutdown = CancellationToken::new();
-    let relay = match &config.amqp_uri {
-        Some(uri) => {
-            let relay_config = RelayConfig::new(BusConfig::new(uri.clone()), BUS_NAME);
-            let relay = Relay::new(log.clone(), relay_config).map_err(RunError::Relay)?;
-            Some(tokio::spawn(relay.run(relay_shutdown.clone())))
-        }
-        None => None,
-    };
+    let bus = ServiceBus::publish(config.amqp_uri.as_deref(), BUS_NAME, &log).map_err(RunError::Relay)?;
     let api = ApplicationsApi::new(EventStore::new(log.clone()), index, vault);
     let service = ApplicationsServiceServer::new(api)
         .max_decoding_message_size(config.server.max_message_bytes)
@@ -82,10 +75,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         log_owner: BUS_NAME,
     };
     let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
-    relay_shutdown.cancel();
-    if let Some(relay) = relay {
-        service_runtime::server::join_stopped("event relay", relay).await;
-    }
+    bus.stop().await;
     drop(log);
     tracing::info!("event log closed");
     Ok(result?)

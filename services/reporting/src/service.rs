@@ -7,16 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use contracts::reporting::v1::{ReportingServiceServer, SERVICE_NAME};
-use event_bus::{BusConfig, Consumer, ConsumerConfig, LogHandler, Relay, RelayConfig};
 use event_log::EventLog;
-use service_runtime::{AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceError, Serving, TokenVerifier};
+use service_runtime::{
+    AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceBus, ServiceError, Serving, TokenVerifier,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::catalogue::{Catalogue, CatalogueError};
 use crate::grpc::ReportingApi;
 use crate::index::Index;
-use service_runtime::LogSources;
 
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
@@ -81,21 +81,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
     let store = EventStore::new(log.clone());
 
-    let bus_shutdown = CancellationToken::new();
-    let mut relay = None;
-    let mut consumer = None;
-    if let Some(uri) = &config.amqp_uri {
-        let relay_config = RelayConfig::new(BusConfig::new(uri.clone()), BUS_NAME);
-        let publisher = Relay::new(log.clone(), relay_config).map_err(RunError::Bus)?;
-        relay = Some(tokio::spawn(publisher.run(bus_shutdown.clone())));
-
-        let consumer_config = ConsumerConfig::new(BusConfig::new(uri.clone()), BUS_NAME, &crate::inbound::SOURCES);
-        let reactions = store.clone();
-        let handler = LogHandler::new(log.clone(), move |event| crate::inbound::react(&reactions, event));
-        let sources = LogSources::new(config.source_logs.clone(), config.jwt.clone(), "service:reporting");
-        let applier = Consumer::new(consumer_config, handler, sources).map_err(RunError::Bus)?;
-        consumer = Some(tokio::spawn(applier.run(bus_shutdown.clone())));
-    }
+    let reactions = store.clone();
+    let bus = ServiceBus::publish(config.amqp_uri.as_deref(), BUS_NAME, &log)
+        .and_then(|bus| {
+            let react = move |event: &_| crate::inbound::react(&reactions, event);
+            bus.consume(&crate::inbound::SOURCES, &log, config.source_logs.clone(), config.jwt.clone(), react)
+        })
+        .map_err(RunError::Bus)?;
 
     let api = ReportingApi::new(store, index, catalogue);
     let service = ReportingServiceServer::new(api)
@@ -111,13 +103,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         log_owner: BUS_NAME,
     };
     let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
-    bus_shutdown.cancel();
-    if let Some(consumer) = consumer {
-        service_runtime::server::join_stopped("event consumer", consumer).await;
-    }
-    if let Some(relay) = relay {
-        service_runtime::server::join_stopped("event relay", relay).await;
-    }
+    bus.stop().await;
     drop(log);
     tracing::info!("event log closed");
     Ok(result?)

@@ -13,8 +13,10 @@
 //! - [`field_rules`]: the text, list and short-id rules every domain checks alike.
 //! - [`config`]: flags and environment variables every service shares, and tracing.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
+//! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
 
 pub mod authorization;
+pub mod bus;
 pub mod command;
 pub mod config;
 pub mod errors;
@@ -24,6 +26,7 @@ pub mod log_sources;
 pub mod server;
 
 pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
+pub use bus::ServiceBus;
 pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Rejection, Reply, ServiceError, reply};
 pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
