@@ -31,4 +31,8 @@ pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Rejection, Reply, ServiceError, reply};
 pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;
+
+/// For [`domain_event_codec!`], which expands in the services' crates.
+#[doc(hidden)]
+pub use prost as __prost;
 pub use server::{CheckpointConfig, ServerConfig, Serving, serve};
