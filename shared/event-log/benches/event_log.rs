@@ -72,6 +72,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(fill(&log, total))?;
     println!("wrote {total} events in {:.1} s (batches of 1000 events)", started.elapsed().as_secs_f64());
     drop(log);
+    println!("on disk: {:.0} MiB", size_of_dir(&root.path().join("replay")) as f64 / (1024.0 * 1024.0));
 
     // "Cold": the log was just reopened, so nothing is in sled's cache (the operating system may still
     // hold the file's pages, as it would after a service restart). "Warm": right after another read.
@@ -229,4 +230,17 @@ async fn fill(log: &EventLog, total: u64) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Bytes of the files under `dir`.
+fn size_of_dir(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => size_of_dir(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
