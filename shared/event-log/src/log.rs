@@ -307,8 +307,9 @@ impl EventLog {
             Bound::Excluded(p) => (*p).min(durable),
             Bound::Unbounded => durable,
         };
-        let read_ahead = (until.saturating_sub(from) >= self.inner.read_ahead_min_events)
-            .then(|| ReadAhead::start(&self.inner.tree, from + (until - from) / 2, until))
+        let len = until.saturating_sub(from);
+        let read_ahead = (len > 0 && len >= self.inner.read_ahead_min_events)
+            .then(|| ReadAhead::start(&self.inner.tree, from + len / 2, until))
             .flatten();
         ReadAll {
             entries: self.inner.tree.range(keys::event_key(from)..keys::event_key(until)),
@@ -332,7 +333,7 @@ impl EventLog {
     /// does not match. Events before the range are trusted through the stored hash of the one before it.
     pub fn verify(&self, range: impl RangeBounds<u64>) -> Result<VerifyReport, StorageError> {
         let events = self.read_range(range);
-        let start = events.expected;
+        let (start, until) = (events.expected, events.until());
         let mut verifier = match start.checked_sub(1) {
             None => ChainVerifier::from_genesis(),
             Some(before) => {
@@ -341,20 +342,20 @@ impl EventLog {
                 ChainVerifier::resume(start, hash)
             }
         };
+        let missing_at = |position| crate::chain::Mismatch { position, reason: "event is missing from the log".into() };
         for stored in events.stored() {
             let StoredEvent { position, hash, record } = stored?;
             if position != verifier.next_position() {
-                let mismatch = crate::chain::Mismatch {
-                    position: verifier.next_position(),
-                    reason: "event is missing from the log".into(),
-                };
+                let mismatch = missing_at(verifier.next_position());
                 return Ok(verifier.report(Some(mismatch)));
             }
             if let Err(mismatch) = verifier.check(&record, &hash) {
                 return Ok(verifier.report(Some(mismatch)));
             }
         }
-        Ok(verifier.report(None))
+        // The range's last events may be the missing ones.
+        let mismatch = (verifier.next_position() < until).then(|| missing_at(verifier.next_position()));
+        Ok(verifier.report(mismatch))
     }
 }
 
@@ -457,6 +458,7 @@ pub struct ReadAll {
 /// soon as the read is dropped.
 struct ReadAhead {
     stop: Arc<std::sync::atomic::AtomicBool>,
+    walker: Option<JoinHandle<()>>,
 }
 
 impl ReadAhead {
@@ -471,14 +473,19 @@ impl ReadAhead {
             }
         };
         // Without the thread the read is only slower.
-        std::thread::Builder::new().name("event-log-read-ahead".into()).spawn(walk).ok()?;
-        Some(ReadAhead { stop })
+        let walker = std::thread::Builder::new().name("event-log-read-ahead".into()).spawn(walk).ok()?;
+        Some(ReadAhead { stop, walker: Some(walker) })
     }
 }
 
 impl Drop for ReadAhead {
+    /// Stops the walk and waits for it (it checks between entries), so that dropping a read lets go of
+    /// sled's files at once.
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(walker) = self.walker.take() {
+            let _ = walker.join();
+        }
     }
 }
 
@@ -522,7 +529,16 @@ impl Iterator for ReadAll {
     type Item = Result<RecordedEvent, StorageError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (key, value) = match self.entries.next()? {
+        let Some(entry) = self.entries.next() else {
+            // Entries ran out below the durable head: an event is missing (reported once).
+            if self.expected < self.until {
+                let position = self.expected;
+                self.expected = self.until;
+                return Some(Err(missing(position)));
+            }
+            return None;
+        };
+        let (key, value) = match entry {
             Ok(entry) => entry,
             Err(e) => return Some(Err(e.into())),
         };

@@ -2,7 +2,7 @@
 //! gap-free positions and chains hashes. It runs on its own thread so that a slow disk never blocks the
 //! async runtime, and it is the only code that writes to the log's tree.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
@@ -61,7 +61,7 @@ struct Staged {
     is_empty: bool,
     ids: HashMap<Uuid, u64>,
     heads: HashMap<StreamId, u64>,
-    events: HashMap<u64, Vec<u8>>,
+    events: HashMap<u64, sled::IVec>,
 }
 
 enum Done {
@@ -232,6 +232,8 @@ impl Writer {
             let mut value = Vec::with_capacity(32 + record.len());
             value.extend_from_slice(hash.as_bytes());
             value.extend_from_slice(&record);
+            // Shared by the batch and the staged copy rather than copied.
+            let value = sled::IVec::from(value);
             let position_bytes = position.to_be_bytes();
             staged.batch.insert(&keys::event_key(position), value.clone());
             staged.batch.insert(keys::stream_version_key(&prefix, version), &position_bytes);
@@ -382,33 +384,44 @@ impl Syncer {
 /// points to it.
 pub(crate) struct BlobFiles {
     dir: PathBuf,
-    /// The blob files present and synced at the last sync; sled removes old blobs, so this is rebuilt from
-    /// each listing rather than grown.
-    synced: HashSet<OsString>,
+    /// The blob files present at the last sync and the length each had when synced. sled writes a blob
+    /// on the writer thread while the previous commit syncs, so a file may be listed half-written: one
+    /// whose length changed since is synced again. sled removes old blobs, so this is rebuilt from each
+    /// listing rather than grown.
+    synced: HashMap<OsString, u64>,
 }
 
 impl BlobFiles {
     pub(crate) fn new(dir: PathBuf) -> BlobFiles {
-        BlobFiles { dir, synced: HashSet::new() }
+        BlobFiles { dir, synced: HashMap::new() }
     }
 
-    /// Syncs the blob files that appeared since the last call; returns how many there were.
+    /// Syncs the blob files that appeared or grew since the last call; returns how many there were.
     pub(crate) fn sync_new(&mut self) -> std::io::Result<usize> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(e),
         };
-        let mut present = HashSet::with_capacity(self.synced.len());
+        let mut present = HashMap::with_capacity(self.synced.len());
         let mut new = 0;
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name();
-            if !self.synced.contains(&name) {
-                File::open(entry.path())?.sync_data()?;
-                new += 1;
-            }
-            present.insert(name);
+            // Length first, then sync: the synced length is never more than what was made durable.
+            let synced = match entry.metadata().map(|meta| meta.len()).and_then(|len| {
+                if self.synced.get(&name) != Some(&len) {
+                    File::open(entry.path())?.sync_data()?;
+                    new += 1;
+                }
+                Ok(len)
+            }) {
+                Ok(len) => len,
+                // sled removed a replaced blob meanwhile: nothing left to make durable.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            present.insert(name, synced);
         }
         if new > 0 {
             File::open(&self.dir)?.sync_all()?;
@@ -439,7 +452,7 @@ mod tests {
     use super::BlobFiles;
 
     #[test]
-    fn each_new_blob_file_is_synced_once() {
+    fn each_new_or_grown_blob_file_is_synced_once() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = dir.path().join("blobs");
         let mut files = BlobFiles::new(blobs.clone());
@@ -453,5 +466,9 @@ mod tests {
         std::fs::write(blobs.join("3"), b"three").unwrap();
         assert_eq!(files.sync_new().unwrap(), 1);
         assert_eq!(files.synced.len(), 2, "removed blobs are forgotten");
+        // A blob listed while sled was still writing it is synced again once it has grown.
+        std::fs::write(blobs.join("3"), b"three, written in full").unwrap();
+        assert_eq!(files.sync_new().unwrap(), 1);
+        assert_eq!(files.sync_new().unwrap(), 0);
     }
 }

@@ -344,3 +344,44 @@ async fn reads_with_read_ahead_see_every_event_once_and_an_abandoned_one_lets_th
     assert_eq!(log.next_position(), total);
     assert!(log.verify(..).unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn an_event_removed_at_the_end_of_a_range_is_reported_by_reads_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        for i in 0..100u32 {
+            log.append(stream(i % 3), ExpectedVersion::Any, vec![new_event(format!("event {i}").as_bytes())])
+                .await
+                .unwrap();
+        }
+    }
+    {
+        // Remove the record at position 50 through sled; the log's head (99) is unchanged.
+        let db = event_log::open_sled_when_unlocked(dir.path()).unwrap();
+        let mut removed = 0;
+        for name in db.tree_names() {
+            let tree = db.open_tree(name).unwrap();
+            let keys: Vec<_> = tree
+                .iter()
+                .map(Result::unwrap)
+                .filter(|(_, value)| value.windows(8).any(|w| w == b"event 50") && value.len() > 64)
+                .map(|(key, _)| key)
+                .collect();
+            for key in keys {
+                tree.remove(key).unwrap();
+                removed += 1;
+            }
+        }
+        assert_eq!(removed, 1);
+        db.flush().unwrap();
+    }
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.next_position(), 100);
+    let report = log.verify(40..51).unwrap();
+    assert_eq!(report.first_mismatch.map(|m| m.position), Some(50));
+    let read: Vec<_> = log.read_range(40..51).collect();
+    assert_eq!(read.len(), 11);
+    assert!(read[..10].iter().all(Result::is_ok));
+    assert!(read[10].is_err(), "the missing last event is an error, not the end of the read");
+}
