@@ -222,40 +222,23 @@ fn award_id(value: &str) -> Result<AwardId, ServiceError> {
     Ok(AwardId::parse("award_id", value)?)
 }
 
-/// Implements a command RPC: authenticate, build the context, decode with `$decode` into
-/// `(award id, expected version, command)`, run it.
-macro_rules! command_rpc {
-    ($self:ident, $request:ident, $method:literal, |$ctx:ident, $req:ident| $decode:expr) => {{
-        let actor = actor_of(&$request)?;
-        let $req = $request.into_inner();
-        reply(
-            async {
-                let $ctx = CommandContext::new(rpc_path!($method), &$req.request_id, actor, &$req)?;
-                let (id, expected_version, command): (AwardId, Option<u64>, AwardCommand) = $decode;
-                $self.command(&$ctx, id, expected_version, command).await
-            }
-            .await,
-        )
-    }};
-}
-
 #[tonic::async_trait]
 impl AwardsService for AwardsApi {
     async fn set_agreement(&self, request: Request<pb::SetAgreementRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "SetAgreement", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("SetAgreement"), |ctx, req| {
             let terms = Terms::from_wire("terms", req.terms.as_ref())?;
             (award_id(&req.award_id)?, req.expected_version, AwardCommand::SetAgreement { terms })
         })
     }
 
     async fn sign_agreement(&self, request: Request<pb::SignAgreementRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "SignAgreement", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("SignAgreement"), |ctx, req| {
             (award_id(&req.award_id)?, req.expected_version, AwardCommand::Sign)
         })
     }
 
     async fn release_tranche(&self, request: Request<pb::ReleaseTrancheRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "ReleaseTranche", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("ReleaseTranche"), |ctx, req| {
             let payment = PaymentInput::from_wire("payment", req.payment.as_ref())?;
             let command = AwardCommand::ReleaseTranche { tranche_id: req.tranche_id.clone(), payment };
             (award_id(&req.award_id)?, None, command)
@@ -263,14 +246,14 @@ impl AwardsService for AwardsApi {
     }
 
     async fn reallocate_budget(&self, request: Request<pb::ReallocateBudgetRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "ReallocateBudget", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("ReallocateBudget"), |ctx, req| {
             let moves = Move::many_from_wire("moves", &req.moves)?;
             (award_id(&req.award_id)?, None, AwardCommand::ReallocateBudget { moves, reason: req.reason.clone() })
         })
     }
 
     async fn request_variation(&self, request: Request<pb::RequestVariationRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "RequestVariation", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("RequestVariation"), |ctx, req| {
             let change = Change::from_wire("change", req.change.as_ref())?;
             let command = AwardCommand::RequestVariation {
                 variation_id: ctx.derive_id("variation").to_string(),
@@ -282,7 +265,7 @@ impl AwardsService for AwardsApi {
     }
 
     async fn approve_variation(&self, request: Request<pb::ApproveVariationRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "ApproveVariation", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("ApproveVariation"), |ctx, req| {
             let command =
                 AwardCommand::ApproveVariation { variation_id: req.variation_id.clone(), comment: req.comment.clone() };
             (award_id(&req.award_id)?, None, command)
@@ -290,7 +273,7 @@ impl AwardsService for AwardsApi {
     }
 
     async fn decline_variation(&self, request: Request<pb::DeclineVariationRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "DeclineVariation", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("DeclineVariation"), |ctx, req| {
             let command =
                 AwardCommand::DeclineVariation { variation_id: req.variation_id.clone(), reason: req.reason.clone() };
             (award_id(&req.award_id)?, None, command)
@@ -298,25 +281,25 @@ impl AwardsService for AwardsApi {
     }
 
     async fn suspend_award(&self, request: Request<pb::SuspendAwardRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "SuspendAward", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("SuspendAward"), |ctx, req| {
             (award_id(&req.award_id)?, None, AwardCommand::Suspend { reason: req.reason.clone() })
         })
     }
 
     async fn resume_award(&self, request: Request<pb::ResumeAwardRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "ResumeAward", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("ResumeAward"), |ctx, req| {
             (award_id(&req.award_id)?, None, AwardCommand::Resume { reason: req.reason.clone() })
         })
     }
 
     async fn terminate_award(&self, request: Request<pb::TerminateAwardRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "TerminateAward", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("TerminateAward"), |ctx, req| {
             (award_id(&req.award_id)?, None, AwardCommand::Terminate { reason: req.reason.clone() })
         })
     }
 
     async fn close_award(&self, request: Request<pb::CloseAwardRequest>) -> Reply<pb::AwardResponse> {
-        command_rpc!(self, request, "CloseAward", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("CloseAward"), |ctx, req| {
             (award_id(&req.award_id)?, None, AwardCommand::Close { comment: req.comment.clone() })
         })
     }

@@ -223,27 +223,10 @@ fn award_id(value: &str) -> Result<AwardId, ServiceError> {
     Ok(AwardId::parse("award_id", value)?)
 }
 
-/// Implements a command RPC: authenticate, build the context, decode with `$decode` into
-/// `(award id, expected version, command)`, run it.
-macro_rules! command_rpc {
-    ($self:ident, $request:ident, $method:literal, |$ctx:ident, $req:ident| $decode:expr) => {{
-        let actor = actor_of(&$request)?;
-        let $req = $request.into_inner();
-        reply(
-            async {
-                let $ctx = CommandContext::new(rpc_path!($method), &$req.request_id, actor, &$req)?;
-                let (id, expected_version, command): (AwardId, Option<u64>, Command) = $decode;
-                $self.command(&$ctx, id, expected_version, command).await
-            }
-            .await,
-        )
-    }};
-}
-
 #[tonic::async_trait]
 impl ReportingService for ReportingApi {
     async fn submit_report(&self, request: Request<pb::SubmitReportRequest>) -> Reply<pb::ReportResponse> {
-        command_rpc!(self, request, "SubmitReport", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("SubmitReport"), |ctx, req| {
             let command = Command::Submit(Submission {
                 report_ref: req.report_ref.clone(),
                 progress: req.progress.clone(),
@@ -255,14 +238,14 @@ impl ReportingService for ReportingApi {
     }
 
     async fn request_revision(&self, request: Request<pb::RequestRevisionRequest>) -> Reply<pb::ReportResponse> {
-        command_rpc!(self, request, "RequestRevision", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("RequestRevision"), |ctx, req| {
             let command = Command::RequestRevision { report_ref: req.report_ref.clone(), reasons: req.reasons.clone() };
             (award_id(&req.award_id)?, None, command)
         })
     }
 
     async fn accept_report(&self, request: Request<pb::AcceptReportRequest>) -> Reply<pb::ReportResponse> {
-        command_rpc!(self, request, "AcceptReport", |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!("AcceptReport"), |ctx, req| {
             (award_id(&req.award_id)?, req.expected_version, Command::Accept { report_ref: req.report_ref.clone() })
         })
     }

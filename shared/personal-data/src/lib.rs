@@ -21,6 +21,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, Generate, Key, KeyInit, Payload};
@@ -57,7 +58,8 @@ impl KeyVault {
     /// Opens (creating if needed) the key directory.
     pub fn open(dir: impl AsRef<Path>) -> Result<KeyVault, VaultError> {
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        // Only the service's own user may list or read the keys.
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| io_error(&dir, e))?;
         Ok(KeyVault { dir })
     }
 
@@ -103,11 +105,6 @@ impl KeyVault {
         Ok(true)
     }
 
-    /// Whether the key still exists.
-    pub fn holds(&self, key_id: Uuid) -> bool {
-        self.key_path(key_id).exists()
-    }
-
     fn key_path(&self, key_id: Uuid) -> PathBuf {
         self.dir.join(format!("{}.key", key_id.hyphenated()))
     }
@@ -115,7 +112,12 @@ impl KeyVault {
     fn store_key(&self, key_id: Uuid, key: &[u8]) -> Result<(), VaultError> {
         let path = self.key_path(key_id);
         let temporary = self.dir.join(format!("{}.key.partial", key_id.hyphenated()));
-        let mut file = File::create(&temporary).map_err(|e| io_error(&temporary, e))?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(|e| io_error(&temporary, e))?;
         file.write_all(key).and_then(|()| file.sync_all()).map_err(|e| io_error(&temporary, e))?;
         fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))?;
         self.sync_dir()
@@ -142,6 +144,18 @@ fn io_error(path: &Path, error: std::io::Error) -> VaultError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_owner_may_read_the_keys() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let vault = KeyVault::open(&keys).unwrap();
+        let sealed = vault.seal(b"Dara Sok").unwrap();
+        let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&keys), 0o700);
+        assert_eq!(mode(&vault.key_path(sealed.key_id)), 0o600);
+    }
 
     #[test]
     fn sealed_data_opens_until_its_key_is_erased() {

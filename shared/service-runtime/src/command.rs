@@ -304,6 +304,26 @@ macro_rules! domain_event_codec {
     };
 }
 
+/// The body of a command RPC: takes the caller's [`Actor`](crate::Actor) from the request, builds the
+/// [`CommandContext`](crate::CommandContext) for the RPC at `$path`, decodes the request with `$decode` into
+/// `(object id, expected version, command)`, hands them to `$self.command` and answers with [`reply`].
+/// `service_runtime::command_rpc!(self, request, "pkg.Service/Method", |ctx, req| (id, req.expected_version, cmd))`
+#[macro_export]
+macro_rules! command_rpc {
+    ($self:ident, $request:ident, $path:expr, |$ctx:ident, $req:ident| $decode:expr) => {{
+        let actor = $crate::actor_of(&$request)?;
+        let $req = $request.into_inner();
+        $crate::reply(
+            async {
+                let $ctx = $crate::CommandContext::new($path, &$req.request_id, actor, &$req)?;
+                let (id, expected_version, command) = $decode;
+                $self.command(&$ctx, id, expected_version, command).await
+            }
+            .await,
+        )
+    }};
+}
+
 /// The stream of an aggregate.
 pub fn stream_id(stream_type: &str, key: &str) -> Result<StreamId, ServiceError> {
     StreamId::new(stream_type, key).map_err(|e| ServiceError::Internal(e.to_string()))
