@@ -270,6 +270,7 @@ async fn serve_log(log: EventLog) -> (std::net::SocketAddr, event_bus::Cancellat
             file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
             log,
             log_owner: "reporting",
+            bus: None,
         };
         let config = service_runtime::ServerConfig::default();
         let routes = tonic::service::Routes::default();

@@ -95,6 +95,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
         log: own_log.clone(),
         log_owner: BUS_NAME,
+        // Its consumer writes read models, not this log: it is stopped below.
+        bus: None,
     };
     let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
     bus_shutdown.cancel();

@@ -101,9 +101,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
         log: log.clone(),
         log_owner: BUS_NAME,
+        bus: Some(bus),
     };
     let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
-    bus.stop().await;
     drop(log);
     tracing::info!("event log closed");
     Ok(result?)

@@ -85,10 +85,14 @@ pub struct Serving<'a> {
     pub log: EventLog,
     /// The name the log's owner goes by on the bus and in `LogHead` answers, e.g. `applications`.
     pub log_owner: &'static str,
+    /// The service's relay and consumer, if it runs them: stopped after the drain and before the last
+    /// checkpoint is signed, so that the last checkpoint covers the consumer's last reactions too.
+    pub bus: Option<crate::ServiceBus>,
 }
 
 /// Serves `routes` on `listener` until `shutdown` is cancelled, then stops accepting, reports NOT_SERVING,
-/// and drains in-flight requests for at most `drain_timeout`. The caller then closes its log and relay.
+/// and drains in-flight requests for at most `drain_timeout`; then stops the service's bus, if given, and
+/// signs a last checkpoint, if configured. The caller then closes its log.
 pub async fn serve(
     listener: TcpListener,
     config: &ServerConfig,
@@ -97,6 +101,7 @@ pub async fn serve(
     serving: Serving<'_>,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    let bus = serving.bus;
     let mut names: Vec<&'static str> = serving.service_names.to_vec();
     names.push(event_log_grpc::SERVICE_NAME);
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -164,6 +169,9 @@ pub async fn serve(
             Ok(())
         }
     };
+    if let Some(bus) = bus {
+        bus.stop().await;
+    }
     if let Some((signer, stop)) = signer {
         stop.cancel();
         let _ = signer.await;

@@ -100,6 +100,7 @@ impl Server {
                 file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
                 log,
                 log_owner: "test",
+                bus: None,
             };
             service_runtime::serve(listener, &config, auth, routes, serving, stop).await.unwrap();
         });
