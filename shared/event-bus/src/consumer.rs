@@ -267,11 +267,11 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                         Ok(())
                     }
                     Verdict::Next | Verdict::Replay => {
-                        self.apply(&source, &event, Outgoing::from_delivery(delivery), dead_letters).await
+                        self.apply(&source, &event, || Outgoing::from_delivery(delivery), dead_letters).await
                     }
                     Verdict::AheadOfGap => {
                         self.fill_gap(&source, checkpoint.next_position, event.position, dead_letters).await?;
-                        self.apply(&source, &event, Outgoing::from_delivery(delivery), dead_letters).await
+                        self.apply(&source, &event, || Outgoing::from_delivery(delivery), dead_letters).await
                     }
                 }
             }
@@ -335,11 +335,15 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             .read_range(source, from, to)
             .await
             .map_err(|e| Interrupt::Retry(format!("gap {from}..{to}: {e}")))?;
+        if events.len() as u64 != to - from {
+            return Err(Interrupt::Retry(format!("gap {from}..{to}: the source returned {} events", events.len())));
+        }
         for (expected, event) in (from..to).zip(&events) {
             if event.position != expected {
                 return Err(Interrupt::Retry(format!("source returned position {} for {expected}", event.position)));
             }
-            let outgoing = Outgoing {
+            // The message is only rebuilt for the rare event that goes to the dead-letter queue.
+            let outgoing = || Outgoing {
                 body: encode_envelope(event),
                 properties: event_properties(source, event),
                 routing_key: None,
@@ -354,7 +358,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         &mut self,
         source: &str,
         event: &RecordedEvent,
-        outgoing: Outgoing,
+        outgoing: impl FnOnce() -> Outgoing,
         dead_letters: &Channel,
     ) -> Result<(), Interrupt> {
         let checkpoint = self.checkpoint(source)?;
@@ -366,6 +370,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 Ok(())
             }
             Err(HandlerError::Rejected(reason)) => {
+                let outgoing = outgoing();
                 self.dead_letter(outgoing, format!("rejected: {reason}"), Some((source, event.position)), dead_letters)
                     .await
             }

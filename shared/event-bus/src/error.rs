@@ -78,8 +78,6 @@ impl From<Rejection> for HandlerError {
 pub enum SourceError {
     #[error("no reader for source `{0}`")]
     UnknownSource(String),
-    #[error("source `{source_name}` returned {got} events for positions {from}..{to}")]
-    Incomplete { source_name: String, from: u64, to: u64, got: usize },
     #[error("source `{source_name}` failed: {reason}")]
     Failed { source_name: String, reason: String },
 }

@@ -7,7 +7,8 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
 /// Header names. Numbers are AMQP long-long integers, everything else a long string. The source service
 /// travels in the `app_id` property and the event type in `type`, not again as headers: every byte of a
-/// message is written to each quorum queue's log, so nothing is carried twice.
+/// message is written to each quorum queue's log, so nothing is carried twice beyond the headers the
+/// contract asks for.
 pub mod header {
     /// `<stream type>/<stream key>`.
     pub const STREAM_ID: &str = "stream-id";

@@ -150,11 +150,12 @@ impl CheckpointSigner {
     /// Signs the current head and records the checkpoint, unless the log is empty or its head is already a
     /// checkpoint (nothing happened since).
     pub async fn sign_now(&self) -> Result<Option<SignedCheckpoint>, CheckpointError> {
-        let Some(head) = self.log.head()? else { return Ok(None) };
-        if self.log.event(head.position)?.is_some_and(|e| e.event_type == EVENT_TYPE) {
+        let Some(position) = self.log.next_position().checked_sub(1) else { return Ok(None) };
+        let Some(head) = self.log.event(position)? else { return Ok(None) };
+        if head.event_type == EVENT_TYPE {
             return Ok(None);
         }
-        let checkpoint = SignedCheckpoint::sign(&self.key, &self.service, head.position, head.hash);
+        let checkpoint = SignedCheckpoint::sign(&self.key, &self.service, position, head.hash);
         let stream = StreamId::new(STREAM_TYPE, self.service.clone())
             .map_err(|_| CheckpointError::Malformed { field: "service", rule: "must be a valid stream key" })?;
         let id = Uuid::new_v4();
