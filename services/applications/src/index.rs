@@ -60,7 +60,8 @@ impl Index {
         let mut state = self.lock();
         for recorded in log.read_all(state.next_position) {
             let recorded = recorded?;
-            state.next_position = recorded.position + 1;
+            // The position advances only once the event is applied: one that fails to decode is read
+            // again by the next catch-up instead of being skipped for good.
             match recorded.stream.stream_type() {
                 "application" => {
                     let event = ApplicationEvent::decode_payload(&recorded.event_type, &recorded.payload)
@@ -76,6 +77,7 @@ impl Index {
                 }
                 _ => {}
             }
+            state.next_position = recorded.position + 1;
         }
         Ok(())
     }

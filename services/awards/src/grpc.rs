@@ -69,7 +69,9 @@ impl AwardsApi {
         let id = award_id(&req.award_id)?;
         let (award, version) = self.load_visible(actor, id)?;
         let mut history = Vec::new();
-        for recorded in self.store.log().read_stream(&stream_id("award", &id.to_string())?, 0) {
+        // As far as the loaded state goes: events appended since loading belong to the next read.
+        let events = self.store.log().read_stream(&stream_id("award", &id.to_string())?, 0);
+        for recorded in events.take(usize::try_from(version).unwrap_or(usize::MAX)) {
             let recorded = recorded?;
             history.push(pb::HistoryEntry {
                 version: recorded.stream_version + 1,

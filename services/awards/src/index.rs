@@ -51,13 +51,13 @@ impl Index {
         let mut state = self.lock();
         for recorded in log.read_all(state.next_position) {
             let recorded = recorded?;
+            let award = match AwardId::parse("", recorded.stream.key()) {
+                Ok(id) if recorded.stream.stream_type() == "award" => Some((id, decode(&recorded)?)),
+                _ => None,
+            };
+            // Past the event only once it decoded: one that fails is read again by the next catch-up.
             state.next_position = recorded.position + 1;
-            if recorded.stream.stream_type() != "award" {
-                continue;
-            }
-            let Ok(id) = AwardId::parse("", recorded.stream.key()) else { continue };
-            let event = AwardEvent::decode_payload(&recorded.event_type, &recorded.payload)
-                .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))?;
+            let Some((id, event)) = award else { continue };
             let status = match &event {
                 AwardEvent::Offered(e) => {
                     let (Ok(organisation_id), Ok(round_id)) =
@@ -97,4 +97,9 @@ impl Index {
             .map(|(p, id)| (*p, *id))
             .collect()
     }
+}
+
+fn decode(recorded: &event_log::RecordedEvent) -> Result<AwardEvent, ServiceError> {
+    AwardEvent::decode_payload(&recorded.event_type, &recorded.payload)
+        .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))
 }

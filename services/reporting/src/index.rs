@@ -54,13 +54,13 @@ impl Index {
         let mut state = self.lock();
         for recorded in log.read_all(state.next_position) {
             let recorded = recorded?;
+            let reporting = match AwardId::parse("", recorded.stream.key()) {
+                Ok(award_id) if recorded.stream.stream_type() == STREAM_TYPE => Some((award_id, decode(&recorded)?)),
+                _ => None,
+            };
+            // Past the event only once it decoded: one that fails is read again by the next catch-up.
             state.next_position = recorded.position + 1;
-            if recorded.stream.stream_type() != STREAM_TYPE {
-                continue;
-            }
-            let Ok(award_id) = AwardId::parse("", recorded.stream.key()) else { continue };
-            let event = ReportingEvent::decode_payload(&recorded.event_type, &recorded.payload)
-                .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))?;
+            let Some((award_id, event)) = reporting else { continue };
             match &event {
                 ReportingEvent::Scheduled(e) => {
                     let Ok(organisation_id) = OrganisationId::parse("", &e.organisation_id) else { continue };
@@ -117,4 +117,9 @@ impl Index {
             .take(limit)
             .collect()
     }
+}
+
+fn decode(recorded: &event_log::RecordedEvent) -> Result<ReportingEvent, ServiceError> {
+    ReportingEvent::decode_payload(&recorded.event_type, &recorded.payload)
+        .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))
 }
