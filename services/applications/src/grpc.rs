@@ -5,7 +5,7 @@
 use contracts::applications::v1::{self as pb, ApplicationsService};
 use contracts::values::{Country, Money, Timestamp};
 use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
-use service_runtime::{Reply, reply};
+use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 
 use crate::domain::application::{self, Application, ApplicationCommand, ApplicationData, Content};
@@ -24,9 +24,6 @@ pub struct ApplicationsApi {
     /// Keys of the contact persons' sealed personal data.
     vault: KeyVault,
 }
-
-const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: usize = 500;
 
 macro_rules! rpc_path {
     ($method:literal) => {
@@ -344,20 +341,8 @@ impl ApplicationsApi {
     ) -> Result<pb::ListApplicationsResponse, ServiceError> {
         let round_id = RoundId::parse("round_id", &req.round_id)?;
         self.load_round(round_id)?;
-        let page = req.page.unwrap_or_default();
-        let limit = match page.page_size as usize {
-            0 => DEFAULT_PAGE_SIZE,
-            n if n <= MAX_PAGE_SIZE => n,
-            _ => return Err(Rejection::invalid("page.page_size", "must be 0 to 500").into()),
-        };
-        let after = match page.page_token.as_str() {
-            "" => None,
-            token => Some(
-                token
-                    .parse::<u64>()
-                    .map_err(|_| Rejection::invalid("page.page_token", "must be a token from a previous page"))?,
-            ),
-        };
+        let page = Page::of(req.page)?;
+        let (limit, after) = (page.limit, page.after_position()?);
         let organisation = match req.organisation_id.as_str() {
             "" => None,
             org => Some(OrganisationId::parse("organisation_id", org)?),
@@ -373,7 +358,7 @@ impl ApplicationsApi {
                 && own_organisation.is_none_or(|o| entry.organisation_id == o)
                 && (actor.role != Role::Reviewer || entry.reviewers.contains(&actor.subject))
         });
-        let next_page_token = if found.len() > limit { found[limit - 1].0.to_string() } else { String::new() };
+        let next_page_token = page.next_token(&found);
         let mut applications = Vec::with_capacity(limit);
         for (_, id) in found.into_iter().take(limit) {
             let (app, version) = self.load_visible(actor, id)?;

@@ -6,7 +6,7 @@ use contracts::awards::v1::{self as pb, AwardsService};
 use contracts::values::Timestamp;
 use service_runtime::command::stream_id;
 use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
-use service_runtime::{Reply, reply};
+use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 
 use crate::domain::award::{self, Award, AwardCommand, AwardData, Context, PaymentInput, VariationStatus};
@@ -20,9 +20,6 @@ pub struct AwardsApi {
     store: EventStore,
     index: Index,
 }
-
-const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: usize = 500;
 
 macro_rules! rpc_path {
     ($method:literal) => {
@@ -86,20 +83,8 @@ impl AwardsApi {
     }
 
     fn list(&self, actor: &Actor, req: pb::ListAwardsRequest) -> Result<pb::ListAwardsResponse, ServiceError> {
-        let page = req.page.unwrap_or_default();
-        let limit = match page.page_size as usize {
-            0 => DEFAULT_PAGE_SIZE,
-            n if n <= MAX_PAGE_SIZE => n,
-            _ => return Err(Rejection::invalid("page.page_size", "must be 0 to 500").into()),
-        };
-        let after = match page.page_token.as_str() {
-            "" => None,
-            token => Some(
-                token
-                    .parse::<u64>()
-                    .map_err(|_| Rejection::invalid("page.page_token", "must be a token from a previous page"))?,
-            ),
-        };
+        let page = Page::of(req.page)?;
+        let (limit, after) = (page.limit, page.after_position()?);
         let organisation = match req.organisation_id.as_str() {
             "" => None,
             org => Some(OrganisationId::parse("organisation_id", org)?),
@@ -124,7 +109,7 @@ impl AwardsApi {
                 && round.is_none_or(|r| entry.round_id == r)
                 && own_organisation.is_none_or(|o| entry.organisation_id == o)
         });
-        let next_page_token = if found.len() > limit { found[limit - 1].0.to_string() } else { String::new() };
+        let next_page_token = page.next_token(&found);
         let mut awards = Vec::with_capacity(found.len().min(limit));
         for (_, id) in found.into_iter().take(limit) {
             let (award, version) = self.load_visible(actor, id)?;

@@ -45,13 +45,8 @@ fn store_error(e: StoreError) -> Status {
 }
 
 fn page(page: Option<PageRequest>) -> Result<(usize, Option<String>), Status> {
-    let page = page.unwrap_or_default();
-    let limit = match page.page_size {
-        0 => 50,
-        n @ 1..=500 => n as usize,
-        _ => return Err(ServiceError::from(Rejection::invalid("page.page_size", "must be 0 to 500")).into()),
-    };
-    Ok((limit, (!page.page_token.is_empty()).then_some(page.page_token)))
+    let page = service_runtime::Page::of(page).map_err(ServiceError::from)?;
+    Ok((page.limit, page.token))
 }
 
 fn optional_id(field: &str, value: &str) -> Result<Option<String>, Status> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use contracts::reporting::v1::{self as pb, ReportingService};
 use contracts::values::{Date, Timestamp};
 use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
-use service_runtime::{Reply, reply};
+use service_runtime::{Page, Reply, reply};
 use tonic::{Request, Response};
 
 use crate::domain::catalogue::Catalogue;
@@ -22,9 +22,6 @@ pub struct ReportingApi {
     index: Index,
     catalogue: Arc<Catalogue>,
 }
-
-const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: usize = 500;
 
 macro_rules! rpc_path {
     ($method:literal) => {
@@ -130,20 +127,8 @@ impl ReportingApi {
         actor: &Actor,
         req: pb::ListReportsAwaitingReviewRequest,
     ) -> Result<pb::ListReportsResponse, ServiceError> {
-        let page = req.page.unwrap_or_default();
-        let limit = match page.page_size as usize {
-            0 => DEFAULT_PAGE_SIZE,
-            n if n <= MAX_PAGE_SIZE => n,
-            _ => return Err(Rejection::invalid("page.page_size", "must be 0 to 500").into()),
-        };
-        let after = match page.page_token.as_str() {
-            "" => None,
-            token => Some(
-                token
-                    .parse::<u64>()
-                    .map_err(|_| Rejection::invalid("page.page_token", "must be a token from a previous page"))?,
-            ),
-        };
+        let page = Page::of(req.page)?;
+        let (limit, after) = (page.limit, page.after_position()?);
         let organisation = match req.organisation_id.as_str() {
             "" => None,
             org => Some(OrganisationId::parse("organisation_id", org)?),
@@ -154,7 +139,7 @@ impl ReportingApi {
         }
         self.index.catch_up(self.store.log())?;
         let found = self.index.awaiting(after, limit + 1, |e| organisation.is_none_or(|o| e.organisation_id == o));
-        let next_page_token = if found.len() > limit { found[limit - 1].0.to_string() } else { String::new() };
+        let next_page_token = page.next_token(&found);
         let mut reports = Vec::with_capacity(found.len().min(limit));
         for (_, entry) in found.into_iter().take(limit) {
             let (s, version) = self.load_visible(actor, entry.award_id)?;

@@ -13,6 +13,7 @@
 //! - [`field_rules`]: the text, list and short-id rules every domain checks alike.
 //! - [`config`]: flags and environment variables every service shares, and tracing.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
+//! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
 //! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
 
 pub mod authorization;
@@ -23,6 +24,7 @@ pub mod errors;
 pub mod field_rules;
 pub mod identity;
 pub mod log_sources;
+pub mod paging;
 pub mod server;
 
 pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
@@ -31,6 +33,7 @@ pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Rejection, Reply, ServiceError, reply};
 pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;
+pub use paging::Page;
 
 /// For [`domain_event_codec!`], which expands in the services' crates.
 #[doc(hidden)]
