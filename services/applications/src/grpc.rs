@@ -55,8 +55,7 @@ impl ApplicationsApi {
 
     fn unseal_contact(&self, sealed: &pb::SealedPersonalData) -> Result<Option<pb::ContactPerson>, ServiceError> {
         let sealed = personal_data::Sealed {
-            key_id: uuid::Uuid::parse_str(&sealed.key_id)
-                .map_err(|e| ServiceError::Internal(format!("sealed contact person has a malformed key id: {e}")))?,
+            key_id: key_id_of(sealed)?,
             nonce: sealed.nonce.clone(),
             ciphertext: sealed.ciphertext.clone(),
         };
@@ -249,9 +248,7 @@ impl ApplicationsApi {
         // Check the rules before destroying anything.
         organisation::handle_erase(&loaded.state, command.clone())?;
         if let Some(sealed) = &registered.sealed_contact_person {
-            let key_id = uuid::Uuid::parse_str(&sealed.key_id)
-                .map_err(|e| ServiceError::Internal(format!("sealed contact person has a malformed key id: {e}")))?;
-            self.vault.erase(key_id).map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+            self.vault.erase(key_id_of(sealed)?).map_err(|e| ServiceError::Unavailable(e.to_string()))?;
         }
         self.store
             .execute::<Organisation, _>(
@@ -638,4 +635,10 @@ impl ApplicationsService for ApplicationsApi {
         let actor = actor_of(&request)?;
         reply(self.list(&actor, request.into_inner()))
     }
+}
+
+/// The key a sealed contact person was sealed under.
+fn key_id_of(sealed: &pb::SealedPersonalData) -> Result<uuid::Uuid, ServiceError> {
+    uuid::Uuid::parse_str(&sealed.key_id)
+        .map_err(|e| ServiceError::Internal(format!("sealed contact person has a malformed key id: {e}")))
 }
