@@ -122,8 +122,7 @@ impl LogClient {
         let mut events = Vec::new();
         while let Some(batch) = stream.message().await? {
             for envelope in batch.events {
-                let hash = Hash::from_slice(&envelope.hash).unwrap_or_default();
-                events.push(event_log::decode_record(&envelope.record, hash)?);
+                events.push(event_log::decode_envelope_parts(&envelope.record, &envelope.hash)?);
             }
         }
         Ok(events)
@@ -191,18 +190,7 @@ fn decode_in_order(
             loop {
                 if let Some(envelope) = pending.pop_front() {
                     let envelope: crate::pb::EventEnvelope = envelope;
-                    let Some(hash) = Hash::from_slice(&envelope.hash) else {
-                        let error = event_log::DecodeError::Field { field: "hash", rule: "must be 32 bytes".into() };
-                        return Some((Err(error.into()), (batches, next, pending)));
-                    };
-                    let event = match event_log::decode_record(&envelope.record, hash) {
-                        Ok(event) if Hash::chain(&event.prev_hash, &envelope.record) != hash => {
-                            Err(event_log::DecodeError::Field {
-                                field: "hash",
-                                rule: "must equal SHA-256(prev_hash || record)".into(),
-                            }
-                            .into())
-                        }
+                    let event = match event_log::decode_envelope_parts(&envelope.record, &envelope.hash) {
                         Ok(event) if event.position != next => {
                             Err(ClientError::OutOfOrder { expected: next, actual: event.position })
                         }

@@ -122,10 +122,16 @@ pub fn encode_envelope(event: &RecordedEvent) -> Vec<u8> {
 /// bytes chained to its `prev_hash`; it cannot check the link to the previous event, which the reader holds.
 pub fn decode_envelope(bytes: &[u8]) -> Result<RecordedEvent, DecodeError> {
     let envelope = pb::EventEnvelope::decode(bytes)?;
-    let hash = Hash::from_slice(&envelope.hash)
-        .ok_or_else(|| DecodeError::Field { field: "hash", rule: "must be 32 bytes".into() })?;
-    let event = decode_record(&envelope.record, hash)?;
-    if Hash::chain(&event.prev_hash, &envelope.record) != hash {
+    decode_envelope_parts(&envelope.record, &envelope.hash)
+}
+
+/// Decodes an envelope already taken apart (as gRPC messages carry it), with the same checks as
+/// [`decode_envelope`].
+pub fn decode_envelope_parts(record: &[u8], hash: &[u8]) -> Result<RecordedEvent, DecodeError> {
+    let hash =
+        Hash::from_slice(hash).ok_or_else(|| DecodeError::Field { field: "hash", rule: "must be 32 bytes".into() })?;
+    let event = decode_record(record, hash)?;
+    if Hash::chain(&event.prev_hash, record) != hash {
         return Err(DecodeError::Field { field: "hash", rule: "must equal SHA-256(prev_hash || record)".into() });
     }
     Ok(event)
