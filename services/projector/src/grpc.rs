@@ -68,15 +68,7 @@ fn today() -> Day {
 
 fn parse_date(field: &str, date: Option<&Date>) -> Result<Option<Day>, Status> {
     let Some(d) = date else { return Ok(None) };
-    let valid = time::Month::try_from(u8::try_from(d.month).unwrap_or(0))
-        .ok()
-        .and_then(|m| time::Date::from_calendar_date(d.year, m, u8::try_from(d.day).unwrap_or(0)).ok())
-        .is_some();
-    if !valid || !(1900..=9999).contains(&d.year) {
-        return Err(
-            ServiceError::from(Rejection::invalid(field, "must be a valid calendar date (year 1900 to 9999)")).into()
-        );
-    }
+    contracts::values::Date::from_wire(field, Some(d)).map_err(|e| Status::from(ServiceError::from(e)))?;
     Ok(day(Some(d)))
 }
 
@@ -85,15 +77,9 @@ fn parse_as_of(as_of: Option<pb::AsOf>) -> Result<Option<Point>, Status> {
     match as_of.point {
         None => Err(ServiceError::from(Rejection::invalid("as_of", "must set `recorded_at` or `positions`")).into()),
         Some(pb::Point::RecordedAt(ts)) => {
-            if ts.nanos < 0 || ts.nanos >= 1_000_000_000 {
-                return Err(ServiceError::from(Rejection::invalid(
-                    "as_of.recorded_at.nanos",
-                    "must be 0 to 999999999",
-                ))
-                .into());
-            }
-            let micros = ts.seconds.saturating_mul(1_000_000).saturating_add(i64::from(ts.nanos / 1000));
-            Ok(Some(Point::RecordedAt(event_log::Timestamp::from_micros(micros))))
+            let at = contracts::values::Timestamp::from_wire("as_of.recorded_at", Some(&ts))
+                .map_err(|e| Status::from(ServiceError::from(e)))?;
+            Ok(Some(Point::RecordedAt(event_log::Timestamp::from_micros(at.as_micros()))))
         }
         Some(pb::Point::Positions(p)) => {
             for name in p.next_positions.keys() {
@@ -197,11 +183,7 @@ fn status_of(state: &RebuildState) -> pb::RebuildStatus {
 }
 
 fn now_timestamp() -> Option<prost_types::Timestamp> {
-    let micros = event_log::Timestamp::now().as_micros();
-    Some(prost_types::Timestamp {
-        seconds: micros / 1_000_000,
-        nanos: i32::try_from(micros % 1_000_000 * 1000).unwrap_or(0),
-    })
+    Some(contracts::values::Timestamp::now().to_wire())
 }
 
 #[tonic::async_trait]
