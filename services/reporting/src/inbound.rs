@@ -13,11 +13,10 @@
 use contracts::awards::v1 as awards;
 use contracts::values::Timestamp;
 use event_bus::{LogReaction, Rejection as BusRejection};
-use event_log::{EventMetadata, ExpectedVersion, NewEvent, RecordedEvent};
+use event_log::RecordedEvent;
 use prost::Message;
+use service_runtime::EventStore;
 use service_runtime::command::stream_id;
-use service_runtime::{DomainEvent, EventStore};
-use uuid::Uuid;
 
 use crate::domain::schedule::{self, ReportingEvent, Schedule};
 use crate::domain::{AwardId, Rejection, dates};
@@ -77,25 +76,5 @@ pub fn react(store: &EventStore, event: &RecordedEvent) -> Result<Option<LogReac
         return Ok(None);
     }
     let stream = stream_id(STREAM_TYPE, &award_id.to_string()).map_err(|e| refuse(e.to_string()))?;
-    // The consumed event caused these: its actor, correlation and time carry over, and the ids are
-    // derived from its id so that a retried reaction is the very same append.
-    let metadata = EventMetadata {
-        actor: event.metadata.actor.clone(),
-        correlation_id: event.metadata.correlation_id,
-        causation_id: event.event_id,
-        occurred_at: event.metadata.occurred_at,
-    };
-    let events = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| NewEvent {
-            event_id: Uuid::new_v5(&event.event_id, format!("reporting/{stream}/{i}").as_bytes()),
-            event_type: e.event_type().to_owned(),
-            schema_version: e.schema_version(),
-            payload: e.encode_payload(),
-            metadata: metadata.clone(),
-        })
-        .collect();
-    let expected = loaded.stream_version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
-    Ok(Some(LogReaction { stream, expected, events }))
+    Ok(Some(service_runtime::bus::reaction(event, "reporting", stream, loaded.stream_version, &events)))
 }

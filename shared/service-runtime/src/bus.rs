@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use event_bus::{
     BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, LogReaction, Rejection, Relay, RelayConfig,
 };
-use event_log::{EventLog, RecordedEvent};
+use event_log::{EventLog, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
+use uuid::Uuid;
+
+use crate::command::DomainEvent;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -82,5 +85,101 @@ impl Drop for ServiceBus {
     /// A bus dropped without [`ServiceBus::stop`] (the service failed to start) still stops its tasks.
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// What a consumer appends in reaction to `consumed`: `events` for `stream`, which stood at
+/// `stream_version` when they were decided. The consumed event caused them: its actor, correlation and
+/// time carry over, and their ids are derived from its id and `service` (the reacting service), so that a
+/// retried reaction is the very same append.
+pub fn reaction<E: DomainEvent>(
+    consumed: &RecordedEvent,
+    service: &str,
+    stream: StreamId,
+    stream_version: Option<u64>,
+    events: &[E],
+) -> LogReaction {
+    let metadata = EventMetadata {
+        actor: consumed.metadata.actor.clone(),
+        correlation_id: consumed.metadata.correlation_id,
+        causation_id: consumed.event_id,
+        occurred_at: consumed.metadata.occurred_at,
+    };
+    let events = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| NewEvent {
+            event_id: Uuid::new_v5(&consumed.event_id, format!("{service}/{stream}/{i}").as_bytes()),
+            event_type: e.event_type().to_owned(),
+            schema_version: e.schema_version(),
+            payload: e.encode_payload(),
+            metadata: metadata.clone(),
+        })
+        .collect();
+    let expected = stream_version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+    LogReaction { stream, expected, events }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Noted;
+
+    impl DomainEvent for Noted {
+        fn event_type(&self) -> &'static str {
+            "Noted"
+        }
+        fn encode_payload(&self) -> Vec<u8> {
+            b"noted".to_vec()
+        }
+        fn decode_payload(_: &str, _: &[u8]) -> Result<Self, String> {
+            Ok(Noted)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reaction_carries_the_cause_over_and_is_the_same_append_when_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        let cause = NewEvent {
+            event_id: Uuid::new_v4(),
+            event_type: "Happened".into(),
+            schema_version: 1,
+            payload: Vec::new(),
+            metadata: EventMetadata {
+                actor: event_log::Actor {
+                    subject: "officer-1".into(),
+                    role: "program_officer".into(),
+                    organisation: String::new(),
+                },
+                correlation_id: Uuid::new_v4(),
+                causation_id: Uuid::new_v4(),
+                occurred_at: event_log::Timestamp::from_micros(1_000_000),
+            },
+        };
+        let source = StreamId::new("source", "1").unwrap();
+        log.append(source, ExpectedVersion::NoStream, vec![cause]).await.unwrap();
+        let consumed = log.event(0).unwrap().unwrap();
+        let stream = StreamId::new("target", "7").unwrap();
+
+        let first = reaction(&consumed, "awards", stream.clone(), Some(3), &[Noted, Noted]);
+        let again = reaction(&consumed, "awards", stream.clone(), Some(3), &[Noted, Noted]);
+        let elsewhere = reaction(&consumed, "reporting", stream.clone(), None, &[Noted]);
+        assert_eq!(first.expected, ExpectedVersion::Exact(3));
+        assert_eq!(elsewhere.expected, ExpectedVersion::NoStream);
+        let ids = |r: &LogReaction| r.events.iter().map(|e| e.event_id).collect::<Vec<_>>();
+        assert_eq!(ids(&first), ids(&again), "a retried reaction has the same ids");
+        assert_ne!(ids(&first)[0], ids(&first)[1]);
+        assert_ne!(ids(&first)[0], ids(&elsewhere)[0], "another service's reaction has other ids");
+        let metadata = &first.events[0].metadata;
+        assert_eq!(metadata.causation_id, consumed.event_id);
+        assert_eq!(metadata.correlation_id, consumed.metadata.correlation_id);
+        assert_eq!(
+            (metadata.actor.clone(), metadata.occurred_at),
+            (consumed.metadata.actor.clone(), consumed.metadata.occurred_at)
+        );
+        assert_eq!(first.events[0].event_type, "Noted");
     }
 }
