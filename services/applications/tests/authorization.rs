@@ -6,7 +6,8 @@ mod common;
 use contracts::applications::v1::SERVICE_NAME;
 use service_runtime::Role;
 use test_support::authorization::{
-    assert_enforced, assert_forged_token_refused, assert_table_covers, call, service_methods,
+    assert_enforced, assert_forged_token_refused, assert_not_yet_valid_token_refused, assert_table_covers, call,
+    service_methods,
 };
 use tonic::Code;
 
@@ -38,6 +39,7 @@ async fn every_rpc_and_role_is_enforced_over_the_wire() {
     for method in service_methods(SERVICE_NAME) {
         assert_enforced(&channel, SERVICE_NAME, &method, expected(&method)).await;
         assert_forged_token_refused(&channel, SERVICE_NAME, &method).await;
+        assert_not_yet_valid_token_refused(&channel, SERVICE_NAME, &method, expected(&method)).await;
     }
     // Health needs no token.
     let code = call(&channel, "/grpc.health.v1.Health/Check", tonic::Request::new(())).await;

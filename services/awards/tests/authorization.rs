@@ -9,7 +9,8 @@ use common::start_awards;
 use contracts::awards::v1::SERVICE_NAME;
 use service_runtime::Role;
 use test_support::authorization::{
-    assert_enforced, assert_forged_token_refused, assert_table_covers, call, service_methods,
+    assert_enforced, assert_forged_token_refused, assert_not_yet_valid_token_refused, assert_table_covers, call,
+    service_methods,
 };
 use test_support::{authed, token};
 use tonic::Code;
@@ -41,6 +42,7 @@ async fn every_rpc_and_role_is_enforced_over_the_wire() {
     for method in service_methods(SERVICE_NAME) {
         assert_enforced(&channel, SERVICE_NAME, &method, expected(&method)).await;
         assert_forged_token_refused(&channel, SERVICE_NAME, &method).await;
+        assert_not_yet_valid_token_refused(&channel, SERVICE_NAME, &method, expected(&method)).await;
     }
     // The awards log is served read-only for auditors (the bus's gap filling reads it with such a token).
     let head = "/grants.eventlog.v1.EventLogService/GetHead";

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use contracts::reporting::v1::SERVICE_NAME;
 use service_runtime::Role;
-use test_support::authorization::{assert_enforced, assert_table_covers, service_methods};
+use test_support::authorization::{
+    assert_enforced, assert_not_yet_valid_token_refused, assert_table_covers, service_methods,
+};
 use test_support::services::listen;
 use test_support::{authed, token};
 use tonic::Code;
@@ -35,6 +37,7 @@ async fn every_rpc_and_role_is_enforced_over_the_wire_and_the_catalogue_is_serve
 
     for method in service_methods(SERVICE_NAME) {
         assert_enforced(&channel, SERVICE_NAME, &method, expected(&method)).await;
+        assert_not_yet_valid_token_refused(&channel, SERVICE_NAME, &method, expected(&method)).await;
     }
 
     let mut client = contracts::reporting::v1::ReportingServiceClient::new(channel.clone());

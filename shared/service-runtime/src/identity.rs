@@ -1,5 +1,5 @@
-//! Who is calling: bearer tokens (JWT, HS256 pinned; `exp`, `iss`, `aud` and `sub` required and checked)
-//! verified into an [`Actor`].
+//! Who is calling: bearer tokens (JWT, HS256 pinned; `exp`, `iss`, `aud` and `sub` required and checked,
+//! `nbf` checked when present) verified into an [`Actor`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -83,7 +83,13 @@ struct Claims {
     aud: String,
     exp: u64,
     iat: u64,
+    /// Not valid before this time (seconds since the epoch), when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
 }
+
+/// Clock skew tolerated between issuer and service, for both `exp` and `nbf`, in seconds.
+pub const CLOCK_LEEWAY_SECONDS: u64 = 30;
 
 /// Shortest accepted HS256 secret, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -152,15 +158,18 @@ impl TokenVerifier {
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        // A token that is not valid yet is refused like an expired one, with the same leeway.
+        validation.validate_nbf = true;
+        validation.leeway = CLOCK_LEEWAY_SECONDS;
         let key = DecodingKey::from_secret(&config.secret).map_err(|e| IdentityError::Signing(e.to_string()))?;
         Ok(TokenVerifier { key, validation })
     }
 
     /// Verifies a token (without the `Bearer ` prefix).
     pub fn verify(&self, token: &str) -> Result<Actor, ServiceError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| ServiceError::Unauthenticated(format!("bearer token refused: {e}")))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
+            ServiceError::Unauthenticated(format!("bearer token refused: {}", refusal_reason(e.kind())))
+        })?;
         let claims = data.claims;
         let unauthenticated = |m: &str| ServiceError::Unauthenticated(format!("bearer token refused: {m}"));
         if claims.sub.is_empty() {
@@ -192,6 +201,24 @@ impl TokenVerifier {
     }
 }
 
+/// Why a token was refused, in words a caller can act on (the library's own names are Rust identifiers).
+fn refusal_reason(kind: &jsonwebtoken::errors::ErrorKind) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::ExpiredSignature => "it has expired (`exp`)".into(),
+        ErrorKind::ImmatureSignature => "it is not valid yet (`nbf` lies in the future)".into(),
+        ErrorKind::InvalidSignature => "its signature does not verify".into(),
+        ErrorKind::InvalidIssuer => "`iss` is not the expected issuer".into(),
+        ErrorKind::InvalidAudience => "`aud` is not the expected audience".into(),
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::MissingAlgorithm => {
+            "it must be signed with HS256".into()
+        }
+        ErrorKind::MissingRequiredClaim(claim) => format!("the `{claim}` claim is required"),
+        ErrorKind::InvalidClaimFormat(claim) => format!("the `{claim}` claim is malformed"),
+        other => format!("it is not a well-formed JWT ({other:?})"),
+    }
+}
+
 /// Signs tokens; used by the development token command and by tests.
 #[derive(Clone)]
 pub struct TokenIssuer {
@@ -216,12 +243,25 @@ impl TokenIssuer {
         })
     }
 
-    /// A token for `subject` in `role`, valid for `ttl`.
+    /// A token for `subject` in `role`, valid from now for `ttl`.
     pub fn issue(
         &self,
         role: Role,
         subject: &str,
         organisation: Option<&str>,
+        ttl: Duration,
+    ) -> Result<String, IdentityError> {
+        self.issue_valid_from(role, subject, organisation, None, ttl)
+    }
+
+    /// A token that is valid only from `not_before` (its `nbf` claim) until `ttl` after it; `None` means
+    /// from now, without an `nbf` claim.
+    pub fn issue_valid_from(
+        &self,
+        role: Role,
+        subject: &str,
+        organisation: Option<&str>,
+        not_before: Option<SystemTime>,
         ttl: Duration,
     ) -> Result<String, IdentityError> {
         if subject.is_empty() {
@@ -230,15 +270,18 @@ impl TokenIssuer {
         if role == Role::Partner && organisation.is_none_or(|o| contracts::values::parse_uuid("org", o).is_err()) {
             return Err(IdentityError::Invalid { field: "organisation", rule: "must be a UUID for partners" });
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let seconds = |t: SystemTime| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let now = seconds(SystemTime::now());
+        let nbf = not_before.map(seconds);
         let claims = Claims {
             sub: subject.to_owned(),
             role: role.as_str().to_owned(),
             org: organisation.map(str::to_owned),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            exp: now + ttl.as_secs(),
+            exp: nbf.unwrap_or(now) + ttl.as_secs(),
             iat: now,
+            nbf,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
             .map_err(|e| IdentityError::Signing(e.to_string()))
@@ -298,6 +341,7 @@ mod tests {
             aud: "aud".into(),
             exp: u64::MAX / 2,
             iat: 0,
+            nbf: None,
         };
         let hs384 =
             jsonwebtoken::encode(&Header::new(Algorithm::HS384), &claims, &EncodingKey::from_secret(&[7; 32]).unwrap())
@@ -314,6 +358,22 @@ mod tests {
         assert!(verifier.verify(&expired).is_err());
         assert!(verifier.verify_header(None).is_err());
         assert!(verifier.verify_header(Some("Basic abc")).is_err());
+    }
+
+    #[test]
+    fn a_token_is_refused_until_its_not_before_time_within_the_leeway() {
+        let verifier = TokenVerifier::new(&config()).unwrap();
+        let issuer = TokenIssuer::new(&config()).unwrap();
+        let ttl = Duration::from_secs(7_200);
+        let from = |offset: Duration| {
+            issuer.issue_valid_from(Role::Auditor, "a", None, Some(SystemTime::now() + offset), ttl).unwrap()
+        };
+        let refused = verifier.verify(&from(Duration::from_secs(3_600))).unwrap_err();
+        assert!(matches!(&refused, ServiceError::Unauthenticated(m) if m.contains("not valid yet")), "{refused}");
+        // Within the leeway, as for `exp`: clocks of issuer and service may differ a little.
+        assert!(verifier.verify(&from(Duration::from_secs(CLOCK_LEEWAY_SECONDS / 2))).is_ok());
+        let past = issuer.issue_valid_from(Role::Auditor, "a", None, Some(SystemTime::now() - ttl / 2), ttl).unwrap();
+        assert!(verifier.verify(&past).is_ok());
     }
 
     #[test]

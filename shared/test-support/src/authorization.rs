@@ -6,7 +6,7 @@ use service_runtime::{AccessTable, Role};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::identity::{authed, token};
+use crate::identity::{authed, token, token_not_yet_valid};
 
 /// The RPC names of `service` (its full name, e.g. `grants.awards.v1.AwardsService`) in the compiled
 /// contract, in the order the contract declares them.
@@ -71,4 +71,15 @@ pub async fn assert_forged_token_refused(channel: &Channel, service: &str, metho
     let path = format!("/{service}/{method}");
     let forged = authed((), "eyJhbGciOiJub25lIn0.e30.");
     assert_eq!(call(channel, &path, forged).await, Code::Unauthenticated, "{method} with a forged token");
+}
+
+/// Asserts over the wire that `method` of `service` refuses a token that is not valid yet (`nbf` an hour
+/// ahead) as unauthenticated, for a role that may call it.
+pub async fn assert_not_yet_valid_token_refused(channel: &Channel, service: &str, method: &str, allowed: &[Role]) {
+    let Some(&role) = allowed.first() else { return };
+    let organisation = uuid::Uuid::new_v4().to_string();
+    let organisation = (role == Role::Partner).then_some(organisation.as_str());
+    let path = format!("/{service}/{method}");
+    let early = authed((), &token_not_yet_valid(role, "someone", organisation));
+    assert_eq!(call(channel, &path, early).await, Code::Unauthenticated, "{method} with a token not valid yet");
 }

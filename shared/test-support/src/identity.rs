@@ -18,6 +18,15 @@ pub fn token(role: Role, subject: &str, organisation: Option<&str>) -> String {
     TokenIssuer::new(&jwt()).unwrap().issue(role, subject, organisation, Duration::from_secs(600)).unwrap()
 }
 
+/// A token for `subject` in `role` that becomes valid only an hour from now (`nbf`).
+pub fn token_not_yet_valid(role: Role, subject: &str, organisation: Option<&str>) -> String {
+    let from = std::time::SystemTime::now() + Duration::from_secs(3_600);
+    TokenIssuer::new(&jwt())
+        .unwrap()
+        .issue_valid_from(role, subject, organisation, Some(from), Duration::from_secs(600))
+        .unwrap()
+}
+
 /// A request with a bearer token.
 pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
