@@ -13,6 +13,7 @@
 //! - [`field_rules`]: the text, list and short-id rules every domain checks alike.
 //! - [`config`]: flags and environment variables every service shares, and tracing.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
+//! - [`message_limit`]: a message over the size limit answers `RESOURCE_EXHAUSTED`.
 //! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
 //! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
 
@@ -24,6 +25,7 @@ pub mod errors;
 pub mod field_rules;
 pub mod identity;
 pub mod log_sources;
+pub mod message_limit;
 pub mod paging;
 pub mod server;
 

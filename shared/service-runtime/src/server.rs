@@ -148,6 +148,7 @@ pub async fn serve(
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
+        .layer(crate::message_limit::MessageLimitLayer)
         .layer(auth)
         .add_routes(routes)
         .add_service(log_service)
