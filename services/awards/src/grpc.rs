@@ -209,6 +209,12 @@ fn award_id(value: &str) -> Result<AwardId, ServiceError> {
     Ok(AwardId::parse("award_id", value)?)
 }
 
+/// A variation id names a variation the service derived from the request that asked for it: a UUID, so a
+/// malformed one is refused as input rather than looked up.
+fn variation_id(value: &str) -> Result<String, ServiceError> {
+    Ok(contracts::values::parse_uuid("variation_id", value)?.to_string())
+}
+
 #[tonic::async_trait]
 impl AwardsService for AwardsApi {
     async fn set_agreement(&self, request: Request<pb::SetAgreementRequest>) -> Reply<pb::AwardResponse> {
@@ -253,16 +259,20 @@ impl AwardsService for AwardsApi {
 
     async fn approve_variation(&self, request: Request<pb::ApproveVariationRequest>) -> Reply<pb::AwardResponse> {
         service_runtime::command_rpc!(self, request, rpc_path!("ApproveVariation"), |ctx, req| {
-            let command =
-                AwardCommand::ApproveVariation { variation_id: req.variation_id.clone(), comment: req.comment.clone() };
+            let command = AwardCommand::ApproveVariation {
+                variation_id: variation_id(&req.variation_id)?,
+                comment: req.comment.clone(),
+            };
             (award_id(&req.award_id)?, None, command)
         })
     }
 
     async fn decline_variation(&self, request: Request<pb::DeclineVariationRequest>) -> Reply<pb::AwardResponse> {
         service_runtime::command_rpc!(self, request, rpc_path!("DeclineVariation"), |ctx, req| {
-            let command =
-                AwardCommand::DeclineVariation { variation_id: req.variation_id.clone(), reason: req.reason.clone() };
+            let command = AwardCommand::DeclineVariation {
+                variation_id: variation_id(&req.variation_id)?,
+                reason: req.reason.clone(),
+            };
             (award_id(&req.award_id)?, None, command)
         })
     }

@@ -12,7 +12,7 @@ use contracts::awards::v1::{self as pb, AwardsServiceClient};
 use event_log::{EventLog, StreamId};
 use prost::Message;
 use service_runtime::Role;
-use test_support::fixtures::{agreement, approved, date, payment, usd};
+use test_support::fixtures::{agree_and_sign, agreement, approved, date, payment, usd};
 use test_support::{authed, request_id, token};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -28,6 +28,25 @@ fn assert_rejected<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: C
 async fn get(client: &mut Client, award_id: &str, token: &str) -> Result<pb::Award, tonic::Status> {
     let request = pb::GetAwardRequest { award_id: award_id.into() };
     client.get_award(authed(request, token)).await.map(|r| r.into_inner().award.unwrap())
+}
+
+/// The service, started with one award offered from an approval (by the fixture's `officer-0`), a client,
+/// and the award's id.
+async fn start_with_one_offer() -> (test_support::Running, Client, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let applications = EventLog::open(scratch.path().join("applications")).unwrap();
+    let app = uuid::Uuid::new_v4().to_string();
+    let approval = approved(&app, &uuid::Uuid::new_v4().to_string(), &uuid::Uuid::new_v4().to_string());
+    let stream = StreamId::new("application", app.clone()).unwrap();
+    let event = append(&applications, stream, "ApplicationApproved", approval.encode_to_vec()).await;
+    assert!(react_offline(dir.path(), &event).await);
+    drop(applications);
+    let server = start_awards(dir, None, HashMap::new()).await;
+    let client = server.client(AwardsServiceClient::new).await;
+    let award_id =
+        awards::domain::AwardId::for_application(awards::domain::ApplicationId::parse("", &app).unwrap()).to_string();
+    (server, client, award_id)
 }
 
 async fn list(client: &mut Client, request: pb::ListAwardsRequest, token: &str) -> pb::ListAwardsResponse {
@@ -230,21 +249,9 @@ async fn an_offer_is_agreed_signed_paid_and_varied_over_grpc() {
 
 #[tokio::test]
 async fn suspension_termination_and_close_out_over_grpc() {
-    let dir = tempfile::tempdir().unwrap();
-    let scratch = tempfile::tempdir().unwrap();
-    let applications = EventLog::open(scratch.path().join("applications")).unwrap();
-    let app = uuid::Uuid::new_v4().to_string();
-    let approval = approved(&app, &uuid::Uuid::new_v4().to_string(), &uuid::Uuid::new_v4().to_string());
-    let stream = StreamId::new("application", app.clone()).unwrap();
-    let event = append(&applications, stream, "ApplicationApproved", approval.encode_to_vec()).await;
-    assert!(react_offline(dir.path(), &event).await);
-    drop(applications);
-    let server = start_awards(dir, None, HashMap::new()).await;
-    let mut client = server.client(AwardsServiceClient::new).await;
+    let (server, mut client, award_id) = start_with_one_offer().await;
     let officer = token(Role::ProgramOfficer, "officer-1", None);
     let finance = token(Role::FinanceOfficer, "finance-1", None);
-    let award_id =
-        awards::domain::AwardId::for_application(awards::domain::ApplicationId::parse("", &app).unwrap()).to_string();
 
     let set = pb::SetAgreementRequest {
         request_id: request_id(),
@@ -334,4 +341,95 @@ async fn the_consumer_refuses_acceptances_that_match_no_requirement_and_ignores_
     let garbage = append(&source, StreamId::new("application", "x").unwrap(), "ApplicationApproved", vec![0xff]).await;
     assert!(awards::inbound::react(&store, &garbage).is_err());
     assert_eq!(log.next_position(), 1, "nothing but the offer was written");
+}
+
+#[tokio::test]
+async fn ids_money_budget_lines_and_segregation_of_duties_follow_the_contract_over_grpc() {
+    // Approved by `officer-0` (the fixture's `decided_by`).
+    let (server, mut client, award_id) = start_with_one_offer().await;
+    let officer = token(Role::ProgramOfficer, "officer-1", None);
+    let auditor = token(Role::Auditor, "auditor-1", None);
+    let set = |terms| pb::SetAgreementRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        terms: Some(terms),
+        expected_version: None,
+    };
+
+    // A budget line of 0 is what a reallocation may leave, never what an agreement starts with.
+    let mut empty_line = agreement();
+    empty_line.budget_lines[0].amount = usd(0);
+    empty_line.budget_lines[1].amount = usd(350_000);
+    assert_rejected(
+        client.set_agreement(authed(set(empty_line), &officer)).await,
+        Code::FailedPrecondition,
+        "terms.budget_lines[0].amount",
+    );
+    // Ids have one spelling: upper case is malformed, for the object's id and for the request id alike.
+    let upper_award = pb::SetAgreementRequest { award_id: award_id.to_uppercase(), ..set(agreement()) };
+    assert_rejected(client.set_agreement(authed(upper_award, &officer)).await, Code::InvalidArgument, "award_id");
+    let upper_request = pb::SetAgreementRequest { request_id: request_id().to_uppercase(), ..set(agreement()) };
+    assert_rejected(client.set_agreement(authed(upper_request, &officer)).await, Code::InvalidArgument, "request_id");
+    assert_eq!(get(&mut client, &award_id, &auditor).await.unwrap().version, 1, "nothing was recorded");
+
+    // Signed by `officer-1`.
+    agree_and_sign(&mut client, &award_id, agreement()).await;
+
+    // A malformed variation id is invalid input, not an unknown variation.
+    let approve = pb::ApproveVariationRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        variation_id: "v1".into(),
+        comment: String::new(),
+    };
+    assert_rejected(client.approve_variation(authed(approve, &officer)).await, Code::InvalidArgument, "variation_id");
+    let decline = pb::DeclineVariationRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        variation_id: uuid::Uuid::new_v4().to_string().to_uppercase(),
+        reason: "no".into(),
+    };
+    assert_rejected(client.decline_variation(authed(decline, &officer)).await, Code::InvalidArgument, "variation_id");
+    let unknown = pb::DeclineVariationRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        variation_id: uuid::Uuid::new_v4().to_string(),
+        reason: "no".into(),
+    };
+    assert_rejected(client.decline_variation(authed(unknown, &officer)).await, Code::NotFound, "variation");
+
+    // Whoever decided to pay may not also pay, whatever role their token names.
+    let release = |payment| pb::ReleaseTrancheRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        tranche_id: "t1".into(),
+        payment,
+    };
+    for (subject, deed) in [("officer-0", "approved the application"), ("officer-1", "signed the agreement")] {
+        let as_finance = token(Role::FinanceOfficer, subject, None);
+        assert_rejected(
+            client.release_tranche(authed(release(payment(140_000)), &as_finance)).await,
+            Code::FailedPrecondition,
+            deed,
+        );
+    }
+    // A payment in a code that is no currency is refused, however plausible its rate.
+    let finance = token(Role::FinanceOfficer, "finance-1", None);
+    let not_money = pb::Payment {
+        paid_amount: Some(contracts::common::v1::Money { minor_units: 140_000, currency: "ZZZ".into() }),
+        exchange_rate: "1".into(),
+        rate_source: "made up".into(),
+        rate_value_date: date(2026, 1, 14),
+        payment_reference: "PAY-Z".into(),
+    };
+    assert_rejected(
+        client.release_tranche(authed(release(Some(not_money)), &finance)).await,
+        Code::InvalidArgument,
+        "payment.paid_amount.currency",
+    );
+    let award = get(&mut client, &award_id, &auditor).await.unwrap();
+    assert_eq!((award.version, award.released_total), (3, usd(0)), "no refused command recorded anything");
+    let paid = client.release_tranche(authed(release(payment(140_000)), &finance)).await.unwrap().into_inner();
+    assert_eq!(paid.award.unwrap().released_total, usd(140_000));
+    server.stop().await;
 }

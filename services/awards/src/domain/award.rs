@@ -8,7 +8,7 @@ use contracts::awards::v1 as pb;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
 use contracts::values::{Date, Money, Timestamp, WireError};
 
-use super::terms::{Change, Move, Terms};
+use super::terms::{Change, Move, Terms, TermsStage};
 use super::{Actor, ApplicationId, AwardId, OrganisationId, Rejection, Role, RoundId, check_text};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +84,8 @@ pub struct AwardData {
     pub organisation_id: OrganisationId,
     pub title: String,
     pub approved_amount: Money,
+    /// Who approved the application this award was offered from (from `AwardOffered`).
+    pub approved_by: String,
     pub countries: Vec<String>,
     pub status: Status,
     pub terms: Option<Terms>,
@@ -279,7 +281,7 @@ pub fn handle(state: &Award, ctx: Context<'_>, command: AwardCommand) -> Result<
     match command {
         AwardCommand::SetAgreement { terms } => {
             require_status(award, &[Status::Offered], "set the agreement (after signature use a variation)")?;
-            terms.check("terms", Some(award.approved_amount), &BTreeSet::new())?;
+            terms.check("terms", TermsStage::Agreement { approved: award.approved_amount })?;
             Ok(vec![AwardEvent::AgreementSet(pb::AgreementSet { award_id: id, terms: Some(terms.to_wire()) })])
         }
         AwardCommand::Sign => {
@@ -468,6 +470,20 @@ fn release(
     if award.cancelled.contains(&tranche_id) {
         return Err(Rejection::precondition("tranche_id", format!("tranche `{tranche_id}` is cancelled")));
     }
+    // Maker-checker: whoever decided to pay (approved the application, signed the agreement, accepted a
+    // gating report) may not also pay.
+    let segregation = |what: String| {
+        Rejection::precondition(
+            "released_by",
+            format!("{} {what} and cannot release tranche `{tranche_id}` (segregation of duties)", ctx.actor.subject),
+        )
+    };
+    if award.approved_by == ctx.actor.subject {
+        return Err(segregation("approved the application".into()));
+    }
+    if award.signed_by.as_deref() == Some(ctx.actor.subject.as_str()) {
+        return Err(segregation("signed the agreement".into()));
+    }
     let mut gating_reports = Vec::with_capacity(tranche.required_reports.len());
     for report_ref in &tranche.required_reports {
         let acceptance = award.met.get(report_ref).ok_or_else(|| {
@@ -477,14 +493,7 @@ fn release(
             )
         })?;
         if acceptance.accepted_by == ctx.actor.subject {
-            return Err(Rejection::precondition(
-                "released_by",
-                format!(
-                    "{} accepted gating report `{report_ref}` and cannot release tranche `{tranche_id}` \
-                     (segregation of duties)",
-                    ctx.actor.subject
-                ),
-            ));
+            return Err(segregation(format!("accepted gating report `{report_ref}`")));
         }
         gating_reports.push(pb::GatingReport {
             report_ref: report_ref.clone(),
@@ -685,6 +694,7 @@ fn offered(e: &pb::AwardOffered) -> Option<AwardData> {
         organisation_id: OrganisationId::parse("", &e.organisation_id).ok()?,
         title: e.title.clone(),
         approved_amount,
+        approved_by: e.approved_by.clone(),
         countries: e.countries.clone(),
         status: Status::Offered,
         terms: None,

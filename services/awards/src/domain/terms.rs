@@ -34,6 +34,16 @@ pub struct Requirement {
     pub due_date: Date,
 }
 
+/// How far an agreement's terms have come, which decides what they may hold.
+#[derive(Clone, Copy, Debug)]
+pub enum TermsStage<'a> {
+    /// Set before signature: at most the approved amount; every budget line and tranche positive.
+    Agreement { approved: Money },
+    /// After a variation or reallocation: any amount; budget lines may have been emptied, and `cancelled`
+    /// tranches (only they) are zero.
+    Varied { cancelled: &'a BTreeSet<String> },
+}
+
 /// The terms of an agreement, as decoded from the wire (format checked, rules not yet: see [`Terms::check`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Terms {
@@ -152,10 +162,13 @@ impl Terms {
         self.reports.iter().find(|r| r.report_ref == report_ref)
     }
 
-    /// Checks every rule of `AgreementTerms`. `limit` is the most the amount may be (the approved amount,
-    /// or no limit after an approved amount variation); `cancelled` tranches may (only they may) be zero.
-    /// Format problems are `INVALID_ARGUMENT`; money and schedule rules `FAILED_PRECONDITION`.
-    pub fn check(&self, field: &str, limit: Option<Money>, cancelled: &BTreeSet<String>) -> Result<(), Rejection> {
+    /// Checks every rule of `AgreementTerms`, as `stage` says they stand. Format problems are
+    /// `INVALID_ARGUMENT`; money and schedule rules `FAILED_PRECONDITION`.
+    pub fn check(&self, field: &str, stage: TermsStage<'_>) -> Result<(), Rejection> {
+        let (limit, cancelled, empty_lines_allowed) = match stage {
+            TermsStage::Agreement { approved } => (Some(approved), &BTreeSet::new(), false),
+            TermsStage::Varied { cancelled } => (None, cancelled, true),
+        };
         let currency = limit.map_or(self.amount.currency, |l| l.currency);
         let rule = |path: String, text: String| Rejection::precondition(format!("{field}.{path}"), text);
         if self.amount.currency != currency {
@@ -218,6 +231,12 @@ impl Terms {
                 return Err(rule(
                     format!("budget_lines[{i}].amount"),
                     format!("must be zero or positive in {currency}"),
+                ));
+            }
+            if line.amount.minor_units == 0 && !empty_lines_allowed {
+                return Err(rule(
+                    format!("budget_lines[{i}].amount"),
+                    "must be positive: a line may be 0 only after a reallocation emptied it".into(),
                 ));
             }
         }
@@ -539,7 +558,7 @@ impl Change {
         }
         let mut all_cancelled = cancelled.clone();
         all_cancelled.extend(newly_cancelled.iter().cloned());
-        next.check("change", None, &all_cancelled)?;
+        next.check("change", TermsStage::Varied { cancelled: &all_cancelled })?;
         Ok((next, newly_cancelled))
     }
 }

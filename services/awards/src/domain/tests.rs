@@ -273,6 +273,14 @@ fn agreement_terms_are_checked_rule_by_rule() {
     let mut t = terms();
     t.budget_lines[1].line_id = "Legal Aid".into();
     assert_eq!(field(&set(t)), "terms.budget_lines[1].line_id");
+
+    // A line of zero is what a reallocation may leave behind, never what an agreement starts with.
+    let mut t = terms();
+    t.budget_lines[0].amount = usd(0);
+    t.budget_lines[1].amount = usd(100_000);
+    let r = set(t);
+    assert_eq!(field(&r), "terms.budget_lines[0].amount");
+    assert!(r.to_string().contains("positive"), "{r}");
 }
 
 #[test]
@@ -337,6 +345,18 @@ fn the_person_who_accepted_a_gating_report_cannot_release_the_tranche() {
     assert_eq!(field(&r), "released_by");
     assert!(r.to_string().contains("segregation of duties"));
     ok(state, &staff(Role::FinanceOfficer, "finance-2"), release("t2", 30_000));
+}
+
+#[test]
+fn whoever_approved_the_application_or_signed_the_agreement_cannot_release_a_tranche() {
+    // The application was approved by officer-0 and the agreement signed by officer-1 (see `approved`,
+    // `signed`); a token of another role with the same subject is still the same person.
+    for (subject, deed) in [("officer-0", "approved the application"), ("officer-1", "signed the agreement")] {
+        let r = rejected(&signed(), &staff(Role::FinanceOfficer, subject), release("t1", 40_000));
+        assert_eq!(field(&r), "released_by");
+        assert!(r.to_string().contains(deed) && r.to_string().contains("segregation of duties"), "{r}");
+    }
+    ok(signed(), &finance(), release("t1", 40_000));
 }
 
 #[test]
@@ -489,6 +509,27 @@ fn a_reallocation_cannot_take_a_line_below_zero_or_name_unknown_lines() {
     let bad = vec![Move { from_line_id: "travel".into(), to_line_id: "legal".into(), amount: usd(1) }];
     let command = AwardCommand::ReallocateBudget { moves: bad, reason: "x".into() };
     assert_eq!(field(&rejected(&signed(), &officer(), command)), "moves[0].from_line_id");
+}
+
+#[test]
+fn a_line_emptied_by_a_reallocation_variation_stays_valid_through_later_variations() {
+    let empty_legal = vec![Move { from_line_id: "legal".into(), to_line_id: "shelter".into(), amount: usd(40_000) }];
+    let request = AwardCommand::RequestVariation {
+        variation_id: "v1".into(),
+        change: Change::Reallocation(empty_legal),
+        reason: "legal aid funded elsewhere".into(),
+    };
+    let (state, _) = ok(signed(), &officer(), request);
+    let approve = |id: &str| AwardCommand::ApproveVariation { variation_id: id.into(), comment: String::new() };
+    let (state, _) = ok(state, &staff(Role::ProgramOfficer, "officer-2"), approve("v1"));
+    assert_eq!(data(&state).terms.as_ref().unwrap().budget_lines[1].amount, usd(0));
+    let later = AwardCommand::RequestVariation {
+        variation_id: "v2".into(),
+        change: Change::EndDate(date(2026, 12, 31)),
+        reason: "same end, re-stated".into(),
+    };
+    let (state, _) = ok(state, &officer(), later);
+    ok(state, &staff(Role::ProgramOfficer, "officer-2"), approve("v2"));
 }
 
 #[test]
