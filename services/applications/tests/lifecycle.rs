@@ -43,7 +43,12 @@ impl World {
     }
 
     async fn open_round(&mut self, ceiling: i64) -> pb::Round {
-        let request = pb::OpenRoundRequest {
+        let request = World::round_request(ceiling);
+        self.client.open_round(authed(request, &self.officer)).await.unwrap().into_inner().round.unwrap()
+    }
+
+    fn round_request(ceiling: i64) -> pb::OpenRoundRequest {
+        pb::OpenRoundRequest {
             request_id: request_id(),
             title: "Round 1: shelter and legal aid".into(),
             description: "Services for survivors".into(),
@@ -69,12 +74,16 @@ impl World {
                 },
             ],
             required_reviews: 1,
-        };
-        self.client.open_round(authed(request, &self.officer)).await.unwrap().into_inner().round.unwrap()
+        }
     }
 
     async fn register(&mut self) {
-        let request = pb::RegisterOrganisationRequest {
+        let request = self.registration();
+        self.client.register_organisation(authed(request, &self.admin)).await.unwrap();
+    }
+
+    fn registration(&self) -> pb::RegisterOrganisationRequest {
+        pb::RegisterOrganisationRequest {
             request_id: request_id(),
             organisation_id: self.organisation_id.clone(),
             legal_name: "Safe Harbour Foundation".into(),
@@ -86,8 +95,7 @@ impl World {
                 email: "c@example.org".into(),
                 phone: String::new(),
             }),
-        };
-        self.client.register_organisation(authed(request, &self.admin)).await.unwrap();
+        }
     }
 
     fn content(amount: i64) -> pb::ApplicationContent {
@@ -373,6 +381,58 @@ async fn rejections_name_the_field_and_write_nothing() {
     let late = w.draft_late(&round.round_id).await;
     assert_rejected(late, Code::FailedPrecondition, "round_id");
     w.server.stop().await;
+}
+
+#[tokio::test]
+async fn currencies_countries_and_ids_are_checked_against_their_standards() {
+    let mut w = World::new().await;
+    let not_money = pb::OpenRoundRequest {
+        budget_ceiling: Some(contracts::common::v1::Money { minor_units: 100, currency: "ZZZ".into() }),
+        ..World::round_request(100)
+    };
+    assert_rejected(
+        w.client.open_round(authed(not_money, &w.officer)).await,
+        Code::InvalidArgument,
+        "budget_ceiling.currency",
+    );
+    let mut no_country = World::round_request(100);
+    no_country.eligible_countries[1] = "XX".into();
+    assert_rejected(
+        w.client.open_round(authed(no_country, &w.officer)).await,
+        Code::InvalidArgument,
+        "eligible_countries[1]",
+    );
+    let registration = pb::RegisterOrganisationRequest { country: "XX".into(), ..w.registration() };
+    assert_rejected(
+        w.client.register_organisation(authed(registration, &w.admin)).await,
+        Code::InvalidArgument,
+        "country",
+    );
+    let upper_request = pb::RegisterOrganisationRequest { request_id: request_id().to_uppercase(), ..w.registration() };
+    assert_rejected(
+        w.client.register_organisation(authed(upper_request, &w.admin)).await,
+        Code::InvalidArgument,
+        "request_id",
+    );
+    let upper_organisation =
+        pb::RegisterOrganisationRequest { organisation_id: w.organisation_id.to_uppercase(), ..w.registration() };
+    assert_rejected(
+        w.client.register_organisation(authed(upper_organisation, &w.admin)).await,
+        Code::InvalidArgument,
+        "organisation_id",
+    );
+
+    w.register().await;
+    let round = w.open_round(500_000).await;
+    let application = w.draft(&round.round_id, World::content(100_000)).await;
+    // The application exists; its id in upper case is another spelling, which the contract refuses.
+    let upper = application.application_id.to_uppercase();
+    assert_rejected(w.get(&upper, &w.officer.clone()).await, Code::InvalidArgument, "application_id");
+    assert_eq!(w.get(&application.application_id, &w.officer.clone()).await.unwrap().version, 1);
+    let dir = w.server.stop().await;
+    let log = event_log::EventLog::open(applications::service::log_dir(&dir.path().join("applications"))).unwrap();
+    let types: Vec<_> = log.read_all(0).map(|e| e.unwrap().event_type).collect();
+    assert_eq!(types, ["OrganisationRegistered", "RoundOpened", "ApplicationDrafted"], "refusals recorded nothing");
 }
 
 impl World {

@@ -21,15 +21,21 @@ impl WireError {
     }
 }
 
-/// Parses a lowercase or uppercase hyphenated UUID held in a string field.
+/// Parses an identifier held in a string field: a UUID in its canonical spelling, lowercase and hyphenated.
+///
+/// One spelling only, so that a string id names one object wherever it is compared, stored or used as a
+/// key: an upper-case or braced spelling is refused rather than quietly read as the same UUID (a retried
+/// request in another spelling would otherwise be a new request).
 pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, WireError> {
+    const RULE: &str = "must be a UUID in lowercase hyphenated form (8-4-4-4-12 hexadecimal digits, a-f lower case)";
     if value.is_empty() {
         return Err(WireError::new(field, "is required"));
     }
-    if value.len() != 36 {
-        return Err(WireError::new(field, "must be a hyphenated UUID (36 characters)"));
+    let lowercase = value.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if value.len() != 36 || !lowercase {
+        return Err(WireError::new(field, RULE));
     }
-    Uuid::try_parse(value).map_err(|_| WireError::new(field, "must be a hyphenated UUID"))
+    Uuid::try_parse(value).map_err(|_| WireError::new(field, RULE))
 }
 
 /// Defines a typed identifier: a UUID newtype parsed from and written as a string field.
@@ -55,15 +61,26 @@ macro_rules! define_id {
     };
 }
 
-/// An ISO 4217 alphabetic currency code: three upper-case ASCII letters.
+/// An ISO 4217 alphabetic code of a currency in use: three upper-case letters that the standard's list
+/// (the `iso_currency` crate's copy of it) names as a current currency. Codes that are not money (gold,
+/// SDR, testing `XTS`, no-currency `XXX`), fund codes and superseded currencies are refused.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency([u8; 3]);
 
 impl Currency {
     pub fn parse(field: &str, value: &str) -> Result<Currency, WireError> {
-        match value.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => Ok(Currency([*a, *b, *c])),
-            _ => Err(WireError::new(field, "must be an ISO 4217 code of three upper-case letters")),
+        let [a, b, c] = value.as_bytes() else {
+            return Err(WireError::new(field, "must be an ISO 4217 code of three upper-case letters"));
+        };
+        if ![a, b, c].iter().all(|x| x.is_ascii_uppercase()) {
+            return Err(WireError::new(field, "must be an ISO 4217 code of three upper-case letters"));
+        }
+        match iso_currency::Currency::from_code(value) {
+            Some(known) if !known.is_special() && !known.is_fund() && known.is_superseded().is_none() => {
+                Ok(Currency([*a, *b, *c]))
+            }
+            Some(_) => Err(WireError::new(field, format!("`{value}` is not a currency in use (ISO 4217)"))),
+            None => Err(WireError::new(field, format!("`{value}` is not an ISO 4217 currency code"))),
         }
     }
 
@@ -220,15 +237,25 @@ impl Date {
     }
 }
 
-/// An ISO 3166-1 alpha-2 country code: two upper-case ASCII letters.
+/// An ISO 3166-1 alpha-2 country code: two upper-case letters that the standard's list (the `celes`
+/// crate's copy of it) assigns to a country. User-assigned codes (`XX`, `ZZ`, `AA`, `QM`..`QZ`) and
+/// unassigned ones are refused.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Country([u8; 2]);
 
 impl Country {
     pub fn parse(field: &str, value: &str) -> Result<Country, WireError> {
-        match value.as_bytes() {
-            [a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => Ok(Country([*a, *b])),
-            _ => Err(WireError::new(field, "must be an ISO 3166-1 alpha-2 code of two upper-case letters")),
+        let [a, b] = value.as_bytes() else {
+            return Err(WireError::new(field, "must be an ISO 3166-1 alpha-2 code of two upper-case letters"));
+        };
+        if !a.is_ascii_uppercase() || !b.is_ascii_uppercase() {
+            return Err(WireError::new(field, "must be an ISO 3166-1 alpha-2 code of two upper-case letters"));
+        }
+        match celes::Country::from_alpha2(value) {
+            Ok(_) => Ok(Country([*a, *b])),
+            Err(_) => {
+                Err(WireError::new(field, format!("`{value}` is not an assigned ISO 3166-1 alpha-2 country code")))
+            }
         }
     }
 
@@ -298,5 +325,46 @@ mod tests {
         assert!(Country::parse("c", "KH").is_ok());
         assert!(Country::parse("c", "kh").is_err());
         assert!(Country::parse("c", "KHM").is_err());
+    }
+
+    #[test]
+    fn ids_have_one_spelling() {
+        let upper = "6F1C2D3E-0A4B-5C6D-8E9F-0123456789AB";
+        assert!(parse_uuid("id", upper).unwrap_err().rule.contains("lowercase"));
+        assert!(parse_uuid("id", "{6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab}").is_err());
+        assert!(parse_uuid("id", "6f1c2d3e0a4b5c6d8e9f0123456789ab").is_err());
+        assert!(parse_uuid("id", "6f1c2d3e-0a4b-5c6d-8e9f-0123456789aG").is_err());
+    }
+
+    #[test]
+    fn currencies_come_from_the_iso_4217_list() {
+        for code in ["AUD", "USD", "THB", "KHR", "LAK", "MMK", "PHP", "IDR", "VND", "MYR", "EUR", "JPY"] {
+            assert!(Currency::parse("c", code).is_ok(), "{code}");
+        }
+        for (code, rule) in [
+            ("ZZZ", "not an ISO 4217 currency code"),
+            ("ABC", "not an ISO 4217 currency code"),
+            ("XXX", "not a currency in use"),
+            ("XTS", "not a currency in use"),
+            ("XAU", "not a currency in use"),
+            ("HRK", "not a currency in use"),
+            ("USN", "not a currency in use"),
+            ("usd", "three upper-case letters"),
+        ] {
+            let error = Currency::parse("payment.paid_amount.currency", code).unwrap_err();
+            assert_eq!(error.field, "payment.paid_amount.currency");
+            assert!(error.rule.contains(rule), "{code}: {}", error.rule);
+        }
+    }
+
+    #[test]
+    fn countries_come_from_the_iso_3166_list() {
+        for code in ["KH", "ID", "LA", "MM", "PH", "TH", "VN", "MY", "SG", "BN", "TL", "AU"] {
+            assert!(Country::parse("c", code).is_ok(), "{code}");
+        }
+        for code in ["XX", "ZZ", "AA", "QZ", "UK"] {
+            let error = Country::parse("eligible_countries[0]", code).unwrap_err();
+            assert!(error.rule.contains("not an assigned ISO 3166-1"), "{code}: {}", error.rule);
+        }
     }
 }
