@@ -104,6 +104,7 @@ impl ReportingApi {
             released_total: Some(s.released_total.to_wire()),
             budget_lines: s.budget_lines.iter().map(|l| l.to_wire()).collect(),
             version,
+            period_end: Some(s.period_end.to_wire()),
         })
     }
 

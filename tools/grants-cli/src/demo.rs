@@ -369,6 +369,7 @@ pub async fn run(connection: &Connection) -> anyhow::Result<Outcome> {
     seeded.interim_release = interim_release(&mut clients, &tokens, featured, &featured_award).await?;
     seeded.releases += 1;
     variation(&mut clients, &tokens, &partner_token, featured, &featured_award, year).await?;
+    wait_until_reporting_settled(&clients, &tokens, &seeded.awards, &featured_award, variation_end(year)).await?;
 
     let overdue = count_overdue(&clients, &tokens, &seeded.awards).await?;
     print_summary(&seeded, overdue);
@@ -837,7 +838,7 @@ async fn variation(
     year: i32,
 ) -> anyhow::Result<()> {
     let change = aw::VariationChange {
-        change: Some(aw::Change::EndDate(aw::EndDateChange { new_end_date: date(year + 2, 6, 30) })),
+        change: Some(aw::Change::EndDate(aw::EndDateChange { new_end_date: Some(variation_end(year)) })),
     };
     let request = aw::RequestVariationRequest {
         request_id: request_id(&format!("variation/{}", partner.key)),
@@ -870,6 +871,37 @@ async fn variation(
         partner.legal_name,
         year + 2
     );
+    Ok(())
+}
+
+/// The end date the featured grant's variation extends its agreement to.
+fn variation_end(year: i32) -> Date {
+    Date { year: year + 2, month: 6, day: 30 }
+}
+
+/// Waits until the reporting service has recorded what it learns over the bus from the demo's last steps
+/// (every release, and the variation of the featured grant), so that the program is whole when the
+/// summary is printed and a second run finds nothing left to do.
+async fn wait_until_reporting_settled(
+    clients: &Clients,
+    tokens: &Tokens,
+    awards: &[(usize, String)],
+    featured_award: &str,
+    varied_end: Date,
+) -> anyhow::Result<()> {
+    for (_, award_id) in awards {
+        let award =
+            get_award(clients.awards.clone(), &tokens.auditor, award_id).await?.context("the award vanished")?;
+        let what = format!("the reporting service to record the releases and variations of award {award_id}");
+        eventually(&what, || async {
+            let found = obligations(clients.reporting.clone(), &tokens.auditor, award_id).await?;
+            Ok(found.filter(|o| {
+                o.released_total == award.released_total
+                    && (award_id != featured_award || o.period_end == Some(varied_end))
+            }))
+        })
+        .await?;
+    }
     Ok(())
 }
 
