@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use prost::Message;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from("../../proto");
     let mut files = Vec::new();
@@ -15,9 +13,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in &files {
         println!("cargo:rerun-if-changed={}", proto_root.join(file).display());
     }
-    let descriptors = protox::compile(&files, [&proto_root])?;
+    let mut compiler = protox::Compiler::new([&proto_root])?;
+    compiler.include_source_info(true).include_imports(true).open_files(&files)?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(out_dir.join("descriptors.bin"), descriptors.encode_to_vec())?;
+    // Encoded by protox itself: `prost_types` would drop the custom options (`free_text`, `text_scope`)
+    // that readers of the descriptors rely on.
+    std::fs::write(out_dir.join("descriptors.bin"), compiler.encode_file_descriptor_set())?;
+    let descriptors = compiler.file_descriptor_set();
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(descriptors)?;
     Ok(())
 }

@@ -27,6 +27,7 @@ pub fn table() -> AccessTable {
         .allow("RecordReview", REVIEWER)
         .allow("ApproveApplication", PROGRAM_OFFICER)
         .allow("RejectApplication", PROGRAM_OFFICER)
+        .allow("EraseApplicationText", &[Role::ProgramOfficer, Role::Administrator])
         .allow("GetApplication", ALL)
         .allow("ListApplications", ALL)
 }

@@ -18,6 +18,7 @@ service_runtime::domain_event_codec!(ApplicationEvent {
     ReviewRecorded => "ReviewRecorded",
     Approved => "ApplicationApproved",
     Rejected => "ApplicationRejected",
+    TextErased => "ApplicationTextErased",
 });
 
 impl Aggregate for Round {

@@ -53,7 +53,10 @@ impl ApplicationsApi {
         Ok(Some(view))
     }
 
-    fn unseal_contact(&self, sealed: &pb::SealedPersonalData) -> Result<Option<pb::ContactPerson>, ServiceError> {
+    fn unseal_contact(
+        &self,
+        sealed: &contracts::common::v1::SealedPersonalData,
+    ) -> Result<Option<pb::ContactPerson>, ServiceError> {
         let sealed = personal_data::Sealed {
             key_id: key_id_of(sealed)?,
             nonce: sealed.nonce.clone(),
@@ -177,8 +180,11 @@ impl ApplicationsApi {
         let sealed =
             self.vault.seal(&contact_person.encode_to_vec()).map_err(|e| ServiceError::Unavailable(e.to_string()))?;
         let key_id = sealed.key_id;
-        let sealed_contact_person =
-            pb::SealedPersonalData { key_id: key_id.to_string(), nonce: sealed.nonce, ciphertext: sealed.ciphertext };
+        let sealed_contact_person = contracts::common::v1::SealedPersonalData {
+            key_id: key_id.to_string(),
+            nonce: sealed.nonce,
+            ciphertext: sealed.ciphertext,
+        };
         // Registration numbers are unique per country: check and append under the index's lock.
         let _guard = self.index.lock_for_decision().await;
         self.index.catch_up(self.store.log())?;
@@ -619,6 +625,23 @@ impl ApplicationsService for ApplicationsApi {
         )
     }
 
+    async fn erase_application_text(
+        &self,
+        request: Request<pb::EraseApplicationTextRequest>,
+    ) -> Reply<pb::ApplicationResponse> {
+        let actor = actor_of(&request)?;
+        let req = request.into_inner();
+        reply(
+            async {
+                let ctx = CommandContext::new(rpc_path!("EraseApplicationText"), &req.request_id, actor, &req)?;
+                let id = application_id(&req.application_id)?;
+                let reason = contracts::free_text::erasure_reason("reason", req.reason)?;
+                self.application_command(&ctx, id, None, None, ApplicationCommand::EraseText { reason }).await
+            }
+            .await,
+        )
+    }
+
     async fn get_application(&self, request: Request<pb::GetApplicationRequest>) -> Reply<pb::ApplicationResponse> {
         let actor = actor_of(&request)?;
         let req = request.into_inner();
@@ -638,7 +661,7 @@ impl ApplicationsService for ApplicationsApi {
 }
 
 /// The key a sealed contact person was sealed under.
-fn key_id_of(sealed: &pb::SealedPersonalData) -> Result<uuid::Uuid, ServiceError> {
+fn key_id_of(sealed: &contracts::common::v1::SealedPersonalData) -> Result<uuid::Uuid, ServiceError> {
     uuid::Uuid::parse_str(&sealed.key_id)
         .map_err(|e| ServiceError::Internal(format!("sealed contact person has a malformed key id: {e}")))
 }

@@ -142,7 +142,8 @@ impl State {
             }
             ApplicationEvent::Edited(_)
             | ApplicationEvent::ConflictOfInterestDeclared(_)
-            | ApplicationEvent::ReviewRecorded(_) => {}
+            | ApplicationEvent::ReviewRecorded(_)
+            | ApplicationEvent::TextErased(_) => {}
             ApplicationEvent::Submitted(e) => self.set_status(parse(&e.application_id), S::Submitted),
             ApplicationEvent::Withdrawn(e) => self.set_status(parse(&e.application_id), S::Withdrawn),
             ApplicationEvent::Rejected(e) => self.set_status(parse(&e.application_id), S::Rejected),

@@ -6,7 +6,7 @@ use contracts::applications::v1::{ApplicationsServiceServer, SERVICE_NAME};
 use event_log::EventLog;
 use personal_data::KeyVault;
 use service_runtime::{
-    AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceBus, ServiceError, Serving, TokenVerifier,
+    AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceBus, ServiceError, Serving, TextSealer, TokenVerifier,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +28,9 @@ pub struct Config {
 }
 
 /// The service's name on the bus: first part of its routing keys (`applications.<EventType>`).
+/// The protobuf package of this service's contract and events.
+const PACKAGE: &str = "grants.applications.v1";
+
 pub const BUS_NAME: &str = "applications";
 
 /// Where the service keeps its event log inside its data directory (beside `personal-data-keys/`).
@@ -57,12 +60,13 @@ pub enum RunError {
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     let verifier = TokenVerifier::new(&config.jwt)?;
     let log = EventLog::open(log_dir(&config.data_dir))?;
-    let vault = KeyVault::open(config.data_dir.join("personal-data-keys"))?;
+    let vault = KeyVault::open(service_runtime::sealing::key_dir(&config.data_dir))?;
     let index = Index::build(&log).map_err(RunError::Index)?;
     tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
     // The relay publishes the log from its own cursor; it is stopped only after the server has drained.
     let bus = ServiceBus::publish(config.amqp_uri.as_deref(), BUS_NAME, &log).map_err(RunError::Relay)?;
-    let api = ApplicationsApi::new(EventStore::new(log.clone()), index, vault);
+    let sealer = TextSealer::new(vault.clone(), PACKAGE, service_runtime::sealing::guard_free_text);
+    let api = ApplicationsApi::new(EventStore::with_sealer(log.clone(), sealer), index, vault);
     let service = ApplicationsServiceServer::new(api)
         .max_decoding_message_size(config.server.max_message_bytes)
         .max_encoding_message_size(config.server.max_message_bytes);

@@ -24,6 +24,7 @@ pub fn table() -> AccessTable {
         .allow("ResumeAward", PROGRAM_OFFICER)
         .allow("TerminateAward", PROGRAM_OFFICER)
         .allow("CloseAward", PROGRAM_OFFICER)
+        .allow("EraseAwardText", &[Role::ProgramOfficer, Role::Administrator])
         .allow("GetAward", READERS)
         .allow("ListAwards", READERS)
 }

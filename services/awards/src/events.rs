@@ -18,6 +18,8 @@ service_runtime::domain_event_codec!(AwardEvent {
     Resumed => "AwardResumed",
     Terminated => "AwardTerminated",
     Closed => "AwardClosed",
+    TextErased => "AwardTextErased",
+    VariationTextErased => "VariationTextErased",
 });
 
 impl Aggregate for Award {

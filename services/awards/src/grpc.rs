@@ -301,6 +301,17 @@ impl AwardsService for AwardsApi {
         })
     }
 
+    async fn erase_award_text(&self, request: Request<pb::EraseAwardTextRequest>) -> Reply<pb::AwardResponse> {
+        service_runtime::command_rpc!(self, request, rpc_path!("EraseAwardText"), |ctx, req| {
+            let variation_id = match req.variation_id.as_str() {
+                "" => None,
+                id => Some(variation_id(id)?),
+            };
+            let reason = contracts::free_text::erasure_reason("reason", req.reason)?;
+            (award_id(&req.award_id)?, None, AwardCommand::EraseText { variation_id, reason })
+        })
+    }
+
     async fn get_award(&self, request: Request<pb::GetAwardRequest>) -> Reply<pb::AwardResponse> {
         let actor = actor_of(&request)?;
         reply(self.get(&actor, request.into_inner()))

@@ -49,7 +49,8 @@ pub fn react(store: &EventStore, event: &RecordedEvent) -> Result<Option<LogReac
         return Ok(None);
     }
     let stream = stream_id("award", &award_id.to_string()).map_err(|e| refuse(e.to_string()))?;
-    Ok(Some(service_runtime::bus::reaction(event, "awards", stream, stream_version, &events)))
+    let reaction = store.reaction(event, "awards", stream, stream_version, &events);
+    Ok(Some(reaction.map_err(|e| refuse(e.to_string()))?))
 }
 
 fn load(store: &EventStore, id: AwardId) -> Result<(Award, Option<u64>), String> {

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 
 use contracts::awards::v1::{AwardsServiceServer, SERVICE_NAME};
 use event_log::EventLog;
+use personal_data::KeyVault;
 use service_runtime::{
-    AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceBus, ServiceError, Serving, TokenVerifier,
+    AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceBus, ServiceError, Serving, TextSealer, TokenVerifier,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -37,12 +38,17 @@ pub fn log_dir(data_dir: &std::path::Path) -> PathBuf {
 
 /// The service's name on the bus: first part of its routing keys (`awards.<EventType>`), and its queues
 /// (`awards.inbox`, `awards.dead-letters`).
+/// The protobuf package of this service's contract and events.
+const PACKAGE: &str = "grants.awards.v1";
+
 pub const BUS_NAME: &str = "awards";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
     Open(#[from] event_log::OpenError),
+    #[error(transparent)]
+    Keys(#[from] personal_data::VaultError),
     #[error("cannot build the read index: {0}")]
     Index(ServiceError),
     #[error(transparent)]
@@ -61,7 +67,11 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let log = EventLog::open(log_dir(&config.data_dir))?;
     let index = Index::build(&log).map_err(RunError::Index)?;
     tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
-    let store = EventStore::new(log.clone());
+    let vault = KeyVault::open(service_runtime::sealing::key_dir(&config.data_dir))?;
+    let store = EventStore::with_sealer(
+        log.clone(),
+        TextSealer::new(vault, PACKAGE, service_runtime::sealing::guard_free_text),
+    );
 
     let reactions = store.clone();
     let bus = ServiceBus::publish(config.amqp_uri.as_deref(), BUS_NAME, &log)

@@ -6,6 +6,8 @@ use contracts::reporting::v1::SERVICE_NAME;
 use service_runtime::{AccessTable, Role};
 
 const PROGRAM_OFFICER: &[Role] = &[Role::ProgramOfficer];
+/// Safeguarding erasures of free text.
+const ERASERS: &[Role] = &[Role::ProgramOfficer, Role::Administrator];
 /// Reviewers score applications; they have no business with reports.
 const READERS: &[Role] =
     &[Role::Partner, Role::ProgramOfficer, Role::FinanceOfficer, Role::Auditor, Role::Administrator];
@@ -17,6 +19,7 @@ pub fn table() -> AccessTable {
         .allow("SubmitReport", &[Role::Partner])
         .allow("RequestRevision", PROGRAM_OFFICER)
         .allow("AcceptReport", PROGRAM_OFFICER)
+        .allow("EraseReportText", ERASERS)
         .allow("GetObligations", READERS)
         .allow("GetReport", READERS)
         .allow("ListReportsAwaitingReview", STAFF_READERS)

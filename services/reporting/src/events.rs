@@ -14,6 +14,7 @@ service_runtime::domain_event_codec!(ReportingEvent {
     Submitted => "ReportSubmitted",
     RevisionRequested => "RevisionRequested",
     Accepted => "ReportAccepted",
+    TextErased => "ReportTextErased",
 });
 
 /// Stream type of an award's reporting: `obligations/<award_id>`.

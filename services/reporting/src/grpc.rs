@@ -48,7 +48,9 @@ impl ReportingApi {
     ) -> Result<pb::ReportResponse, ServiceError> {
         let report_ref = match &command {
             Command::Submit(s) => s.report_ref.clone(),
-            Command::RequestRevision { report_ref, .. } | Command::Accept { report_ref } => report_ref.clone(),
+            Command::RequestRevision { report_ref, .. }
+            | Command::Accept { report_ref }
+            | Command::EraseText { report_ref, .. } => report_ref.clone(),
         };
         let catalogue = &self.catalogue;
         self.store
@@ -233,6 +235,13 @@ impl ReportingService for ReportingApi {
     async fn accept_report(&self, request: Request<pb::AcceptReportRequest>) -> Reply<pb::ReportResponse> {
         service_runtime::command_rpc!(self, request, rpc_path!("AcceptReport"), |ctx, req| {
             (award_id(&req.award_id)?, req.expected_version, Command::Accept { report_ref: req.report_ref.clone() })
+        })
+    }
+
+    async fn erase_report_text(&self, request: Request<pb::EraseReportTextRequest>) -> Reply<pb::ReportResponse> {
+        service_runtime::command_rpc!(self, request, rpc_path!("EraseReportText"), |ctx, req| {
+            let reason = contracts::free_text::erasure_reason("reason", req.reason)?;
+            (award_id(&req.award_id)?, None, Command::EraseText { report_ref: req.report_ref.clone(), reason })
         })
     }
 

@@ -76,5 +76,6 @@ pub fn react(store: &EventStore, event: &RecordedEvent) -> Result<Option<LogReac
         return Ok(None);
     }
     let stream = stream_id(STREAM_TYPE, &award_id.to_string()).map_err(|e| refuse(e.to_string()))?;
-    Ok(Some(service_runtime::bus::reaction(event, "reporting", stream, loaded.stream_version, &events)))
+    let reaction = store.reaction(event, "reporting", stream, loaded.stream_version, &events);
+    Ok(Some(reaction.map_err(|e| refuse(e.to_string()))?))
 }

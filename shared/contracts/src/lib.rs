@@ -25,6 +25,7 @@ mod generated {
     }
 }
 
+pub mod free_text;
 pub mod values;
 
 /// The encoded `FileDescriptorSet` of every contract in this crate (with source comments), for the
@@ -34,7 +35,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 /// `grants.common.v1`: types every service shares.
 pub mod common {
     pub mod v1 {
-        pub use crate::generated::grants::common::v1::{Date, Money, PageRequest};
+        pub use crate::generated::grants::common::v1::free_text::Entry as FreeTextEntry;
+        pub use crate::generated::grants::common::v1::{
+            Date, ErasureReason, FreeText, Money, PageRequest, SealedPersonalData,
+        };
     }
 }
 
@@ -51,22 +55,23 @@ pub mod applications {
         // Shared types.
         pub use crate::generated::grants::applications::v1::{
             ApplicationContent, BudgetLine, ContactPerson, Criterion, CriterionScore, OrganisationType, Recommendation,
-            SealedPersonalData, ServiceType,
+            ServiceType,
         };
         // Events.
         pub use crate::generated::grants::applications::v1::{
             ApplicationApproved, ApplicationDrafted, ApplicationEdited, ApplicationRejected, ApplicationSubmitted,
-            ApplicationWithdrawn, ConflictOfInterestDeclared, ContactPersonErased, OrganisationRegistered,
-            ReviewRecorded, ReviewerAssigned, RoundClosed, RoundOpened,
+            ApplicationTextErased, ApplicationWithdrawn, ConflictOfInterestDeclared, ContactPersonErased,
+            OrganisationRegistered, ReviewRecorded, ReviewerAssigned, RoundClosed, RoundOpened,
         };
         // Views, requests and responses.
         pub use crate::generated::grants::applications::v1::{
             Application, ApplicationResponse, ApplicationStatus, ApproveApplicationRequest, AssignReviewerRequest,
             CloseRoundRequest, Decision, DeclareConflictOfInterestRequest, DraftApplicationRequest,
-            EditApplicationRequest, EraseContactPersonRequest, GetApplicationRequest, GetOrganisationRequest,
-            GetRoundRequest, ListApplicationsRequest, ListApplicationsResponse, OpenRoundRequest, Organisation,
-            OrganisationResponse, RecordReviewRequest, RegisterOrganisationRequest, RejectApplicationRequest, Review,
-            ReviewerView, Round, RoundResponse, RoundStatus, SubmitApplicationRequest, WithdrawApplicationRequest,
+            EditApplicationRequest, EraseApplicationTextRequest, EraseContactPersonRequest, GetApplicationRequest,
+            GetOrganisationRequest, GetRoundRequest, ListApplicationsRequest, ListApplicationsResponse,
+            OpenRoundRequest, Organisation, OrganisationResponse, RecordReviewRequest, RegisterOrganisationRequest,
+            RejectApplicationRequest, Review, ReviewerView, Round, RoundResponse, RoundStatus,
+            SubmitApplicationRequest, WithdrawApplicationRequest,
         };
     }
 }
@@ -107,7 +112,8 @@ pub mod reporting {
         // Events.
         pub use crate::generated_awards::grants::reporting::v1::{
             DisbursementRecorded, ObligationsCancelled, ObligationsRescheduled, ObligationsResumed,
-            ObligationsScheduled, ObligationsSuspended, ReportAccepted, ReportSubmitted, RevisionRequested,
+            ObligationsScheduled, ObligationsSuspended, ReportAccepted, ReportSubmitted, ReportTextErased,
+            RevisionRequested,
         };
         // Shared types.
         pub use crate::generated_awards::grants::reporting::v1::{
@@ -116,10 +122,10 @@ pub mod reporting {
         };
         // Views, requests and responses.
         pub use crate::generated_awards::grants::reporting::v1::{
-            AcceptReportRequest, GetIndicatorCatalogueRequest, GetObligationsRequest, GetReportRequest,
-            IndicatorCatalogue, IndicatorDefinition, ListReportsAwaitingReviewRequest, ListReportsResponse,
-            ObligationStatus, ObligationView, ObligationsResponse, Report, ReportResponse, ReportVersion,
-            RequestRevisionRequest, ReviewStatus, SubmitReportRequest,
+            AcceptReportRequest, EraseReportTextRequest, GetIndicatorCatalogueRequest, GetObligationsRequest,
+            GetReportRequest, IndicatorCatalogue, IndicatorDefinition, ListReportsAwaitingReviewRequest,
+            ListReportsResponse, ObligationStatus, ObligationView, ObligationsResponse, Report, ReportResponse,
+            ReportVersion, RequestRevisionRequest, ReviewStatus, SubmitReportRequest,
         };
     }
 }
@@ -143,16 +149,16 @@ pub mod awards {
         // Events.
         pub use crate::generated_awards::grants::awards::v1::{
             AgreementSet, AgreementSigned, AwardClosed, AwardOffered, AwardResumed, AwardSuspended, AwardTerminated,
-            BudgetReallocated, GatingReport, ReportConditionMet, TrancheReleased, VariationApproved, VariationDeclined,
-            VariationRequested,
+            AwardTextErased, BudgetReallocated, GatingReport, ReportConditionMet, TrancheReleased, VariationApproved,
+            VariationDeclined, VariationRequested, VariationTextErased,
         };
         // Views, requests and responses.
         pub use crate::generated_awards::grants::awards::v1::{
             ApproveVariationRequest, Award, AwardResponse, AwardStatus, CloseAwardRequest, DeclineVariationRequest,
-            GetAwardRequest, HistoryEntry, ListAwardsRequest, ListAwardsResponse, ReallocateBudgetRequest,
-            ReleaseTrancheRequest, ReportCondition, RequestVariationRequest, ResumeAwardRequest, SetAgreementRequest,
-            SignAgreementRequest, SuspendAwardRequest, TerminateAwardRequest, TrancheStatus, TrancheView,
-            VariationStatus, VariationView,
+            EraseAwardTextRequest, GetAwardRequest, HistoryEntry, ListAwardsRequest, ListAwardsResponse,
+            ReallocateBudgetRequest, ReleaseTrancheRequest, ReportCondition, RequestVariationRequest,
+            ResumeAwardRequest, SetAgreementRequest, SignAgreementRequest, SuspendAwardRequest, TerminateAwardRequest,
+            TrancheStatus, TrancheView, VariationStatus, VariationView,
         };
     }
 }

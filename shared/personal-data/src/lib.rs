@@ -1,4 +1,5 @@
-//! Crypto-shredding for the personal data the platform must hold (contact persons of organisations).
+//! Crypto-shredding for the personal data the platform must hold (contact persons of organisations) and
+//! for free text that could describe the people served (report narratives, reasons, comments).
 //!
 //! Event logs are append-only and hash-chained, so personal data can never be removed from them. Instead,
 //! each piece of personal data is encrypted with a key of its own before it is recorded, and only the
@@ -14,7 +15,11 @@
 //! # Key storage
 //!
 //! One file per key, `<dir>/<key id>.key`, holding the 32 key bytes; written to a temporary file, synced and
-//! renamed, so a key exists whole or not at all. Erasure overwrites the file with zeros, syncs it, removes it
+//! renamed, so a key exists whole or not at all. A value is sealed either under a key of its own
+//! ([`KeyVault::seal`]) or under the key of a *scope* ([`KeyVault::seal_in_scope`]: one report, one
+//! application, one variation), so that everything written about one subject is erased at once
+//! ([`KeyVault::erase_scope`]). A scope's keys are listed, one key id per line, in `<dir>/scopes/<scope>`;
+//! the last line is the key in use. After an erasure the next value of the scope gets a new key. Erasure overwrites the file with zeros, syncs it, removes it
 //! and syncs the directory. Files rather than a database: a database would keep the removed key in its own
 //! log segments until it compacts them, a removed file leaves no copy the platform can read. Back up this
 //! directory separately from the logs, if at all: a backup of a key outlives its erasure.
@@ -52,6 +57,9 @@ pub enum VaultError {
 #[derive(Clone, Debug)]
 pub struct KeyVault {
     dir: PathBuf,
+    /// Serialises changes to scope lists: two values sealed at once in a new scope must share one key, or
+    /// an erasure of the scope would miss one of them. One process holds a service's data directory.
+    scopes: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl KeyVault {
@@ -60,7 +68,7 @@ impl KeyVault {
         let dir = dir.as_ref().to_path_buf();
         // Only the service's own user may list or read the keys.
         fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| io_error(&dir, e))?;
-        Ok(KeyVault { dir })
+        Ok(KeyVault { dir, scopes: Default::default() })
     }
 
     /// Encrypts `plaintext` under a new key, which is durable before this returns.
@@ -68,11 +76,96 @@ impl KeyVault {
         let key_id = Uuid::new_v4();
         let key = Key::<XChaCha20Poly1305>::generate();
         self.store_key(key_id, key.as_slice())?;
+        self.encrypt(key_id, &key, plaintext)
+    }
+
+    /// Encrypts `plaintext` under the key in use for `scope`, made (durably) on its first use and again
+    /// after the scope was erased.
+    pub fn seal_in_scope(&self, scope: Uuid, plaintext: &[u8]) -> Result<Sealed, VaultError> {
+        let _guard = self.scopes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let listed = self.scope_keys(scope)?;
+        if let Some(&key_id) = listed.last()
+            && let Some(bytes) = self.load_key(key_id)?
+        {
+            let key = Key::<XChaCha20Poly1305>::try_from(bytes.as_slice())
+                .map_err(|_| VaultError::Malformed { field: "key", rule: "must be 32 bytes" })?;
+            return self.encrypt(key_id, &key, plaintext);
+        }
+        let key_id = Uuid::new_v4();
+        let key = Key::<XChaCha20Poly1305>::generate();
+        // Listed before it exists: an erasure that follows a crash in between still finds (and ignores) it.
+        self.list_scope_key(scope, &listed, key_id)?;
+        self.store_key(key_id, key.as_slice())?;
+        self.encrypt(key_id, &key, plaintext)
+    }
+
+    /// Destroys every key of `scope`; returns the ids of the keys that were destroyed.
+    pub fn erase_scope(&self, scope: Uuid) -> Result<Vec<Uuid>, VaultError> {
+        let _guard = self.scopes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut destroyed = Vec::new();
+        for key_id in self.scope_keys(scope)? {
+            if self.erase(key_id)? {
+                destroyed.push(key_id);
+            }
+        }
+        let list = self.scope_path(scope);
+        match fs::remove_file(&list) {
+            Ok(()) => self.sync(&self.dir.join("scopes"))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&list, e)),
+        }
+        Ok(destroyed)
+    }
+
+    fn scope_path(&self, scope: Uuid) -> PathBuf {
+        self.dir.join("scopes").join(scope.hyphenated().to_string())
+    }
+
+    fn scope_keys(&self, scope: Uuid) -> Result<Vec<Uuid>, VaultError> {
+        let path = self.scope_path(scope);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        text.lines()
+            .map(|line| {
+                Uuid::try_parse(line)
+                    .map_err(|_| VaultError::Malformed { field: "scope list", rule: "one key id per line" })
+            })
+            .collect()
+    }
+
+    /// Rewrites the scope's list with `key_id` appended (temporary file, sync, rename, sync).
+    fn list_scope_key(&self, scope: Uuid, listed: &[Uuid], key_id: Uuid) -> Result<(), VaultError> {
+        let scopes = self.dir.join("scopes");
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(&scopes).map_err(|e| io_error(&scopes, e))?;
+        let mut text = String::new();
+        for id in listed.iter().chain([&key_id]) {
+            text.push_str(&id.hyphenated().to_string());
+            text.push('\n');
+        }
+        let path = self.scope_path(scope);
+        let temporary = path.with_extension("partial");
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)
+            .map_err(|e| io_error(&temporary, e))?;
+        file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io_error(&temporary, e))?;
+        fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))?;
+        self.sync(&scopes)
+    }
+
+    fn encrypt(&self, key_id: Uuid, key: &Key<XChaCha20Poly1305>, plaintext: &[u8]) -> Result<Sealed, VaultError> {
         let nonce = XNonce::generate();
         let aad = key_id.hyphenated().to_string();
-        let ciphertext = XChaCha20Poly1305::new(&key)
-            .encrypt(&nonce, Payload { msg: plaintext, aad: aad.as_bytes() })
-            .map_err(|_| VaultError::Io { path: self.dir.display().to_string(), reason: "encryption failed".into() })?;
+        let ciphertext =
+            XChaCha20Poly1305::new(key).encrypt(&nonce, Payload { msg: plaintext, aad: aad.as_bytes() }).map_err(
+                |_| VaultError::Io { path: self.dir.display().to_string(), reason: "encryption failed".into() },
+            )?;
         Ok(Sealed { key_id, nonce: nonce.to_vec(), ciphertext })
     }
 
@@ -133,7 +226,11 @@ impl KeyVault {
     }
 
     fn sync_dir(&self) -> Result<(), VaultError> {
-        File::open(&self.dir).and_then(|dir| dir.sync_all()).map_err(|e| io_error(&self.dir, e))
+        self.sync(&self.dir)
+    }
+
+    fn sync(&self, dir: &Path) -> Result<(), VaultError> {
+        File::open(dir).and_then(|dir| dir.sync_all()).map_err(|e| io_error(dir, e))
     }
 }
 
@@ -174,6 +271,44 @@ mod tests {
         assert_eq!(reopened.unseal(&other).unwrap().as_deref(), Some(b"someone else".as_slice()));
         let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers.len(), 1, "only the other key remains: {leftovers:?}");
+    }
+
+    #[test]
+    fn a_scope_seals_under_one_key_until_it_is_erased_then_under_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = KeyVault::open(dir.path()).unwrap();
+        let (report, other_report) = (Uuid::new_v4(), Uuid::new_v4());
+        let narrative = vault.seal_in_scope(report, b"narrative").unwrap();
+        let reason = vault.seal_in_scope(report, b"revision reason").unwrap();
+        let elsewhere = vault.seal_in_scope(other_report, b"another report").unwrap();
+        assert_eq!(narrative.key_id, reason.key_id, "one key per scope");
+        assert_ne!(narrative.key_id, elsewhere.key_id);
+        assert_ne!(narrative.nonce, reason.nonce);
+
+        let reopened = KeyVault::open(dir.path()).unwrap();
+        assert_eq!(reopened.erase_scope(report).unwrap(), vec![narrative.key_id]);
+        assert_eq!(reopened.unseal(&narrative).unwrap(), None);
+        assert_eq!(reopened.unseal(&reason).unwrap(), None);
+        assert_eq!(reopened.unseal(&elsewhere).unwrap().as_deref(), Some(b"another report".as_slice()));
+        assert_eq!(reopened.erase_scope(report).unwrap(), Vec::<Uuid>::new(), "nothing left to erase");
+
+        let resubmitted = reopened.seal_in_scope(report, b"corrected narrative").unwrap();
+        assert_ne!(resubmitted.key_id, narrative.key_id, "an erased key is never made again");
+        assert_eq!(reopened.unseal(&resubmitted).unwrap().as_deref(), Some(b"corrected narrative".as_slice()));
+    }
+
+    #[test]
+    fn values_sealed_at_once_in_a_new_scope_share_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = KeyVault::open(dir.path()).unwrap();
+        let scope = Uuid::new_v4();
+        let sealed: Vec<Sealed> = std::thread::scope(|threads| {
+            let handles: Vec<_> = (0..8).map(|_| threads.spawn(|| vault.seal_in_scope(scope, b"x").unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(sealed.iter().all(|s| s.key_id == sealed[0].key_id));
+        assert_eq!(vault.erase_scope(scope).unwrap().len(), 1);
+        assert!(sealed.iter().all(|s| vault.unseal(s).unwrap().is_none()));
     }
 
     #[test]

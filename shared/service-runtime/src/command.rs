@@ -11,11 +11,17 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use std::collections::HashSet;
+
+use contracts::common::v1::SealedPersonalData;
 use contracts::values::Timestamp;
-use event_log::{AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, StreamId};
+use event_log::{
+    AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, RecordedEvent, StreamId,
+};
 
 use crate::errors::{Rejection, ServiceError};
 use crate::identity::Actor;
+use crate::sealing::TextSealer;
 
 /// A domain event that can be stored as a log payload (a protobuf message named by `event_type`).
 pub trait DomainEvent: Sized {
@@ -112,11 +118,29 @@ impl CommandContext {
 #[derive(Clone, Debug)]
 pub struct EventStore {
     log: EventLog,
+    /// Seals the free text of the events it appends and opens it when it loads them; without one, events
+    /// are recorded as decided (services whose events hold no free text, and tests of pure mechanics).
+    sealer: Option<TextSealer>,
 }
+
+/// The first byte of a stored response that is sealed, after its 32-byte fingerprint: never the first
+/// byte of a protobuf encoding (field number 0 does not exist), so responses stored in clear by earlier
+/// versions still read.
+const SEALED_RESPONSE: u8 = 0;
 
 impl EventStore {
     pub fn new(log: EventLog) -> EventStore {
-        EventStore { log }
+        EventStore { log, sealer: None }
+    }
+
+    /// A store whose events' free text is guarded and sealed by `sealer` before it is appended, and opened
+    /// for the service's own readers when it is loaded.
+    pub fn with_sealer(log: EventLog, sealer: TextSealer) -> EventStore {
+        EventStore { log, sealer: Some(sealer) }
+    }
+
+    pub fn sealer(&self) -> Option<&TextSealer> {
+        self.sealer.as_ref()
     }
 
     pub fn log(&self) -> &EventLog {
@@ -127,8 +151,7 @@ impl EventStore {
     pub fn load<A: Aggregate>(&self, key: &str) -> Result<Loaded<A>, ServiceError> {
         let stream = stream_id(A::STREAM_TYPE, key)?;
         let mut loaded = Loaded { state: A::default(), stream_version: None };
-        for recorded in self.log.read_stream(&stream, 0) {
-            let recorded = recorded?;
+        for recorded in self.read_opened(&stream)? {
             let event = A::Event::decode_payload(&recorded.event_type, &recorded.payload).map_err(|e| {
                 ServiceError::Internal(format!("cannot decode event at position {}: {e}", recorded.position))
             })?;
@@ -136,6 +159,21 @@ impl EventStore {
             loaded.stream_version = Some(recorded.stream_version);
         }
         Ok(loaded)
+    }
+
+    /// The events of `stream` as the service's own readers see them: free text opened, or `[erased]`.
+    pub fn read_opened(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, ServiceError> {
+        let mut events = self.log.read_stream(stream, 0).collect::<Result<Vec<_>, _>>()?;
+        let Some(sealer) = &self.sealer else { return Ok(events) };
+        // An erasure covers the scope's text recorded before it, wherever in the stream that is.
+        let mut erased = HashSet::new();
+        for event in &events {
+            erased.extend(sealer.erased_scope(&event.event_type, &event.payload)?);
+        }
+        for event in &mut events {
+            event.payload = sealer.open(&event.event_type, &event.payload, &erased)?;
+        }
+        Ok(events)
     }
 
     /// The stored response to the context's request, if it was executed already.
@@ -148,6 +186,25 @@ impl EventStore {
         if fingerprint != ctx.fingerprint {
             return Err(Rejection::invalid("request_id", "was already used for a different request").into());
         }
+        let opened;
+        let response = match (response.split_first(), &self.sealer) {
+            (Some((&SEALED_RESPONSE, sealed)), Some(sealer)) => {
+                let sealed = SealedPersonalData::decode(sealed)
+                    .map_err(|e| ServiceError::Internal(format!("sealed stored response does not decode: {e}")))?;
+                opened = sealer.open_bytes(&sealed)?.ok_or_else(|| {
+                    Rejection::precondition(
+                        "request_id",
+                        "this request was carried out, but its answer held free text that has been erased since: \
+                         read the object to see it as it is now",
+                    )
+                })?;
+                opened.as_slice()
+            }
+            (Some((&SEALED_RESPONSE, _)), None) => {
+                return Err(ServiceError::Internal("a sealed stored response, but no key vault to open it".into()));
+            }
+            _ => response,
+        };
         R::decode(response)
             .map(Some)
             .map_err(|e| ServiceError::Internal(format!("stored response does not decode: {e}")))
@@ -226,8 +283,6 @@ impl EventStore {
         let version = loaded.version() + events.len() as u64;
         let state = events.iter().fold(loaded.state.clone(), |state, event| state.apply(event));
         let response = respond(&state, version);
-        let mut marker_value = ctx.fingerprint.to_vec();
-        response.encode(&mut marker_value).map_err(|e| ServiceError::Internal(e.to_string()))?;
 
         let metadata = EventMetadata {
             actor: ctx.actor.to_log_actor(),
@@ -235,17 +290,29 @@ impl EventStore {
             causation_id: ctx.request_id,
             occurred_at: event_log::Timestamp::from_micros(ctx.now.as_micros()),
         };
-        let new_events = events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| NewEvent {
+        let mut new_events = Vec::with_capacity(events.len());
+        let mut sealed_scope = None;
+        for (i, event) in events.iter().enumerate() {
+            let (payload, scope) = self.record_payload(event)?;
+            sealed_scope = sealed_scope.or(scope);
+            new_events.push(NewEvent {
                 event_id: ctx.derive_id(&format!("event/{stream}/{i}")),
                 event_type: event.event_type().to_owned(),
                 schema_version: event.schema_version(),
-                payload: event.encode_payload(),
+                payload,
                 metadata: metadata.clone(),
-            })
-            .collect();
+            });
+        }
+        // The answer shows the text it recorded: stored for retries, it is sealed like the events.
+        let mut marker_value = ctx.fingerprint.to_vec();
+        match (sealed_scope, &self.sealer) {
+            (Some(scope), Some(sealer)) => {
+                marker_value.push(SEALED_RESPONSE);
+                sealer.seal_bytes(scope, &response.encode_to_vec())?.encode(&mut marker_value)
+            }
+            _ => response.encode(&mut marker_value),
+        }
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let request = AppendRequest {
             stream: stream.clone(),
             expected: loaded.stream_version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact),
@@ -267,6 +334,40 @@ impl EventStore {
             }
             Err(AppendError::Storage(e)) => Err(e.into()),
         }
+    }
+}
+
+impl EventStore {
+    /// The payload to record for a decided event, and the scope its free text was sealed under: an erasure
+    /// destroys its scope's keys first (so the key is gone even if recording then fails, and a retry finds
+    /// nothing left to erase); free text is guarded and sealed.
+    fn record_payload<E: DomainEvent>(&self, event: &E) -> Result<(Vec<u8>, Option<Uuid>), ServiceError> {
+        let payload = event.encode_payload();
+        let Some(sealer) = &self.sealer else { return Ok((payload, None)) };
+        if let Some(scope) = sealer.erased_scope(event.event_type(), &payload)? {
+            sealer.erase(scope)?;
+        }
+        let sealed = sealer.seal(event.event_type(), payload)?;
+        Ok((sealed.payload, sealed.scope))
+    }
+
+    /// What a consumer appends for `events` it decided in reaction to `consumed` (see
+    /// [`crate::bus::reaction`]), their free text sealed like a command's.
+    pub fn reaction<E: DomainEvent>(
+        &self,
+        consumed: &RecordedEvent,
+        service: &str,
+        stream: StreamId,
+        stream_version: Option<u64>,
+        events: &[E],
+    ) -> Result<event_bus::LogReaction, ServiceError> {
+        let mut reaction = crate::bus::reaction(consumed, service, stream, stream_version, events);
+        for event in &mut reaction.events {
+            if let Some(sealer) = &self.sealer {
+                event.payload = sealer.seal_reaction(&event.event_type, std::mem::take(&mut event.payload))?.payload;
+            }
+        }
+        Ok(reaction)
     }
 }
 

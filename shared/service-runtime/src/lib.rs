@@ -15,6 +15,8 @@
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
 //! - [`message_limit`]: a message over the size limit answers `RESOURCE_EXHAUSTED`.
 //! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
+//! - [`sealing`]: free text of events guarded, sealed under its scope's key before it is appended, opened
+//!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
 //! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
 
 pub mod authorization;
@@ -27,6 +29,7 @@ pub mod identity;
 pub mod log_sources;
 pub mod message_limit;
 pub mod paging;
+pub mod sealing;
 pub mod server;
 
 pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
@@ -36,6 +39,7 @@ pub use errors::{Rejection, Reply, ServiceError, reply};
 pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;
 pub use paging::Page;
+pub use sealing::TextSealer;
 
 /// For [`domain_event_codec!`], which expands in the services' crates.
 #[doc(hidden)]

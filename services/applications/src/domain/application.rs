@@ -1,5 +1,6 @@
 //! Applications: drafted, edited, submitted, withdrawn; reviewed; approved or rejected.
 
+use contracts::common::v1::ErasureReason;
 use std::collections::BTreeSet;
 
 use contracts::applications::v1 as pb;
@@ -260,6 +261,7 @@ pub enum ApplicationEvent {
     ReviewRecorded(pb::ReviewRecorded),
     Approved(pb::ApplicationApproved),
     Rejected(pb::ApplicationRejected),
+    TextErased(pb::ApplicationTextErased),
 }
 
 #[derive(Clone, Debug)]
@@ -296,6 +298,10 @@ pub enum ApplicationCommand {
     },
     Reject {
         reasons: Vec<String>,
+    },
+    /// A safeguarding erasure of the application's free text (the runtime destroys the key).
+    EraseText {
+        reason: ErasureReason,
     },
 }
 
@@ -359,6 +365,7 @@ pub fn handle(
         round_id: round.id.to_string(),
         organisation_id: organisation.to_string(),
         content: Some(content.to_wire()),
+        sealed_text: None,
     })])
 }
 
@@ -382,6 +389,7 @@ fn handle_existing(
             Ok(vec![ApplicationEvent::Edited(pb::ApplicationEdited {
                 application_id: id,
                 content: Some(content.to_wire()),
+                sealed_text: None,
             })])
         }
         ApplicationCommand::Submit => {
@@ -396,6 +404,7 @@ fn handle_existing(
                 organisation_id: app.organisation_id.to_string(),
                 content: Some(app.content.to_wire()),
                 submitted_at: Some(ctx.now.to_wire()),
+                sealed_text: None,
             })])
         }
         ApplicationCommand::Withdraw { reason } => {
@@ -406,6 +415,7 @@ fn handle_existing(
                 round_id: app.round_id.to_string(),
                 organisation_id: app.organisation_id.to_string(),
                 reason,
+                sealed_text: None,
             })])
         }
         ApplicationCommand::AssignReviewer { reviewer_subject } => {
@@ -437,6 +447,7 @@ fn handle_existing(
                 reviewer_subject: ctx.actor.subject.clone(),
                 has_conflict,
                 statement,
+                sealed_text: None,
             })])
         }
         ApplicationCommand::RecordReview { scores, recommendation, comment } => {
@@ -497,6 +508,7 @@ fn handle_existing(
                 weighted_total_basis_points: u32::try_from(total).unwrap_or(u32::MAX),
                 recommendation: recommendation as i32,
                 comment,
+                sealed_text: None,
             })])
         }
         ApplicationCommand::Approve { approved_amount, reasons, round_approved_total } => {
@@ -542,6 +554,7 @@ fn handle_existing(
                 countries: app.content.countries.iter().map(|c| c.as_str().to_owned()).collect(),
                 services_offered: app.content.services_offered.iter().map(|s| *s as i32).collect(),
                 budget_lines: app.content.to_wire().budget_lines,
+                sealed_text: None,
             })])
         }
         ApplicationCommand::Reject { reasons } => {
@@ -554,8 +567,14 @@ fn handle_existing(
                 organisation_id: app.organisation_id.to_string(),
                 reasons,
                 decided_by: ctx.actor.subject.clone(),
+                sealed_text: None,
             })])
         }
+        ApplicationCommand::EraseText { reason } => Ok(vec![ApplicationEvent::TextErased(pb::ApplicationTextErased {
+            application_id: id,
+            reason: reason as i32,
+            erased_by: ctx.actor.subject.clone(),
+        })]),
     }
 }
 
@@ -645,6 +664,8 @@ pub fn apply(state: Application, event: &ApplicationEvent) -> Application {
                 decided_by: e.decided_by.clone(),
             });
         }
+        // What was erased reads as erased when the stream is loaded; the application itself does not change.
+        ApplicationEvent::TextErased(_) => {}
     }
     state
 }

@@ -15,7 +15,7 @@ pub struct RegisterOrganisation {
     /// The plaintext, to check; only `sealed_contact_person` is recorded.
     pub contact_person: pb::ContactPerson,
     /// The same contact person, encrypted under a key of its own (see the `personal-data` crate).
-    pub sealed_contact_person: pb::SealedPersonalData,
+    pub sealed_contact_person: contracts::common::v1::SealedPersonalData,
     /// Whether another organisation holds this registration number in this country (from the index).
     pub registration_number_taken: bool,
 }
@@ -93,6 +93,7 @@ pub fn handle_erase(state: &Organisation, command: EraseContactPerson) -> Result
         organisation_id: registered.organisation_id.clone(),
         key_id: registered.sealed_contact_person.as_ref().map(|s| s.key_id.clone()).unwrap_or_default(),
         reason: command.reason,
+        sealed_text: None,
     })])
 }
 
@@ -119,7 +120,7 @@ mod tests {
                 email: "contact@example.org".into(),
                 phone: String::new(),
             },
-            sealed_contact_person: pb::SealedPersonalData {
+            sealed_contact_person: contracts::common::v1::SealedPersonalData {
                 key_id: uuid::Uuid::from_u128(9).to_string(),
                 nonce: vec![1; 24],
                 ciphertext: vec![2; 40],

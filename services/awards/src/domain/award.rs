@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::applications::v1 as apps;
 use contracts::awards::v1 as pb;
+use contracts::common::v1::ErasureReason;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
 use contracts::values::{Date, Money, Timestamp, WireError};
 
@@ -143,6 +144,8 @@ pub enum AwardEvent {
     Resumed(pb::AwardResumed),
     Terminated(pb::AwardTerminated),
     Closed(pb::AwardClosed),
+    TextErased(pb::AwardTextErased),
+    VariationTextErased(pb::VariationTextErased),
 }
 
 /// How a tranche was paid, as decoded from the wire.
@@ -234,17 +237,48 @@ pub fn check_rate(field: &str, rate: &str) -> Result<(), Rejection> {
 
 #[derive(Clone, Debug)]
 pub enum AwardCommand {
-    SetAgreement { terms: Terms },
+    SetAgreement {
+        terms: Terms,
+    },
     Sign,
-    ReleaseTranche { tranche_id: String, payment: PaymentInput },
-    ReallocateBudget { moves: Vec<Move>, reason: String },
-    RequestVariation { variation_id: String, change: Change, reason: String },
-    ApproveVariation { variation_id: String, comment: String },
-    DeclineVariation { variation_id: String, reason: String },
-    Suspend { reason: String },
-    Resume { reason: String },
-    Terminate { reason: String },
-    Close { comment: String },
+    ReleaseTranche {
+        tranche_id: String,
+        payment: PaymentInput,
+    },
+    ReallocateBudget {
+        moves: Vec<Move>,
+        reason: String,
+    },
+    RequestVariation {
+        variation_id: String,
+        change: Change,
+        reason: String,
+    },
+    ApproveVariation {
+        variation_id: String,
+        comment: String,
+    },
+    DeclineVariation {
+        variation_id: String,
+        reason: String,
+    },
+    Suspend {
+        reason: String,
+    },
+    Resume {
+        reason: String,
+    },
+    Terminate {
+        reason: String,
+    },
+    Close {
+        comment: String,
+    },
+    /// A safeguarding erasure of a variation's free text, or of the award's own (the runtime destroys the key).
+    EraseText {
+        variation_id: Option<String>,
+        reason: ErasureReason,
+    },
 }
 
 /// Who decides, and when.
@@ -324,6 +358,7 @@ pub fn handle(state: &Award, ctx: Context<'_>, command: AwardCommand) -> Result<
                 reason: why,
                 budget_lines,
                 moved_basis_points,
+                sealed_text: None,
             })])
         }
         AwardCommand::RequestVariation { variation_id, change, reason: why } => {
@@ -341,6 +376,7 @@ pub fn handle(state: &Award, ctx: Context<'_>, command: AwardCommand) -> Result<
                 change: Some(change.to_wire()),
                 reason: why,
                 requested_by: subject,
+                sealed_text: None,
             })])
         }
         AwardCommand::ApproveVariation { variation_id, comment } => {
@@ -368,6 +404,7 @@ pub fn handle(state: &Award, ctx: Context<'_>, command: AwardCommand) -> Result<
                 comment,
                 terms: Some(next.to_wire()),
                 cancelled_tranche_ids: cancelled,
+                sealed_text: None,
             })])
         }
         AwardCommand::DeclineVariation { variation_id, reason: why } => {
@@ -381,17 +418,18 @@ pub fn handle(state: &Award, ctx: Context<'_>, command: AwardCommand) -> Result<
                 variation_id,
                 declined_by: subject,
                 reason: why,
+                sealed_text: None,
             })])
         }
         AwardCommand::Suspend { reason: why } => {
             require_status(award, &[Status::Active], "suspend it")?;
             reason("reason", &why)?;
-            Ok(vec![AwardEvent::Suspended(pb::AwardSuspended { award_id: id, reason: why })])
+            Ok(vec![AwardEvent::Suspended(pb::AwardSuspended { award_id: id, reason: why, sealed_text: None })])
         }
         AwardCommand::Resume { reason: why } => {
             require_status(award, &[Status::Suspended], "resume it")?;
             reason("reason", &why)?;
-            Ok(vec![AwardEvent::Resumed(pb::AwardResumed { award_id: id, reason: why })])
+            Ok(vec![AwardEvent::Resumed(pb::AwardResumed { award_id: id, reason: why, sealed_text: None })])
         }
         AwardCommand::Terminate { reason: why } => {
             require_status(award, &[Status::Offered, Status::Active, Status::Suspended], "terminate it")?;
@@ -409,6 +447,23 @@ pub fn handle(state: &Award, ctx: Context<'_>, command: AwardCommand) -> Result<
                 reason: why,
                 released_total: Some(award.released_total.to_wire()),
                 cancelled_tranche_ids,
+                sealed_text: None,
+            })])
+        }
+        AwardCommand::EraseText { variation_id: Some(variation_id), reason } => {
+            award.variation(&variation_id)?;
+            Ok(vec![AwardEvent::VariationTextErased(pb::VariationTextErased {
+                award_id: id,
+                variation_id,
+                reason: reason as i32,
+                erased_by: subject,
+            })])
+        }
+        AwardCommand::EraseText { variation_id: None, reason } => {
+            Ok(vec![AwardEvent::TextErased(pb::AwardTextErased {
+                award_id: id,
+                reason: reason as i32,
+                erased_by: subject,
             })])
         }
         AwardCommand::Close { comment } => {
@@ -437,6 +492,7 @@ pub fn handle(state: &Award, ctx: Context<'_>, command: AwardCommand) -> Result<
                 award_id: id,
                 released_total: Some(award.released_total.to_wire()),
                 comment,
+                sealed_text: None,
             })])
         }
     }
@@ -681,6 +737,8 @@ pub fn apply(state: Award, event: &AwardEvent) -> Award {
             award.cancelled.extend(e.cancelled_tranche_ids.iter().cloned());
         }
         AwardEvent::Closed(_) => award.status = Status::Closed,
+        // What was erased reads as erased when the stream is loaded; the award itself does not change.
+        AwardEvent::TextErased(_) | AwardEvent::VariationTextErased(_) => {}
     }
     Award(Some(award))
 }

@@ -2,6 +2,7 @@
 //! variations, suspension and termination) and the report of each obligation with every submitted
 //! version and review decision.
 
+use contracts::common::v1::ErasureReason;
 use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as awards;
@@ -202,6 +203,7 @@ pub enum ReportingEvent {
     Submitted(pb::ReportSubmitted),
     RevisionRequested(pb::RevisionRequested),
     Accepted(pb::ReportAccepted),
+    TextErased(pb::ReportTextErased),
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -408,6 +410,7 @@ pub fn on_suspended(state: &Schedule, e: &awards::AwardSuspended, on: Date) -> R
         award_id: schedule.award_id.to_string(),
         reason: e.reason.clone(),
         suspended_on: Some(on.to_wire()),
+        sealed_text: None,
     })])
 }
 
@@ -432,6 +435,7 @@ pub fn on_resumed(state: &Schedule, e: &awards::AwardResumed, on: Date) -> Resul
         reason: e.reason.clone(),
         resumed_on: Some(on.to_wire()),
         extensions,
+        sealed_text: None,
     })])
 }
 
@@ -458,6 +462,7 @@ pub fn on_terminated(
         reason: e.reason.clone(),
         cancelled_on: Some(on.to_wire()),
         cancelled_report_refs: cancelled,
+        sealed_text: None,
     })])
 }
 
@@ -476,8 +481,18 @@ pub struct Submission {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Submit(Submission),
-    RequestRevision { report_ref: String, reasons: Vec<String> },
-    Accept { report_ref: String },
+    RequestRevision {
+        report_ref: String,
+        reasons: Vec<String>,
+    },
+    Accept {
+        report_ref: String,
+    },
+    /// A safeguarding erasure of every version's free text (the runtime destroys the key).
+    EraseText {
+        report_ref: String,
+        reason: ErasureReason,
+    },
 }
 
 /// Who decides, when, and against which catalogue.
@@ -539,6 +554,20 @@ pub fn handle(state: &Schedule, ctx: Context<'_>, command: Command) -> Result<Ve
                 reasons,
                 requested_by: ctx.actor.subject.clone(),
                 requested_at: Some(ctx.now.to_wire()),
+                sealed_text: None,
+            })])
+        }
+        Command::EraseText { report_ref, reason } => {
+            let o = schedule.obligation(&report_ref).ok_or_else(|| Rejection::not_found("obligation", &report_ref))?;
+            if o.versions.is_empty() {
+                return Err(Rejection::not_found("report", format!("of `{report_ref}` (none was submitted)")));
+            }
+            Ok(vec![ReportingEvent::TextErased(pb::ReportTextErased {
+                report_id: o.terms.report_id.to_string(),
+                award_id: schedule.award_id.to_string(),
+                report_ref,
+                reason: reason as i32,
+                erased_by: ctx.actor.subject.clone(),
             })])
         }
         Command::Accept { report_ref } => {
@@ -653,6 +682,7 @@ fn submit(schedule: &ScheduleData, ctx: Context<'_>, s: Submission) -> Result<Ve
         submitted_by: ctx.actor.subject.clone(),
         submitted_at: Some(ctx.now.to_wire()),
         catalogue_version: ctx.catalogue.version.clone(),
+        sealed_text: None,
     })])
 }
 
@@ -779,6 +809,8 @@ pub fn apply(state: Schedule, event: &ReportingEvent) -> Schedule {
                 };
             }
         }
+        // What was erased reads as erased when the stream is loaded; the schedule itself does not change.
+        ReportingEvent::TextErased(_) => {}
         ReportingEvent::Accepted(e) => {
             if let Some(v) = s.obligation_mut(&e.report_ref).and_then(|o| o.versions.last_mut()) {
                 v.review = Review::Accepted {

@@ -506,7 +506,7 @@ fn obligations_become_overdue_when_the_due_date_passes_without_a_submission_as_o
 #[test]
 fn suspension_holds_open_obligations_and_resumption_extends_their_due_dates() {
     let state = scheduled();
-    let suspend = awards::AwardSuspended { award_id: AWARD.into(), reason: "audit".into() };
+    let suspend = awards::AwardSuspended { award_id: AWARD.into(), reason: "audit".into(), sealed_text: None };
     let events = schedule::on_suspended(&state, &suspend, date(2026, 6, 1)).unwrap();
     let state = fold(state, &events);
     assert!(schedule::on_suspended(&state, &suspend, date(2026, 6, 2)).unwrap().is_empty(), "suspended once");
@@ -515,7 +515,7 @@ fn suspension_holds_open_obligations_and_resumption_extends_their_due_dates() {
     // Reports may still be submitted while suspended.
     assert!(decide(&state, &partner(), date(2026, 6, 5), financial("financial-1", lines(1, 1))).is_ok());
 
-    let resume = awards::AwardResumed { award_id: AWARD.into(), reason: "cleared".into() };
+    let resume = awards::AwardResumed { award_id: AWARD.into(), reason: "cleared".into(), sealed_text: None };
     let events = schedule::on_resumed(&state, &resume, date(2026, 7, 1)).unwrap();
     let [ReportingEvent::Resumed(e)] = events.as_slice() else { panic!("{events:?}") };
     // 30 days suspended: every open obligation due on or after 1 June moves by 30 days.
@@ -593,7 +593,7 @@ fn a_reallocation_updates_the_budget_financial_reports_are_checked_against() {
 
 #[test]
 fn awards_events_for_an_unscheduled_award_are_refused_except_termination() {
-    let suspend = awards::AwardSuspended { award_id: AWARD.into(), reason: "x".into() };
+    let suspend = awards::AwardSuspended { award_id: AWARD.into(), reason: "x".into(), sealed_text: None };
     let error = schedule::on_suspended(&Schedule::default(), &suspend, date(2026, 1, 1)).unwrap_err();
     assert!(matches!(error, Rejection::Precondition { field, .. } if field == "award_id"));
 }
