@@ -14,7 +14,7 @@ mod pb {
     tonic::include_proto!("grants.eventlog.v1");
 }
 
-pub use checkpoint::{CheckpointSigner, SignedCheckpoint};
+pub use checkpoint::{CheckpointAudit, CheckpointSigner, SignedCheckpoint};
 pub use client::{BearerToken, ClientError, LogClient, RemoteHead};
 pub use pb::event_log_service_server::EventLogServiceServer;
 pub use server::LogService;
