@@ -98,7 +98,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         // Its consumer writes read models, not this log: it is stopped below.
         bus: None,
     };
-    let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
+    // Its own log stays empty, so there is never a head to sign: a configured checkpoint key is ignored
+    // rather than announced as signing.
+    if config.server.checkpoint.is_some() {
+        tracing::info!("the projector records no events of its own and signs no checkpoints; ignoring the key");
+    }
+    let server = ServerConfig { checkpoint: None, ..config.server.clone() };
+    let result = service_runtime::serve(listener, &server, auth, routes, serving, shutdown).await;
     bus_shutdown.cancel();
     if let Some(consumer) = consumer {
         service_runtime::server::join_stopped("event consumer", consumer).await;

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, Hash, NewEvent, StreamId, Timestamp};
+use event_log::{
+    Actor, AppendRequest, CheckedRecord, EventLog, EventMetadata, ExpectedVersion, Hash, Head, Marker, NewEvent,
+    RecordedEvent, StreamId, Timestamp,
+};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -16,8 +19,38 @@ use crate::pb;
 pub const EVENT_TYPE: &str = "CheckpointSigned";
 /// The stream type of signed checkpoints; the stream key is the service's name.
 pub const STREAM_TYPE: &str = "checkpoint";
+/// The marker written atomically with each checkpoint: the log position of that `CheckpointSigned` event
+/// (8 bytes, big-endian), so that a service finds its last checkpoint at start even in a log cut short.
+pub const LAST_CHECKPOINT_MARKER: &str = "checkpoint/last-event";
 
-/// A checkpoint as recorded: which head, signed by which key.
+/// Which statement a checkpoint's signature covers; it is the `CheckpointSigned` event's schema version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatementVersion {
+    /// `grants-checkpoint/v1`: service, position and head hash, not when it was signed. Only found in logs
+    /// written before v2; still verified, and reported as not covering its signing time.
+    V1,
+    /// `grants-checkpoint/v2`: also `signed_at_micros`. What every checkpoint is signed with now.
+    V2,
+}
+
+impl StatementVersion {
+    pub fn from_schema_version(schema_version: u32) -> Result<StatementVersion, CheckpointError> {
+        match schema_version {
+            1 => Ok(StatementVersion::V1),
+            2 => Ok(StatementVersion::V2),
+            other => Err(CheckpointError::UnknownVersion { schema_version: other }),
+        }
+    }
+
+    pub fn schema_version(self) -> u32 {
+        match self {
+            StatementVersion::V1 => 1,
+            StatementVersion::V2 => 2,
+        }
+    }
+}
+
+/// A checkpoint as recorded: which head, signed by which key, under which statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedCheckpoint {
     pub service: String,
@@ -26,30 +59,47 @@ pub struct SignedCheckpoint {
     pub signed_at: Timestamp,
     pub public_key: [u8; 32],
     pub signature: [u8; 64],
+    pub version: StatementVersion,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error("checkpoint field `{field}` {rule}")]
     Malformed { field: &'static str, rule: &'static str },
+    #[error("checkpoint has schema version {schema_version}; known versions are 1 and 2")]
+    UnknownVersion { schema_version: u32 },
     #[error("checkpoint signature does not verify with the {which} public key")]
     BadSignature { which: &'static str },
     #[error("checkpoint was signed by key {signed_by}, not by the expected key {expected}")]
     UnexpectedKey { signed_by: String, expected: String },
+    #[error("checkpoint is of the `{found}` log, not of `{expected}`")]
+    WrongService { found: String, expected: String },
+    #[error(
+        "checkpoint recorded at position {event_position} signs position {signed_position}, not the head just \
+         before it ({})",
+        .event_position.wrapping_sub(1)
+    )]
+    NotAfterItsHead { event_position: u64, signed_position: u64 },
+    #[error("checkpoint signs hash {signed} at position {position}, but the chain holds {recomputed} there")]
+    HeadMismatch { position: u64, signed: Hash, recomputed: Hash },
+    #[error("the log ends before position {event_position}, where its last checkpoint was recorded")]
+    LogEndsBefore { event_position: u64 },
+    #[error("position {event_position}, named as the last checkpoint's, holds a {event_type} event")]
+    NotACheckpoint { event_position: u64, event_type: String },
+    #[error("the chain after the checkpoint breaks at position {position}: {reason}")]
+    ChainBroken { position: u64, reason: String },
+    #[error("the log kept growing while a checkpoint was being recorded ({attempts} attempts)")]
+    Busy { attempts: u32 },
     #[error("cannot record the checkpoint: {0}")]
     Append(#[from] event_log::AppendError),
-    #[error("cannot read the log head: {0}")]
+    #[error("cannot read the log: {0}")]
     Storage(#[from] event_log::StorageError),
 }
 
-/// The text that is signed (see the contract).
-pub fn statement(service: &str, position: u64, head_hash: &Hash) -> String {
-    format!("grants-checkpoint/v1\n{service}\n{position}\n{}\n", head_hash.to_hex())
-}
-
 impl SignedCheckpoint {
-    /// Decodes a `CheckpointSigned` payload.
-    pub fn decode(payload: &[u8]) -> Result<SignedCheckpoint, CheckpointError> {
+    /// Decodes a `CheckpointSigned` payload recorded with `schema_version`.
+    pub fn decode(payload: &[u8], schema_version: u32) -> Result<SignedCheckpoint, CheckpointError> {
+        let version = StatementVersion::from_schema_version(schema_version)?;
         let m = pb::CheckpointSigned::decode(payload)
             .map_err(|_| CheckpointError::Malformed { field: "payload", rule: "must be a CheckpointSigned message" })?;
         Ok(SignedCheckpoint {
@@ -68,7 +118,13 @@ impl SignedCheckpoint {
                 .as_slice()
                 .try_into()
                 .map_err(|_| CheckpointError::Malformed { field: "signature", rule: "must be 64 bytes" })?,
+            version,
         })
+    }
+
+    /// The checkpoint a `CheckpointSigned` event records.
+    pub fn from_event(event: &RecordedEvent) -> Result<SignedCheckpoint, CheckpointError> {
+        SignedCheckpoint::decode(&event.payload, event.schema_version)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -83,17 +139,36 @@ impl SignedCheckpoint {
         .encode_to_vec()
     }
 
-    /// Signs the head `position`/`head_hash` of `service`'s log.
+    /// The text that is signed (see the contract).
+    pub fn statement(&self) -> String {
+        let (service, position, hash) = (&self.service, self.position, self.head_hash.to_hex());
+        match self.version {
+            StatementVersion::V1 => format!("grants-checkpoint/v1\n{service}\n{position}\n{hash}\n"),
+            StatementVersion::V2 => {
+                let signed_at = self.signed_at.as_micros();
+                format!("grants-checkpoint/v2\n{service}\n{position}\n{hash}\n{signed_at}\n")
+            }
+        }
+    }
+
+    /// Whether the signature covers `signed_at` (a v1 checkpoint's time could have been changed).
+    pub fn covers_signing_time(&self) -> bool {
+        self.version == StatementVersion::V2
+    }
+
+    /// Signs the head `position`/`head_hash` of `service`'s log, now, with the current statement (v2).
     pub fn sign(key: &SigningKey, service: &str, position: u64, head_hash: Hash) -> SignedCheckpoint {
-        let signature = key.sign(statement(service, position, &head_hash).as_bytes());
-        SignedCheckpoint {
+        let mut checkpoint = SignedCheckpoint {
             service: service.to_owned(),
             position,
             head_hash,
             signed_at: Timestamp::now(),
             public_key: key.verifying_key().to_bytes(),
-            signature: signature.to_bytes(),
-        }
+            signature: [0; 64],
+            version: StatementVersion::V2,
+        };
+        checkpoint.signature = key.sign(checkpoint.statement().as_bytes()).to_bytes();
+        checkpoint
     }
 
     /// Checks the signature; with `expected`, also that it was made by that key (an auditor's trusted copy
@@ -109,11 +184,94 @@ impl SignedCheckpoint {
         }
         let which = if expected.is_some() { "expected" } else { "recorded" };
         let key = VerifyingKey::from_bytes(&self.public_key).map_err(|_| CheckpointError::BadSignature { which })?;
-        key.verify(
-            statement(&self.service, self.position, &self.head_hash).as_bytes(),
-            &Signature::from_bytes(&self.signature),
-        )
-        .map_err(|_| CheckpointError::BadSignature { which })
+        key.verify(self.statement().as_bytes(), &Signature::from_bytes(&self.signature))
+            .map_err(|_| CheckpointError::BadSignature { which })
+    }
+
+    /// Checks a checkpoint recorded at `event_position` of `service`'s log against the chain: its
+    /// signature, that it signs `head` (the verified event just before it), and that `head`'s hash is the
+    /// signed one.
+    pub fn verify_recorded(
+        &self,
+        service: &str,
+        expected_key: Option<&[u8; 32]>,
+        event_position: u64,
+        head: Option<Head>,
+    ) -> Result<(), CheckpointError> {
+        if self.service != service {
+            return Err(CheckpointError::WrongService { found: self.service.clone(), expected: service.to_owned() });
+        }
+        self.verify(expected_key)?;
+        let head = head
+            .filter(|head| head.position == self.position && self.position.checked_add(1) == Some(event_position))
+            .ok_or(CheckpointError::NotAfterItsHead { event_position, signed_position: self.position })?;
+        if head.hash != self.head_hash {
+            return Err(CheckpointError::HeadMismatch {
+                position: self.position,
+                signed: self.head_hash,
+                recomputed: head.hash,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A checkpoint found in a log, and whether it holds.
+#[derive(Debug)]
+pub struct AuditedCheckpoint {
+    /// Position of the `CheckpointSigned` event.
+    pub event_position: u64,
+    /// The checkpoint, if it decoded, and why it does not hold, if it does not.
+    pub checkpoint: Option<SignedCheckpoint>,
+    pub failure: Option<CheckpointError>,
+}
+
+/// Checks every checkpoint recorded in a log while its chain is verified, with
+/// [`SignedCheckpoint::verify_recorded`]: shown each event that verified, in order, it holds the previous
+/// one's head, so nothing is read twice.
+#[derive(Debug)]
+pub struct CheckpointAudit {
+    service: String,
+    expected_key: Option<[u8; 32]>,
+    previous: Option<Head>,
+    checkpoints: Vec<AuditedCheckpoint>,
+}
+
+impl CheckpointAudit {
+    /// An audit of `service`'s log; with `expected_key`, every checkpoint must be signed by that key.
+    pub fn new(service: impl Into<String>, expected_key: Option<[u8; 32]>) -> CheckpointAudit {
+        CheckpointAudit { service: service.into(), expected_key, previous: None, checkpoints: Vec::new() }
+    }
+
+    /// Shows the audit the next event that verified in the chain.
+    pub fn observe(&mut self, position: u64, hash: &Hash, record: &CheckedRecord) {
+        if record.event_type == EVENT_TYPE && record.stream_type == STREAM_TYPE {
+            let (checkpoint, failure) = match SignedCheckpoint::decode(&record.payload, record.schema_version) {
+                Ok(checkpoint) => {
+                    let expected_key = self.expected_key.as_ref();
+                    let holds = checkpoint.verify_recorded(&self.service, expected_key, position, self.previous);
+                    (Some(checkpoint), holds.err())
+                }
+                Err(error) => (None, Some(error)),
+            };
+            self.checkpoints.push(AuditedCheckpoint { event_position: position, checkpoint, failure });
+        }
+        self.previous = Some(Head { position, hash: *hash });
+    }
+
+    /// Every checkpoint seen, oldest first.
+    pub fn checkpoints(&self) -> &[AuditedCheckpoint] {
+        &self.checkpoints
+    }
+
+    /// The first checkpoint that does not hold.
+    pub fn first_failure(&self) -> Option<(u64, &CheckpointError)> {
+        self.checkpoints.iter().find_map(|c| c.failure.as_ref().map(|f| (c.event_position, f)))
+    }
+
+    /// How many checkpoints do not hold.
+    pub fn failures(&self) -> usize {
+        self.checkpoints.iter().filter(|c| c.failure.is_some()).count()
     }
 }
 
@@ -128,6 +286,30 @@ pub fn key_from_hex(field: &'static str, text: &str) -> Result<[u8; 32], Checkpo
 /// The public key that belongs to a private key seed.
 pub fn public_key_of(seed: &[u8; 32]) -> [u8; 32] {
     SigningKey::from_bytes(seed).verifying_key().to_bytes()
+}
+
+/// The append that records `checkpoint` as the event at `event_position`, with the marker naming it.
+fn checkpoint_append(stream: StreamId, checkpoint: &SignedCheckpoint, event_position: u64) -> AppendRequest {
+    let id = Uuid::new_v4();
+    let service = &checkpoint.service;
+    let event = NewEvent {
+        event_id: id,
+        event_type: EVENT_TYPE.into(),
+        schema_version: checkpoint.version.schema_version(),
+        payload: checkpoint.encode(),
+        metadata: EventMetadata {
+            actor: Actor { subject: format!("service:{service}"), role: "service".into(), organisation: String::new() },
+            correlation_id: id,
+            causation_id: id,
+            occurred_at: checkpoint.signed_at,
+        },
+    };
+    AppendRequest {
+        stream,
+        expected: ExpectedVersion::Any,
+        events: vec![event],
+        marker: Some(Marker { name: LAST_CHECKPOINT_MARKER.into(), value: event_position.to_be_bytes().to_vec() }),
+    }
 }
 
 /// Records signed checkpoints of one service's log.
@@ -147,36 +329,79 @@ impl CheckpointSigner {
         self.key.verifying_key().to_bytes()
     }
 
-    /// Signs the current head and records the checkpoint, unless the log is empty or its head is already a
-    /// checkpoint (nothing happened since).
+    fn stream(&self) -> Result<StreamId, CheckpointError> {
+        StreamId::new(STREAM_TYPE, self.service.clone())
+            .map_err(|_| CheckpointError::Malformed { field: "service", rule: "must be a valid stream key" })
+    }
+
+    /// Where the last checkpoint was recorded: the marker written with it, or, in a log written before
+    /// there was one, the last event of the checkpoint stream.
+    fn last_checkpoint_position(&self) -> Result<Option<u64>, CheckpointError> {
+        if let Some(value) = self.log.marker(LAST_CHECKPOINT_MARKER)? {
+            let bytes: [u8; 8] = value.as_slice().try_into().map_err(|_| CheckpointError::Malformed {
+                field: LAST_CHECKPOINT_MARKER,
+                rule: "must be an 8-byte position",
+            })?;
+            return Ok(Some(u64::from_be_bytes(bytes)));
+        }
+        let last = self.log.read_stream(&self.stream()?, 0).last().transpose()?;
+        Ok(last.map(|event| event.position))
+    }
+
+    /// Checks, before anything is signed, that the log still extends the last checkpoint recorded in it:
+    /// the checkpoint is signed with this signer's key (or one of `previous_keys`, after a change of key)
+    /// and signs the head just before it, and the chain recomputed from that head to the log's head links
+    /// back to the signed hash. A log cut short or rewritten at or before that checkpoint fails; `Ok(None)`
+    /// when no checkpoint was recorded yet.
+    pub fn check_log_extends_last_checkpoint(
+        &self,
+        previous_keys: &[[u8; 32]],
+    ) -> Result<Option<SignedCheckpoint>, CheckpointError> {
+        let Some(event_position) = self.last_checkpoint_position()? else { return Ok(None) };
+        if event_position >= self.log.next_position() {
+            return Err(CheckpointError::LogEndsBefore { event_position });
+        }
+        let event = self.log.event(event_position)?.ok_or(CheckpointError::LogEndsBefore { event_position })?;
+        if event.event_type != EVENT_TYPE {
+            return Err(CheckpointError::NotACheckpoint { event_position, event_type: event.event_type });
+        }
+        let checkpoint = SignedCheckpoint::from_event(&event)?;
+        let signed_head = Head { position: checkpoint.position, hash: checkpoint.head_hash };
+        let own = self.public_key();
+        let key = if previous_keys.contains(&checkpoint.public_key) { checkpoint.public_key } else { own };
+        // The head is only vouched for by the signature; the chain after it is what must link to it.
+        checkpoint.verify_recorded(&self.service, Some(&key), event_position, Some(signed_head))?;
+        let report = self.log.verify_after(signed_head)?;
+        if let Some(mismatch) = report.first_mismatch {
+            return Err(CheckpointError::ChainBroken { position: mismatch.position, reason: mismatch.reason });
+        }
+        Ok(Some(checkpoint))
+    }
+
+    /// Signs the current head and records the checkpoint right after it, unless the log is empty or its
+    /// head is already a checkpoint (nothing happened since). The head is taken, and signed, as the log's
+    /// writer commits the checkpoint, so a checkpoint always signs the event just before it.
     pub async fn sign_now(&self) -> Result<Option<SignedCheckpoint>, CheckpointError> {
         let Some(position) = self.log.next_position().checked_sub(1) else { return Ok(None) };
-        let Some(head) = self.log.event(position)? else { return Ok(None) };
-        if head.event_type == EVENT_TYPE {
+        match self.log.event(position)? {
+            Some(head) if head.event_type != EVENT_TYPE => {}
+            _ => return Ok(None),
+        }
+        let (stream, key, service) = (self.stream()?, self.key.clone(), self.service.clone());
+        let signed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let keep = signed.clone();
+        let make = move |head: Option<Head>| {
+            let head = head?;
+            let checkpoint = SignedCheckpoint::sign(&key, &service, head.position, head.hash);
+            let request = checkpoint_append(stream, &checkpoint, head.position + 1);
+            *keep.lock().ok()? = Some(checkpoint);
+            Some(request)
+        };
+        if self.log.append_after_head(make).await?.is_none() {
             return Ok(None);
         }
-        let checkpoint = SignedCheckpoint::sign(&self.key, &self.service, position, head.hash);
-        let stream = StreamId::new(STREAM_TYPE, self.service.clone())
-            .map_err(|_| CheckpointError::Malformed { field: "service", rule: "must be a valid stream key" })?;
-        let id = Uuid::new_v4();
-        let event = NewEvent {
-            event_id: id,
-            event_type: EVENT_TYPE.into(),
-            schema_version: 1,
-            payload: checkpoint.encode(),
-            metadata: EventMetadata {
-                actor: Actor {
-                    subject: format!("service:{}", self.service),
-                    role: "service".into(),
-                    organisation: String::new(),
-                },
-                correlation_id: id,
-                causation_id: id,
-                occurred_at: checkpoint.signed_at,
-            },
-        };
-        self.log.append(stream, ExpectedVersion::Any, vec![event]).await?;
-        Ok(Some(checkpoint))
+        let checkpoint = signed.lock().ok().and_then(|mut signed| signed.take());
+        Ok(checkpoint)
     }
 
     /// Signs at start, every `interval` while new events arrive, and once more when `shutdown` is cancelled.

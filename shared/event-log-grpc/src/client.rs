@@ -1,7 +1,7 @@
 //! A client of a service's log: decodes envelopes into recorded events and checks each one's own hash;
 //! [`LogClient::verify`] recomputes the whole chain on the client side.
 
-use event_log::{ChainVerifier, Hash, RecordedEvent, VerifyReport};
+use event_log::{ChainVerifier, CheckedRecord, Hash, RecordedEvent, VerifyReport};
 use futures::{Stream, StreamExt};
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
@@ -137,22 +137,22 @@ impl LogClient {
         Ok(events
             .iter()
             .filter(|e| e.event_type == crate::checkpoint::EVENT_TYPE)
-            .map(|e| crate::SignedCheckpoint::decode(&e.payload))
+            .map(crate::SignedCheckpoint::from_event)
             .collect())
     }
 
     /// Recomputes the hash chain of the whole remote log on this side, calling `progress` with the number
     /// of events checked after each batch. Stops at the first mismatch.
     pub async fn verify(&mut self, progress: impl FnMut(u64)) -> Result<VerifyReport, ClientError> {
-        self.verify_observing(progress, |_, _| {}).await
+        self.verify_observing(progress, |_, _, _| {}).await
     }
 
-    /// As [`LogClient::verify`], also showing `observe` the position and hash of every event that verified
-    /// (for example to check a kept checkpoint against the very stream that was verified).
+    /// As [`LogClient::verify`], also showing `observe` the position, hash and record of every event that
+    /// verified (for example to check kept or recorded checkpoints against the very stream that was verified).
     pub async fn verify_observing(
         &mut self,
         mut progress: impl FnMut(u64),
-        mut observe: impl FnMut(u64, &Hash),
+        mut observe: impl FnMut(u64, &Hash, &CheckedRecord),
     ) -> Result<VerifyReport, ClientError> {
         let mut stream = self.inner.read_all(ReadAllRequest { from_position: 0, max_events: 0 }).await?.into_inner();
         let mut verifier = ChainVerifier::from_genesis();
@@ -167,10 +167,10 @@ impl LogClient {
                     return Ok(verifier.report(Some(mismatch)));
                 };
                 let position = verifier.next_position();
-                if let Err(mismatch) = verifier.check(&envelope.record, &hash) {
-                    return Ok(verifier.report(Some(mismatch)));
+                match verifier.check(&envelope.record, &hash) {
+                    Ok(record) => observe(position, &hash, &record),
+                    Err(mismatch) => return Ok(verifier.report(Some(mismatch))),
                 }
-                observe(position, &hash);
                 checked += 1;
             }
             progress(checked);

@@ -14,7 +14,7 @@ mod pb {
     tonic::include_proto!("grants.eventlog.v1");
 }
 
-pub use checkpoint::{CheckpointSigner, SignedCheckpoint};
+pub use checkpoint::{CheckpointAudit, CheckpointSigner, SignedCheckpoint};
 pub use client::{BearerToken, ClientError, LogClient, RemoteHead};
 pub use pb::event_log_service_server::EventLogServiceServer;
 pub use server::LogService;
@@ -33,12 +33,17 @@ pub const RPC_NAMES: [&str; 4] = [
 /// Encoded descriptors of the log contracts, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("event_log_descriptors");
 
-/// Smallest encoding limit a server of this service should have: a full batch of large events.
+/// Smallest encoding limit a server of this service should have: room for one event as large as any
+/// service accepts, alone in its batch (see [`BATCH_BYTES`]).
 pub const MIN_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Envelopes sent per streamed message: large enough to amortise per-message cost on replays of millions of
-/// events, small enough to stay far below gRPC message-size limits (events are at most a few KiB).
+/// Most envelopes sent per streamed message: enough to amortise per-message cost on replays of millions of
+/// small events.
 pub const EVENTS_PER_BATCH: usize = 256;
+
+/// Most bytes of envelopes per streamed message, so that batches of large events stay far below any
+/// message-size limit (gRPC's common default is 4 MiB); an event larger than this still goes, alone.
+pub const BATCH_BYTES: usize = 1024 * 1024;
 
 fn envelope(stored: &event_log::StoredEvent) -> pb::EventEnvelope {
     pb::EventEnvelope { record: stored.record.to_vec(), hash: stored.hash.as_bytes().to_vec() }

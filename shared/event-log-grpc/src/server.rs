@@ -12,7 +12,7 @@ use crate::pb::event_log_service_server::{EventLogService, EventLogServiceServer
 use crate::pb::{
     EventBatch, EventEnvelope, GetHeadRequest, LogHead, ReadAllRequest, ReadStreamRequest, SubscribeRequest,
 };
-use crate::{EVENTS_PER_BATCH, envelope};
+use crate::{BATCH_BYTES, EVENTS_PER_BATCH, envelope};
 
 type BatchStream = Pin<Box<dyn Stream<Item = Result<EventBatch, Status>> + Send>>;
 
@@ -44,27 +44,37 @@ fn storage_status(error: StorageError) -> Status {
     }
 }
 
-/// Sends `events` in batches until they end, the client goes away, or a read fails.
+/// Sends `events` in batches of at most [`EVENTS_PER_BATCH`] events and [`BATCH_BYTES`] bytes (one larger
+/// event goes alone) until they end, the client goes away, or a read fails.
 fn send_batches<I>(events: I, tx: &mpsc::Sender<Result<EventBatch, Status>>) -> bool
 where
     I: Iterator<Item = Result<EventEnvelope, StorageError>>,
 {
+    let send = |batch: Vec<EventEnvelope>| tx.blocking_send(Ok(EventBatch { events: batch })).is_ok();
     let mut batch = Vec::with_capacity(EVENTS_PER_BATCH);
+    let mut batch_bytes = 0;
     for event in events {
-        match event {
-            Ok(envelope) => batch.push(envelope),
+        let envelope = match event {
+            Ok(envelope) => envelope,
             Err(error) => {
                 let _ = tx.blocking_send(Err(storage_status(error)));
                 return false;
             }
+        };
+        let size = prost::Message::encoded_len(&envelope);
+        if !batch.is_empty() && batch_bytes + size > BATCH_BYTES && !send(std::mem::take(&mut batch)) {
+            return false;
         }
-        if batch.len() == EVENTS_PER_BATCH
-            && tx.blocking_send(Ok(EventBatch { events: std::mem::take(&mut batch) })).is_err()
-        {
+        if batch.is_empty() {
+            batch_bytes = 0;
+        }
+        batch_bytes += size;
+        batch.push(envelope);
+        if batch.len() == EVENTS_PER_BATCH && !send(std::mem::take(&mut batch)) {
             return false;
         }
     }
-    batch.is_empty() || tx.blocking_send(Ok(EventBatch { events: batch })).is_ok()
+    batch.is_empty() || send(batch)
 }
 
 fn stored_envelopes(

@@ -31,7 +31,12 @@ async fn serve(log: EventLog) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         tonic::transport::Server::builder()
-            .add_service(LogService::new(log, "applications").into_server())
+            // The encoding limit every service's server has.
+            .add_service(
+                LogService::new(log, "applications")
+                    .into_server()
+                    .max_encoding_message_size(event_log_grpc::MIN_MESSAGE_BYTES),
+            )
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                 let _ = stopped.await;
             })
@@ -118,4 +123,41 @@ async fn client_side_verification_names_a_tampered_position() {
     let report = client.verify(|_| {}).await.unwrap();
     assert_eq!(report.first_mismatch.map(|m| m.position), Some(17));
     assert_eq!(report.verified, 17);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_of_large_events_is_read_and_verified_over_grpc() {
+    // 120 events of 200 KB, about what a service accepts at most (a round with long texts and many
+    // criteria): 256 of them would be 50 MB, far over the server's message limit, if batched by count.
+    const EVENTS: usize = 120;
+    const PAYLOAD_BYTES: usize = 200 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let stream = StreamId::new("round", "large").unwrap();
+    for chunk in 0..EVENTS / 10 {
+        let events = (0..10)
+            .map(|i| {
+                let mut large = event(&format!("event {}", chunk * 10 + i));
+                large.payload.resize(PAYLOAD_BYTES, b'x');
+                large
+            })
+            .collect();
+        log.append(stream.clone(), ExpectedVersion::Any, events).await.unwrap();
+    }
+    let (address, _stop) = serve(log.clone()).await;
+    let mut client = LogClient::connect(&format!("http://{address}"), Some("token")).await.unwrap();
+
+    let whole: Vec<_> = client.read_all(0).await.unwrap().map(Result::unwrap).collect().await;
+    assert_eq!(whole.len(), EVENTS);
+    assert!(whole.iter().all(|e| e.payload.len() == PAYLOAD_BYTES));
+    assert_eq!(client.read_range(100, 120).await.unwrap().len(), 20);
+    assert_eq!(client.read_stream("round", "large", 0).await.unwrap().len(), EVENTS);
+    let mut live = Box::pin(client.subscribe(0).await.unwrap());
+    for expected in 0..EVENTS as u64 {
+        assert_eq!(live.next().await.unwrap().unwrap().position, expected);
+    }
+
+    let report = client.verify(|_| {}).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.verified, EVENTS as u64);
 }

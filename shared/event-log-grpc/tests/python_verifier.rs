@@ -19,6 +19,9 @@ mod python_env;
 
 use python_env::python;
 
+#[path = "../../event-log/tests/tampering/mod.rs"]
+mod tampering;
+
 fn event(i: usize) -> NewEvent {
     NewEvent {
         event_id: Uuid::new_v4(),
@@ -121,4 +124,31 @@ async fn python_and_rust_verifiers_agree_on_intact_and_tampered_logs() {
     assert_eq!(tampered.python_exit, 1, "{}", tampered.python);
     assert_eq!(tampered.python["first_mismatch"], 122);
     assert_eq!(tampered.python["verified_events"], 122);
+}
+
+#[tokio::test]
+async fn python_and_rust_verifiers_agree_that_a_record_in_another_field_order_is_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        for i in 0..40 {
+            let stream = StreamId::new("application", format!("a-{}", i % 3)).unwrap();
+            log.append(stream, ExpectedVersion::Any, vec![event(i)]).await.unwrap();
+        }
+    }
+    // The same event with its fields written in another order, and the chain rebuilt from there: every
+    // hash and link matches, only the bytes are not the canonical encoding the contract requires.
+    let original = tampering::record_at(dir.path(), 23);
+    tampering::rewrite_and_rechain(dir.path(), 23, tampering::first_field_moved_to_end);
+    assert_ne!(tampering::record_at(dir.path(), 23), original);
+
+    let verdicts = verify_both(dir.path()).await;
+    let rust = verdicts.rust.first_mismatch.expect("the Rust verifier finds the tampering");
+    assert_eq!(rust.position, 23);
+    assert!(rust.reason.contains("not in canonical encoding"), "{}", rust.reason);
+    assert_eq!(verdicts.rust.verified, 23);
+    assert_eq!(verdicts.python_exit, 1, "{}", verdicts.python);
+    assert_eq!(verdicts.python["first_mismatch"], 23);
+    assert_eq!(verdicts.python["verified_events"], 23);
+    assert!(verdicts.python["reason"].as_str().unwrap().contains("not in canonical encoding"));
 }

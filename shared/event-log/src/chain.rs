@@ -4,6 +4,8 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::wire::CheckedRecord;
+
 /// A SHA-256 digest: the hash of one event in the chain.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Hash([u8; 32]);
@@ -89,12 +91,18 @@ pub struct Mismatch {
 
 /// Checks a sequence of stored events, in position order, against the chain. Incremental, so that clients
 /// reading over a network and the log itself share one implementation.
+///
+/// Each event is checked as `event_record.proto` says, in this order: the stored hash is SHA-256 of the
+/// previous hash and the record bytes; the record decodes; its `position` is the next one; its `prev_hash`
+/// is the previous event's hash; and its bytes are the canonical encoding of what they decode to.
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
     expected_position: u64,
     prev_hash: Hash,
     verified: u64,
     last_verified: Option<Head>,
+    /// Re-encoding buffer, reused from one event to the next.
+    scratch: Vec<u8>,
 }
 
 impl ChainVerifier {
@@ -105,12 +113,12 @@ impl ChainVerifier {
 
     /// Verifies from `position`, trusting `prev_hash` as the hash of the event before it.
     pub fn resume(position: u64, prev_hash: Hash) -> ChainVerifier {
-        ChainVerifier { expected_position: position, prev_hash, verified: 0, last_verified: None }
+        ChainVerifier { expected_position: position, prev_hash, verified: 0, last_verified: None, scratch: Vec::new() }
     }
 
-    /// Checks the next event: its canonical bytes and the hash stored beside them. On a mismatch the
-    /// verifier does not advance.
-    pub fn check(&mut self, record_bytes: &[u8], stored_hash: &Hash) -> Result<(), Mismatch> {
+    /// Checks the next event: its canonical bytes and the hash stored beside them, and returns what the
+    /// record says. On a mismatch the verifier does not advance.
+    pub fn check(&mut self, record_bytes: &[u8], stored_hash: &Hash) -> Result<CheckedRecord, Mismatch> {
         let position = self.expected_position;
         let mismatch = |reason: String| Mismatch { position, reason };
         let recomputed = Hash::chain(&self.prev_hash, record_bytes);
@@ -119,22 +127,29 @@ impl ChainVerifier {
                 "stored hash {stored_hash} differs from recomputed SHA-256(prev_hash || record) {recomputed}"
             )));
         }
-        let (recorded_position, recorded_prev_hash) = crate::wire::decode_chain_fields(record_bytes)
+        let (record, canonical) = crate::wire::decode_for_chain(record_bytes, &mut self.scratch)
             .map_err(|e| mismatch(format!("record does not decode: {e}")))?;
-        if recorded_position != position {
-            return Err(mismatch(format!("record says position {recorded_position}, expected {position}")));
+        if record.position != position {
+            return Err(mismatch(format!("record says position {}, expected {position}", record.position)));
         }
-        if recorded_prev_hash != self.prev_hash {
+        if record.prev_hash != self.prev_hash {
             return Err(mismatch(format!(
-                "prev_hash {recorded_prev_hash} differs from the previous event's hash {}",
-                self.prev_hash
+                "prev_hash {} differs from the previous event's hash {}",
+                record.prev_hash, self.prev_hash
             )));
+        }
+        if !canonical {
+            return Err(mismatch(
+                "record bytes are not in canonical encoding (fields once each in ascending field-number order, \
+                 default values omitted, no unknown fields)"
+                    .into(),
+            ));
         }
         self.prev_hash = *stored_hash;
         self.expected_position += 1;
         self.verified += 1;
         self.last_verified = Some(Head { position, hash: *stored_hash });
-        Ok(())
+        Ok(record)
     }
 
     /// The position the next event must have.

@@ -60,6 +60,12 @@ impl From<sled::Error> for StorageError {
 pub enum OpenError {
     #[error("cannot open event log at {path}: {reason}")]
     Storage { path: String, reason: String },
+    /// Another process holds the directory (sled lets one process at a time open it).
+    #[error("{path} is in use by another process")]
+    InUse { path: String },
+    /// This process opened the directory before and has not let go of it.
+    #[error("{path} is still in use after waiting {waited_seconds} s for this process to close it")]
+    StillLocked { path: String, waited_seconds: u64 },
     #[error("event log at {path} is corrupt: {reason}")]
     Corrupt { path: String, reason: String },
     #[error(

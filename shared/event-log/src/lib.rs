@@ -39,4 +39,4 @@ pub use log::{
     ReadAll, StoredEvent, Subscription, open_sled_when_unlocked,
 };
 pub use stream::{ExpectedVersion, InvalidStreamId, MAX_STREAM_PART_LEN, StreamId};
-pub use wire::{DecodeError, decode_envelope, decode_envelope_parts, decode_record, encode_envelope};
+pub use wire::{CheckedRecord, DecodeError, decode_envelope, decode_envelope_parts, decode_record, encode_envelope};

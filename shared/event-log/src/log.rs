@@ -1,6 +1,6 @@
 //! The log handle: opening, appending through the writer, and reading what is durable.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
@@ -122,11 +122,7 @@ impl EventLog {
 
         std::fs::create_dir_all(&path).map_err(|e| storage(e.to_string()))?;
         let config = sled::Config::new().path(&path).cache_capacity(options.cache_capacity_bytes);
-        let db = open_when_unlocked(&config).map_err(|e| match e {
-            OpenAttempt::Panicked => corrupt("the storage engine could not read its files".into()),
-            OpenAttempt::Failed(e @ sled::Error::Corruption { .. }) => corrupt(e.to_string()),
-            OpenAttempt::Failed(other) => storage(other.to_string()),
-        })?;
+        let db = open_when_unlocked(&config, &path).map_err(|attempt| attempt.into_error(&path))?;
         let tree = db.open_tree(keys::TREE).map_err(|e| storage(e.to_string()))?;
 
         match tree.get(keys::FORMAT_KEY).map_err(|e| storage(e.to_string()))? {
@@ -211,6 +207,23 @@ impl EventLog {
         validate(&request)?;
         let (reply, response) = oneshot::channel();
         self.send(Command::Append { request, reply }).await.map_err(AppendError::Storage)?;
+        response
+            .await
+            .map_err(|_| AppendError::Storage(StorageError::Failed))??
+            .ok_or(AppendError::Storage(StorageError::Failed))
+    }
+
+    /// Appends what `make` builds from the log's head (`None` for an empty log) at the moment the writer
+    /// commits it, so that the events land right after that head however many other appends race with it:
+    /// for an event about the head it follows, such as a signed checkpoint of that head. `make` runs on the
+    /// writer's thread, so it must be quick; it may decline with `None`, and then nothing is written and
+    /// `Ok(None)` is returned.
+    pub async fn append_after_head(
+        &self,
+        make: impl FnOnce(Option<Head>) -> Option<AppendRequest> + Send + 'static,
+    ) -> Result<Option<AppendResult>, AppendError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::AppendAfterHead { make: Box::new(make), reply }).await.map_err(AppendError::Storage)?;
         response.await.map_err(|_| AppendError::Storage(StorageError::Failed))?
     }
 
@@ -333,34 +346,50 @@ impl EventLog {
     /// does not match. Events before the range are trusted through the stored hash of the one before it.
     pub fn verify(&self, range: impl RangeBounds<u64>) -> Result<VerifyReport, StorageError> {
         let events = self.read_range(range);
-        let (start, until) = (events.expected, events.until());
-        let mut verifier = match start.checked_sub(1) {
+        let verifier = match events.expected.checked_sub(1) {
             None => ChainVerifier::from_genesis(),
             Some(before) => {
                 let value = self.inner.tree.get(keys::event_key(before))?.ok_or_else(|| missing(before))?;
                 let (hash, _) = split_stored(before, &value)?;
-                ChainVerifier::resume(start, hash)
+                ChainVerifier::resume(events.expected, hash)
             }
         };
-        let missing_at = |position| crate::chain::Mismatch { position, reason: "event is missing from the log".into() };
-        for stored in events.stored() {
-            let StoredEvent { position, hash, record } = stored?;
-            if position != verifier.next_position() {
-                let mismatch = missing_at(verifier.next_position());
-                return Ok(verifier.report(Some(mismatch)));
-            }
-            if let Err(mismatch) = verifier.check(&record, &hash) {
-                return Ok(verifier.report(Some(mismatch)));
-            }
-        }
-        // The range's last events may be the missing ones.
-        let mismatch = (verifier.next_position() < until).then(|| missing_at(verifier.next_position()));
-        Ok(verifier.report(mismatch))
+        verify_read(events, verifier)
     }
+
+    /// Recomputes the hash chain from the event after `trusted` (a head vouched for elsewhere, such as a
+    /// signed checkpoint) to the durable head: every event after it must chain back to `trusted.hash`.
+    pub fn verify_after(&self, trusted: Head) -> Result<VerifyReport, StorageError> {
+        let start = trusted.position.saturating_add(1);
+        verify_read(self.read_range(start..), ChainVerifier::resume(start, trusted.hash))
+    }
+}
+
+/// Runs `verifier` over the stored events of `events`, reporting a missing event as a mismatch too.
+fn verify_read(events: ReadAll, mut verifier: ChainVerifier) -> Result<VerifyReport, StorageError> {
+    let until = events.until();
+    let missing_at = |position| crate::chain::Mismatch { position, reason: "event is missing from the log".into() };
+    for stored in events.stored() {
+        let StoredEvent { position, hash, record } = stored?;
+        if position != verifier.next_position() {
+            let mismatch = missing_at(verifier.next_position());
+            return Ok(verifier.report(Some(mismatch)));
+        }
+        if let Err(mismatch) = verifier.check(&record, &hash) {
+            return Ok(verifier.report(Some(mismatch)));
+        }
+    }
+    // The range's last events may be the missing ones.
+    let mismatch = (verifier.next_position() < until).then(|| missing_at(verifier.next_position()));
+    Ok(verifier.report(mismatch))
 }
 
 enum OpenAttempt {
     Panicked,
+    /// Another process holds the directory's lock.
+    InUse,
+    /// This process opened the directory before and its lock was still held after [`LOCK_WAIT`].
+    StillLocked,
     Failed(sled::Error),
 }
 
@@ -368,29 +397,57 @@ enum OpenAttempt {
 /// go of the files, which can be a moment after the previous owner in this process closed the database.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The directories this process has opened a sled database in. sled locks its data file with `flock`, which
+/// two opens refuse each other whether they are in one process or two; only a database this process opened
+/// can be about to let go of its lock, so only then is the lock worth waiting for.
+static OPENED_HERE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
 /// Opens a sled database directory (a read model, a consumer's database, or a log's files for inspection),
 /// waiting up to a few seconds for the lock that a database closed a moment ago in this process may still
-/// hold through sled's background threads.
-pub fn open_sled_when_unlocked(path: impl AsRef<Path>) -> Result<sled::Db, sled::Error> {
-    match open_when_unlocked(&sled::Config::new().path(path.as_ref())) {
-        Ok(db) => Ok(db),
-        Err(OpenAttempt::Failed(e)) => Err(e),
-        Err(OpenAttempt::Panicked) => {
-            Err(sled::Error::Unsupported("the storage engine could not read its files".into()))
+/// hold through sled's background threads. A directory that another process holds is refused at once.
+pub fn open_sled_when_unlocked(path: impl AsRef<Path>) -> Result<sled::Db, OpenError> {
+    let path = path.as_ref();
+    open_when_unlocked(&sled::Config::new().path(path), path).map_err(|attempt| attempt.into_error(path))
+}
+
+impl OpenAttempt {
+    fn into_error(self, path: &Path) -> OpenError {
+        let path = path.display().to_string();
+        match self {
+            OpenAttempt::Panicked => {
+                OpenError::Corrupt { path, reason: "the storage engine could not read its files".into() }
+            }
+            OpenAttempt::InUse => OpenError::InUse { path },
+            OpenAttempt::StillLocked => OpenError::StillLocked { path, waited_seconds: LOCK_WAIT.as_secs() },
+            OpenAttempt::Failed(e @ sled::Error::Corruption { .. }) => {
+                OpenError::Corrupt { path, reason: e.to_string() }
+            }
+            OpenAttempt::Failed(other) => OpenError::Storage { path, reason: other.to_string() },
         }
     }
 }
 
-fn open_when_unlocked(config: &sled::Config) -> Result<sled::Db, OpenAttempt> {
+fn open_when_unlocked(config: &sled::Config, dir: &Path) -> Result<sled::Db, OpenAttempt> {
+    // Canonical, so that two spellings of one directory are one entry; computed once the directory exists.
+    let key = || std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let started = std::time::Instant::now();
     loop {
         // sled 0.34 can panic on some damaged files instead of returning an error; callers get an error.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open())) {
             Err(_) => return Err(OpenAttempt::Panicked),
-            Ok(Ok(db)) => return Ok(db),
-            Ok(Err(sled::Error::Io(e)))
-                if e.to_string().contains("could not acquire lock") && started.elapsed() < LOCK_WAIT =>
-            {
+            Ok(Ok(db)) => {
+                if let Ok(mut set) = OPENED_HERE.lock() {
+                    set.insert(key());
+                }
+                return Ok(db);
+            }
+            Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
+                if !OPENED_HERE.lock().map(|set| set.contains(&key())).unwrap_or(true) {
+                    return Err(OpenAttempt::InUse);
+                }
+                if started.elapsed() >= LOCK_WAIT {
+                    return Err(OpenAttempt::StillLocked);
+                }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             Ok(Err(e)) => return Err(OpenAttempt::Failed(e)),
@@ -402,7 +459,7 @@ fn missing(position: u64) -> StorageError {
     StorageError::Corrupt { location: format!("position {position}"), reason: "durable event is missing".into() }
 }
 
-fn validate(request: &AppendRequest) -> Result<(), AppendError> {
+pub(crate) fn validate(request: &AppendRequest) -> Result<(), AppendError> {
     let invalid = |field, rule: &str| Err(AppendError::Invalid { field, rule: rule.to_owned() });
     if request.events.is_empty() {
         return invalid("events", "must hold at least one event");

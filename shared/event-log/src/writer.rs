@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use crate::chain::Hash;
+use crate::chain::{Hash, Head};
 use crate::error::{AppendError, StorageError};
 use crate::event::{RecordedEvent, Timestamp};
 use crate::keys;
@@ -23,8 +23,16 @@ use crate::{AppendRequest, AppendResult, Durability};
 /// Most commands taken into one group commit; bounds the latency a single batch adds.
 const MAX_COMMANDS_PER_COMMIT: usize = 4096;
 
+/// What an append is answered: `None` when a request made from the head declined to append.
+pub(crate) type AppendReply = oneshot::Sender<Result<Option<AppendResult>, AppendError>>;
+
+/// Builds an append from the log's head (`None` when the log is empty) as the writer stages it, or
+/// declines with `None`.
+pub(crate) type MakeRequest = Box<dyn FnOnce(Option<Head>) -> Option<AppendRequest> + Send>;
+
 pub(crate) enum Command {
-    Append { request: AppendRequest, reply: oneshot::Sender<Result<AppendResult, AppendError>> },
+    Append { request: AppendRequest, reply: AppendReply },
+    AppendAfterHead { make: MakeRequest, reply: AppendReply },
     PutMarker { name: String, value: Vec<u8>, reply: oneshot::Sender<Result<(), StorageError>> },
 }
 
@@ -65,14 +73,14 @@ struct Staged {
 }
 
 enum Done {
-    Append(oneshot::Sender<Result<AppendResult, AppendError>>, AppendResult),
+    Append(AppendReply, AppendResult),
     Marker(oneshot::Sender<Result<(), StorageError>>),
 }
 
 impl Done {
     fn answer(self, outcome: &Result<(), StorageError>) {
         match (self, outcome) {
-            (Done::Append(reply, result), Ok(())) => drop(reply.send(Ok(result))),
+            (Done::Append(reply, result), Ok(())) => drop(reply.send(Ok(Some(result)))),
             (Done::Append(reply, _), Err(e)) => drop(reply.send(Err(AppendError::Storage(e.clone())))),
             (Done::Marker(reply), Ok(())) => drop(reply.send(Ok(()))),
             (Done::Marker(reply), Err(e)) => drop(reply.send(Err(e.clone()))),
@@ -147,24 +155,36 @@ impl Writer {
         let recorded_at = Timestamp::now().max(self.last_recorded);
         let mut done = Vec::with_capacity(commands.len());
         for command in commands {
-            match command {
-                Command::Append { request, reply } => {
-                    let mut cursor = ChainCursor { next_position, head_hash, recorded_at };
-                    match self.stage_append(&request, &mut staged, &mut cursor) {
-                        Ok(result) => {
-                            next_position = cursor.next_position;
-                            head_hash = cursor.head_hash;
-                            done.push(Done::Append(reply, result));
-                        }
-                        Err(rejection) => {
-                            let _ = reply.send(Err(rejection));
-                        }
+            let (request, reply) = match command {
+                Command::Append { request, reply } => (request, reply),
+                Command::AppendAfterHead { make, reply } => {
+                    let head = next_position.checked_sub(1).map(|position| Head { position, hash: head_hash });
+                    let Some(request) = make(head) else {
+                        drop(reply.send(Ok(None)));
+                        continue;
+                    };
+                    if let Err(invalid) = crate::log::validate(&request) {
+                        drop(reply.send(Err(invalid)));
+                        continue;
                     }
+                    (request, reply)
                 }
                 Command::PutMarker { name, value, reply } => {
                     staged.batch.insert(keys::marker_key(&name), value);
                     staged.is_empty = false;
                     done.push(Done::Marker(reply));
+                    continue;
+                }
+            };
+            let mut cursor = ChainCursor { next_position, head_hash, recorded_at };
+            match self.stage_append(&request, &mut staged, &mut cursor) {
+                Ok(result) => {
+                    next_position = cursor.next_position;
+                    head_hash = cursor.head_hash;
+                    done.push(Done::Append(reply, result));
+                }
+                Err(rejection) => {
+                    let _ = reply.send(Err(rejection));
                 }
             }
         }
@@ -441,7 +461,9 @@ struct ChainCursor {
 fn refuse_all(commands: Vec<Command>) {
     for command in commands {
         match command {
-            Command::Append { reply, .. } => drop(reply.send(Err(AppendError::Storage(StorageError::Failed)))),
+            Command::Append { reply, .. } | Command::AppendAfterHead { reply, .. } => {
+                drop(reply.send(Err(AppendError::Storage(StorageError::Failed))))
+            }
             Command::PutMarker { reply, .. } => drop(reply.send(Err(StorageError::Failed))),
         }
     }

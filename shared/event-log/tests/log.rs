@@ -1,11 +1,12 @@
 //! The log on real files: tampering, concurrency, subscriptions, opening damaged or foreign databases.
 
 mod sample_events;
+mod tampering;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use event_log::{AppendError, EventLog, ExpectedVersion, OpenError, StreamId};
+use event_log::{AppendError, EventLog, ExpectedVersion, Head, OpenError, StreamId};
 use sample_events::{new_event, stream};
 use uuid::Uuid;
 
@@ -384,4 +385,150 @@ async fn an_event_removed_at_the_end_of_a_range_is_reported_by_reads_and_verify(
     assert_eq!(read.len(), 11);
     assert!(read[..10].iter().all(Result::is_ok));
     assert!(read[10].is_err(), "the missing last event is an error, not the end of the read");
+}
+
+#[tokio::test]
+async fn a_record_reencoded_in_another_field_order_fails_verification_even_with_the_chain_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        for i in 0..20u32 {
+            log.append(stream(i % 3), ExpectedVersion::Any, vec![new_event(format!("event {i}").as_bytes())])
+                .await
+                .unwrap();
+        }
+    }
+    let original = tampering::record_at(dir.path(), 7);
+    tampering::rewrite_and_rechain(dir.path(), 7, tampering::first_field_moved_to_end);
+    let log = EventLog::open(dir.path()).unwrap();
+    let reordered = log.event(7).unwrap().unwrap();
+    assert_ne!(reordered.record_bytes(), original.as_slice());
+    assert_eq!(reordered.payload, b"event 7", "the rewritten record decodes to the same event");
+    let report = log.verify(..).unwrap();
+    let mismatch = report.first_mismatch.expect("a record that is not canonical is tampering");
+    assert_eq!(mismatch.position, 7);
+    assert!(mismatch.reason.contains("not in canonical encoding"), "{}", mismatch.reason);
+    assert_eq!(report.verified, 7);
+}
+
+#[tokio::test]
+async fn append_after_head_builds_its_events_from_the_head_they_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    // An event naming the head it follows, and a marker naming where it lands.
+    let about_head = |head: Option<Head>| {
+        let (payload, position) = match head {
+            None => (b"genesis".to_vec(), 0u64),
+            Some(head) => (head.hash.as_bytes().to_vec(), head.position + 1),
+        };
+        Some(event_log::AppendRequest {
+            stream: stream(2),
+            expected: ExpectedVersion::Any,
+            events: vec![new_event(&payload)],
+            marker: Some(event_log::Marker { name: "about/head".into(), value: position.to_be_bytes().to_vec() }),
+        })
+    };
+    let first = log.append_after_head(about_head).await.unwrap().expect("written");
+    assert_eq!(first.first_position, 0);
+    assert_eq!(log.event(0).unwrap().unwrap().payload, b"genesis");
+    log.append(stream(1), ExpectedVersion::Any, vec![new_event(b"other")]).await.unwrap();
+    let placed = log.append_after_head(about_head).await.unwrap().expect("written");
+    assert_eq!((placed.first_position, placed.last_position), (2, 2));
+    assert_eq!(log.event(2).unwrap().unwrap().payload, log.event(1).unwrap().unwrap().hash.as_bytes());
+    assert_eq!(log.marker("about/head").unwrap(), Some(2u64.to_be_bytes().to_vec()));
+
+    let declined = log.append_after_head(|_| None).await.unwrap();
+    assert_eq!((declined, log.next_position()), (None, 3), "a declined append writes nothing");
+    let invalid = log.append_after_head(|_| {
+        Some(event_log::AppendRequest {
+            stream: stream(3),
+            expected: ExpectedVersion::Any,
+            events: Vec::new(),
+            marker: None,
+        })
+    });
+    assert!(matches!(invalid.await, Err(AppendError::Invalid { field: "events", .. })));
+}
+
+#[tokio::test]
+async fn verify_after_a_trusted_head_rejects_a_chain_rebuilt_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let trusted = {
+        let log = EventLog::open(dir.path()).unwrap();
+        for i in 0..20u32 {
+            log.append(stream(i % 3), ExpectedVersion::Any, vec![new_event(format!("event {i}").as_bytes())])
+                .await
+                .unwrap();
+        }
+        let trusted = Head { position: 9, hash: log.event(9).unwrap().unwrap().hash };
+        let report = log.verify_after(trusted).unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!((report.verified, report.last_verified.map(|h| h.position)), (10, Some(19)));
+        trusted
+    };
+    // Rewrite event 4 and rebuild the whole chain after it: it verifies from the start, but no longer
+    // extends the head that was vouched for.
+    tampering::rewrite_and_rechain(dir.path(), 4, |record| {
+        let mut changed = record.to_vec();
+        let at = changed.windows(7).position(|w| w == b"event 4").unwrap();
+        changed[at + 6] = b'5';
+        changed
+    });
+    let log = EventLog::open(dir.path()).unwrap();
+    assert!(log.verify(..).unwrap().is_intact(), "a rebuilt chain is consistent in itself");
+    let report = log.verify_after(trusted).unwrap();
+    assert_eq!(report.first_mismatch.map(|m| m.position), Some(10));
+}
+
+const HOLDER_DIR_VAR: &str = "EVENT_LOG_TEST_HOLD_DIR";
+
+/// Run as a child process by the test below (the same test binary, filtered to the same test): opens the
+/// log named by [`HOLDER_DIR_VAR`], says so, and keeps it open until its standard input closes.
+fn hold_log_until_stdin_closes(dir: &str) {
+    let log = EventLog::open(dir).unwrap();
+    println!("holding the log");
+    std::io::Write::flush(&mut std::io::stdout()).unwrap();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    drop(log);
+}
+
+#[test]
+fn a_log_held_by_another_process_is_refused_at_once_and_says_so() {
+    if let Ok(dir) = std::env::var(HOLDER_DIR_VAR) {
+        return hold_log_until_stdin_closes(&dir);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "a_log_held_by_another_process_is_refused_at_once_and_says_so", "--nocapture"])
+        .env(HOLDER_DIR_VAR, dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    let held = lines.by_ref().map_while(Result::ok).any(|line| line == "holding the log");
+    assert!(held, "the child process opened the log");
+
+    let error = EventLog::open(dir.path()).unwrap_err();
+    assert!(matches!(error, OpenError::InUse { .. }), "{error:?}");
+    assert_eq!(error.to_string(), format!("{} is in use by another process", dir.path().display()));
+    let raw = event_log::open_sled_when_unlocked(dir.path()).unwrap_err();
+    assert!(matches!(raw, OpenError::InUse { .. }), "{raw:?}");
+
+    drop(holder.stdin.take());
+    lines.for_each(drop); // what the child's test harness prints until it exits
+    assert!(holder.wait().unwrap().success());
+    // Once the other process has gone, the log opens.
+    assert_eq!(EventLog::open(dir.path()).unwrap().next_position(), 0);
+}
+
+#[tokio::test]
+async fn a_second_open_in_the_same_process_waits_for_the_first_and_then_says_it_is_still_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let error = EventLog::open(dir.path()).unwrap_err();
+    assert!(matches!(error, OpenError::StillLocked { .. }), "{error:?}");
+    assert!(error.to_string().contains("still in use"), "{error}");
+    drop(log);
+    assert_eq!(EventLog::open(dir.path()).unwrap().next_position(), 0, "closing lets go of the directory");
 }

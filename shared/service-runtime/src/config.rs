@@ -30,6 +30,10 @@ pub struct ServerArgs {
     /// checkpoints of its log; without it, no checkpoints are signed. `grants keygen` makes one.
     #[arg(long, env = "GRANTS_CHECKPOINT_KEY_FILE")]
     pub checkpoint_key_file: Option<std::path::PathBuf>,
+    /// Public keys (64 hexadecimal digits each, comma-separated) the service signed its checkpoints with
+    /// before its current key: at start, the last checkpoint in its log may be signed by one of them.
+    #[arg(long, env = "GRANTS_CHECKPOINT_PREVIOUS_PUBLIC_KEYS", value_delimiter = ',')]
+    pub checkpoint_previous_public_keys: Vec<String>,
     /// How often to sign a checkpoint when new events arrived, in seconds.
     #[arg(long, env = "GRANTS_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 300)]
     pub checkpoint_interval_seconds: u64,
@@ -45,7 +49,13 @@ impl ServerArgs {
                     .with_context(|| format!("cannot read --checkpoint-key-file {}", path.display()))?;
                 let seed = event_log_grpc::checkpoint::key_from_hex("checkpoint key", &text)
                     .with_context(|| format!("--checkpoint-key-file {}", path.display()))?;
-                Some(CheckpointConfig { seed, interval: Duration::from_secs(self.checkpoint_interval_seconds.max(1)) })
+                let previous_public_keys = self
+                    .checkpoint_previous_public_keys
+                    .iter()
+                    .map(|key| event_log_grpc::checkpoint::key_from_hex("--checkpoint-previous-public-keys", key))
+                    .collect::<Result<_, _>>()?;
+                let interval = Duration::from_secs(self.checkpoint_interval_seconds.max(1));
+                Some(CheckpointConfig { seed, previous_public_keys, interval })
             }
         };
         Ok(ServerConfig {

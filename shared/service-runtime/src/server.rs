@@ -27,6 +27,8 @@ pub struct ServerConfig {
     /// After shutdown is requested, how long in-flight requests may still run.
     pub drain_timeout: Duration,
     /// Sign the log's head with this key (a signed checkpoint event) at start, periodically and at shutdown.
+    /// With it, the server first checks that the log still extends the last checkpoint recorded in it, and
+    /// refuses to start if it does not.
     pub checkpoint: Option<CheckpointConfig>,
 }
 
@@ -35,13 +37,20 @@ pub struct ServerConfig {
 pub struct CheckpointConfig {
     /// Ed25519 private key seed.
     pub seed: [u8; 32],
+    /// Public keys the service signed with before `seed`'s: at start, its last checkpoint may be signed by
+    /// one of them (after a change of key).
+    pub previous_public_keys: Vec<[u8; 32]>,
     /// How often to sign when new events arrived.
     pub interval: Duration,
 }
 
 impl std::fmt::Debug for CheckpointConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CheckpointConfig").field("seed", &"<redacted>").field("interval", &self.interval).finish()
+        f.debug_struct("CheckpointConfig")
+            .field("seed", &"<redacted>")
+            .field("previous_public_keys", &self.previous_public_keys.iter().map(hex::encode).collect::<Vec<_>>())
+            .field("interval", &self.interval)
+            .finish()
     }
 }
 
@@ -66,6 +75,10 @@ pub enum ServeError {
     Reflection(String),
     #[error("server failed: {0}")]
     Transport(String),
+    /// Checkpoint signing is configured and the log does not (or could not be shown to) extend the last
+    /// checkpoint recorded in it: signing its head now would vouch for a log cut short or rewritten.
+    #[error("refusing to start: the {service} log does not extend its last signed checkpoint: {reason}")]
+    LogDoesNotExtendCheckpoint { service: &'static str, reason: String },
 }
 
 /// Binds a listener (port 0 picks a free port; see `local_addr`).
@@ -119,13 +132,23 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
-    let signer = config.checkpoint.as_ref().map(|checkpoint| {
-        let signer = event_log_grpc::CheckpointSigner::new(serving.log.clone(), serving.log_owner, &checkpoint.seed);
-        tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
-        // Its own token: it signs once more after the server has drained, so the last head is covered.
-        let stop = CancellationToken::new();
-        (tokio::spawn(signer.run(checkpoint.interval, stop.clone())), stop)
-    });
+    let signer = match &config.checkpoint {
+        None => None,
+        Some(checkpoint) => match checked_signer(&serving.log, serving.log_owner, checkpoint).await {
+            Ok(signer) => {
+                tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
+                // Its own token: it signs once more after the server has drained, so the last head is covered.
+                let stop = CancellationToken::new();
+                Some((tokio::spawn(signer.run(checkpoint.interval, stop.clone())), stop))
+            }
+            Err(error) => {
+                if let Some(bus) = bus {
+                    bus.stop().await;
+                }
+                return Err(error);
+            }
+        },
+    };
     let log_service = event_log_grpc::LogService::new(serving.log, serving.log_owner)
         .into_server()
         .max_encoding_message_size(config.max_message_bytes.max(event_log_grpc::MIN_MESSAGE_BYTES));
@@ -180,6 +203,35 @@ pub async fn serve(
     served?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// The service's checkpoint signer, once the log is shown to extend the last checkpoint recorded in it
+/// (see `CheckpointSigner::check_log_extends_last_checkpoint`); a service refuses to start otherwise.
+async fn checked_signer(
+    log: &EventLog,
+    service: &'static str,
+    checkpoint: &CheckpointConfig,
+) -> Result<event_log_grpc::CheckpointSigner, ServeError> {
+    let signer = event_log_grpc::CheckpointSigner::new(log.clone(), service, &checkpoint.seed);
+    let refused = |reason: String| ServeError::LogDoesNotExtendCheckpoint { service, reason };
+    let previous_keys = checkpoint.previous_public_keys.clone();
+    // Reads and rehashes every event since the last checkpoint: off the async threads.
+    let (signer, checked) = tokio::task::spawn_blocking(move || {
+        let checked = signer.check_log_extends_last_checkpoint(&previous_keys);
+        (signer, checked)
+    })
+    .await
+    .map_err(|e| refused(format!("the check did not finish: {e}")))?;
+    match checked {
+        Ok(Some(last)) => tracing::info!(
+            position = last.position,
+            hash = %last.head_hash,
+            "the log extends its last signed checkpoint"
+        ),
+        Ok(None) => tracing::info!("the log holds no signed checkpoint yet"),
+        Err(error) => return Err(refused(error.to_string())),
+    }
+    Ok(signer)
 }
 
 /// Waits for a background task of the service (relay, consumer) that was told to stop, and logs how it

@@ -64,6 +64,11 @@ enum Command {
         /// A checkpoint kept elsewhere (written by --record): prove that the log still extends it.
         #[arg(long, value_name = "FILE", conflicts_with = "all")]
         against: Option<PathBuf>,
+        /// The service's checkpoint public key (64 hexadecimal digits), obtained from its operator: a signed
+        /// --against file and every checkpoint recorded in the log must be signed by it. Without it, their
+        /// own keys are trusted (with a warning for a signed --against file).
+        #[arg(long, value_name = "HEX", conflicts_with = "all")]
+        public_key: Option<String>,
         /// Write the verified head as a checkpoint file to keep elsewhere.
         #[arg(long, value_name = "FILE", conflicts_with = "all")]
         record: Option<PathBuf>,
@@ -143,8 +148,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Verify { service, all, against, record, json } => {
-                verify::run(&cli.connection, service.as_deref(), all, against.as_deref(), record.as_deref(), json).await
+            Command::Verify { service, all, against, public_key, record, json } => {
+                let (against, public_key) = (against.as_deref(), public_key.as_deref());
+                verify::run(&cli.connection, service.as_deref(), all, against, public_key, record.as_deref(), json)
+                    .await
             }
             Command::History { application, json } => history::run(&cli.connection, application, json).await,
             Command::Checkpoint { service, public_key, save } => {

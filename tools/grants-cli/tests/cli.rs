@@ -33,23 +33,41 @@ struct Service {
     handle: tokio::task::JoinHandle<()>,
 }
 
+/// A server that signs checkpoints of its log with `seed`.
+fn signing_server(seed: [u8; 32]) -> ServerConfig {
+    ServerConfig {
+        drain_timeout: Duration::from_secs(2),
+        checkpoint: Some(service_runtime::CheckpointConfig {
+            seed,
+            previous_public_keys: Vec::new(),
+            interval: Duration::from_secs(3600),
+        }),
+        ..ServerConfig::default()
+    }
+}
+
+fn applications_config(data_dir: std::path::PathBuf, seed: [u8; 32]) -> applications::service::Config {
+    applications::service::Config { data_dir, server: signing_server(seed), jwt: jwt(), amqp_uri: None }
+}
+
 async fn start(data_dir: std::path::PathBuf, seed: [u8; 32]) -> Service {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let config = applications::service::Config {
-        data_dir,
-        server: ServerConfig {
-            drain_timeout: Duration::from_secs(2),
-            checkpoint: Some(service_runtime::CheckpointConfig { seed, interval: Duration::from_secs(3600) }),
-            ..ServerConfig::default()
-        },
-        jwt: jwt(),
-        amqp_uri: None,
-    };
+    let config = applications_config(data_dir, seed);
     let token = shutdown.clone();
     let handle = tokio::spawn(async move { applications::service::run(listener, config, token).await.unwrap() });
     Service { address, shutdown, handle }
+}
+
+/// Starts the applications service on `data_dir` with checkpoint signing, told to stop at once: what it
+/// answers when it refuses to start (it returns `Ok` after a normal start and stop).
+async fn start_and_stop_at_once(data_dir: std::path::PathBuf, seed: [u8; 32]) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = CancellationToken::new();
+    shutdown.cancel();
+    let config = applications_config(data_dir, seed);
+    applications::service::run(listener, config, shutdown).await.map_err(|e| e.to_string())
 }
 
 impl Service {
@@ -59,8 +77,9 @@ impl Service {
     }
 }
 
-/// Empty stand-ins for the other services' logs, so that commands visiting every service have peers.
-async fn empty_log_service(dir: &std::path::Path) -> SocketAddr {
+/// Serves the log in `dir` read-only, as any service does: empty stand-ins for the other services' logs, so
+/// that commands visiting every service have peers, or a tampered log that its service refuses to serve.
+async fn log_service(dir: &std::path::Path) -> SocketAddr {
     let log = EventLog::open(dir).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -161,6 +180,9 @@ impl Cli {
 #[path = "../../../tests/python-verifier/python_env.rs"]
 mod python_env;
 
+#[path = "../../../shared/event-log/tests/tampering/mod.rs"]
+mod tampering;
+
 /// The independent Python verifier against the service at `address`: its exit code and JSON verdict.
 async fn python_verdict(address: SocketAddr) -> (Option<i32>, serde_json::Value) {
     let token = token(Role::Auditor, None);
@@ -200,9 +222,9 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     // Restarting signs the head: the shutdown signs what the three commands recorded.
     service.stop().await;
     let service = start(data_dir.clone(), seed).await;
-    let awards = empty_log_service(&dir.path().join("awards")).await;
-    let reporting = empty_log_service(&dir.path().join("reporting")).await;
-    let projector = empty_log_service(&dir.path().join("projector")).await;
+    let awards = log_service(&dir.path().join("awards")).await;
+    let reporting = log_service(&dir.path().join("reporting")).await;
+    let projector = log_service(&dir.path().join("projector")).await;
     let cli = Cli {
         endpoints: vec![
             format!("applications=http://{}", service.address),
@@ -238,6 +260,34 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     assert_eq!(wrong_key.status.code(), Some(1), "{wrong_key:?}");
     let extends = cli.run(&["verify", "--service", "applications", "--against", signed_file.to_str().unwrap()]).await;
     assert_eq!(extends.status.code(), Some(0), "{extends:?}");
+    let unpinned = String::from_utf8_lossy(&extends.stderr);
+    assert!(unpinned.contains("warning:") && unpinned.contains("pass --public-key"), "{unpinned}");
+    // The auditor pins the operator's key: the kept file, and every checkpoint in the log, must be its.
+    let against_signed = ["verify", "--service", "applications", "--against", signed_file.to_str().unwrap()];
+    let pinned = cli.run(&[&against_signed[..], &["--public-key", &public_key]].concat()).await;
+    assert_eq!(pinned.status.code(), Some(0), "{pinned:?}");
+    assert!(pinned.stderr.is_empty(), "no warning with a pinned key: {pinned:?}");
+    assert!(stdout(&pinned).contains("1 signed checkpoints hold"), "{}", stdout(&pinned));
+    let impostor_file = cli.run(&[&against_signed[..], &["--public-key", &impostor]].concat()).await;
+    assert_eq!(impostor_file.status.code(), Some(2), "a file signed by another key is refused: {impostor_file:?}");
+    let message = String::from_utf8_lossy(&impostor_file.stderr);
+    assert!(message.contains("not by the expected key"), "{message}");
+    let impostor_log = cli.run(&["verify", "--service", "applications", "--public-key", &impostor]).await;
+    assert_eq!(impostor_log.status.code(), Some(1), "checkpoints in the log by another key: {impostor_log:?}");
+    assert!(stdout(&impostor_log).contains("TAMPERED at position 3"), "{}", stdout(&impostor_log));
+    let unsigned_pinned = cli
+        .run(&[
+            "verify",
+            "--service",
+            "applications",
+            "--against",
+            checkpoint.to_str().unwrap(),
+            "--public-key",
+            &public_key,
+        ])
+        .await;
+    assert_eq!(unsigned_pinned.status.code(), Some(2), "{unsigned_pinned:?}");
+    assert!(String::from_utf8_lossy(&unsigned_pinned.stderr).contains("is not signed"), "{unsigned_pinned:?}");
     let mut edited: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&signed_file).unwrap()).unwrap();
     edited["position"] = 1.into();
     let edited_file = dir.path().join("edited.json");
@@ -341,4 +391,141 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     let unreachable = Cli { endpoints: vec!["applications=http://127.0.0.1:9".into()] };
     let down = unreachable.run(&["verify", "--service", "applications"]).await;
     assert_eq!(down.status.code(), Some(2));
+}
+
+/// The applications service's history (three events) and the checkpoint its shutdown signs (position 3,
+/// signing position 2), in `data_dir`; the service is stopped.
+async fn history_with_a_checkpoint(data_dir: &std::path::Path, seed: [u8; 32]) {
+    let service = start(data_dir.to_path_buf(), seed).await;
+    record_some_history(service.address).await;
+    service.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rewritten_or_cut_log_is_refused_at_start_and_its_contradicted_checkpoints_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = [5u8; 32];
+    let public_key = hex::encode(event_log_grpc::checkpoint::public_key_of(&seed));
+
+    // An insider rewrites a stored round (position 1) and rebuilds the chain through the head: the chain
+    // verifies in itself, but the checkpoint at 3 signed the head as it was.
+    let rewritten = dir.path().join("rewritten");
+    history_with_a_checkpoint(&rewritten, seed).await;
+    let log_dir = applications::service::log_dir(&rewritten);
+    tampering::rewrite_and_rechain(&log_dir, 1, |record| {
+        let mut changed = record.to_vec();
+        let at = changed.windows(4).position(|w| w == b"KH-7").expect("the registration is at position 1");
+        changed[at + 3] = b'8';
+        changed
+    });
+    let refused = start_and_stop_at_once(rewritten.clone(), seed).await.unwrap_err();
+    assert!(
+        refused.starts_with(
+            "refusing to start: the applications log does not extend its last signed checkpoint: the chain after \
+             the checkpoint breaks at position 3: "
+        ),
+        "{refused}"
+    );
+    assert_eq!(refused.lines().count(), 1, "{refused}");
+    // Served without the service, the log shows the auditor the checkpoint the rebuilt chain contradicts.
+    let served = log_service(&log_dir).await;
+    let cli = Cli { endpoints: vec![format!("applications=http://{served}")] };
+    let verified = cli.run(&["verify", "--service", "applications", "--public-key", &public_key, "--json"]).await;
+    assert_eq!(verified.status.code(), Some(1), "{verified:?}");
+    let verdict: serde_json::Value = serde_json::from_str(stdout(&verified).trim()).unwrap();
+    assert_eq!(verdict["first_mismatch"], 3, "{verdict}");
+    let reason = verdict["reason"].as_str().unwrap();
+    assert!(reason.contains("signed checkpoint recorded here does not hold"), "{reason}");
+    assert!(reason.contains("at position 2, but the chain holds"), "{reason}");
+    let checkpoint = cli.run(&["checkpoint", "--service", "applications", "--public-key", &public_key]).await;
+    assert_eq!(checkpoint.status.code(), Some(1), "{checkpoint:?}");
+
+    // The log cut short before its last checkpoint.
+    let truncated = dir.path().join("truncated");
+    history_with_a_checkpoint(&truncated, seed).await;
+    tampering::truncate_from(&applications::service::log_dir(&truncated), 2);
+    let refused = start_and_stop_at_once(truncated.clone(), seed).await.unwrap_err();
+    assert_eq!(
+        refused,
+        "refusing to start: the applications log does not extend its last signed checkpoint: the log ends before \
+         position 3, where its last checkpoint was recorded"
+    );
+
+    // Untouched, the same history starts (and signs nothing new: its head is its checkpoint).
+    let intact = dir.path().join("intact");
+    history_with_a_checkpoint(&intact, seed).await;
+    start_and_stop_at_once(intact.clone(), seed).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_checkpoint_appended_again_as_the_newest_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = [6u8; 32];
+    let public_key = hex::encode(event_log_grpc::checkpoint::public_key_of(&seed));
+    let data_dir = dir.path().join("applications");
+    history_with_a_checkpoint(&data_dir, seed).await;
+    // With the service stopped, an insider appends through the log's own API: one more event, then a copy
+    // of the genuine checkpoint of position 2, so that it looks like the newest checkpoint.
+    let log_dir = applications::service::log_dir(&data_dir);
+    {
+        let log = EventLog::open(&log_dir).unwrap();
+        let copy = |event: &event_log::RecordedEvent| event_log::NewEvent {
+            event_id: uuid::Uuid::new_v4(),
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            payload: event.payload.clone(),
+            metadata: event.metadata.clone(),
+        };
+        let round = log.event(0).unwrap().unwrap();
+        let checkpoint = log.event(3).unwrap().unwrap();
+        assert_eq!(checkpoint.event_type, "CheckpointSigned");
+        log.append(round.stream.clone(), event_log::ExpectedVersion::Any, vec![copy(&round)]).await.unwrap();
+        log.append(checkpoint.stream.clone(), event_log::ExpectedVersion::Any, vec![copy(&checkpoint)]).await.unwrap();
+    }
+    let served = log_service(&log_dir).await;
+    let cli = Cli { endpoints: vec![format!("applications=http://{served}")] };
+    let checked = cli.run(&["checkpoint", "--service", "applications", "--public-key", &public_key]).await;
+    assert_eq!(checked.status.code(), Some(1), "{checked:?}");
+    assert!(
+        stdout(&checked).contains(
+            "TAMPERED: the checkpoint recorded at position 5: checkpoint recorded at position 5 signs position 2, \
+             not the head just before it (4)"
+        ),
+        "{}",
+        stdout(&checked)
+    );
+    let verified = cli.run(&["verify", "--service", "applications"]).await;
+    assert_eq!(verified.status.code(), Some(1), "{verified:?}");
+    assert!(stdout(&verified).contains("TAMPERED at position 5"), "{}", stdout(&verified));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projector_signs_nothing_and_the_cli_says_it_has_no_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let config = projector::service::Config {
+        data_dir: dir.path().join("projector"),
+        server: signing_server([4u8; 32]),
+        jwt: jwt(),
+        amqp_uri: None,
+        source_logs: Default::default(),
+        suppression_k: 5,
+    };
+    let token = shutdown.clone();
+    let running = tokio::spawn(async move { projector::service::run(listener, config, token).await.unwrap() });
+    let cli = Cli { endpoints: vec![format!("projector=http://{address}")] };
+    let answer = cli.run(&["checkpoint", "--service", "projector"]).await;
+    assert_eq!(answer.status.code(), Some(2), "{answer:?}");
+    let message = String::from_utf8_lossy(&answer.stderr);
+    assert_eq!(
+        message.trim_end(),
+        "grants: could not check: the projector records no events of its own; it has no checkpoints"
+    );
+    shutdown.cancel();
+    running.await.unwrap();
+    // Stopped, it signed nothing either (a service signs at shutdown what it has not signed yet).
+    let log = EventLog::open(dir.path().join("projector").join("log")).unwrap();
+    assert_eq!(log.next_position(), 0);
 }
