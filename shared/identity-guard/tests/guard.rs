@@ -155,3 +155,11 @@ fn the_refusal_names_field_rule_pattern_and_position_but_not_the_value() {
     assert!(check("progress.narrative", "We assisted 45 survivors in 2021.", CTX).is_ok());
     assert_eq!(scan("ឈ្មោះ សុខា", CTX), Some(Finding { rule: Rule::PersonalName, pattern: "name-honorific-km", at: 0 }));
 }
+
+#[test]
+fn the_readme_example_holds() {
+    let ctx = GuardContext { reference_year: 2025 };
+    assert!(check("progress.narrative", "The shelter assisted 45 survivors.", ctx).is_ok());
+    let refusal = check("progress.narrative", "เบอร์ ๐๘๑-๒๓๔-๕๖๗๘", ctx).unwrap_err();
+    assert_eq!((refusal.rule, refusal.pattern, refusal.at), (Rule::PhoneNumber, "phone-cue", 0));
+}
