@@ -1,6 +1,6 @@
-//! Assembling the service: load the indicator catalogue, open the log, build the index, serve the
-//! reporting API and the read-only log service, publish the log with the relay, apply the awards
-//! service's events with the consumer; on shutdown stop all of them and close the log.
+//! Assembling the service: load the indicator catalogue, compile the identity guard, open the log, build
+//! the index, serve the reporting API and the read-only log service, publish the log with the relay,
+//! apply the awards service's events with the consumer; on shutdown stop all of them and close the log.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -81,6 +81,9 @@ pub fn load_catalogue(path: Option<&PathBuf>) -> Result<Catalogue, RunError> {
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     let catalogue = Arc::new(load_catalogue(config.indicators.as_ref())?);
     tracing::info!(version = %catalogue.version, indicators = catalogue.len(), "indicator catalogue loaded");
+    // Compile the identity guard's rule table now rather than in the first request that needs it.
+    let guard_patterns = identity_guard::table().patterns().len();
+    tracing::info!(patterns = guard_patterns, "identity guard rule table compiled");
     let verifier = TokenVerifier::new(&config.jwt)?;
     let log = EventLog::open(&config.data_dir)?;
     let index = Index::build(&log).map_err(RunError::Index)?;

@@ -3,7 +3,8 @@
 //! partner's or reviewer's command, [`schedule::apply`] folds an event, and the `on_*` functions of
 //! [`schedule`] decide what the awards service's events (consumed from the bus) mean for the schedule.
 //! [`content`] checks report content against the [`catalogue`] and computes financial variances;
-//! [`identity_guard`] refuses free text that identifies a person. Nothing here does IO.
+//! [`identity_guard`] applies the shared identity guard (crate `identity-guard`) to free text. Nothing
+//! here does IO.
 //!
 //! Why one aggregate per award rather than one per obligation: an `AgreementSigned` must schedule every
 //! obligation of the award in one atomic append together with the bus consumer's checkpoint (a reaction
