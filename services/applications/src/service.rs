@@ -65,7 +65,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
     // The relay publishes the log from its own cursor; it is stopped only after the server has drained.
     let bus = ServiceBus::publish(config.amqp_uri.as_deref(), BUS_NAME, &log).map_err(RunError::Relay)?;
-    let sealer = TextSealer::new(vault.clone(), PACKAGE, service_runtime::sealing::guard_free_text);
+    let sealer = TextSealer::new(vault.clone(), PACKAGE);
     let api = ApplicationsApi::new(EventStore::with_sealer(log.clone(), sealer), index, vault);
     let service = ApplicationsServiceServer::new(api)
         .max_decoding_message_size(config.server.max_message_bytes)

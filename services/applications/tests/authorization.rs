@@ -18,6 +18,7 @@ fn expected(method: &str) -> &'static [Role] {
         "OpenRound" | "CloseRound" | "AssignReviewer" | "ApproveApplication" | "RejectApplication" => &[ProgramOfficer],
         "RegisterOrganisation" => &[Partner, ProgramOfficer, Administrator],
         "EraseContactPerson" => &[Administrator],
+        "EraseApplicationText" => &[ProgramOfficer, Administrator],
         "DraftApplication" | "EditApplication" | "SubmitApplication" | "WithdrawApplication" => &[Partner],
         "DeclareConflictOfInterest" | "RecordReview" => &[Reviewer],
         "GetRound" | "GetOrganisation" | "GetApplication" | "ListApplications" => &Role::ALL,
@@ -28,7 +29,7 @@ fn expected(method: &str) -> &'static [Role] {
 #[test]
 fn the_table_covers_exactly_the_services_rpcs() {
     let table = applications::access::table();
-    assert_table_covers(&table, SERVICE_NAME, 17, expected);
+    assert_table_covers(&table, SERVICE_NAME, 18, expected);
     assert!(!table.is_allowed("NoSuchRpc", Role::Administrator));
 }
 

@@ -86,12 +86,28 @@ async fn contact_persons_are_sealed_in_the_log_and_erased_by_destroying_their_ke
         }
     }
     drop(raw);
-    let keys: Vec<_> = std::fs::read_dir(data_dir.join("personal-data-keys")).unwrap().collect();
-    assert!(keys.is_empty(), "the only key was destroyed: {keys:?}");
     let log = EventLog::open(applications::service::log_dir(&data_dir)).unwrap();
     let events: Vec<_> = log.read_all(0).map(|e| e.unwrap()).collect();
     let types: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["OrganisationRegistered", "ContactPersonErased"]);
+    // The contact person's key is gone; what is left is the key the erasure's own reason is sealed under.
+    let key_of = |event: &event_log::RecordedEvent, sealed: fn(&[u8]) -> String| {
+        data_dir.join("personal-data-keys").join(format!("{}.key", sealed(&event.payload)))
+    };
+    use prost::Message;
+    let contact_key = key_of(&events[0], |payload| {
+        pb::OrganisationRegistered::decode(payload).unwrap().sealed_contact_person.unwrap().key_id
+    });
+    let reason_key =
+        key_of(&events[1], |payload| pb::ContactPersonErased::decode(payload).unwrap().sealed_text.unwrap().key_id);
+    assert!(!contact_key.exists(), "the contact person's key was destroyed");
+    assert!(reason_key.exists(), "the erasure's reason is sealed, under a key of its own");
+    let keys: Vec<_> = std::fs::read_dir(data_dir.join("personal-data-keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "key"))
+        .collect();
+    assert_eq!(keys, [reason_key], "no other key is left");
     for event in &events {
         for clear in [NAME, EMAIL, "5555 1234"] {
             assert!(!contains(event.record_bytes(), clear), "{clear:?} in clear in {}", event.event_type);

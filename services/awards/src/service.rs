@@ -68,10 +68,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     let index = Index::build(&log).map_err(RunError::Index)?;
     tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
     let vault = KeyVault::open(service_runtime::sealing::key_dir(&config.data_dir))?;
-    let store = EventStore::with_sealer(
-        log.clone(),
-        TextSealer::new(vault, PACKAGE, service_runtime::sealing::guard_free_text),
-    );
+    let store = EventStore::with_sealer(log.clone(), TextSealer::new(vault, PACKAGE));
 
     let reactions = store.clone();
     let bus = ServiceBus::publish(config.amqp_uri.as_deref(), BUS_NAME, &log)

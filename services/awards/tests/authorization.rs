@@ -22,6 +22,7 @@ fn expected(method: &str) -> &'static [Role] {
         "SetAgreement" | "SignAgreement" | "ReallocateBudget" | "ApproveVariation" | "DeclineVariation"
         | "SuspendAward" | "ResumeAward" | "TerminateAward" | "CloseAward" => &[ProgramOfficer],
         "ReleaseTranche" => &[FinanceOfficer],
+        "EraseAwardText" => &[ProgramOfficer, Administrator],
         "RequestVariation" => &[ProgramOfficer, Partner],
         "GetAward" | "ListAwards" => &[Partner, ProgramOfficer, FinanceOfficer, Auditor, Administrator],
         _ => &[],
@@ -31,7 +32,7 @@ fn expected(method: &str) -> &'static [Role] {
 #[test]
 fn the_table_covers_exactly_the_services_rpcs() {
     let table = awards::access::table();
-    assert_table_covers(&table, SERVICE_NAME, 13, expected);
+    assert_table_covers(&table, SERVICE_NAME, 14, expected);
     assert!(!table.is_allowed("NoSuchRpc", Role::Administrator));
 }
 

@@ -18,6 +18,7 @@ fn expected(method: &str) -> &'static [Role] {
     match method {
         "SubmitReport" => &[Partner],
         "RequestRevision" | "AcceptReport" => &[ProgramOfficer],
+        "EraseReportText" => &[ProgramOfficer, Administrator],
         "GetObligations" | "GetReport" => &[Partner, ProgramOfficer, FinanceOfficer, Auditor, Administrator],
         "ListReportsAwaitingReview" => &[ProgramOfficer, FinanceOfficer, Auditor, Administrator],
         "GetIndicatorCatalogue" => &Role::ALL,
@@ -27,7 +28,7 @@ fn expected(method: &str) -> &'static [Role] {
 
 #[test]
 fn the_table_covers_exactly_the_services_rpcs() {
-    assert_table_covers(&reporting::access::table(), SERVICE_NAME, 7, expected);
+    assert_table_covers(&reporting::access::table(), SERVICE_NAME, 8, expected);
 }
 
 #[tokio::test]

@@ -16,10 +16,9 @@ use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, Value};
 use uuid::Uuid;
 
-use crate::errors::{Rejection, ServiceError};
+use identity_guard::GuardContext;
 
-/// Checks one free-text value before it is sealed: `field` is its path in the event.
-pub type TextGuard = fn(field: &str, text: &str) -> Result<(), Rejection>;
+use crate::errors::{Rejection, ServiceError};
 
 /// Seals and opens the free text of one service's events with the keys in its vault.
 #[derive(Clone, Debug)]
@@ -27,7 +26,6 @@ pub struct TextSealer {
     vault: KeyVault,
     /// The service's protobuf package, e.g. `grants.reporting.v1`: event types are message names in it.
     package: &'static str,
-    guard: TextGuard,
 }
 
 /// An event payload after sealing, and the scope its text was sealed under, if it had any.
@@ -38,9 +36,10 @@ pub struct SealedPayload {
 }
 
 impl TextSealer {
-    /// Seals the free text of `package`'s events with keys kept in `vault`, after `guard` passed it.
-    pub fn new(vault: KeyVault, package: &'static str, guard: TextGuard) -> TextSealer {
-        TextSealer { vault, package, guard }
+    /// Seals the free text of `package`'s events with keys kept in `vault`, after the identity guard
+    /// passed it.
+    pub fn new(vault: KeyVault, package: &'static str) -> TextSealer {
+        TextSealer { vault, package }
     }
 
     fn schema() -> &'static FreeTextSchema {
@@ -83,8 +82,10 @@ impl TextSealer {
             return Ok(SealedPayload { payload, scope: None });
         }
         if guarded {
+            let context = GuardContext { reference_year: reference_year(&message) };
             for (path, text) in &texts {
-                (self.guard)(path, text)?;
+                identity_guard::check(path, text, context)
+                    .map_err(|refusal| Rejection::invalid(refusal.field.clone(), refusal.reason()))?;
             }
         }
         let scope = Self::scope(&message)?
@@ -180,10 +181,14 @@ pub fn key_dir(data_dir: &std::path::Path) -> std::path::PathBuf {
     data_dir.join("personal-data-keys")
 }
 
-/// The identity guard every free-text value passes before it is sealed.
-pub fn guard_free_text(field: &str, text: &str) -> Result<(), Rejection> {
-    let _ = (field, text);
-    Ok(())
+/// The year the guard measures old dates from: the start of the period an event reports on, when it has
+/// one (`period_start`), otherwise the current year. A full date long before it reads as a date of birth.
+fn reference_year(message: &DynamicMessage) -> i32 {
+    let period_year = match message.get_field_by_name("period_start").as_deref() {
+        Some(Value::Message(date)) => date.get_field_by_name("year").and_then(|year| year.as_i32()),
+        _ => None,
+    };
+    period_year.filter(|year| *year > 0).unwrap_or_else(|| time::OffsetDateTime::now_utc().year())
 }
 
 fn vault_error(e: personal_data::VaultError) -> ServiceError {
