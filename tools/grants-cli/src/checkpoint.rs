@@ -8,6 +8,7 @@ use event_log_grpc::checkpoint::key_from_hex;
 
 use crate::Outcome;
 use crate::endpoints::Connection;
+use crate::stdout::say;
 use crate::verify::CheckpointFile;
 
 pub async fn run(
@@ -25,12 +26,12 @@ pub async fn run(
     let checkpoint = match latest {
         Ok(checkpoint) => checkpoint,
         Err(e) => {
-            println!("{service}: TAMPERED: the latest checkpoint is malformed: {e}");
+            say!("{service}: TAMPERED: the latest checkpoint is malformed: {e}");
             return Ok(Outcome::Tampered);
         }
     };
     if let Err(e) = checkpoint.verify(expected.as_ref()) {
-        println!("{service}: TAMPERED: checkpoint at position {}: {e}", checkpoint.position);
+        say!("{service}: TAMPERED: checkpoint at position {}: {e}", checkpoint.position);
         return Ok(Outcome::Tampered);
     }
     // The signature covers a hash; the log must hold that hash at that position in a chain that verifies.
@@ -47,19 +48,20 @@ pub async fn run(
         .await
         .with_context(|| service.to_owned())?;
     if let Some(mismatch) = report.first_mismatch.filter(|m| m.position <= checkpoint.position) {
-        println!("{service}: TAMPERED at position {}: {}", mismatch.position, mismatch.reason);
+        say!("{service}: TAMPERED at position {}: {}", mismatch.position, mismatch.reason);
         return Ok(Outcome::Tampered);
     }
     if at_position != Some(checkpoint.head_hash) {
-        println!("{service}: TAMPERED: the log does not hold the signed head at position {}", checkpoint.position);
+        say!("{service}: TAMPERED: the log does not hold the signed head at position {}", checkpoint.position);
         return Ok(Outcome::Tampered);
     }
     let key = hex::encode(checkpoint.public_key);
     let trust =
         if expected.is_some() { "the expected key" } else { "the key it names (compare it with the operator's)" };
-    println!(
+    say!(
         "{service}: checkpoint verified: position {} hash {} signed by {trust} {key}",
-        checkpoint.position, checkpoint.head_hash
+        checkpoint.position,
+        checkpoint.head_hash
     );
     if let Some(path) = save {
         let file = CheckpointFile {
@@ -87,6 +89,6 @@ pub fn keygen(output: &Path) -> anyhow::Result<Outcome> {
     file.write_all(format!("{}\n", hex::encode(seed)).as_bytes())?;
     file.sync_all()?;
     let public = event_log_grpc::checkpoint::public_key_of(&seed);
-    println!("{}", hex::encode(public));
+    say!("{}", hex::encode(public));
     Ok(Outcome::Verified)
 }
