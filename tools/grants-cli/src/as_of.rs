@@ -15,6 +15,7 @@ use service_runtime::{Aggregate, DomainEvent};
 use crate::Outcome;
 use crate::decode::{PayloadDecoder, rfc3339};
 use crate::endpoints::Connection;
+use crate::stdout::say;
 
 /// `grants as-of`: what to rebuild, and at which point.
 #[derive(Debug, clap::Args)]
@@ -337,7 +338,7 @@ pub async fn program(connection: &Connection, round: Option<uuid::Uuid>, point: 
 }
 
 fn print_json(value: &Value) -> anyhow::Result<Outcome> {
-    println!("{}", serde_json::to_string_pretty(value).context("cannot print the state")?);
+    say!("{}", serde_json::to_string_pretty(value).context("cannot print the state")?);
     Ok(Outcome::Verified)
 }
 

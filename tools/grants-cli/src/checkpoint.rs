@@ -9,6 +9,7 @@ use event_log_grpc::checkpoint::key_from_hex;
 
 use crate::Outcome;
 use crate::endpoints::Connection;
+use crate::stdout::say;
 use crate::verify::CheckpointFile;
 
 /// The service whose log stays empty: it only reads the others' events.
@@ -36,11 +37,11 @@ pub async fn run(
         .await
         .with_context(|| service.to_owned())?;
     if let Some(mismatch) = report.first_mismatch {
-        println!("{service}: TAMPERED at position {}: {}", mismatch.position, mismatch.reason);
+        say!("{service}: TAMPERED at position {}: {}", mismatch.position, mismatch.reason);
         return Ok(Outcome::Tampered);
     }
     if let Some((event_position, failure)) = audit.first_failure() {
-        println!("{service}: TAMPERED: the checkpoint recorded at position {event_position}: {failure}");
+        say!("{service}: TAMPERED: the checkpoint recorded at position {event_position}: {failure}");
         return Ok(Outcome::Tampered);
     }
     let Some(checkpoint) = audit.checkpoints().last().and_then(|c| c.checkpoint.clone()) else {
@@ -54,9 +55,10 @@ pub async fn run(
     } else {
         "signed under statement v1, which does not cover when it was signed,".to_owned()
     };
-    println!(
+    say!(
         "{service}: checkpoint verified: position {} hash {} {time} by {trust} {key}",
-        checkpoint.position, checkpoint.head_hash
+        checkpoint.position,
+        checkpoint.head_hash
     );
     if let Some(path) = save {
         let file = CheckpointFile::signed(&checkpoint);
@@ -78,6 +80,6 @@ pub fn keygen(output: &Path) -> anyhow::Result<Outcome> {
     file.write_all(format!("{}\n", hex::encode(seed)).as_bytes())?;
     file.sync_all()?;
     let public = event_log_grpc::checkpoint::public_key_of(&seed);
-    println!("{}", hex::encode(public));
+    say!("{}", hex::encode(public));
     Ok(Outcome::Verified)
 }

@@ -25,6 +25,7 @@ use tonic::transport::Channel;
 
 use crate::Outcome;
 use crate::endpoints::Connection;
+use crate::stdout::say;
 
 /// Namespace of the demo's request and organisation ids (UUID v5 of the step's name).
 const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d1f_7a52_93c4_4e0b_8a7d_2f5e_c1b3_9a40);
@@ -330,9 +331,9 @@ pub async fn run(connection: &Connection) -> anyhow::Result<Outcome> {
     let year = time::OffsetDateTime::now_utc().year();
     let mut seeded = Seeded::default();
 
-    println!("Seeding the demo program through the services' gRPC APIs");
+    say!("Seeding the demo program through the services' gRPC APIs");
     seeded.round_id = open_round(&mut clients, &tokens, year).await?;
-    println!("  round {} opened (budget ceiling AUD 10,000,000)", seeded.round_id);
+    say!("  round {} opened (budget ceiling AUD 10,000,000)", seeded.round_id);
     for (index, partner) in PARTNERS.iter().enumerate() {
         let application_id = apply(connection, &mut clients, &tokens, &seeded.round_id, partner).await?;
         seeded.organisations += 1;
@@ -353,7 +354,7 @@ pub async fn run(connection: &Connection) -> anyhow::Result<Outcome> {
         let partner = &PARTNERS[index];
         wait_for_obligations(&clients, &tokens, award_id.clone()).await?;
         if index == OVERDUE {
-            println!("  {}: first progress report (due 2022-01-31) left unsubmitted: overdue", partner.legal_name);
+            say!("  {}: first progress report (due 2022-01-31) left unsubmitted: overdue", partner.legal_name);
             continue;
         }
         let partner_token =
@@ -486,7 +487,7 @@ async fn apply(
     };
     let step = format!("submitting the application of {}", partner.legal_name);
     clients.applications.submit_application(authed(submit, &partner_token)?).await.map_err(refused(&step))?;
-    println!("  {} ({}) registered and applied: application {application_id}", partner.legal_name, partner.country);
+    say!("  {} ({}) registered and applied: application {application_id}", partner.legal_name, partner.country);
     Ok(application_id)
 }
 
@@ -547,7 +548,7 @@ async fn decide(
                 .approve_application(authed(approve, &tokens.officer)?)
                 .await
                 .map_err(refused(&step))?;
-            println!("    reviewed by {} and approved: AUD {}", REVIEWERS.join(" and "), dollars(amount));
+            say!("    reviewed by {} and approved: AUD {}", REVIEWERS.join(" and "), dollars(amount));
             Ok(true)
         }
         Decision::Reject(reason) => {
@@ -557,7 +558,7 @@ async fn decide(
                 reasons: vec![reason.into()],
             };
             clients.applications.reject_application(authed(reject, &tokens.officer)?).await.map_err(refused(&step))?;
-            println!("    reviewed by {} and rejected", REVIEWERS.join(" and "));
+            say!("    reviewed by {} and rejected", REVIEWERS.join(" and "));
             Ok(false)
         }
     }
@@ -673,7 +674,7 @@ async fn start_award(
     };
     let step = format!("releasing the initial tranche of {}", partner.legal_name);
     clients.awards.release_tranche(authed(release, &tokens.finance)?).await.map_err(refused(&step))?;
-    println!(
+    say!(
         "  award {award_id} ({}): agreement signed, initial tranche of AUD {} released by {FINANCE}",
         partner.legal_name,
         dollars(t1)
@@ -783,7 +784,7 @@ async fn report(
     };
     let step = format!("accepting the progress report of {}", partner.legal_name);
     clients.reporting.accept_report(authed(accept, &tokens.officer)?).await.map_err(refused(&step))?;
-    println!("  {}: first progress report submitted and accepted by {OFFICER}", partner.legal_name);
+    say!("  {}: first progress report submitted and accepted by {OFFICER}", partner.legal_name);
     Ok(())
 }
 
@@ -818,7 +819,7 @@ async fn interim_release(
     };
     let step = format!("releasing the interim tranche of {}", partner.legal_name);
     clients.awards.release_tranche(authed(release, &tokens.finance)?).await.map_err(refused(&step))?;
-    println!(
+    say!(
         "  {}: interim tranche of AUD {} released by {FINANCE} once its report was accepted",
         partner.legal_name,
         dollars(amount)
@@ -866,7 +867,7 @@ async fn variation(
     };
     let step = format!("approving the variation for {}", partner.legal_name);
     clients.awards.approve_variation(authed(approve, &tokens.officer)?).await.map_err(refused(&step))?;
-    println!(
+    say!(
         "  {}: variation (end date to {}-06-30) requested by the partner, approved by {OFFICER}",
         partner.legal_name,
         year + 2
@@ -919,24 +920,24 @@ fn print_summary(seeded: &Seeded, overdue: usize) {
     let featured = seeded.approved.iter().find(|(i, _)| *i == FEATURED).map(|(_, id)| id.as_str()).unwrap_or_default();
     let featured_award =
         seeded.awards.iter().find(|(i, _)| *i == FEATURED).map(|(_, id)| id.as_str()).unwrap_or_default();
-    println!();
-    println!("Demo program seeded:");
-    println!("  round                  {}", seeded.round_id);
-    println!("  organisations          {}", seeded.organisations);
-    println!("  applications           {} approved, {} rejected", seeded.approved.len(), seeded.rejected.len());
-    println!("  awards                 {} signed", seeded.awards.len());
-    println!("  tranche releases       {}", seeded.releases);
-    println!("  variations approved    1");
-    println!("  overdue obligations    {overdue}");
-    println!();
-    println!("A grant to follow ({}):", PARTNERS[FEATURED].legal_name);
-    println!("  application            {featured}");
-    println!("  award                  {featured_award}");
-    println!("  grants history --application {featured}");
+    say!();
+    say!("Demo program seeded:");
+    say!("  round                  {}", seeded.round_id);
+    say!("  organisations          {}", seeded.organisations);
+    say!("  applications           {} approved, {} rejected", seeded.approved.len(), seeded.rejected.len());
+    say!("  awards                 {} signed", seeded.awards.len());
+    say!("  tranche releases       {}", seeded.releases);
+    say!("  variations approved    1");
+    say!("  overdue obligations    {overdue}");
+    say!();
+    say!("A grant to follow ({}):", PARTNERS[FEATURED].legal_name);
+    say!("  application            {featured}");
+    say!("  award                  {featured_award}");
+    say!("  grants history --application {featured}");
     let position = seeded.interim_release;
-    println!("  grants as-of --award {featured_award} --position {position}     (before the interim release)");
-    println!("  grants as-of --award {featured_award} --position {}     (after it)", position + 1);
-    println!("  grants verify --all");
+    say!("  grants as-of --award {featured_award} --position {position}     (before the interim release)");
+    say!("  grants as-of --award {featured_award} --position {}     (after it)", position + 1);
+    say!("  grants verify --all");
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use event_log_grpc::LogClient;
 use service_runtime::identity::{JwtConfig, Role, issue_dev_token};
 
-/// The local defaults of `deploy/local/start`, in the order commands visit them.
+/// The platform's services, in the order commands visit them, at the addresses `deploy/local/start` gives
+/// them on its default ports.
 const DEFAULT_ENDPOINTS: [(&str, &str); 4] = [
     ("applications", "http://127.0.0.1:50051"),
     ("awards", "http://127.0.0.1:50052"),
@@ -16,8 +17,11 @@ const DEFAULT_ENDPOINTS: [(&str, &str); 4] = [
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Connection {
-    /// A service's address, as NAME=URL; repeat for each service. Defaults to the local platform's ports.
-    #[arg(long = "endpoint", value_name = "NAME=URL", global = true)]
+    /// A service's address, as NAME=URL; repeat for each service, or list them comma-separated in
+    /// GRANTS_ENDPOINTS (`deploy/local/start` prints that line). Without any, the local platform's default
+    /// ports: applications=http://127.0.0.1:50051, awards …:50052, reporting …:50053, projector …:50054.
+    /// With some, only those: a command needing another service says so instead of guessing its address.
+    #[arg(long = "endpoint", value_name = "NAME=URL", env = "GRANTS_ENDPOINTS", value_delimiter = ',', global = true)]
     endpoints: Vec<String>,
     /// Bearer token of an auditor (or administrator or program officer).
     #[arg(long, env = "GRANTS_TOKEN", hide_env_values = true, global = true)]
@@ -32,31 +36,44 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Every configured service, in order: the defaults overridden or extended by `--endpoint`.
+    /// Every service to visit, with its address: those given with `--endpoint` (the platform's in its
+    /// order, then any others as given), or, when none is given, the platform's on its default ports.
     pub fn services(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let mut services: Vec<(String, String)> =
-            DEFAULT_ENDPOINTS.iter().map(|(n, u)| ((*n).to_owned(), (*u).to_owned())).collect();
-        for entry in &self.endpoints {
-            let Some((name, url)) = entry.split_once('=') else {
-                bail!("`--endpoint {entry}` must be NAME=URL, for example applications=http://127.0.0.1:50051");
-            };
-            match services.iter_mut().find(|(n, _)| n == name) {
-                Some(existing) => existing.1 = url.to_owned(),
-                None => services.push((name.to_owned(), url.to_owned())),
-            }
+        let given = self.given();
+        if given.is_empty() {
+            return Ok(DEFAULT_ENDPOINTS.iter().map(|(n, u)| ((*n).to_owned(), (*u).to_owned())).collect());
         }
+        let mut services: Vec<(String, String)> = Vec::with_capacity(given.len());
+        for entry in given {
+            let (name, url) = match entry.split_once('=') {
+                Some((name, url)) if !name.trim().is_empty() && !url.trim().is_empty() => (name.trim(), url.trim()),
+                _ => bail!("`--endpoint {entry}` must be NAME=URL, for example applications=http://127.0.0.1:50051"),
+            };
+            if services.iter().any(|(n, _)| n == name) {
+                bail!("`--endpoint` names `{name}` twice; give each service one address");
+            }
+            services.push((name.to_owned(), url.to_owned()));
+        }
+        // Stable: services the platform does not know keep the order they were given in, after its own.
+        services.sort_by_key(|(name, _)| DEFAULT_ENDPOINTS.iter().position(|(n, _)| n == name).unwrap_or(usize::MAX));
         Ok(services)
+    }
+
+    /// The `--endpoint` entries given; empty ones (an empty GRANTS_ENDPOINTS, a trailing comma) give nothing.
+    fn given(&self) -> Vec<&str> {
+        self.endpoints.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect()
     }
 
     pub fn url_of(&self, service: &str) -> anyhow::Result<String> {
         let services = self.services()?;
-        match services.iter().find(|(n, _)| n == service) {
-            Some((_, url)) => Ok(url.clone()),
-            None => {
-                let known: Vec<_> = services.iter().map(|(n, _)| n.as_str()).collect();
-                bail!("`--service {service}` is not one of {} (add it with --endpoint NAME=URL)", known.join(", "))
-            }
+        if let Some((_, url)) = services.iter().find(|(n, _)| n == service) {
+            return Ok(url.clone());
         }
+        let known: Vec<_> = services.iter().map(|(n, _)| n.as_str()).collect();
+        if self.given().is_empty() {
+            bail!("`{service}` is not one of {} (add it with --endpoint {service}=URL)", known.join(", "))
+        }
+        bail!("no address for `{service}`: --endpoint gives only {}; add --endpoint {service}=URL", known.join(", "))
     }
 
     /// A development token for `role` and `subject`, issued with the configured secret (the demo acts as

@@ -1,15 +1,35 @@
 //! `grants export`: a log as JSON lines (envelope, metadata, hash and decoded payload), resumable.
+//!
+//! The output only ever ends with a whole line: each line is written with one write, what was received is
+//! flushed whenever the export waits for the service, and an interrupt (ctrl-c, SIGTERM) stops after a
+//! whole line. A file that still ends in a torn line (the export was killed, the machine stopped) is cut
+//! back to its last whole line before an export appends to it. Each exported event's hash is recomputed
+//! and chained to the one before; a log that does not match is reported as tampered at its position.
+//! Every stop names the `--from` to resume with.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use futures::StreamExt;
+use event_log::{ChainVerifier, Mismatch};
+use event_log_grpc::ClientError;
+use futures::{FutureExt, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::watch;
 
 use crate::Outcome;
 use crate::decode::PayloadDecoder;
 use crate::endpoints::Connection;
+use crate::stdout::Stdout;
+
+/// How one service's export ended, with the next position it would have exported.
+enum Stop {
+    End,
+    Tampered(Mismatch),
+    Interrupted,
+    Failed(anyhow::Error),
+}
 
 pub async fn run(
     connection: &Connection,
@@ -23,36 +43,218 @@ pub async fn run(
         (Some(name), false) => vec![name.to_owned()],
         (None, false) => bail!("name a service with --service, or pass --all"),
     };
+    let endpoints = names.iter().map(|name| connection.url_of(name)).collect::<anyhow::Result<Vec<_>>>()?;
     let decoder = PayloadDecoder::new()?;
+    let interrupted = interrupt_signal()?;
     let mut out: Box<dyn Write> = match output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        Some(path) => Box::new(std::io::BufWriter::new(open_to_append(path, &names[0], from)?)),
+        None => Box::new(std::io::BufWriter::new(Stdout)),
     };
-    for name in names {
-        let mut client = connection.log_client(&name).await?;
-        let head = client.head().await.with_context(|| name.clone())?;
-        let bar = ProgressBar::new(head.next_position.saturating_sub(from)).with_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} events {per_sec} eta {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(name.clone());
-        let mut events = std::pin::pin!(client.read_all(from).await.with_context(|| name.clone())?);
-        while let Some(event) = events.next().await {
-            let event = event.with_context(|| format!("{name}: export stopped; resume with --from"))?;
-            serde_json::to_writer(&mut out, &decoder.event(&name, &event))?;
-            out.write_all(b"\n")?;
-            bar.inc(1);
+    let resume_hint = |name: &str, position: u64| {
+        let output = output.map(|path| format!(" --output {}", path.display())).unwrap_or_default();
+        format!("resume with `grants export --service {name} --from {position}{output}`")
+    };
+    let mut outcome = Outcome::Verified;
+    for (index, (name, endpoint)) in names.iter().zip(&endpoints).enumerate() {
+        let (next, stop) = export_one(connection, name, from, &decoder, &mut out, interrupted.clone()).await;
+        // Whatever happened, the lines written so far reach the output before anything is said about them.
+        let flushed = out.flush().with_context(|| format!("{name}: cannot write the exported lines"));
+        let later: Vec<&str> = names[index + 1..].iter().map(String::as_str).collect();
+        let then = if later.is_empty() { String::new() } else { format!(", then export {}", later.join(", ")) };
+        match stop {
+            Stop::End => {
+                flushed?;
+                eprintln!("{name}: exported positions {from}..{next} from {endpoint}");
+            }
+            Stop::Tampered(mismatch) => {
+                flushed?;
+                eprintln!(
+                    "{name}: TAMPERED at position {}: {}; exported positions {from}..{} from {endpoint}",
+                    mismatch.position, mismatch.reason, mismatch.position
+                );
+                outcome = Outcome::Tampered;
+            }
+            Stop::Interrupted => {
+                flushed?;
+                eprintln!("{name}: export interrupted at position {next}; {}{then}", resume_hint(name, next));
+                return Ok(Outcome::Interrupted);
+            }
+            Stop::Failed(error) => {
+                flushed?;
+                return Err(error
+                    .context(format!("{name}: export stopped at position {next}; {}{then}", resume_hint(name, next))));
+            }
         }
-        bar.finish_and_clear();
-        eprintln!("{name}: exported positions {from}..{} ", head.next_position.max(from));
     }
-    out.flush()?;
-    Ok(Outcome::Verified)
+    Ok(outcome)
+}
+
+/// Exports `name`'s log from `from` on into `out`; returns the first position not exported and why it
+/// stopped.
+async fn export_one(
+    connection: &Connection,
+    name: &str,
+    from: u64,
+    decoder: &PayloadDecoder,
+    out: &mut dyn Write,
+    mut interrupted: watch::Receiver<bool>,
+) -> (u64, Stop) {
+    let mut next = from;
+    let opened = async {
+        let mut client = connection.log_client(name).await?;
+        let head = client.head().await.with_context(|| name.to_owned())?;
+        let events = client.read_all(from).await.with_context(|| name.to_owned())?;
+        anyhow::Ok((head, events))
+    };
+    let (head, events) = match opened.await {
+        Ok(opened) => opened,
+        Err(error) => return (next, Stop::Failed(error)),
+    };
+    let mut events = std::pin::pin!(events);
+    let bar = ProgressBar::new(head.next_position.saturating_sub(from)).with_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} events {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_owned());
+    // From the start of the log the chain is checked from genesis; from a later position, from the first
+    // event's own link on (the positions before it were exported, and checked, before).
+    let mut chain = (from == 0).then(ChainVerifier::from_genesis);
+    let stop = loop {
+        if *interrupted.borrow() {
+            break Stop::Interrupted;
+        }
+        let event = match events.next().now_or_never() {
+            Some(event) => event,
+            None => {
+                // About to wait for the service: what was received goes out now, in whole lines.
+                if let Err(error) = out.flush() {
+                    break Stop::Failed(anyhow::Error::new(error).context("cannot write the exported lines"));
+                }
+                tokio::select! {
+                    event = events.next() => event,
+                    Ok(()) = interrupted.changed() => break Stop::Interrupted,
+                }
+            }
+        };
+        let event = match event {
+            None => break Stop::End,
+            Some(Ok(event)) => event,
+            // The service sent an event whose bytes do not match its own hash, or skipped positions.
+            Some(Err(error @ (ClientError::Decode(_) | ClientError::OutOfOrder { .. }))) => {
+                break Stop::Tampered(Mismatch { position: next, reason: error.to_string() });
+            }
+            Some(Err(error)) => break Stop::Failed(anyhow::Error::new(error).context(name.to_owned())),
+        };
+        let verifier = chain.get_or_insert_with(|| ChainVerifier::resume(event.position, event.prev_hash));
+        if let Err(mismatch) = verifier.check(event.record_bytes(), &event.hash) {
+            break Stop::Tampered(mismatch);
+        }
+        let mut line = match serde_json::to_vec(&decoder.event(name, &event)) {
+            Ok(line) => line,
+            Err(error) => break Stop::Failed(anyhow::Error::new(error).context("cannot encode an event as JSON")),
+        };
+        line.push(b'\n');
+        // One write of the whole line: the buffer then holds, and flushes, only whole lines.
+        if let Err(error) = out.write_all(&line) {
+            break Stop::Failed(anyhow::Error::new(error).context("cannot write the exported lines"));
+        }
+        next = event.position + 1;
+        bar.inc(1);
+    };
+    bar.finish_and_clear();
+    (next, stop)
+}
+
+/// Becomes true on ctrl-c or SIGTERM. The handlers are in place when this returns, so no signal between
+/// here and the end of the export can end it in the middle of a line.
+fn interrupt_signal() -> anyhow::Result<watch::Receiver<bool>> {
+    let (tx, rx) = watch::channel(false);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle ctrl-c")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            let _ = tx.send(true);
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = tx.send(true);
+        }
+    });
+    Ok(rx)
+}
+
+/// Opens `path` to append to, first cutting a torn last line. When resuming (`from` > 0) into a file whose
+/// last line is of the same service, that line must be the position just before `from`.
+fn open_to_append(path: &Path, service: &str, from: u64) -> anyhow::Result<File> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let (whole, last_line) = last_whole_line(&mut file).with_context(|| format!("cannot read {}", path.display()))?;
+    let length = file.metadata().with_context(|| format!("cannot read {}", path.display()))?.len();
+    if whole < length {
+        file.set_len(whole).with_context(|| format!("cannot cut the torn last line of {}", path.display()))?;
+        eprintln!(
+            "grants: {} ended with a torn line ({} bytes, from an export that was stopped mid-line); cut it",
+            path.display(),
+            length - whole
+        );
+    }
+    if from > 0
+        && let Some(line) = last_line
+    {
+        let last: serde_json::Value = serde_json::from_slice(&line).with_context(|| {
+            format!("{} does not end with an exported line; export to another file", path.display())
+        })?;
+        if last["service"] == service
+            && let Some(position) = last["position"].as_u64()
+            && position + 1 != from
+        {
+            bail!(
+                "{} ends with {service} position {position}: resume with --from {}, or export to another file",
+                path.display(),
+                position + 1
+            );
+        }
+    }
+    Ok(file)
+}
+
+/// The length of `file` up to and including its last newline, and the last whole line (without its
+/// newline), read backwards from the end so that a large export is not read whole.
+fn last_whole_line(file: &mut File) -> std::io::Result<(u64, Option<Vec<u8>>)> {
+    const CHUNK: u64 = 64 * 1024;
+    let length = file.metadata()?.len();
+    // Offsets of the last two newlines, the last one first.
+    let mut newlines: Vec<u64> = Vec::with_capacity(2);
+    let mut end = length;
+    let mut buffer = Vec::new();
+    while end > 0 && newlines.len() < 2 {
+        let start = end.saturating_sub(CHUNK);
+        buffer.resize(usize::try_from(end - start).unwrap_or(0), 0);
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buffer)?;
+        let found = buffer.iter().enumerate().rev().filter(|(_, byte)| **byte == b'\n').map(|(i, _)| start + i as u64);
+        newlines.extend(found.take(2 - newlines.len()));
+        end = start;
+    }
+    let Some(&last) = newlines.first() else {
+        return Ok((0, None));
+    };
+    let line_start = newlines.get(1).map_or(0, |previous| previous + 1);
+    let mut line = vec![0; usize::try_from(last - line_start).unwrap_or(0)];
+    file.seek(SeekFrom::Start(line_start))?;
+    file.read_exact(&mut line)?;
+    Ok((last + 1, Some(line)))
 }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::Outcome;
 use crate::decode::{PayloadDecoder, rfc3339};
 use crate::endpoints::Connection;
+use crate::stdout::say;
 
 const LINKING_FIELDS: [&str; 5] = ["application_id", "award_id", "obligation_id", "report_id", "variation_id"];
 const GRANT_SERVICES: [&str; 3] = ["applications", "awards", "reporting"];
@@ -23,8 +24,11 @@ pub async fn run(connection: &Connection, application: uuid::Uuid, as_json: bool
     let decoder = PayloadDecoder::new()?;
     let mut known: HashSet<String> = HashSet::from([application.to_string()]);
     let mut rows: Vec<(i64, Value)> = Vec::new();
-    let configured = connection.services()?;
-    for service in GRANT_SERVICES.iter().filter(|s| configured.iter().any(|(n, _)| n == *s)) {
+    // Every log it follows must have an address before any is read.
+    for service in GRANT_SERVICES {
+        connection.url_of(service)?;
+    }
+    for service in GRANT_SERVICES {
         let mut client = connection.log_client(service).await?;
         let mut events = std::pin::pin!(client.read_all(0).await?);
         while let Some(event) = events.next().await {
@@ -49,7 +53,7 @@ pub async fn run(connection: &Connection, application: uuid::Uuid, as_json: bool
     rows.sort_by_key(|(recorded_at, _)| *recorded_at);
     if as_json {
         for (_, row) in &rows {
-            println!("{row}");
+            say!("{row}");
         }
     } else {
         print_table(&rows);
@@ -58,15 +62,20 @@ pub async fn run(connection: &Connection, application: uuid::Uuid, as_json: bool
 }
 
 fn print_table(rows: &[(i64, Value)]) {
-    println!(
+    say!(
         "{:<27} {:<20} {:<28} {:<34} {:<8} {:<8}",
-        "recorded at (UTC)", "service@position", "event", "actor", "correl.", "cause"
+        "recorded at (UTC)",
+        "service@position",
+        "event",
+        "actor",
+        "correl.",
+        "cause"
     );
     for (recorded_at, row) in rows {
         let text =
             |path: &[&str]| path.iter().fold(row, |value, key| &value[*key]).as_str().unwrap_or_default().to_owned();
         let actor = format!("{} ({})", text(&["actor", "subject"]), text(&["actor", "role"]));
-        println!(
+        say!(
             "{:<27} {:<20} {:<28} {:<34} {:<8} {:<8}",
             rfc3339(*recorded_at),
             format!("{}@{}", text(&["service"]), row["position"]),

@@ -3,7 +3,11 @@
 //! the services compute: hashes are recomputed here.
 //!
 //! Exit codes: 0 verified (or done), 1 tampered (a log does not match its chain or a kept checkpoint),
-//! 2 could not check (unreachable service, refused token, bad input).
+//! 2 could not check (unreachable service, refused token, bad input), 130 interrupted (export), 141
+//! standard output closed early (`grants history | head`).
+
+// Standard output only through `stdout::say!`, which ends quietly when the reader has gone.
+#![deny(clippy::print_stdout)]
 
 mod as_of;
 mod checkpoint;
@@ -12,6 +16,7 @@ mod demo;
 mod endpoints;
 mod export;
 mod history;
+mod stdout;
 mod verify;
 
 use std::path::PathBuf;
@@ -29,7 +34,9 @@ use crate::endpoints::Connection;
         Every service keeps an append-only, hash-chained event log and serves it read-only. This tool reads \
         those logs over gRPC and recomputes everything itself: an auditor needs no access to the servers' \
         disks and no trust in their read models.\n\n\
-        Exit codes: 0 verified or done, 1 tampered, 2 could not check.",
+        Exit codes: 0 verified or done, 1 tampered (any log, when several are checked), 2 could not check \
+        (when nothing was tampered), 130 interrupted, 141 standard output closed before the end (as in \
+        `grants history | head`).",
     after_help = "Examples:\n  \
         grants verify --all\n  \
         grants verify --service applications --record applications.checkpoint.json\n  \
@@ -58,7 +65,8 @@ enum Command {
         /// The service whose log to verify (applications, awards, reporting, projector).
         #[arg(long, conflicts_with = "all", required_unless_present = "all")]
         service: Option<String>,
-        /// Verify every configured service.
+        /// Verify every service given with --endpoint (without any, the platform's four), reporting each,
+        /// also those that could not be checked.
         #[arg(long)]
         all: bool,
         /// A checkpoint kept elsewhere (written by --record): prove that the log still extends it.
@@ -121,13 +129,14 @@ enum Command {
         /// The service whose log to export.
         #[arg(long, conflicts_with = "all", required_unless_present = "all")]
         service: Option<String>,
-        /// Export every configured service, one after another.
+        /// Export every service given with --endpoint (without any, the platform's four), one after another.
         #[arg(long)]
         all: bool,
-        /// First position to export (to resume an interrupted export).
+        /// First position to export: an export that stops says which to resume with.
         #[arg(long, default_value_t = 0)]
         from: u64,
-        /// Write to this file (appending) instead of standard output.
+        /// Write to this file (appending) instead of standard output. It only ever ends with a whole line: a
+        /// torn last line (left when the export was killed) is cut before appending.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
@@ -138,6 +147,10 @@ enum Command {
 pub enum Outcome {
     Verified,
     Tampered,
+    /// Some service could not be checked (and none was found tampered); each was reported.
+    CouldNotCheck,
+    /// Stopped by ctrl-c or SIGTERM after saying how to resume.
+    Interrupted,
 }
 
 fn main() -> ExitCode {
@@ -168,6 +181,8 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Verified) => ExitCode::SUCCESS,
         Ok(Outcome::Tampered) => ExitCode::from(1),
+        Ok(Outcome::CouldNotCheck) => ExitCode::from(2),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(error) => could_not_check(&error),
     }
 }

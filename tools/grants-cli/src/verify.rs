@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::Outcome;
 use crate::endpoints::Connection;
+use crate::stdout::say;
 
 /// A log head an auditor keeps elsewhere: the log must still contain exactly this event at this position.
 /// Written by `verify --record` (unsigned) or `checkpoint --save` (with the service's signature).
@@ -106,13 +107,25 @@ pub async fn run(
     {
         bail!("the checkpoint in --against is of `{}`, not `{name}`", kept.service);
     }
-    let mut outcome = Outcome::Verified;
-    for name in names {
-        let verdict = verify_one(connection, &name, kept.as_ref(), expected_key).await?;
-        if verdict.mismatch.is_some() {
-            outcome = Outcome::Tampered;
-        }
-        print_verdict(&verdict, json);
+    // Missing credentials or addresses are bad input, said once, not a verdict on each service.
+    connection.token()?;
+    let endpoints = names.iter().map(|name| connection.url_of(name)).collect::<anyhow::Result<Vec<_>>>()?;
+    let targets: Vec<String> = names.iter().zip(&endpoints).map(|(name, url)| format!("{name} at {url}")).collect();
+    eprintln!("grants: verifying {}", targets.join(", "));
+    let (mut tampered, mut unchecked) = (false, false);
+    for (name, endpoint) in names.into_iter().zip(endpoints) {
+        // Each service is checked and reported, whatever the others' state: one unreachable service must
+        // not hide what the rest show.
+        let verdict = match verify_one(connection, &name, kept.as_ref(), expected_key).await {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                print_unchecked(&name, &endpoint, &error, json);
+                unchecked = true;
+                continue;
+            }
+        };
+        tampered |= verdict.mismatch.is_some();
+        print_verdict(&verdict, &endpoint, json);
         if let (Some(path), None, Some((position, hash))) = (record, &verdict.mismatch, verdict.head) {
             let checkpoint = CheckpointFile {
                 service: name.clone(),
@@ -127,7 +140,11 @@ pub async fn run(
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
-    Ok(outcome)
+    Ok(match (tampered, unchecked) {
+        (true, _) => Outcome::Tampered,
+        (false, true) => Outcome::CouldNotCheck,
+        (false, false) => Outcome::Verified,
+    })
 }
 
 async fn verify_one(
@@ -235,10 +252,22 @@ fn read_checkpoint(path: &Path, expected_key: Option<&[u8; 32]>) -> anyhow::Resu
     Ok(checkpoint)
 }
 
-fn print_verdict(verdict: &Verdict, as_json: bool) {
+fn print_unchecked(service: &str, endpoint: &str, error: &anyhow::Error, as_json: bool) {
+    let reason = format!("{error:#}");
+    // The errors already name the service; the line names it once.
+    let reason = reason.strip_prefix(&format!("{service}: ")).unwrap_or(&reason);
+    if as_json {
+        say!("{}", json!({ "service": service, "endpoint": endpoint, "could_not_check": reason }));
+    } else {
+        say!("{service}: could not check: {reason}");
+    }
+}
+
+fn print_verdict(verdict: &Verdict, endpoint: &str, as_json: bool) {
     if as_json {
         let value = json!({
             "service": verdict.service,
+            "endpoint": endpoint,
             "verified_events": verdict.verified,
             "head_position": verdict.head.map(|(p, _)| p),
             "head_hash": verdict.head.map(|(_, h)| h.to_hex()),
@@ -246,7 +275,7 @@ fn print_verdict(verdict: &Verdict, as_json: bool) {
             "reason": verdict.mismatch.as_ref().map(|(_, r)| r),
             "signed_checkpoints": verdict.checkpoints,
         });
-        println!("{value}");
+        say!("{value}");
         return;
     }
     let head = match verdict.head {
@@ -254,13 +283,16 @@ fn print_verdict(verdict: &Verdict, as_json: bool) {
         None => "empty log".to_owned(),
     };
     match &verdict.mismatch {
-        None => println!(
+        None => say!(
             "{}: verified {} events, {head}, {} signed checkpoints hold",
-            verdict.service, verdict.verified, verdict.checkpoints
+            verdict.service,
+            verdict.verified,
+            verdict.checkpoints
         ),
-        Some((position, reason)) => println!(
+        Some((position, reason)) => say!(
             "{}: TAMPERED at position {position}: {reason} ({} events verified before it)",
-            verdict.service, verdict.verified
+            verdict.service,
+            verdict.verified
         ),
     }
 }
