@@ -1,10 +1,11 @@
 //! What the perturbation does to a generated program's published victim counts: how far shown counts
 //! move, how often a total or margin differs from the sum of its shown parts, and how often subtracting
-//! one round's table from the program's gives another round's small count exactly.
+//! one round's table from the program's gives the other round's small (withheld) count exactly.
 //!
 //! `cargo bench -p projector --bench perturbation` (set `PROJECTOR_BENCH_GRANTS` for another size). The
 //! events go through real logs on disk and the projection the service runs; the summaries are the ones
-//! `GetProgramSummary` answers, under the development secret with k = 5, for D = 2 and D = 3.
+//! `GetProgramSummary` answers with k = 5, for D = 2 and D = 3, each under 100 installation secrets (each
+//! secret draws every perturbation anew, as another installation would).
 
 #[path = "../tests/support/events.rs"]
 mod events;
@@ -19,7 +20,8 @@ use projector::projection::{SOURCES, project};
 use projector::queries::{SummaryFilter, program_summary};
 use projector::store::MemStore;
 
-const ROUNDS: usize = 4;
+const ROUNDS: usize = 2;
+const SECRETS: usize = 100;
 const K: u32 = 5;
 
 /// A deterministic generator: the same program on every run.
@@ -112,6 +114,18 @@ struct Figures {
     exact_hits: u64,
 }
 
+impl Figures {
+    fn add(&mut self, other: &Figures) {
+        self.shown += other.shown;
+        self.moved += other.moved;
+        self.absolute += other.absolute;
+        self.relations += other.relations;
+        self.relations_off += other.relations_off;
+        self.attacks += other.attacks;
+        self.exact_hits += other.exact_hits;
+    }
+}
+
 fn measure(store: &MemStore, rounds: &[String], exact: &Exact, disclosure: &Disclosure) -> Figures {
     let mut figures = Figures::default();
     let summary_of = |round: Option<&String>| {
@@ -145,6 +159,10 @@ fn measure(store: &MemStore, rounds: &[String], exact: &Exact, disclosure: &Disc
         for margin in &indicator.by_sex {
             check(value(margin.count), cells.iter().filter(|(c, _)| c.0 == margin.sex).map(|(_, v)| *v).collect());
         }
+        for margin in &indicator.by_age_band {
+            let parts = cells.iter().filter(|(c, _)| c.1 == margin.age_band).map(|(_, v)| *v).collect();
+            check(value(margin.count), parts);
+        }
         // The attack: the program's cell minus the other rounds' cells, for this round's small cells.
         for (cell, &truth) in exact_cells {
             if truth == 0 || truth >= u64::from(K) {
@@ -171,16 +189,20 @@ fn measure(store: &MemStore, rounds: &[String], exact: &Exact, disclosure: &Disc
 
 #[tokio::main]
 async fn main() {
-    let grants = std::env::var("PROJECTOR_BENCH_GRANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(240);
+    let grants = std::env::var("PROJECTOR_BENCH_GRANTS").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
     let (store, rounds, exact) = generated_program(grants).await;
-    println!("{grants} grants in {ROUNDS} rounds, one accepted report each; k = {K}");
+    println!("{grants} grants in {ROUNDS} rounds, one accepted report each; k = {K}; {SECRETS} secrets per D");
     println!(
         "| D | shown cells | moved | mean absolute perturbation | totals and margins off their cells | differencing attacks | exact |"
     );
     println!("|---|---|---|---|---|---|---|");
     for bound in [2, 3] {
-        let disclosure = Disclosure::new(K, bound, projector::perturbation::DEVELOPMENT_SECRET).unwrap();
-        let f = measure(&store, &rounds, &exact, &disclosure);
+        let mut f = Figures::default();
+        for secret in 0..SECRETS {
+            let secret = format!("installation {secret} of the perturbation bench, 32+ bytes");
+            let disclosure = Disclosure::new(K, bound, secret.as_bytes()).unwrap();
+            f.add(&measure(&store, &rounds, &exact, &disclosure));
+        }
         let percent = |part: u64, whole: u64| 100.0 * part as f64 / whole.max(1) as f64;
         println!(
             "| {bound} | {} | {:.0}% | {:.2} | {:.0}% of {} | {} | {} ({:.0}%) |",
