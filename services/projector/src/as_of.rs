@@ -21,9 +21,23 @@ pub enum Point {
     Positions(BTreeMap<String, u64>),
 }
 
+/// The read models at a past point.
+#[derive(Clone, Debug, Default)]
+pub struct Replayed {
+    pub store: MemStore,
+    /// The recorded time of the latest event included, over every source; `None` when none was.
+    pub latest_recorded_at: Option<Timestamp>,
+}
+
 /// Replays every configured source up to `point` into memory.
 pub async fn replay(sources: &SourceLogs, point: &Point) -> Result<MemStore, RebuildError> {
+    Ok(replay_to(sources, point).await?.store)
+}
+
+/// Replays every configured source up to `point` into memory, noting the latest time included.
+pub async fn replay_to(sources: &SourceLogs, point: &Point) -> Result<Replayed, RebuildError> {
     let mut store = MemStore::default();
+    let mut latest_recorded_at: Option<Timestamp> = None;
     for source in SOURCES {
         if !sources.has(source) {
             continue;
@@ -50,11 +64,12 @@ pub async fn replay(sources: &SourceLogs, point: &Point) -> Result<MemStore, Reb
             if !included {
                 break;
             }
+            latest_recorded_at = latest_recorded_at.max(Some(event.recorded_at));
             match project(&mut store, source, &event) {
                 Ok(()) | Err(ProjectError::Rejected(_)) => {}
                 Err(ProjectError::Store(e)) => return Err(e.into()),
             }
         }
     }
-    Ok(store)
+    Ok(Replayed { store, latest_recorded_at })
 }

@@ -1,5 +1,6 @@
 //! The query API: decode, authorise per object, answer from the active generation (or an as-of replay),
-//! encode. Rebuilds run in the background; their progress is kept for `GetRebuildStatus`.
+//! encode. Rebuilds run in the background; their progress is kept for `GetRebuildStatus`. The rules that
+//! bound which indicator tables can be asked for (see [`crate::disclosure`]) are applied here.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -9,7 +10,8 @@ use contracts::projector::v1::{self as pb, ProjectorService};
 use service_runtime::{Actor, Rejection, Role, ServiceError, actor_of};
 use tonic::{Request, Response, Status};
 
-use crate::as_of::{Point, replay};
+use crate::as_of::{Point, Replayed, replay_to};
+use crate::disclosure::{Disclosure, month_end_at_or_before};
 use crate::models::{Models, RebuildProgress, read_checkpoint};
 use crate::projection::{Day, SOURCES, day, day_of, day_of_micros};
 use crate::queries::{self, SummaryFilter, date_of};
@@ -30,13 +32,13 @@ struct RebuildState {
 pub struct ProjectorApi {
     models: Models,
     sources: SourceLogs,
-    k: u32,
+    disclosure: Arc<Disclosure>,
     rebuild: Arc<Mutex<RebuildState>>,
 }
 
 impl ProjectorApi {
-    pub fn new(models: Models, sources: SourceLogs, k: u32) -> ProjectorApi {
-        ProjectorApi { models, sources, k, rebuild: Arc::default() }
+    pub fn new(models: Models, sources: SourceLogs, disclosure: Disclosure) -> ProjectorApi {
+        ProjectorApi { models, sources, disclosure: Arc::new(disclosure), rebuild: Arc::default() }
     }
 }
 
@@ -110,13 +112,29 @@ impl ProjectorApi {
     ) -> Result<T, Status> {
         match as_of {
             None => answer(&self.models.active().tree).map_err(store_error),
-            Some(point) => {
-                let store = replay(&self.sources, point)
-                    .await
-                    .map_err(|e| Status::from(ServiceError::Unavailable(e.to_string())))?;
-                answer(&store).map_err(store_error)
-            }
+            Some(point) => answer(&self.replayed(point).await?.store).map_err(store_error),
         }
+    }
+
+    async fn replayed(&self, point: &Point) -> Result<Replayed, Status> {
+        replay_to(&self.sources, point).await.map_err(|e| Status::from(ServiceError::Unavailable(e.to_string())))
+    }
+
+    /// The program summary live, or as of `point` with indicator counts at the month end at or before it.
+    async fn summary_at(&self, point: Option<&Point>, mut filter: SummaryFilter) -> Result<pb::ProgramSummary, Status> {
+        let disclosure = &self.disclosure;
+        let Some(point) = point else {
+            let view = &self.models.active().tree;
+            return queries::program_summary(view, &filter, disclosure).map_err(store_error);
+        };
+        let replayed = self.replayed(point).await?;
+        let latest = match point {
+            Point::RecordedAt(at) => Some(at.as_micros()),
+            Point::Positions(_) => replayed.latest_recorded_at.map(|at| at.as_micros()),
+        };
+        // Nothing included: no report either; the cut is then the month end before the epoch's month.
+        filter.indicators_until = Some(month_end_at_or_before(latest.unwrap_or(0)));
+        queries::program_summary(&replayed.store, &filter, disclosure).map_err(store_error)
     }
 }
 
@@ -253,21 +271,33 @@ impl ProjectorService for ProjectorApi {
         let mut filter = SummaryFilter {
             round_id: optional_id("round_id", &req.round_id)?,
             organisation_id: optional_id("organisation_id", &req.organisation_id)?,
+            indicators_until: None,
         };
-        if let Some(own) = partner_org(&actor) {
-            if filter.organisation_id.as_ref().is_some_and(|o| *o != own) {
-                return Err(ServiceError::from(Rejection::not_found(
-                    "organisation",
-                    filter.organisation_id.unwrap_or_default(),
+        match partner_org(&actor) {
+            Some(own) => {
+                if filter.organisation_id.as_ref().is_some_and(|o| *o != own) {
+                    return Err(ServiceError::from(Rejection::not_found(
+                        "organisation",
+                        filter.organisation_id.unwrap_or_default(),
+                    ))
+                    .into());
+                }
+                filter.organisation_id = Some(own);
+            }
+            // Subtracting one organisation's table from the program's would publish everyone else's.
+            None if filter.organisation_id.is_some() => {
+                return Err(ServiceError::from(Rejection::precondition(
+                    "organisation_id",
+                    "may be set only by partners of that organisation: organisation is not a published \
+                     dimension of the summary (one organisation's figures: GetPartnerPortfolio, and the \
+                     reporting service's GetReport for exact indicators)",
                 ))
                 .into());
             }
-            filter.organisation_id = Some(own);
+            None => {}
         }
         let point = parse_as_of(req.as_of)?;
-        let k = self.k;
-        let summary = self.answer(point.as_ref(), |v| queries::program_summary(&v, &filter, k)).await?;
-        Ok(Response::new(summary))
+        Ok(Response::new(self.summary_at(point.as_ref(), filter).await?))
     }
 
     async fn get_grant_timeline(

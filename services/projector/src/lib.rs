@@ -9,6 +9,8 @@
 //! - [`projection`]: the pure projection `project(store, source, event)` and the read-model records.
 //! - [`store`]: the storage interface it writes through: sled transaction, rebuild overlay, memory.
 //! - [`suppression`]: small-cell suppression of indicator counts on the way out.
+//! - [`perturbation`]: cell-key perturbation of every shown indicator count (the table is data).
+//! - [`disclosure`]: the settings both are published with, and the month-end rule for as-of answers.
 //! - [`queries`]: read-model answers in the wire shapes, from any view.
 //! - [`models`]: generations on sled, the live bus handler, rebuilds, digests.
 //! - [`as_of`]: in-memory replays up to a time or position.
@@ -17,8 +19,10 @@
 
 pub mod access;
 pub mod as_of;
+pub mod disclosure;
 pub mod grpc;
 pub mod models;
+pub mod perturbation;
 pub mod projection;
 pub mod queries;
 pub mod service;

@@ -3,7 +3,7 @@
 //! ```text
 //! GRANTS_JWT_SECRET=<32+ bytes> projector --listen 127.0.0.1:50054 --data-dir ./data/projector \
 //!     --source applications=http://127.0.0.1:50051 --source awards=http://127.0.0.1:50052 \
-//!     --source reporting=http://127.0.0.1:50053
+//!     --source reporting=http://127.0.0.1:50053 --perturbation-secret <32+ bytes>
 //! GRANTS_JWT_SECRET=... projector rebuild --address http://127.0.0.1:50054   # prints progress
 //! GRANTS_JWT_SECRET=... projector digest --address http://127.0.0.1:50054
 //! ```
@@ -16,6 +16,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
+use projector::service::PerturbationConfig;
 use service_runtime::config::{JwtArgs, ServerArgs, init_tracing};
 use service_runtime::{Role, TokenIssuer};
 use tokio_util::sync::CancellationToken;
@@ -46,6 +47,14 @@ struct Args {
     /// Small-cell suppression threshold k: indicator counts 1..k-1 are withheld.
     #[arg(long, env = "PROJECTOR_SUPPRESSION_K", default_value_t = 5)]
     suppression_k: u32,
+    /// Perturbation bound D: every shown indicator count is within D of the exact count (2 or 3).
+    #[arg(long, env = "PROJECTOR_PERTURBATION_BOUND", default_value_t = projector::disclosure::DEFAULT_BOUND)]
+    perturbation_bound: u32,
+    /// Secret of the record keys that pick each count's perturbation, at least 32 bytes; the same for
+    /// every replica and kept across rebuilds. Required unless listening on a loopback address, where a
+    /// development secret is used (with a warning).
+    #[arg(long, env = "PROJECTOR_PERTURBATION_SECRET", hide_env_values = true)]
+    perturbation_secret: Option<String>,
     #[command(flatten)]
     server: ServerArgs,
     #[command(flatten)]
@@ -116,6 +125,27 @@ async fn operate(command: Command, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The perturbation settings; without a secret, the development one, but only on a loopback address:
+/// a projector reachable from elsewhere would publish counts whose noise anyone can compute.
+fn perturbation_config(args: &Args) -> anyhow::Result<PerturbationConfig> {
+    let bound = args.perturbation_bound;
+    match &args.perturbation_secret {
+        Some(secret) => Ok(PerturbationConfig { bound, secret: secret.as_bytes().to_vec() }),
+        None if args.listen.ip().is_loopback() => {
+            tracing::warn!(
+                "no --perturbation-secret (PROJECTOR_PERTURBATION_SECRET): using the development secret, \
+                 acceptable on a loopback address only"
+            );
+            Ok(PerturbationConfig { bound, ..PerturbationConfig::development() })
+        }
+        None => anyhow::bail!(
+            "--perturbation-secret (PROJECTOR_PERTURBATION_SECRET) is required when listening on {}, which is not \
+             a loopback address: published counts need a secret of their own, the same for every replica",
+            args.listen
+        ),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     init_tracing();
@@ -129,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
             source_logs.insert(name.to_owned(), format!("http://127.0.0.1:{port}"));
         }
     }
+    let perturbation = perturbation_config(&args)?;
     let listener = service_runtime::server::bind(args.listen).await?;
     let shutdown = CancellationToken::new();
     service_runtime::server::cancel_on_signals(shutdown.clone());
@@ -140,6 +171,6 @@ async fn main() -> anyhow::Result<()> {
         source_logs,
         suppression_k: args.suppression_k,
     };
-    projector::service::run(listener, config, shutdown).await.context("projector failed")?;
+    projector::service::run_with(listener, config, perturbation, shutdown).await.context("projector failed")?;
     Ok(())
 }

@@ -17,7 +17,7 @@
 //! | `award/<award_id>` | awards | application, round, organisation, status, offered/committed/released |
 //! | `obl/<award_id>` | reporting | the award's obligations: kind, due date, status, first submission |
 //! | `pending/<report_id>` | reporting | indicators of the last submitted version, until accepted |
-//! | `ind/<award_id>/<indicator_id>` | reporting | accepted indicator values summed per award |
+//! | `ind/<award_id>/<indicator_id>` | reporting | accepted indicator values per report, with the time of acceptance |
 //! | `tl/app/<application_id>/applications/<position>` | applications | timeline entries |
 //! | `tl/award/<award_id>/<source>/<position>` | awards, reporting | timeline entries |
 //!
@@ -165,10 +165,21 @@ pub struct PendingReport {
     pub indicators: BTreeMap<String, IndicatorCounts>,
 }
 
+/// One accepted report's counts of one indicator: kept apart per report, because each report's counts
+/// are contributions with record keys of their own (see [`crate::perturbation`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contribution {
+    /// When the acceptance was recorded in the reporting log (microseconds since the Unix epoch): as-of
+    /// answers count only reports accepted by a month end.
+    pub accepted_at_micros: i64,
+    pub counts: IndicatorCounts,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndRec {
     pub organisation_id: String,
-    pub counts: IndicatorCounts,
+    /// By report id.
+    pub reports: BTreeMap<String, Contribution>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -759,15 +770,12 @@ fn project_reporting_event(store: &mut impl Store, event: &RecordedEvent) -> Res
                 }
             })?;
             if let Some(pending) = load::<PendingReport>(store, &pending_key(report_id))? {
+                let accepted_at_micros = event.recorded_at.as_micros();
                 for (indicator, counts) in pending.indicators {
                     let key = format!("{}{indicator}", ind_prefix(id));
                     update(store, &key, |r: &mut IndRec| {
                         r.organisation_id = pending.organisation_id.clone();
-                        r.counts.total = r.counts.total.saturating_add(counts.total);
-                        for (cell, count) in &counts.cells {
-                            let slot = r.counts.cells.entry(cell.clone()).or_default();
-                            *slot = slot.saturating_add(*count);
-                        }
+                        r.reports.insert(report_id.to_owned(), Contribution { accepted_at_micros, counts });
                     })?;
                 }
                 store.remove(&pending_key(report_id))?;

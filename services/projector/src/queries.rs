@@ -1,6 +1,6 @@
 //! Answers from read models (any [`View`]: the active generation, or an as-of replay in memory) in the
 //! wire shapes of `grants.projector.v1`. Joins across sources happen here (see [`crate::projection`]).
-//! Indicator counts leave only through [`program_summary`], suppressed.
+//! Indicator counts leave only through [`program_summary`], suppressed and perturbed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,9 +8,11 @@ use contracts::applications::v1::ServiceType;
 use contracts::common::v1::{Date, Money};
 use contracts::projector::v1 as pb;
 
+use crate::disclosure::Disclosure;
+use crate::perturbation::{CellKey, PerturbationTable, RecordKeys};
 use crate::projection::{
-    AppRec, AwardRec, Day, IndRec, OblRec, OblStatus, OrgRec, RoundRec, Stage, TimelineRec, app_key, award_id_for,
-    award_key, obl_key, org_key, parse_cell_key, read, round_key, timeline_prefix,
+    AppRec, AwardRec, Day, IndRec, IndicatorCounts, OblRec, OblStatus, OrgRec, RoundRec, Stage, TimelineRec, app_key,
+    award_id_for, award_key, obl_key, org_key, parse_cell_key, read, round_key, timeline_prefix,
 };
 use crate::store::{StoreError, View};
 use crate::suppression::{Mark, ThreeWay};
@@ -338,14 +340,50 @@ pub fn portfolios(
 
 // ---- Program summary -------------------------------------------------------------------------------------
 
-/// Counts by `(sex, age band, disability)` numbers.
-type CellCounts = BTreeMap<(i32, i32, i32), u64>;
+/// One indicator's table: exact counts with their cell keys.
+#[derive(Default)]
+struct KeyedTable {
+    total: u64,
+    total_key: CellKey,
+    cells: BTreeMap<(i32, i32, i32), (u64, CellKey)>,
+}
 
-/// Which awards a summary covers.
+impl KeyedTable {
+    /// Adds one accepted report's counts: each non-zero cell (or, without cells, the total) is one
+    /// contribution with its own record key.
+    fn add(&mut self, keys: &RecordKeys, report_id: &str, indicator_id: &str, counts: &IndicatorCounts) {
+        self.total = self.total.saturating_add(counts.total);
+        if counts.cells.is_empty() {
+            if counts.total > 0 {
+                self.total_key = self.total_key.plus(keys.key(report_id, indicator_id, "total"));
+            }
+            return;
+        }
+        for (cell, &count) in &counts.cells {
+            let Some(numbers) = parse_cell_key(cell) else { continue };
+            let entry = self.cells.entry(numbers).or_default();
+            entry.0 = entry.0.saturating_add(count);
+            if count > 0 {
+                let key = keys.key(report_id, indicator_id, cell);
+                entry.1 = entry.1.plus(key);
+                self.total_key = self.total_key.plus(key);
+            }
+        }
+    }
+
+    /// The key of a margin: the sum of the keys of the cells it adds up.
+    fn margin_key(&self, pick: impl Fn(&(i32, i32, i32)) -> bool) -> CellKey {
+        self.cells.iter().filter(|(cell, _)| pick(cell)).map(|(_, (_, key))| *key).sum()
+    }
+}
+
+/// Which awards a summary covers, and which of their accepted reports its indicator counts include.
 #[derive(Clone, Debug, Default)]
 pub struct SummaryFilter {
     pub round_id: Option<String>,
     pub organisation_id: Option<String>,
+    /// Only reports accepted at or before this time (microseconds since the Unix epoch); `None`: all.
+    pub indicators_until: Option<i64>,
 }
 
 fn service_name(number: i32) -> String {
@@ -354,16 +392,22 @@ fn service_name(number: i32) -> String {
         .unwrap_or_else(|_| format!("UNKNOWN_{number}"))
 }
 
-fn protected(value: u64, mark: Mark) -> Option<pb::ProtectedCount> {
+/// A count as published: withheld, or perturbed by its key.
+fn protected(table: &PerturbationTable, value: u64, key: CellKey, mark: Mark) -> Option<pb::ProtectedCount> {
     Some(if mark.is_suppressed() {
         pb::ProtectedCount { value: 0, suppressed: true }
     } else {
-        pb::ProtectedCount { value, suppressed: false }
+        pb::ProtectedCount { value: table.publish(value, key), suppressed: false }
     })
 }
 
-/// Program totals and suppressed indicators over the awards that pass `filter`, with threshold `k`.
-pub fn program_summary(view: &impl View, filter: &SummaryFilter, k: u32) -> Result<pb::ProgramSummary, StoreError> {
+/// Program totals and indicators over the awards that pass `filter`; indicator counts suppressed
+/// (on their exact values, threshold `disclosure.k`) and perturbed (every shown count, by its cell key).
+pub fn program_summary(
+    view: &impl View,
+    filter: &SummaryFilter,
+    disclosure: &Disclosure,
+) -> Result<pb::ProgramSummary, StoreError> {
     let awards: Vec<(String, AwardRec)> = all::<AwardRec>(view, "award/")?
         .into_iter()
         .filter(|(_, a)| filter.round_id.as_ref().is_none_or(|r| *r == a.round_id))
@@ -382,17 +426,17 @@ pub fn program_summary(view: &impl View, filter: &SummaryFilter, k: u32) -> Resu
         }
     }
 
-    // Indicators: summed over the covered awards, then suppressed on the way out.
-    let mut indicators: BTreeMap<String, (u64, CellCounts)> = BTreeMap::new();
+    // Indicators: summed over the covered awards' accepted reports, then suppressed and perturbed.
+    let mut indicators: BTreeMap<String, KeyedTable> = BTreeMap::new();
     for (award_id, _) in &awards {
         let prefix = crate::projection::ind_prefix(award_id);
         for (indicator, record) in all::<IndRec>(view, &prefix)? {
-            let entry = indicators.entry(indicator).or_default();
-            entry.0 += record.counts.total;
-            for (key, count) in &record.counts.cells {
-                if let Some(cell) = parse_cell_key(key) {
-                    *entry.1.entry(cell).or_default() += count;
+            for (report_id, contribution) in &record.reports {
+                if filter.indicators_until.is_some_and(|until| contribution.accepted_at_micros > until) {
+                    continue;
                 }
+                let table = indicators.entry(indicator.clone()).or_default();
+                table.add(&disclosure.keys, report_id, &indicator, &contribution.counts);
             }
         }
     }
@@ -406,10 +450,11 @@ pub fn program_summary(view: &impl View, filter: &SummaryFilter, k: u32) -> Resu
             }
         }
     };
+    let ptable = &disclosure.table;
     let mut summaries = Vec::new();
-    for (indicator_id, (total, cells)) in indicators {
-        let table = ThreeWay::from_cells(cells);
-        let published = table.publish(total, u64::from(k));
+    for (indicator_id, keyed) in indicators {
+        let table = ThreeWay::from_cells(keyed.cells.iter().map(|(cell, (count, _))| (*cell, *count)));
+        let published = table.publish(keyed.total, u64::from(disclosure.k));
         count_marks(
             &mut std::iter::once(published.total.1)
                 .chain(published.by_sex.iter().map(|e| e.2))
@@ -417,32 +462,42 @@ pub fn program_summary(view: &impl View, filter: &SummaryFilter, k: u32) -> Resu
                 .chain(published.by_disability.iter().map(|e| e.2))
                 .chain(published.cells.iter().map(|e| e.2)),
         );
+        let cell_key = |cell: &(i32, i32, i32)| keyed.cells.get(cell).map(|(_, key)| *key).unwrap_or_default();
         summaries.push(pb::IndicatorSummary {
             indicator_id,
-            total: protected(published.total.0, published.total.1),
+            total: protected(ptable, published.total.0, keyed.total_key, published.total.1),
             by_sex: published
                 .by_sex
                 .iter()
-                .map(|(s, v, m)| pb::SexMargin { sex: *s, count: protected(*v, *m) })
+                .map(|(s, v, m)| pb::SexMargin {
+                    sex: *s,
+                    count: protected(ptable, *v, keyed.margin_key(|c| c.0 == *s), *m),
+                })
                 .collect(),
             by_age_band: published
                 .by_age_band
                 .iter()
-                .map(|(a, v, m)| pb::AgeBandMargin { age_band: *a, count: protected(*v, *m) })
+                .map(|(a, v, m)| pb::AgeBandMargin {
+                    age_band: *a,
+                    count: protected(ptable, *v, keyed.margin_key(|c| c.1 == *a), *m),
+                })
                 .collect(),
             by_disability: published
                 .by_disability
                 .iter()
-                .map(|(d, v, m)| pb::DisabilityMargin { disability: *d, count: protected(*v, *m) })
+                .map(|(d, v, m)| pb::DisabilityMargin {
+                    disability: *d,
+                    count: protected(ptable, *v, keyed.margin_key(|c| c.2 == *d), *m),
+                })
                 .collect(),
             cells: published
                 .cells
                 .iter()
-                .map(|((s, a, d), v, m)| pb::IndicatorCell {
-                    sex: *s,
-                    age_band: *a,
-                    disability: *d,
-                    count: protected(*v, *m),
+                .map(|(cell, v, m)| pb::IndicatorCell {
+                    sex: cell.0,
+                    age_band: cell.1,
+                    disability: cell.2,
+                    count: protected(ptable, *v, cell_key(cell), *m),
                 })
                 .collect(),
             disaggregated: !table.cells.is_empty(),
@@ -472,9 +527,11 @@ pub fn program_summary(view: &impl View, filter: &SummaryFilter, k: u32) -> Resu
             })
             .collect(),
         indicators: summaries,
-        suppression_k: k,
+        suppression_k: disclosure.k,
         primary_suppressed: primary,
         complementary_suppressed: complementary,
+        perturbation_bound: ptable.bound(),
+        indicators_as_of: filter.indicators_until.and_then(timestamp),
     })
 }
 

@@ -15,8 +15,10 @@ use service_runtime::{AuthLayer, JwtConfig, LogSources, ServerConfig, Serving, T
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::disclosure::{DEFAULT_BOUND, Disclosure};
 use crate::grpc::ProjectorApi;
 use crate::models::Models;
+use crate::perturbation::{DEVELOPMENT_SECRET, PerturbationError};
 use crate::projection::SOURCES;
 use crate::sources::{READER_SUBJECT, SourceLogs};
 
@@ -35,6 +37,30 @@ pub struct Config {
     pub suppression_k: u32,
 }
 
+/// How shown indicator counts are perturbed (see [`crate::perturbation`]).
+#[derive(Clone)]
+pub struct PerturbationConfig {
+    /// D: the largest perturbation either way; one of the bounds the bundled tables define (2 or 3).
+    pub bound: u32,
+    /// The per-installation secret of record keys, at least 32 bytes. Every replica and every rebuild of
+    /// one installation must use the same one, or the published values change.
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for PerturbationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerturbationConfig").field("bound", &self.bound).field("secret", &"<secret>").finish()
+    }
+}
+
+impl PerturbationConfig {
+    /// Bound 2 under a secret written in the source: for local runs and tests only, since anyone who
+    /// reads it can compute every cell's perturbation.
+    pub fn development() -> PerturbationConfig {
+        PerturbationConfig { bound: DEFAULT_BOUND, secret: DEVELOPMENT_SECRET.to_vec() }
+    }
+}
+
 /// The service's name on the bus: its queues are `projector.inbox` and `projector.dead-letters`.
 pub const BUS_NAME: &str = "projector";
 
@@ -42,6 +68,8 @@ pub const BUS_NAME: &str = "projector";
 pub enum RunError {
     #[error("`suppression_k` must be at least 1, is {0}")]
     SuppressionK(u32),
+    #[error(transparent)]
+    Perturbation(#[from] PerturbationError),
     #[error("`source_logs` names unknown source `{0}`; sources are applications, awards, reporting")]
     UnknownSource(String),
     #[error("cannot open the read models in {path}: {error}")]
@@ -54,10 +82,25 @@ pub enum RunError {
     Serve(#[from] service_runtime::server::ServeError),
 }
 
-/// Serves the projector on `listener` until `shutdown` is cancelled.
+/// Serves the projector on `listener` until `shutdown` is cancelled, perturbing with the development
+/// secret ([`PerturbationConfig::development`]): for local runs and tests. Production: [`run_with`].
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
+    run_with(listener, config, PerturbationConfig::development(), shutdown).await
+}
+
+/// Serves the projector on `listener` until `shutdown` is cancelled.
+pub async fn run_with(
+    listener: TcpListener,
+    config: Config,
+    perturbation: PerturbationConfig,
+    shutdown: CancellationToken,
+) -> Result<(), RunError> {
     if config.suppression_k == 0 {
         return Err(RunError::SuppressionK(0));
+    }
+    let disclosure = Disclosure::new(config.suppression_k, perturbation.bound, &perturbation.secret)?;
+    if perturbation.secret == DEVELOPMENT_SECRET {
+        tracing::warn!("published counts are perturbed under the development secret: set a secret of its own");
     }
     if let Some(unknown) = config.source_logs.keys().find(|s| !SOURCES.contains(&s.as_str())) {
         return Err(RunError::UnknownSource(unknown.clone()));
@@ -84,7 +127,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         consumer = Some(tokio::spawn(applier.run(bus_shutdown.clone())));
     }
 
-    let api = ProjectorApi::new(models.clone(), sources, config.suppression_k);
+    let api = ProjectorApi::new(models.clone(), sources, disclosure);
     let service = ProjectorServiceServer::new(api)
         .max_decoding_message_size(config.server.max_message_bytes)
         .max_encoding_message_size(config.server.max_message_bytes);

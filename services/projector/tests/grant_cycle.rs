@@ -101,7 +101,8 @@ async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past
         }),
         expected_version: None,
     };
-    reporting_client.submit_report(authed(submit, &partner)).await.unwrap();
+    let report_id =
+        reporting_client.submit_report(authed(submit, &partner)).await.unwrap().into_inner().report.unwrap().report_id;
     let accept = rp::AcceptReportRequest {
         request_id: request_id(),
         award_id: award_id.clone(),
@@ -149,7 +150,19 @@ async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past
     assert_eq!(summary.by_service_type[0].service_type, "SHELTER");
     assert_eq!(summary.by_country[0].country, "KH");
     let indicator = summary.indicators.iter().find(|i| i.indicator_id == "persons_assisted_shelter").unwrap();
-    assert_eq!(indicator.total, Some(pb::ProtectedCount { value: 15, suppressed: false }));
+    // 15 (12 + 3), shown with the perturbation of its cell key under the development secret.
+    let disclosure = projector::disclosure::Disclosure::development(5);
+    let total_key = [rp::Sex::Female, rp::Sex::Male]
+        .map(|sex| {
+            let cell = cell(sex, 0);
+            let key = projector::projection::cell_key(cell.sex, cell.age_band, cell.disability);
+            disclosure.keys.key(&report_id, "persons_assisted_shelter", &key)
+        })
+        .into_iter()
+        .sum();
+    let total = disclosure.table.publish(15, total_key);
+    assert_eq!(indicator.total, Some(pb::ProtectedCount { value: total, suppressed: false }));
+    assert!(total.abs_diff(15) <= u64::from(summary.perturbation_bound) && summary.perturbation_bound == 2);
     for cell in &indicator.cells {
         assert_eq!(cell.count, Some(pb::ProtectedCount { value: 0, suppressed: true }), "3 is below k and 12 = 15 - 3");
     }

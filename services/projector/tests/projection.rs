@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use contracts::projector::v1 as pb;
 use contracts::reporting::v1::{AgeBand, Disability, Sex};
 use event_log::EventLog;
-use projector::projection::{ProjectError, SOURCES, project};
+use projector::disclosure::Disclosure;
+use projector::perturbation::CellKey;
+use projector::projection::{ProjectError, SOURCES, cell_key, project};
 use projector::queries::{self, SummaryFilter};
 use projector::store::MemStore;
 use support::events::*;
@@ -129,7 +131,8 @@ async fn obligations_never_submitted_are_overdue_after_their_due_date() {
 async fn the_program_summary_totals_by_country_and_service_and_suppresses_small_cells() {
     let f = fixture().await;
     let store = project_all(&f);
-    let summary = queries::program_summary(&store, &SummaryFilter::default(), 5).unwrap();
+    let disclosure = Disclosure::development(5);
+    let summary = queries::program_summary(&store, &SummaryFilter::default(), &disclosure).unwrap();
     let usd_totals = &summary.totals[0];
     assert_eq!(
         (usd_totals.awards, usd_totals.committed_minor_units, usd_totals.released_minor_units),
@@ -141,9 +144,20 @@ async fn the_program_summary_totals_by_country_and_service_and_suppresses_small_
     let shelter = summary.by_service_type.iter().find(|s| s.service_type == "SHELTER").unwrap();
     assert_eq!(shelter.awards, 2);
 
-    // Only the accepted report counts: 12 + 3 + 20 = 35.
+    // Only the accepted report counts: 12 + 3 + 20 = 35, shown with the perturbation of the total's cell
+    // key (the sum of the record keys of the report's three cells).
     let indicator = &summary.indicators[0];
-    assert_eq!(indicator.total, Some(pb::ProtectedCount { value: 35, suppressed: false }));
+    let total_key: CellKey =
+        [(Sex::Female, AgeBand::Years18To24), (Sex::Male, AgeBand::Years18To24), (Sex::Female, AgeBand::Years25To59)]
+            .into_iter()
+            .map(|(sex, age)| {
+                let cell = cell_key(sex as i32, age as i32, Disability::WithoutDisability as i32);
+                disclosure.keys.key(&f.g1.report, "persons-assisted", &cell)
+            })
+            .sum();
+    let published_total = disclosure.table.publish(35, total_key);
+    assert_eq!(indicator.total, Some(pb::ProtectedCount { value: published_total, suppressed: false }));
+    assert!(published_total.abs_diff(35) <= 2);
     let cell = |sex: Sex, age: AgeBand| {
         indicator.cells.iter().find(|c| c.sex == sex as i32 && c.age_band == age as i32).unwrap().count.unwrap()
     };
@@ -159,7 +173,7 @@ async fn the_program_summary_totals_by_country_and_service_and_suppresses_small_
 
     // A partner-limited summary covers only that organisation's awards.
     let only_second = SummaryFilter { organisation_id: Some(f.g2.org.clone()), ..SummaryFilter::default() };
-    let second = queries::program_summary(&store, &only_second, 5).unwrap();
+    let second = queries::program_summary(&store, &only_second, &disclosure).unwrap();
     assert_eq!(second.totals[0].committed_minor_units, 150_000);
     assert!(second.indicators.is_empty(), "its report is not accepted");
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use event_bus::{Checkpoint, Handler};
 use event_log::EventLog;
 use projector::as_of::{Point, replay};
+use projector::disclosure::Disclosure;
 use projector::models::Models;
 use projector::projection::SOURCES;
 use projector::queries::{self, SummaryFilter};
@@ -56,7 +57,9 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
     handler.sync().await.unwrap();
     let (live_generation, live_digest, live_entries) = models.digest().unwrap();
     assert!(live_entries > 10);
-    let live_summary = queries::program_summary(&models.active().tree, &SummaryFilter::default(), 5).unwrap();
+    let live_summary =
+        queries::program_summary(&models.active().tree, &SummaryFilter::default(), &Disclosure::development(5))
+            .unwrap();
     assert_eq!(live_summary.totals[0].released_minor_units, 140_000);
 
     let report = models.rebuild(&sources, |_| {}).await.unwrap();
@@ -85,13 +88,15 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
         ),
     ] {
         let past = replay(&sources, &point).await.unwrap();
-        let summary = queries::program_summary(&past, &SummaryFilter::default(), 5).unwrap();
+        let summary = queries::program_summary(&past, &SummaryFilter::default(), &Disclosure::development(5)).unwrap();
         assert_eq!(summary.totals[0].committed_minor_units, 350_000, "{point:?}");
         assert_eq!(summary.totals[0].released_minor_units, 0, "{point:?}");
     }
     // The live models were not touched by the replays.
     assert_eq!(models.digest().unwrap().1, live_digest);
-    let live_again = queries::program_summary(&models.active().tree, &SummaryFilter::default(), 5).unwrap();
+    let live_again =
+        queries::program_summary(&models.active().tree, &SummaryFilter::default(), &Disclosure::development(5))
+            .unwrap();
     assert_eq!(live_again, live_summary);
     shutdown.cancel();
 }

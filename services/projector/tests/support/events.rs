@@ -58,6 +58,22 @@ impl Grant {
     }
 }
 
+impl Grant {
+    /// A grant whose ids are derived from `name`: the same on every run, so that record keys (and the
+    /// perturbations they pick) are too.
+    pub fn named(round: &str, name: &str) -> Grant {
+        let id = |what: &str| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{name}/{what}").as_bytes());
+        let app = id("application").to_string();
+        Grant {
+            round: round.to_owned(),
+            org: id("organisation").to_string(),
+            award: projector::projection::award_id_for(&app).expect("uuid"),
+            app,
+            report: id("report").to_string(),
+        }
+    }
+}
+
 pub fn round_opened(round: &str) -> Ev {
     let e = apps::RoundOpened {
         round_id: round.into(),
