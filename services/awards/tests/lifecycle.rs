@@ -33,6 +33,14 @@ async fn get(client: &mut Client, award_id: &str, token: &str) -> Result<pb::Awa
 /// The service, started with one award offered from an approval (by the fixture's `officer-0`), a client,
 /// and the award's id.
 async fn start_with_one_offer() -> (test_support::Running, Client, String) {
+    start_with_one_offer_and(|_, _| Vec::new()).await
+}
+
+/// As [`start_with_one_offer`], with the events `recorded` makes of the log and the award id appended to
+/// the award's stream before the service starts, as an earlier version of the service would have.
+async fn start_with_one_offer_and(
+    recorded: impl FnOnce(&EventLog, &str) -> Vec<(&'static str, Vec<u8>)>,
+) -> (test_support::Running, Client, String) {
     let dir = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let applications = EventLog::open(scratch.path().join("applications")).unwrap();
@@ -42,10 +50,15 @@ async fn start_with_one_offer() -> (test_support::Running, Client, String) {
     let event = append(&applications, stream, "ApplicationApproved", approval.encode_to_vec()).await;
     assert!(react_offline(dir.path(), &event).await);
     drop(applications);
-    let server = start_awards(dir, None, HashMap::new()).await;
-    let client = server.client(AwardsServiceClient::new).await;
     let award_id =
         awards::domain::AwardId::for_application(awards::domain::ApplicationId::parse("", &app).unwrap()).to_string();
+    let log = EventLog::open(awards::service::log_dir(&dir.path().join("awards"))).unwrap();
+    for (event_type, payload) in recorded(&log, &award_id) {
+        append(&log, StreamId::new("award", award_id.clone()).unwrap(), event_type, payload).await;
+    }
+    drop(log);
+    let server = start_awards(dir, None, HashMap::new()).await;
+    let client = server.client(AwardsServiceClient::new).await;
     (server, client, award_id)
 }
 
@@ -432,4 +445,62 @@ async fn ids_money_budget_lines_and_segregation_of_duties_follow_the_contract_ov
     let paid = client.release_tranche(authed(release(payment(140_000)), &finance)).await.unwrap().into_inner();
     assert_eq!(paid.award.unwrap().released_total, usd(140_000));
     server.stop().await;
+}
+
+#[tokio::test]
+async fn free_text_is_sealed_and_text_recorded_in_clear_before_sealing_reads_as_erased_after_an_erasure() {
+    // An earlier version recorded a suspension's reason in clear.
+    let legacy = "suspended while the shelter in Battambang is audited";
+    let (server, mut client, award_id) = start_with_one_offer_and(|_, award_id| {
+        let suspended = pb::AwardSuspended { award_id: award_id.into(), reason: legacy.into(), sealed_text: None };
+        vec![("AwardSuspended", suspended.encode_to_vec())]
+    })
+    .await;
+    let officer = token(Role::ProgramOfficer, "officer-1", None);
+    let auditor = token(Role::Auditor, "auditor-1", None);
+    assert_eq!(get(&mut client, &award_id, &auditor).await.unwrap().status_reason, legacy, "old logs keep working");
+
+    // New text is sealed: the log holds only ciphertext, the service shows the text.
+    let resumed = "audit closed without findings";
+    let resume =
+        pb::ResumeAwardRequest { request_id: request_id(), award_id: award_id.clone(), reason: resumed.into() };
+    client.resume_award(authed(resume, &officer)).await.unwrap();
+    assert_eq!(get(&mut client, &award_id, &auditor).await.unwrap().status_reason, resumed);
+    // Text that identifies someone is refused by the guard before anything is recorded.
+    let named = pb::SuspendAwardRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        reason: "call Ms. Sokha on +855 12 345 678".into(),
+    };
+    assert_rejected(client.suspend_award(authed(named, &officer)).await, Code::InvalidArgument, "reason");
+
+    let erase = pb::EraseAwardTextRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        variation_id: String::new(),
+        reason: contracts::common::v1::ErasureReason::SafeguardingIncident as i32,
+    };
+    let erased = client.erase_award_text(authed(erase, &officer)).await.unwrap().into_inner().award.unwrap();
+    assert_eq!(erased.status_reason, contracts::free_text::ERASED_TEXT, "sealed text whose key is gone");
+    let award = get(&mut client, &award_id, &auditor).await.unwrap();
+    let types: Vec<&str> = award.history.iter().map(|h| h.event_type.as_str()).collect();
+    assert_eq!(types, ["AwardOffered", "AwardSuspended", "AwardResumed", "AwardTextErased"]);
+
+    // The legacy reason is redacted for every reader too: the history as of before the resumption.
+    let dir = server.stop().await;
+    let log = EventLog::open(awards::service::log_dir(&dir.path().join("awards"))).unwrap();
+    let store = service_runtime::EventStore::with_sealer(
+        log.clone(),
+        service_runtime::TextSealer::new(
+            personal_data::KeyVault::open(service_runtime::sealing::key_dir(&dir.path().join("awards"))).unwrap(),
+            "grants.awards.v1",
+        ),
+    );
+    let events = store.read_opened(&StreamId::new("award", award_id.clone()).unwrap()).unwrap();
+    let suspended = pb::AwardSuspended::decode(events[1].payload.as_slice()).unwrap();
+    assert_eq!(suspended.reason, contracts::free_text::ERASED_TEXT);
+    let raw: Vec<_> = log.read_all(0).map(|e| e.unwrap()).collect();
+    let resumed_raw = raw.iter().find(|e| e.event_type == "AwardResumed").unwrap();
+    assert!(!resumed_raw.record_bytes().windows(resumed.len()).any(|w| w == resumed.as_bytes()), "sealed in the log");
+    assert!(log.verify(..).unwrap().is_intact());
 }

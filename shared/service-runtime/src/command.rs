@@ -149,9 +149,14 @@ impl EventStore {
 
     /// Replays the stream `A::STREAM_TYPE/key`.
     pub fn load<A: Aggregate>(&self, key: &str) -> Result<Loaded<A>, ServiceError> {
+        self.load_erasing::<A>(key, &HashSet::new())
+    }
+
+    /// Replays the stream as [`Self::load`] does, as if the free text of `erased` scopes had been erased too.
+    fn load_erasing<A: Aggregate>(&self, key: &str, erased: &HashSet<Uuid>) -> Result<Loaded<A>, ServiceError> {
         let stream = stream_id(A::STREAM_TYPE, key)?;
         let mut loaded = Loaded { state: A::default(), stream_version: None };
-        for recorded in self.read_opened(&stream)? {
+        for recorded in self.read_opened_erasing(&stream, erased)? {
             let event = A::Event::decode_payload(&recorded.event_type, &recorded.payload).map_err(|e| {
                 ServiceError::Internal(format!("cannot decode event at position {}: {e}", recorded.position))
             })?;
@@ -163,10 +168,18 @@ impl EventStore {
 
     /// The events of `stream` as the service's own readers see them: free text opened, or `[erased]`.
     pub fn read_opened(&self, stream: &StreamId) -> Result<Vec<RecordedEvent>, ServiceError> {
+        self.read_opened_erasing(stream, &HashSet::new())
+    }
+
+    fn read_opened_erasing(
+        &self,
+        stream: &StreamId,
+        also_erased: &HashSet<Uuid>,
+    ) -> Result<Vec<RecordedEvent>, ServiceError> {
         let mut events = self.log.read_stream(stream, 0).collect::<Result<Vec<_>, _>>()?;
         let Some(sealer) = &self.sealer else { return Ok(events) };
         // An erasure covers the scope's text recorded before it, wherever in the stream that is.
-        let mut erased = HashSet::new();
+        let mut erased = also_erased.clone();
         for event in &events {
             erased.extend(sealer.erased_scope(&event.event_type, &event.payload)?);
         }
@@ -281,8 +294,6 @@ impl EventStore {
             return Err(ServiceError::Internal(format!("{} decided on no events", ctx.rpc)));
         }
         let version = loaded.version() + events.len() as u64;
-        let state = events.iter().fold(loaded.state.clone(), |state, event| state.apply(event));
-        let response = respond(&state, version);
 
         let metadata = EventMetadata {
             actor: ctx.actor.to_log_actor(),
@@ -291,10 +302,12 @@ impl EventStore {
             occurred_at: event_log::Timestamp::from_micros(ctx.now.as_micros()),
         };
         let mut new_events = Vec::with_capacity(events.len());
-        let mut sealed_scope = None;
+        let (mut sealed_scope, mut erased_now) = (None, HashSet::new());
         for (i, event) in events.iter().enumerate() {
-            let (payload, scope) = self.record_payload(event)?;
-            sealed_scope = sealed_scope.or(scope);
+            let recorded = self.record_payload(event)?;
+            let payload = recorded.payload;
+            sealed_scope = sealed_scope.or(recorded.sealed_scope);
+            erased_now.extend(recorded.erased_scope);
             new_events.push(NewEvent {
                 event_id: ctx.derive_id(&format!("event/{stream}/{i}")),
                 event_type: event.event_type().to_owned(),
@@ -303,6 +316,11 @@ impl EventStore {
                 metadata: metadata.clone(),
             });
         }
+        // The answer shows the state after the command: with what it erased shown as erased.
+        let base =
+            if erased_now.is_empty() { loaded.state.clone() } else { self.load_erasing::<A>(key, &erased_now)?.state };
+        let state = events.iter().fold(base, |state, event| state.apply(event));
+        let response = respond(&state, version);
         // The answer shows the text it recorded: stored for retries, it is sealed like the events.
         let mut marker_value = ctx.fingerprint.to_vec();
         match (sealed_scope, &self.sealer) {
@@ -321,7 +339,15 @@ impl EventStore {
         };
         match self.log.append_request(request).await {
             Ok(_) => Ok(Attempt::Done(response)),
-            Err(AppendError::WrongExpectedVersion { .. } | AppendError::EventIdConflict { .. }) => {
+            Err(error @ (AppendError::WrongExpectedVersion { .. } | AppendError::EventIdConflict { .. })) => {
+                // The winner's events may be committed but not yet durable, so not yet readable: deciding
+                // again before they are would only lose the same race again.
+                if let AppendError::WrongExpectedVersion { actual: Some(version), .. } = error {
+                    let durable = self.log.wait_for_stream_version(stream, version);
+                    if let Ok(waited) = tokio::time::timeout(std::time::Duration::from_secs(5), durable).await {
+                        waited?;
+                    }
+                }
                 // Either a copy of this same request won the race (return its response) or another
                 // command changed the stream since it was loaded.
                 match self.stored_response(ctx)? {
@@ -341,14 +367,17 @@ impl EventStore {
     /// The payload to record for a decided event, and the scope its free text was sealed under: an erasure
     /// destroys its scope's keys first (so the key is gone even if recording then fails, and a retry finds
     /// nothing left to erase); free text is guarded and sealed.
-    fn record_payload<E: DomainEvent>(&self, event: &E) -> Result<(Vec<u8>, Option<Uuid>), ServiceError> {
+    fn record_payload<E: DomainEvent>(&self, event: &E) -> Result<RecordedPayload, ServiceError> {
         let payload = event.encode_payload();
-        let Some(sealer) = &self.sealer else { return Ok((payload, None)) };
-        if let Some(scope) = sealer.erased_scope(event.event_type(), &payload)? {
+        let Some(sealer) = &self.sealer else {
+            return Ok(RecordedPayload { payload, sealed_scope: None, erased_scope: None });
+        };
+        let erased_scope = sealer.erased_scope(event.event_type(), &payload)?;
+        if let Some(scope) = erased_scope {
             sealer.erase(scope)?;
         }
         let sealed = sealer.seal(event.event_type(), payload)?;
-        Ok((sealed.payload, sealed.scope))
+        Ok(RecordedPayload { payload: sealed.payload, sealed_scope: sealed.scope, erased_scope })
     }
 
     /// What a consumer appends for `events` it decided in reaction to `consumed` (see
@@ -369,6 +398,14 @@ impl EventStore {
         }
         Ok(reaction)
     }
+}
+
+/// A decided event's payload as it is recorded, the scope its free text was sealed under, and the scope it
+/// erased, if it is an erasure.
+struct RecordedPayload {
+    payload: Vec<u8>,
+    sealed_scope: Option<Uuid>,
+    erased_scope: Option<Uuid>,
 }
 
 /// How one round of a command ended.

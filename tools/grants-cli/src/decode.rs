@@ -2,13 +2,20 @@
 //! every event type any service records is readable as soon as it is in `proto/`.
 
 use event_log::RecordedEvent;
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+use std::collections::HashSet;
+
+use contracts::free_text::FreeTextSchema;
+use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, SerializeOptions};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 /// Turns payload bytes into JSON by the event type's protobuf message.
 #[derive(Debug)]
 pub struct PayloadDecoder {
     pool: DescriptorPool,
+    /// Subjects whose free text was erased (see `proto/grants/common/v1/free_text.proto`): text recorded in
+    /// clear about them, before free text was sealed, is shown as erased.
+    erased: HashSet<Uuid>,
 }
 
 impl PayloadDecoder {
@@ -16,7 +23,34 @@ impl PayloadDecoder {
         let mut pool = DescriptorPool::decode(contracts::FILE_DESCRIPTOR_SET)?;
         // The log's own events (signed checkpoints) are defined beside the record contract.
         pool.decode_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)?;
-        Ok(PayloadDecoder { pool })
+        Ok(PayloadDecoder { pool, erased: HashSet::new() })
+    }
+
+    /// Notes the subject an erasure event erased, so that what was recorded about it in clear reads as
+    /// erased; other events are ignored.
+    pub fn note_erasure(&mut self, service: &str, event_type: &str, payload: &[u8]) {
+        let schema = FreeTextSchema::contracts();
+        let Some(descriptor) = schema.message(&format!("grants.{service}.v1.{event_type}")) else { return };
+        if !schema.is_erasure(&descriptor) {
+            return;
+        }
+        if let Ok(message) = DynamicMessage::decode(descriptor, payload)
+            && let Ok(Some(scope)) = schema.scope(&message)
+        {
+            self.erased.insert(scope);
+        }
+    }
+
+    /// Shows as erased the free text `message` holds in clear about an erased subject. Sealed text is
+    /// ciphertext here in any case: nothing to do.
+    fn redact(&self, message: &mut DynamicMessage) {
+        let schema = FreeTextSchema::contracts();
+        if self.erased.is_empty() || !schema.carries_free_text(&message.descriptor()) {
+            return;
+        }
+        if schema.scope(message).ok().flatten().is_some_and(|scope| self.erased.contains(&scope)) {
+            schema.mark_erased(message, false);
+        }
     }
 
     /// The payload of an event of `service` as JSON, with the contracts' field names. An event type the
@@ -29,10 +63,11 @@ impl PayloadDecoder {
         let Some(descriptor) = descriptor else {
             return json!({ "undecoded_hex": encode_hex(payload), "reason": format!("unknown event type {event_type}") });
         };
-        let message = match DynamicMessage::decode(descriptor, payload) {
+        let mut message = match DynamicMessage::decode(descriptor, payload) {
             Ok(message) => message,
             Err(e) => return json!({ "undecoded_hex": encode_hex(payload), "reason": e.to_string() }),
         };
+        self.redact(&mut message);
         let options = SerializeOptions::new().use_proto_field_name(true).skip_default_fields(false);
         message
             .serialize_with_options(serde_json::value::Serializer, &options)
@@ -104,6 +139,23 @@ fn encode_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_recorded_in_clear_about_an_erased_subject_is_shown_erased_before_and_after_the_erasure() {
+        use contracts::awards::v1 as aw;
+        use prost::Message;
+        let award = Uuid::new_v4().to_string();
+        let suspended = aw::AwardSuspended { award_id: award.clone(), reason: "in clear".into(), sealed_text: None };
+        let mut decoder = PayloadDecoder::new().unwrap();
+        let shown = decoder.payload("awards", "AwardSuspended", &suspended.encode_to_vec());
+        assert_eq!(shown["reason"], "in clear", "nothing erased yet");
+        let erasure = aw::AwardTextErased { award_id: award.clone(), reason: 1, erased_by: "officer-1".into() };
+        decoder.note_erasure("awards", "AwardTextErased", &erasure.encode_to_vec());
+        let shown = decoder.payload("awards", "AwardSuspended", &suspended.encode_to_vec());
+        assert_eq!(shown["reason"], contracts::free_text::ERASED_TEXT);
+        let other = aw::AwardSuspended { award_id: Uuid::new_v4().to_string(), ..suspended };
+        assert_eq!(decoder.payload("awards", "AwardSuspended", &other.encode_to_vec())["reason"], "in clear");
+    }
 
     #[test]
     fn times_are_rfc3339_utc() {

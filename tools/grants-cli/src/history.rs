@@ -12,6 +12,8 @@ use anyhow::bail;
 use futures::StreamExt;
 use serde_json::Value;
 
+use event_log::RecordedEvent;
+
 use crate::Outcome;
 use crate::decode::{PayloadDecoder, rfc3339};
 use crate::endpoints::Connection;
@@ -21,9 +23,9 @@ const LINKING_FIELDS: [&str; 5] = ["application_id", "award_id", "obligation_id"
 const GRANT_SERVICES: [&str; 3] = ["applications", "awards", "reporting"];
 
 pub async fn run(connection: &Connection, application: uuid::Uuid, as_json: bool) -> anyhow::Result<Outcome> {
-    let decoder = PayloadDecoder::new()?;
+    let mut decoder = PayloadDecoder::new()?;
     let mut known: HashSet<String> = HashSet::from([application.to_string()]);
-    let mut rows: Vec<(i64, Value)> = Vec::new();
+    let mut steps: Vec<(&str, RecordedEvent)> = Vec::new();
     // Every log it follows must have an address before any is read.
     for service in GRANT_SERVICES {
         connection.url_of(service)?;
@@ -33,6 +35,7 @@ pub async fn run(connection: &Connection, application: uuid::Uuid, as_json: bool
         let mut events = std::pin::pin!(client.read_all(0).await?);
         while let Some(event) = events.next().await {
             let event = event?;
+            decoder.note_erasure(service, &event.event_type, &event.payload);
             let payload = decoder.payload(service, &event.event_type, &event.payload);
             let links: Vec<String> = LINKING_FIELDS
                 .iter()
@@ -42,10 +45,13 @@ pub async fn run(connection: &Connection, application: uuid::Uuid, as_json: bool
                 .collect();
             if links.iter().any(|id| known.contains(id)) {
                 known.extend(links);
-                rows.push((event.recorded_at.as_micros(), decoder.event(service, &event)));
+                steps.push((service, event));
             }
         }
     }
+    // Shown once every erasure is known: an erasure hides what was written before it, too.
+    let mut rows: Vec<(i64, Value)> =
+        steps.iter().map(|(service, event)| (event.recorded_at.as_micros(), decoder.event(service, event))).collect();
     if rows.is_empty() {
         bail!("no service recorded anything about application {application}");
     }

@@ -266,7 +266,7 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     let against_signed = ["verify", "--service", "applications", "--against", signed_file.to_str().unwrap()];
     let pinned = cli.run(&[&against_signed[..], &["--public-key", &public_key]].concat()).await;
     assert_eq!(pinned.status.code(), Some(0), "{pinned:?}");
-    assert!(pinned.stderr.is_empty(), "no warning with a pinned key: {pinned:?}");
+    assert!(!String::from_utf8_lossy(&pinned.stderr).contains("warning"), "no warning with a pinned key: {pinned:?}");
     assert!(stdout(&pinned).contains("1 signed checkpoints hold"), "{}", stdout(&pinned));
     let impostor_file = cli.run(&[&against_signed[..], &["--public-key", &impostor]].concat()).await;
     assert_eq!(impostor_file.status.code(), Some(2), "a file signed by another key is refused: {impostor_file:?}");

@@ -34,6 +34,7 @@ async fn write_log(dir: &Path, count: usize, reason_bytes: usize) -> EventLog {
                     round_id: uuid::Uuid::nil().to_string(),
                     organisation_id: uuid::Uuid::nil().to_string(),
                     reason: format!("reason {i} {}", "x".repeat(reason_bytes)),
+                    sealed_text: None,
                 }
                 .encode_to_vec(),
                 metadata: EventMetadata {

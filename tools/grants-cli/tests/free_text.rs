@@ -1,0 +1,275 @@
+//! Free text about the people served, end to end, with the four real services in this process and the real
+//! RabbitMQ: a canary sentence written in a report's narrative and in a revision reason is sealed before
+//! anything records it, so it appears in clear in no file under any data directory, in no message on the
+//! bus and in no `grants export`; the owning service shows it to the roles that read reports; after a
+//! safeguarding erasure nobody can read it any more, across a restart, and every log still verifies.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use contracts::awards::v1::{self as aw, AwardsServiceClient};
+use contracts::common::v1::ErasureReason;
+use contracts::reporting::v1::{self as rp, ReportingServiceClient};
+use event_bus::lapin::options::{BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use event_bus::lapin::types::FieldTable;
+use event_bus::lapin::{Connection, ConnectionProperties, ExchangeKind};
+use service_runtime::Role;
+use test_support::fixtures::{self, agree_and_sign, approve_application};
+use test_support::services::listen;
+use test_support::{Running, Vhost, authed, eventually, request_id, start_sources, token};
+
+const NARRATIVE_CANARY: &str = "The canary sang in the shelter at dawn";
+const REASON_CANARY: &str = "Please say more about the canary of the night shift";
+
+/// Every message published on the events exchange of `uri`'s vhost, kept in a queue of the test's own.
+struct Capture {
+    channel: event_bus::lapin::Channel,
+    _connection: Connection,
+}
+
+impl Capture {
+    async fn bind(uri: &str) -> Capture {
+        let connection = Connection::connect(uri, ConnectionProperties::default()).await.unwrap();
+        // The relays declare the exchange when they connect; wait for it rather than race them. A passive
+        // declaration of a missing exchange closes its channel: each attempt has a channel of its own.
+        eventually("the events exchange", || {
+            let connection = &connection;
+            async move {
+                let channel = connection.create_channel().await.ok()?;
+                let passive = ExchangeDeclareOptions { passive: true, ..Default::default() };
+                channel
+                    .exchange_declare("grants.events".into(), ExchangeKind::Topic, passive, FieldTable::default())
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+        let channel = connection.create_channel().await.unwrap();
+        channel.queue_declare("capture".into(), QueueDeclareOptions::default(), FieldTable::default()).await.unwrap();
+        channel
+            .queue_bind(
+                "capture".into(),
+                "grants.events".into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        Capture { channel, _connection: connection }
+    }
+
+    /// The bodies and properties (type, headers) of every message captured so far, as raw bytes.
+    async fn drain(&self) -> Vec<Vec<u8>> {
+        let mut messages = Vec::new();
+        while let Some(message) =
+            self.channel.basic_get("capture".into(), BasicGetOptions { no_ack: true }).await.unwrap()
+        {
+            let mut bytes = message.delivery.data.clone();
+            bytes.extend(format!("{:?}", message.delivery.properties).into_bytes());
+            messages.push(bytes);
+        }
+        messages
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The files under `dir` (recursively) whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if std::fs::read(&path).is_ok_and(|bytes| contains(&bytes, needle)) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Runs `grants` against the platform as an auditor (off the runtime's workers).
+async fn grants(endpoints: &[(String, String)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_grants"));
+    for (name, url) in endpoints {
+        command.arg("--endpoint").arg(format!("{name}={url}"));
+    }
+    command.args(args).env("GRANTS_TOKEN", token(Role::Auditor, "auditor-1", None)).env_remove("GRANTS_JWT_SECRET");
+    tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
+}
+
+async fn report(client: &ReportingServiceClient<tonic::transport::Channel>, award_id: &str) -> rp::Report {
+    let request =
+        rp::GetReportRequest { award_id: award_id.into(), report_ref: "progress-1".into(), ..Default::default() };
+    let officer = token(Role::ProgramOfficer, "officer-2", None);
+    client.clone().get_report(authed(request, &officer)).await.unwrap().into_inner().report.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again() {
+    let vhost = Vhost::create();
+    let sources = start_sources!(vhost.uri());
+    let capture = Capture::bind(&vhost.uri()).await;
+    let (urls, amqp) = (sources.urls(), vhost.uri());
+    let projector =
+        Running::start(listen().await, "projector", tempfile::tempdir().unwrap(), projector::service::run, {
+            move |data_dir| projector::service::Config {
+                data_dir,
+                server: test_support::services::server_config(),
+                jwt: test_support::jwt(),
+                amqp_uri: Some(amqp),
+                source_logs: urls,
+                suppression_k: 5,
+            }
+        });
+    let mut endpoints: Vec<(String, String)> = sources.urls().into_iter().collect();
+    endpoints.push(("projector".into(), projector.url()));
+
+    // An approved application becomes an award over the bus; its agreement is signed; reporting schedules.
+    let organisation = uuid::Uuid::new_v4().to_string();
+    let application = approve_application(sources.applications.channel().await, &organisation).await;
+    let application_id = awards::domain::ApplicationId::parse("", &application.application_id).unwrap();
+    let award_id = awards::domain::AwardId::for_application(application_id).to_string();
+    let mut awards_client = sources.awards.client(AwardsServiceClient::new).await;
+    let auditor = token(Role::Auditor, "auditor-1", None);
+    eventually("the award offered from the bus", || {
+        let (mut client, request) = (awards_client.clone(), aw::GetAwardRequest { award_id: award_id.clone() });
+        let auditor = auditor.clone();
+        async move { client.get_award(authed(request, &auditor)).await.ok() }
+    })
+    .await;
+    agree_and_sign(&mut awards_client, &award_id, fixtures::agreement()).await;
+    let reporting = sources.reporting.client(ReportingServiceClient::new).await;
+    eventually("the obligations scheduled from the bus", || {
+        let (mut client, auditor) = (reporting.clone(), auditor.clone());
+        let request = rp::GetObligationsRequest { award_id: award_id.clone(), as_of: None };
+        async move {
+            client.get_obligations(authed(request, &auditor)).await.ok().filter(|r| !r.get_ref().obligations.is_empty())
+        }
+    })
+    .await;
+
+    // The partner reports with the canary in its narrative; the officer asks for a revision with another.
+    let partner = token(Role::Partner, "partner-1", Some(&organisation));
+    let officer = token(Role::ProgramOfficer, "officer-2", None);
+    let progress = rp::ProgressContent {
+        narrative: format!("{NARRATIVE_CANARY}; forty survivors were sheltered this period."),
+        indicators: vec![rp::IndicatorValue {
+            indicator_id: "legal_cases_prosecution".into(),
+            total: 3,
+            cells: vec![],
+        }],
+    };
+    let submit = rp::SubmitReportRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        report_ref: "progress-1".into(),
+        progress: Some(progress),
+        attestations: Some(rp::Attestations {
+            consent_for_data_use: true,
+            safeguarding_and_child_protection: true,
+            fraud_and_anti_corruption: true,
+        }),
+        ..Default::default()
+    };
+    let submitted = reporting.clone().submit_report(authed(submit.clone(), &partner)).await.unwrap().into_inner();
+    let narrative =
+        |r: &rp::Report| r.versions[0].submission.as_ref().unwrap().progress.as_ref().unwrap().narrative.clone();
+    assert!(narrative(submitted.report.as_ref().unwrap()).starts_with(NARRATIVE_CANARY), "the answer shows it");
+    let retried = reporting.clone().submit_report(authed(submit, &partner)).await.unwrap().into_inner();
+    assert_eq!(retried, submitted, "a retry returns the first answer, kept sealed");
+    let revision = rp::RequestRevisionRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        report_ref: "progress-1".into(),
+        reasons: vec![REASON_CANARY.into()],
+    };
+    reporting.clone().request_revision(authed(revision, &officer)).await.unwrap();
+    // Readers with a role that sees reports read the text through the owning service.
+    let seen = report(&reporting, &award_id).await;
+    assert!(narrative(&seen).starts_with(NARRATIVE_CANARY));
+    assert_eq!(seen.versions[0].revision_reasons, [REASON_CANARY]);
+
+    // Everything published reaches the capture queue and the projector (which reads reports' counts).
+    let messages = eventually("the revision request on the bus", || {
+        let capture = &capture;
+        async move {
+            let mut all = Vec::new();
+            for _ in 0..20 {
+                all.extend(capture.drain().await);
+                if all.iter().any(|m| contains(m, "RevisionRequested")) {
+                    return Some(all);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            None
+        }
+    })
+    .await;
+    assert!(messages.iter().any(|m| contains(m, "ReportSubmitted")), "the report was published");
+    for canary in [NARRATIVE_CANARY, REASON_CANARY] {
+        assert!(!messages.iter().any(|m| contains(m, canary)), "{canary:?} in clear in a message on the bus");
+    }
+    let export_dir = tempfile::tempdir().unwrap();
+    let export_file = export_dir.path().join("export.jsonl");
+    let exported = grants(&endpoints, &["export", "--all", "--output", export_file.to_str().unwrap()]).await;
+    assert!(exported.status.success(), "export: {}", String::from_utf8_lossy(&exported.stderr));
+    let export = std::fs::read(&export_file).unwrap();
+    assert!(contains(&export, "sealed_text"), "the export holds the sealed text");
+    for canary in [NARRATIVE_CANARY, REASON_CANARY] {
+        assert!(!contains(&export, canary), "{canary:?} in clear in grants export");
+        for running in [&sources.applications, &sources.awards, &sources.reporting, &projector] {
+            let found = files_containing(running.dir.path(), canary);
+            assert!(found.is_empty(), "{canary:?} in clear in {found:?}");
+        }
+    }
+
+    // A safeguarding erasure: a code, not words; partners may not; then nobody reads the text.
+    let erase = |reason: ErasureReason| rp::EraseReportTextRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        report_ref: "progress-1".into(),
+        reason: reason as i32,
+    };
+    let refused = reporting.clone().erase_report_text(authed(erase(ErasureReason::Unspecified), &officer)).await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::InvalidArgument);
+    let refused =
+        reporting.clone().erase_report_text(authed(erase(ErasureReason::IdentifiesPersonServed), &partner)).await;
+    assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+    let erased = reporting
+        .clone()
+        .erase_report_text(authed(erase(ErasureReason::IdentifiesPersonServed), &officer))
+        .await
+        .unwrap()
+        .into_inner();
+    let after = erased.report.unwrap();
+    assert_eq!(narrative(&after), contracts::free_text::ERASED_TEXT);
+    assert_eq!(after.versions[0].revision_reasons, [contracts::free_text::ERASED_TEXT]);
+    let verified = grants(&endpoints, &["verify", "--all"]).await;
+    assert!(verified.status.success(), "verify --all: {}", String::from_utf8_lossy(&verified.stdout));
+
+    // Erased for good: across a restart, and no key left that opens what the log holds.
+    let dir = sources.reporting.stop().await;
+    let keys = dir.path().join("reporting").join("personal-data-keys");
+    let key_files: Vec<_> = std::fs::read_dir(&keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "key"))
+        .collect();
+    assert!(key_files.is_empty(), "the report's key is destroyed and no other text was sealed: {key_files:?}");
+    let reporting_sources = std::collections::HashMap::from([("awards".to_owned(), sources.awards.url())]);
+    let restarted = test_support::start_reporting!(listen().await, dir, Some(vhost.uri()), reporting_sources);
+    let client = restarted.client(ReportingServiceClient::new).await;
+    let after_restart = report(&client, &award_id).await;
+    assert_eq!(narrative(&after_restart), contracts::free_text::ERASED_TEXT);
+    restarted.stop().await;
+    projector.stop().await;
+    sources.applications.stop().await;
+    sources.awards.stop().await;
+}
