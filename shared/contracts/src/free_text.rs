@@ -113,6 +113,14 @@ impl FreeTextSchema {
         self.pool.get_message_by_name(full_name)
     }
 
+    /// The response message of the RPC at `path` (`package.Service/Method`).
+    pub fn response_of(&self, path: &str) -> Option<MessageDescriptor> {
+        let (service, method) = path.trim_start_matches('/').split_once('/')?;
+        let service = self.pool.get_service_by_name(service)?;
+        let method = service.methods().find(|m| m.name() == method)?;
+        Some(method.output())
+    }
+
     /// Whether messages of this type can hold free text.
     pub fn carries_free_text(&self, message: &MessageDescriptor) -> bool {
         self.carriers.contains(message.full_name())

@@ -321,14 +321,19 @@ impl EventStore {
             if erased_now.is_empty() { loaded.state.clone() } else { self.load_erasing::<A>(key, &erased_now)?.state };
         let state = events.iter().fold(base, |state, event| state.apply(event));
         let response = respond(&state, version);
-        // The answer shows the text it recorded: stored for retries, it is sealed like the events.
+        // Stored for retries, the answer is sealed like the text the command recorded; text it shows that the
+        // command did not write (a report shown with an acceptance) is left out of the stored copy.
         let mut marker_value = ctx.fingerprint.to_vec();
         match (sealed_scope, &self.sealer) {
             (Some(scope), Some(sealer)) => {
                 marker_value.push(SEALED_RESPONSE);
                 sealer.seal_bytes(scope, &response.encode_to_vec())?.encode(&mut marker_value)
             }
-            _ => response.encode(&mut marker_value),
+            (None, Some(sealer)) => {
+                marker_value.extend(sealer.without_free_text(ctx.rpc, response.encode_to_vec())?);
+                Ok(())
+            }
+            (_, None) => response.encode(&mut marker_value),
         }
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let request = AppendRequest {

@@ -107,6 +107,18 @@ impl TextSealer {
         Ok(SealedPayload { payload: message.encode_to_vec(), scope: Some(scope) })
     }
 
+    /// An encoded response of the RPC at `rpc` with its free text left out, to be stored for retries when
+    /// the text it shows is not the command's own (and so cannot be sealed under the command's scope).
+    pub fn without_free_text(&self, rpc: &str, response: Vec<u8>) -> Result<Vec<u8>, ServiceError> {
+        let Some(descriptor) = Self::schema().response_of(rpc) else { return Ok(response) };
+        if !Self::schema().carries_free_text(&descriptor) {
+            return Ok(response);
+        }
+        let mut message = Self::decode(descriptor, &response)?;
+        Self::schema().take(&mut message);
+        Ok(message.encode_to_vec())
+    }
+
     /// Seals bytes under the key of `scope`.
     pub fn seal_bytes(&self, scope: Uuid, plaintext: &[u8]) -> Result<SealedPersonalData, ServiceError> {
         let sealed = self.vault.seal_in_scope(scope, plaintext).map_err(vault_error)?;

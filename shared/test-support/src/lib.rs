@@ -16,6 +16,7 @@
 
 pub mod authorization;
 pub mod broker;
+pub mod disk;
 pub mod fixtures;
 pub mod identity;
 pub mod polling;

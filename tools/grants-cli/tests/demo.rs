@@ -256,6 +256,20 @@ async fn the_demo_seeds_a_whole_program_whose_logs_verify() {
     .await;
     assert_eq!(listed_overdue[0].report_ref, "progress-1");
 
+    // The free text the demo wrote (application summaries and target groups, review and decision reasons,
+    // narratives, a variation's reason and its approval comment) is nowhere on disk in clear.
+    for written in [
+        "Short-term shelter, medical referral and free legal aid",
+        "women and girls returning from abroad",
+        "Strong fit with the round's priorities",
+        "Provided shelter and legal aid to survivors referred",
+        "Court hearings for supported cases were rescheduled",
+        "Extension justified by the court calendar",
+    ] {
+        let found = test_support::disk::files_containing(platform._dir.path(), written);
+        assert!(found.is_empty(), "{written:?} in clear in {found:?}");
+    }
+
     // Run again, the demo replays its requests: the same summary, and no log grows.
     let heads = platform.heads().await;
     let again = platform.demo().await;

@@ -1,19 +1,22 @@
 //! Free text about the people served, end to end, with the four real services in this process and the real
-//! RabbitMQ: a canary sentence written in a report's narrative and in a revision reason is sealed before
+//! RabbitMQ, the three layers of victim safety together: a narrative that identifies someone is refused by
+//! the guard; a canary sentence that passes it (in a narrative and in a revision reason) is sealed before
 //! anything records it, so it appears in clear in no file under any data directory, in no message on the
-//! bus and in no `grants export`; the owning service shows it to the roles that read reports; after a
-//! safeguarding erasure nobody can read it any more, across a restart, and every log still verifies.
+//! bus and in no `grants export`; the owning service shows it to the roles that read reports; the report's
+//! counts are published perturbed and suppressed; after a safeguarding erasure nobody can read the text
+//! any more, across a restart, and every log still verifies.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use contracts::awards::v1::{self as aw, AwardsServiceClient};
 use contracts::common::v1::ErasureReason;
+use contracts::projector::v1::{self as pj, ProjectorServiceClient};
 use contracts::reporting::v1::{self as rp, ReportingServiceClient};
 use event_bus::lapin::options::{BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use event_bus::lapin::types::FieldTable;
 use event_bus::lapin::{Connection, ConnectionProperties, ExchangeKind};
 use service_runtime::Role;
+use test_support::disk::{contains, files_containing};
 use test_support::fixtures::{self, agree_and_sign, approve_application};
 use test_support::services::listen;
 use test_support::{Running, Vhost, authed, eventually, request_id, start_sources, token};
@@ -71,27 +74,6 @@ impl Capture {
         }
         messages
     }
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
-/// The files under `dir` (recursively) whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if std::fs::read(&path).is_ok_and(|bytes| contains(&bytes, needle)) {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 /// Runs `grants` against the platform as an auditor (off the runtime's workers).
@@ -182,7 +164,7 @@ async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again(
     let narrative =
         |r: &rp::Report| r.versions[0].submission.as_ref().unwrap().progress.as_ref().unwrap().narrative.clone();
     assert!(narrative(submitted.report.as_ref().unwrap()).starts_with(NARRATIVE_CANARY), "the answer shows it");
-    let retried = reporting.clone().submit_report(authed(submit, &partner)).await.unwrap().into_inner();
+    let retried = reporting.clone().submit_report(authed(submit.clone(), &partner)).await.unwrap().into_inner();
     assert_eq!(retried, submitted, "a retry returns the first answer, kept sealed");
     let revision = rp::RequestRevisionRequest {
         request_id: request_id(),
@@ -195,15 +177,47 @@ async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again(
     let seen = report(&reporting, &award_id).await;
     assert!(narrative(&seen).starts_with(NARRATIVE_CANARY));
     assert_eq!(seen.versions[0].revision_reasons, [REASON_CANARY]);
+    // A resubmission that names someone is refused by the guard and records nothing.
+    let mut resubmit = submit.clone();
+    resubmit.request_id = request_id();
+    resubmit.progress.as_mut().unwrap().narrative = "Ms. Sokha can be reached on +855 12 345 678.".into();
+    let refused = reporting.clone().submit_report(authed(resubmit.clone(), &partner)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("progress.narrative") && !refused.message().contains("345"), "{refused:?}");
+    assert_eq!(report(&reporting, &award_id).await.versions.len(), 1, "the refusal recorded nothing");
+    // The revised version passes, is accepted, and its counts reach the projector.
+    resubmit.request_id = request_id();
+    resubmit.progress.as_mut().unwrap().narrative = format!("{NARRATIVE_CANARY}; three legal cases were supported.");
+    reporting.clone().submit_report(authed(resubmit, &partner)).await.unwrap();
+    let accept = rp::AcceptReportRequest {
+        request_id: request_id(),
+        award_id: award_id.clone(),
+        report_ref: "progress-1".into(),
+        expected_version: None,
+    };
+    reporting.clone().accept_report(authed(accept, &officer)).await.unwrap();
+    // Published counts: 3 legal cases is below k = 5, so it is withheld, never shown exactly.
+    let projector_client = ProjectorServiceClient::new(projector.channel().await);
+    let legal_cases = eventually("the accepted report's counts in the projector", || {
+        let (mut client, officer) = (projector_client.clone(), officer.clone());
+        async move {
+            let request = pj::GetProgramSummaryRequest::default();
+            let summary = client.get_program_summary(authed(request, &officer)).await.ok()?.into_inner();
+            summary.indicators.into_iter().find(|i| i.indicator_id == "legal_cases_prosecution")
+        }
+    })
+    .await;
+    let total = legal_cases.total.unwrap();
+    assert!(total.suppressed && total.value == 0, "a count below k is withheld: {total:?}");
 
     // Everything published reaches the capture queue and the projector (which reads reports' counts).
-    let messages = eventually("the revision request on the bus", || {
+    let messages = eventually("the acceptance on the bus", || {
         let capture = &capture;
         async move {
             let mut all = Vec::new();
             for _ in 0..20 {
                 all.extend(capture.drain().await);
-                if all.iter().any(|m| contains(m, "RevisionRequested")) {
+                if all.iter().any(|m| contains(m, "ReportAccepted")) {
                     return Some(all);
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -212,7 +226,9 @@ async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again(
         }
     })
     .await;
-    assert!(messages.iter().any(|m| contains(m, "ReportSubmitted")), "the report was published");
+    for published in ["ReportSubmitted", "RevisionRequested"] {
+        assert!(messages.iter().any(|m| contains(m, published)), "{published} was published");
+    }
     for canary in [NARRATIVE_CANARY, REASON_CANARY] {
         assert!(!messages.iter().any(|m| contains(m, canary)), "{canary:?} in clear in a message on the bus");
     }
@@ -251,6 +267,10 @@ async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again(
     let after = erased.report.unwrap();
     assert_eq!(narrative(&after), contracts::free_text::ERASED_TEXT);
     assert_eq!(after.versions[0].revision_reasons, [contracts::free_text::ERASED_TEXT]);
+    assert_eq!(after.versions.len(), 2);
+    let second = after.versions[1].submission.as_ref().unwrap().progress.as_ref().unwrap();
+    assert_eq!(second.narrative, contracts::free_text::ERASED_TEXT, "every version of the report");
+    assert_eq!(second.indicators[0].total, 3, "the counts are no free text: they stay");
     let verified = grants(&endpoints, &["verify", "--all"]).await;
     assert!(verified.status.success(), "verify --all: {}", String::from_utf8_lossy(&verified.stdout));
 
