@@ -40,6 +40,46 @@ impl ProjectorApi {
     pub fn new(models: Models, sources: SourceLogs, disclosure: Disclosure) -> ProjectorApi {
         ProjectorApi { models, sources, disclosure: Arc::new(disclosure), rebuild: Arc::default() }
     }
+
+    /// Starts a rebuild of the read models from the source logs in the background (see
+    /// [`Models::rebuild`]); its progress is in [`RebuildState`]. Refused while one runs.
+    pub fn start_rebuild(&self) -> Result<(), ServiceError> {
+        {
+            let mut state = self.rebuild.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if state.running {
+                return Err(Rejection::precondition("rebuild", "is already running").into());
+            }
+            *state = RebuildState { running: true, started_at: now_timestamp(), ..RebuildState::default() };
+        }
+        let (models, sources, shared) = (self.models.clone(), self.sources.clone(), self.rebuild.clone());
+        tokio::spawn(async move {
+            let progress_state = shared.clone();
+            let result = models
+                .rebuild(&sources, |progress| {
+                    progress_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).progress =
+                        progress.clone();
+                })
+                .await;
+            let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.running = false;
+            state.finished_at = now_timestamp();
+            match result {
+                Ok(progress) => {
+                    tracing::info!(
+                        generation = progress.generation,
+                        events = progress.events_applied,
+                        "rebuild completed"
+                    );
+                    state.progress = progress;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "rebuild failed; the previous generation stays active");
+                    state.error = Some(e.to_string());
+                }
+            }
+        });
+        Ok(())
+    }
 }
 
 fn store_error(e: StoreError) -> Status {
@@ -383,40 +423,7 @@ impl ProjectorService for ProjectorApi {
     }
 
     async fn rebuild(&self, _request: Request<pb::RebuildRequest>) -> Result<Response<pb::RebuildStatus>, Status> {
-        {
-            let mut state = self.rebuild.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if state.running {
-                return Err(ServiceError::from(Rejection::precondition("rebuild", "is already running")).into());
-            }
-            *state = RebuildState { running: true, started_at: now_timestamp(), ..RebuildState::default() };
-        }
-        let (models, sources, shared) = (self.models.clone(), self.sources.clone(), self.rebuild.clone());
-        tokio::spawn(async move {
-            let progress_state = shared.clone();
-            let result = models
-                .rebuild(&sources, |progress| {
-                    progress_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).progress =
-                        progress.clone();
-                })
-                .await;
-            let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            state.running = false;
-            state.finished_at = now_timestamp();
-            match result {
-                Ok(progress) => {
-                    tracing::info!(
-                        generation = progress.generation,
-                        events = progress.events_applied,
-                        "rebuild completed"
-                    );
-                    state.progress = progress;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "rebuild failed; the previous generation stays active");
-                    state.error = Some(e.to_string());
-                }
-            }
-        });
+        self.start_rebuild().map_err(Status::from)?;
         let state = self.rebuild.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         Ok(Response::new(status_of(&state)))
     }

@@ -24,6 +24,12 @@ use crate::store::{OverlayStore, Store, StoreError, TxStore};
 
 const META_TREE: &str = "projector.meta";
 const ACTIVE_KEY: &str = "active";
+const FORMAT_KEY: &str = "format";
+
+/// The shape of the read-model entries this version writes. Raise it when an entry's encoding changes: a
+/// projector that finds an older one rebuilds its models from the logs at start (2: indicator counts kept
+/// per report, for the perturbation's record keys).
+pub const MODEL_FORMAT: u64 = 2;
 const GENERATION_PREFIX: &str = "projector.gen.";
 
 fn generation_tree_name(number: u64) -> String {
@@ -46,6 +52,8 @@ pub struct Models {
     writer: Arc<tokio::sync::Mutex<Generation>>,
     /// The generation queries read; replaced at the switch.
     reader: Arc<RwLock<Generation>>,
+    /// The entry format of the active generation, when it is older than [`MODEL_FORMAT`].
+    outdated: Option<u64>,
 }
 
 /// Reads the checkpoint of `source` from a generation tree.
@@ -73,12 +81,30 @@ impl Models {
             }
         }
         let generation = Generation { number, tree: db.open_tree(&active)? };
+        let format = match meta.get(FORMAT_KEY)? {
+            Some(bytes) => u64::from_be_bytes(
+                bytes.as_ref().try_into().map_err(|_| StoreError("`projector.meta/format` is not 8 bytes".into()))?,
+            ),
+            // Models written before the format was recorded are of the first format; none yet, of this one.
+            None if generation.tree.is_empty() => MODEL_FORMAT,
+            None => 1,
+        };
+        if format == MODEL_FORMAT {
+            meta.insert(FORMAT_KEY, &MODEL_FORMAT.to_be_bytes())?;
+        }
         Ok(Models {
             db,
             meta,
             writer: Arc::new(tokio::sync::Mutex::new(generation.clone())),
             reader: Arc::new(RwLock::new(generation)),
+            outdated: (format < MODEL_FORMAT).then_some(format),
         })
+    }
+
+    /// The entry format of the active generation, when it was written by an earlier version and must be
+    /// rebuilt before queries can read it.
+    pub fn outdated_format(&self) -> Option<u64> {
+        self.outdated
     }
 
     /// The generation queries read now.
@@ -178,6 +204,7 @@ impl Models {
         overlay.flush()?;
         tree.flush_async().await?;
         self.meta.insert(ACTIVE_KEY, &number.to_be_bytes())?;
+        self.meta.insert(FORMAT_KEY, &MODEL_FORMAT.to_be_bytes())?;
         self.meta.flush_async().await?;
         let generation = Generation { number, tree };
         let old = std::mem::replace(&mut *writer, generation.clone());

@@ -128,6 +128,15 @@ pub async fn run_with(
     }
 
     let api = ProjectorApi::new(models.clone(), sources, disclosure);
+    if let Some(format) = models.outdated_format() {
+        // Queries of the old entries would fail until then; they keep being served meanwhile.
+        tracing::warn!(
+            format,
+            current = crate::models::MODEL_FORMAT,
+            "the read models were written by an earlier version: rebuilding them from the source logs"
+        );
+        api.start_rebuild().map_err(|e| open_error(e.to_string()))?;
+    }
     let service = ProjectorServiceServer::new(api)
         .max_decoding_message_size(config.server.max_message_bytes)
         .max_encoding_message_size(config.server.max_message_bytes);

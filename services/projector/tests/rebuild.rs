@@ -119,3 +119,27 @@ async fn a_restarted_projector_keeps_its_generation_and_drops_a_half_built_one()
     assert_eq!(models.digest().unwrap().2, 1);
     assert!(!db.tree_names().iter().any(|n| n.as_ref() == b"projector.gen.1"));
 }
+
+#[tokio::test]
+async fn models_written_by_an_earlier_version_are_known_as_such_until_a_rebuild_replaces_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("models");
+    {
+        let db = event_log::open_sled_when_unlocked(&path).unwrap();
+        let models = Models::open(db.clone()).unwrap();
+        assert_eq!(models.outdated_format(), None, "new models are of this version's format");
+        // What an earlier version left: entries, and no format recorded.
+        models.active().tree.insert("round/x", b"{}".to_vec()).unwrap();
+        db.open_tree("projector.meta").unwrap().remove("format").unwrap();
+        db.flush().unwrap();
+    }
+    let db = event_log::open_sled_when_unlocked(&path).unwrap();
+    let models = Models::open(db.clone()).unwrap();
+    assert_eq!(models.outdated_format(), Some(1));
+    // A rebuild from (here, no) source logs writes the current format with the new generation.
+    let sources = projector::sources::SourceLogs::new(Default::default(), test_support::jwt());
+    models.rebuild(&sources, |_| {}).await.unwrap();
+    drop(models);
+    let models = Models::open(db).unwrap();
+    assert_eq!((models.outdated_format(), models.active().number), (None, 1));
+}
