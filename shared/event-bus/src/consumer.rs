@@ -16,12 +16,12 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::{FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use lapin::{BasicProperties, Channel, Confirmation};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::broker::{self, Backoff, timed};
+use crate::broker::{self, Backoff, BrokerConnection, timed};
 use crate::checkpoint::{Checkpoint, Verdict};
 use crate::config::ConsumerConfig;
 use crate::error::{BusError, HandlerError};
@@ -103,18 +103,11 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         let mut backoff = Backoff::new(self.config.bus.max_backoff);
         let name = format!("{}-consumer", self.config.name);
         while !shutdown.is_cancelled() {
-            let opened = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                opened = self.open(&name) => opened,
-            };
-            let (connection, mut session) = match opened {
-                Ok(opened) => opened,
-                Err(e) => {
-                    debug!(error = %e, broker = %self.config.bus.display_uri(), "consumer cannot connect");
-                    pause(backoff.next_delay(), &shutdown).await;
-                    continue;
-                }
-            };
+            let bus = &self.config.bus;
+            let cannot_connect =
+                |e: BusError| debug!(error = %e, broker = %bus.display_uri(), "consumer cannot connect");
+            let opened = broker::first_connected(&mut backoff, &shutdown, || self.open(&name), cannot_connect).await;
+            let Some((connection, mut session)) = opened else { break };
             self.progress.send_modify(|p| {
                 p.connections += 1;
                 p.connected = true;
@@ -130,24 +123,34 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 Err(Interrupt::Retry(reason)) => Ok(SessionEnd::Broken(BusError::Refused(reason))),
             };
             self.progress.send_modify(|p| p.connected = false);
-            broker::close(&self.config.bus, &connection).await;
-            match end? {
-                SessionEnd::Stopped => break,
-                SessionEnd::Broken(e) => {
+            match end {
+                Ok(SessionEnd::Broken(e)) => {
+                    // No polite close: it could wait for a broker that no longer answers. Dropping the
+                    // connection shuts its socket down.
+                    drop(session);
+                    drop(connection);
                     warn!(error = %e, queue = %self.config.queue, "consumer lost its connection");
                     pause(backoff.next_delay(), &shutdown).await;
+                }
+                Ok(SessionEnd::Stopped) => {
+                    connection.close(&self.config.bus).await;
+                    break;
+                }
+                Err(e) => {
+                    connection.close(&self.config.bus).await;
+                    return Err(e);
                 }
             }
         }
         Ok(self.handler)
     }
 
-    async fn open(&self, name: &str) -> Result<(Connection, Session), BusError> {
+    async fn open(&self, name: &str) -> Result<(BrokerConnection, Session), BusError> {
         let bus = &self.config.bus;
         let connection = broker::connect(bus, name).await?;
         let setup = async {
             let limit = bus.operation_timeout;
-            let channel = timed("channel.open", limit, connection.create_channel()).await?;
+            let channel = timed("channel.open", limit, connection.connection().create_channel()).await?;
             broker::declare_consumer_topology(&self.config, &channel).await?;
             timed("basic.qos", limit, channel.basic_qos(self.config.prefetch, BasicQosOptions::default())).await?;
             let consume = timed(
@@ -161,14 +164,14 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 ),
             )
             .await?;
-            let dead_letters = timed("channel.open", limit, connection.create_channel()).await?;
+            let dead_letters = timed("channel.open", limit, connection.connection().create_channel()).await?;
             timed("confirm.select", limit, dead_letters.confirm_select(ConfirmSelectOptions::default())).await?;
             Ok::<_, BusError>(Session { consume, dead_letters })
         };
         match setup.await {
             Ok(session) => Ok((connection, session)),
             Err(e) => {
-                broker::close(bus, &connection).await;
+                connection.close(bus).await;
                 Err(e)
             }
         }

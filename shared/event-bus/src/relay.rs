@@ -10,15 +10,17 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use event_log::{EventLog, RecordedEvent, Subscription, Timestamp, encode_envelope};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
-use lapin::{Channel, Confirmation, Connection, PublisherConfirm};
+use lapin::{Channel, Confirmation, Connection, Event, PublisherConfirm};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::broker::{self, Backoff, timed};
+use crate::broker::{self, Backoff, BrokerConnection, timed};
 use crate::config::RelayConfig;
 use crate::error::BusError;
 use crate::message::{event_properties, routing_key};
@@ -152,28 +154,29 @@ impl Relay {
         let mut backoff = Backoff::new(bus.max_backoff);
         let name = format!("{}-relay", self.config.service);
         while !shutdown.is_cancelled() {
-            let connected = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                connected = self.open(&name) => connected,
-            };
-            let (connection, channel) = match connected {
-                Ok(opened) => opened,
-                Err(e) => {
-                    debug!(error = %e, broker = %bus.display_uri(), "relay cannot connect");
-                    pause(backoff.next_delay(), shutdown).await;
-                    continue;
-                }
-            };
+            let cannot_connect = |e: BusError| debug!(error = %e, broker = %bus.display_uri(), "relay cannot connect");
+            let opened = broker::first_connected(&mut backoff, shutdown, || self.open(&name), cannot_connect).await;
+            let Some((connection, channel)) = opened else { break };
             self.connected.send_replace(true);
             info!(service = %self.config.service, from = self.published_up_to(), "relay connected");
-            let end = self.session(&channel, shutdown, persist, &mut backoff).await;
+            let mut broken = connection_errors(connection.connection());
+            let end = self.session(&channel, &mut broken, shutdown, persist, &mut backoff).await;
             self.connected.send_replace(false);
-            broker::close(bus, &connection).await;
-            match end? {
-                SessionEnd::Stopped => break,
-                SessionEnd::Broken(e) => {
+            match end {
+                Ok(SessionEnd::Broken(e)) => {
+                    // No polite close: it could wait for a broker that no longer answers. Dropping the
+                    // connection shuts its socket down.
+                    drop(connection);
                     warn!(error = %e, at = self.published_up_to(), "relay lost its connection; republishing from the cursor");
                     pause(backoff.next_delay(), shutdown).await;
+                }
+                Ok(SessionEnd::Stopped) => {
+                    connection.close(bus).await;
+                    break;
+                }
+                Err(e) => {
+                    connection.close(bus).await;
+                    return Err(e);
                 }
             }
         }
@@ -184,11 +187,12 @@ impl Relay {
         *self.confirmed.borrow()
     }
 
-    async fn open(&self, name: &str) -> Result<(Connection, Channel), BusError> {
+    async fn open(&self, name: &str) -> Result<(BrokerConnection, Channel), BusError> {
         let bus = &self.config.bus;
         let connection = broker::connect(bus, name).await?;
         let setup = async {
-            let channel = timed("channel.open", bus.operation_timeout, connection.create_channel()).await?;
+            let channel =
+                timed("channel.open", bus.operation_timeout, connection.connection().create_channel()).await?;
             timed("confirm.select", bus.operation_timeout, channel.confirm_select(ConfirmSelectOptions::default()))
                 .await?;
             broker::declare_events_exchange(bus, &channel).await?;
@@ -197,7 +201,7 @@ impl Relay {
         match setup.await {
             Ok(channel) => Ok((connection, channel)),
             Err(e) => {
-                broker::close(bus, &connection).await;
+                connection.close(bus).await;
                 Err(e)
             }
         }
@@ -207,6 +211,7 @@ impl Relay {
     async fn session(
         &self,
         channel: &Channel,
+        broken: &mut BoxStream<'static, BusError>,
         shutdown: &CancellationToken,
         persist: &watch::Sender<u64>,
         backoff: &mut Backoff,
@@ -223,6 +228,8 @@ impl Relay {
                 let step = tokio::select! {
                     biased;
                     _ = shutdown.cancelled() => Step::Stop,
+                    // Without this an idle relay would notice a lost connection only at its next publish.
+                    Some(e) = broken.next() => return Ok(SessionEnd::Broken(e)),
                     confirm = first_confirm(&mut in_flight), if !in_flight.is_empty() => Step::Confirm(confirm),
                     event = events.next(), if window_open => Step::Event(event),
                 };
@@ -317,6 +324,19 @@ impl Relay {
             }
         }
     }
+}
+
+/// The errors that end `connection`, as they happen.
+fn connection_errors(connection: &Connection) -> BoxStream<'static, BusError> {
+    connection
+        .events_listener()
+        .filter_map(|event| {
+            std::future::ready(match event {
+                Event::Error(source) => Some(BusError::Broker { operation: "connection", source }),
+                _ => None,
+            })
+        })
+        .boxed()
 }
 
 /// The oldest in-flight message's confirm, waiting no longer than its deadline. Cancel-safe: the confirm

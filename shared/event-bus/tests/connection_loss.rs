@@ -88,3 +88,40 @@ async fn cut_connections_lose_nothing_and_apply_nothing_twice() {
     assert_eq!(progress.dead_lettered, 0);
     assert!(DeadLetters::new(consumer_config).list().await.expect("dead letters").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_relay_notices_a_lost_connection_and_reconnects() {
+    let vhost = Vhost::create("idle-relay");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = EventLog::open(dir.path().join("log")).expect("log opens");
+    let proxy = TcpProxy::start(broker_address()).await;
+    // A consumer straight on the broker, so that the relay's messages have a queue to go to.
+    let (_db, _state, handler) = recording_handler(&dir.path().join("consumer"));
+    let consumer_config = ConsumerConfig::new(BusConfig::new(vhost.uri(broker_address())), "projector", &[SOURCE]);
+    let consumer = Consumer::new(consumer_config, handler, log.clone()).expect("consumer");
+    let mut progress = consumer.progress();
+    let relay =
+        Relay::new(log.clone(), RelayConfig::new(BusConfig::new(vhost.uri(proxy.address)), SOURCE)).expect("relay");
+    let mut monitor = relay.monitor();
+    let shutdown = CancellationToken::new();
+    let consuming = tokio::spawn(consumer.run(shutdown.clone()));
+    let consumer_ready = tokio::time::timeout(Duration::from_secs(30), progress.wait_for(|p| p.connected)).await;
+    assert!(consumer_ready.expect("consumer connects").is_ok());
+    let relaying = tokio::spawn(relay.run(shutdown.clone()));
+    append_events(&log, 0, 10, 1, 10).await;
+    assert!(tokio::time::timeout(Duration::from_secs(30), monitor.wait_published(10)).await.expect("relay publishes"));
+
+    // Nothing to publish: only the connection itself can tell the relay that it is gone.
+    assert_eq!(proxy.cut(), 1, "the cut severs the relay's connection");
+    let noticed = tokio::time::timeout(Duration::from_secs(30), monitor.wait_connected(false)).await;
+    assert!(noticed.expect("the idle relay notices the lost connection"));
+    let reconnected = tokio::time::timeout(Duration::from_secs(30), monitor.wait_connected(true)).await;
+    assert!(reconnected.expect("the relay reconnects"));
+    assert!(proxy.accepted() >= 2);
+
+    append_events(&log, 10, 10, 1, 10).await;
+    assert!(tokio::time::timeout(Duration::from_secs(30), monitor.wait_published(20)).await.expect("relay publishes"));
+    shutdown.cancel();
+    relaying.await.expect("relay task").expect("relay stops cleanly");
+    consuming.await.expect("consumer task").expect("consumer stops cleanly");
+}

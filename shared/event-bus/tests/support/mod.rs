@@ -59,13 +59,47 @@ pub fn broker_address() -> SocketAddr {
     SHARED_BROKER.parse().expect("address")
 }
 
-/// A TCP proxy in front of the broker; [`TcpProxy::cut`] drops every connection through it, as a
-/// network failure would, and keeps accepting new ones.
+/// A TCP proxy in front of the broker. [`TcpProxy::cut`] drops every connection through it, as a
+/// network failure would, and keeps accepting new ones. [`TcpProxy::black_hole`] makes it behave like a
+/// network that silently drops packets: connections through it stop carrying anything, and new ones are
+/// accepted and never answered; both stay so until the client gives them up.
 pub struct TcpProxy {
     pub address: SocketAddr,
     cuts: watch::Sender<u64>,
+    black_hole: watch::Sender<bool>,
     accepted: Arc<AtomicU64>,
+    open: Arc<AtomicU64>,
+    swallowed: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Counts a connection while it lives.
+struct Counted(Arc<AtomicU64>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicU64>) -> Counted {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+enum Forwarding {
+    Ended,
+    Cut,
+    BlackHole,
+}
+
+/// Reads and discards what the client sends until it closes the connection; `upstream` is held, unread.
+async fn swallow(mut client: TcpStream, upstream: Option<TcpStream>, swallowed: &Arc<AtomicU64>) {
+    let _swallowed = Counted::new(swallowed);
+    let _ = tokio::io::copy(&mut client, &mut tokio::io::sink()).await;
+    drop(upstream);
 }
 
 impl TcpProxy {
@@ -73,33 +107,62 @@ impl TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
         let address = listener.local_addr().expect("proxy address");
         let (cuts, _) = watch::channel(0u64);
-        let accepted = Arc::new(AtomicU64::new(0));
-        let (cut_rx, counter) = (cuts.subscribe(), accepted.clone());
+        let (black_hole, _) = watch::channel(false);
+        let [accepted, open, swallowed] = [(); 3].map(|()| Arc::new(AtomicU64::new(0)));
+        let (cut_rx, hole_rx) = (cuts.subscribe(), black_hole.subscribe());
+        let (accepted_count, open_count, swallowed_count) = (accepted.clone(), open.clone(), swallowed.clone());
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
+                accepted_count.fetch_add(1, Ordering::SeqCst);
                 let mut cut = cut_rx.clone();
                 cut.mark_unchanged();
+                let mut hole = hole_rx.clone();
+                let open = Counted::new(&open_count);
+                let swallowed = swallowed_count.clone();
                 tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect(target).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        _ = cut.changed() => {}
+                    let _open = open;
+                    if *hole.borrow_and_update() {
+                        return swallow(client, None, &swallowed).await;
                     }
-                    // Dropping both sockets closes them: each side sees the connection die.
+                    let Ok(mut upstream) = TcpStream::connect(target).await else { return };
+                    let forwarding = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => Forwarding::Ended,
+                        _ = cut.changed() => Forwarding::Cut,
+                        _ = hole.wait_for(|on| *on) => Forwarding::BlackHole,
+                    };
+                    match forwarding {
+                        // Dropping both sockets closes them: each side sees the connection die.
+                        Forwarding::Ended | Forwarding::Cut => {}
+                        Forwarding::BlackHole => swallow(client, Some(upstream), &swallowed).await,
+                    }
                 });
             }
         });
-        TcpProxy { address, cuts, accepted, task }
+        TcpProxy { address, cuts, black_hole, accepted, open, swallowed, task }
     }
 
-    pub fn cut(&self) {
+    /// Drops every open connection; returns how many there were (a cut while the client is between
+    /// connections severs nothing).
+    pub fn cut(&self) -> u64 {
+        let open = self.open.load(Ordering::SeqCst);
         self.cuts.send_modify(|n| *n += 1);
+        open
+    }
+
+    /// Starts (`true`) or ends a black hole. Connections that fell into it stay there when it ends, as
+    /// connections whose packets were lost: only new connections are forwarded again.
+    pub fn black_hole(&self, on: bool) {
+        self.black_hole.send_replace(on);
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections in the black hole that the client has not given up yet.
+    pub fn swallowed(&self) -> u64 {
+        self.swallowed.load(Ordering::SeqCst)
     }
 }
 
