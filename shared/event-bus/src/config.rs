@@ -32,6 +32,20 @@ pub struct BusConfig {
     pub heartbeat: u16,
 }
 
+/// Where a bus connects, without credentials: for messages and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerAddress {
+    /// `host:port`.
+    pub host: String,
+    pub vhost: String,
+}
+
+impl std::fmt::Display for BrokerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} vhost {}", self.host, self.vhost)
+    }
+}
+
 impl BusConfig {
     pub fn new(amqp_uri: impl Into<String>) -> BusConfig {
         BusConfig {
@@ -53,6 +67,16 @@ impl BusConfig {
                 format!("{}{}", &self.amqp_uri[..scheme + 3], &self.amqp_uri[at + 1..])
             }
             _ => self.amqp_uri.clone(),
+        }
+    }
+
+    /// Host, port and vhost of the broker; never the credentials.
+    pub fn broker(&self) -> BrokerAddress {
+        match self.uri() {
+            Ok(uri) => {
+                BrokerAddress { host: format!("{}:{}", uri.authority.host, uri.authority.port), vhost: uri.vhost }
+            }
+            Err(_) => BrokerAddress { host: self.display_uri(), vhost: String::new() },
         }
     }
 
@@ -101,12 +125,15 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
+    /// The log marker that holds the cursor unless configured otherwise.
+    pub const DEFAULT_CURSOR_MARKER: &str = "event-bus.relay.cursor";
+
     pub fn new(bus: BusConfig, service: impl Into<String>) -> RelayConfig {
         RelayConfig {
             bus,
             service: service.into(),
             window: 512,
-            cursor_marker: "event-bus.relay.cursor".into(),
+            cursor_marker: RelayConfig::DEFAULT_CURSOR_MARKER.into(),
             cursor_save_interval: Duration::from_millis(100),
         }
     }
@@ -149,13 +176,18 @@ impl ConsumerConfig {
         let name = name.into();
         ConsumerConfig {
             bus,
-            queue: format!("{name}.inbox"),
+            queue: ConsumerConfig::default_queue(&name),
             dead_letter_queue: format!("{name}.dead-letters"),
             name,
             sources: sources.iter().map(|s| (*s).to_owned()).collect(),
             prefetch: 512,
             delivery_limit: 20,
         }
+    }
+
+    /// The queue of the consumer named `name` unless configured otherwise: where its events wait.
+    pub fn default_queue(name: &str) -> String {
+        format!("{name}.inbox")
     }
 
     pub(crate) fn validate(&self) -> Result<(), BusError> {

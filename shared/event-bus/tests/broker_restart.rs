@@ -12,12 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use event_bus::{BusConfig, CancellationToken, Consumer, ConsumerConfig, Relay, RelayConfig, sled_checkpoint};
-use event_log::EventLog;
+use event_bus::BusConfig;
 use support::*;
 use tokio::time::Instant;
 
-const SOURCE: &str = "applications";
 const EVENTS: usize = 3_000;
 const LIMIT: Duration = Duration::from_secs(90);
 /// How long the broker stays unreachable at least, in the test where it silently drops packets.
@@ -159,53 +157,11 @@ async fn started_node(dir: &Path, test: &str) -> Option<Node> {
     }
 }
 
-/// A relay and a consumer of its events, through the broker at `address`, on a log of the test's own.
-struct Streaming {
-    log: EventLog,
-    db: sled::Db,
-    state: sled::Tree,
-    progress: tokio::sync::watch::Receiver<event_bus::ConsumerProgress>,
-    monitor: event_bus::BacklogMonitor,
-    shutdown: CancellationToken,
-    consuming: tokio::task::JoinHandle<Result<RecordingHandler, event_bus::BusError>>,
-    relaying: tokio::task::JoinHandle<Result<(), event_bus::BusError>>,
-}
-
-impl Streaming {
-    fn start(dir: &Path, address: SocketAddr) -> Streaming {
-        let log = EventLog::open(dir.join("log")).expect("log opens");
-        let bus = BusConfig::new(format!("amqp://guest:guest@{address}/%2f"));
-        let (db, state, handler) = recording_handler(&dir.join("consumer"));
-        let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), "projector", &[SOURCE]), handler, log.clone())
-            .expect("consumer");
-        let progress = consumer.progress();
-        let relay = Relay::new(log.clone(), RelayConfig::new(bus, SOURCE)).expect("relay");
-        let monitor = relay.monitor();
-        let shutdown = CancellationToken::new();
-        let consuming = tokio::spawn(consumer.run(shutdown.clone()));
-        let relaying = tokio::spawn(relay.run(shutdown.clone()));
-        Streaming { log, db, state, progress, monitor, shutdown, consuming, relaying }
-    }
-
-    /// Waits until every event is applied, stops both, and checks that each was applied once, in order.
-    async fn finish(self) {
-        wait_until("the consumer to handle every event", LIMIT, || {
-            sled_checkpoint(&self.db, SOURCE).expect("checkpoint").next_position == EVENTS as u64
-        })
-        .await;
-        self.shutdown.cancel();
-        self.consuming.await.expect("consumer task").expect("consumer stops cleanly");
-        self.relaying.await.expect("relay task").expect("relay stops cleanly");
-        assert_eq!(count_prefix(&self.state, APPLIED), EVENTS, "every event applied");
-        assert_eq!(violations(&self.state), Vec::<String>::new(), "no event applied twice or out of order");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_and_restarted_broker_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let Some(mut node) = started_node(dir.path(), "killed").await else { return };
-    let streaming = Streaming::start(dir.path(), node.address());
+    let streaming = Streaming::start(dir.path(), BusConfig::new(format!("amqp://guest:guest@{}/%2f", node.address())));
     let (log, mut monitor) = (streaming.log.clone(), streaming.monitor.clone());
 
     // RabbitMQ 3.10 records a new quorum queue in its Ra directory lazily: a node killed seconds after
@@ -239,7 +195,7 @@ async fn a_killed_and_restarted_broker_loses_nothing() {
         resumed_after.as_millis(),
         published_at_kill
     );
-    streaming.finish().await;
+    streaming.finish(EVENTS, LIMIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,7 +203,7 @@ async fn an_unreachable_broker_loses_nothing_and_publishing_resumes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let Some(node) = started_node(dir.path(), "unreachable").await else { return };
     let proxy = TcpProxy::start(node.address()).await;
-    let streaming = Streaming::start(dir.path(), proxy.address);
+    let streaming = Streaming::start(dir.path(), BusConfig::new(format!("amqp://guest:guest@{}/%2f", proxy.address)));
     let (log, mut monitor, mut progress) =
         (streaming.log.clone(), streaming.monitor.clone(), streaming.progress.clone());
     tokio::time::timeout(LIMIT, consuming_connections(&progress, 1)).await.expect("consumer connects");
@@ -292,5 +248,5 @@ async fn an_unreachable_broker_loses_nothing_and_publishing_resumes() {
     // What fell into the black hole (the silent connections and the attempts that hung) was given up,
     // not left waiting with a thread and a socket each.
     wait_until("every connection in the black hole to be given up", LIMIT, || proxy.swallowed() == 0).await;
-    streaming.finish().await;
+    streaming.finish(EVENTS, LIMIT).await;
 }
