@@ -84,6 +84,12 @@ enum SessionEnd {
     Broken(BusError),
 }
 
+/// The channels of a connection, before it consumes.
+struct Channels {
+    consuming: Channel,
+    dead_letters: Channel,
+}
+
 /// The channels of one connection.
 struct Session {
     consume: lapin::Consumer,
@@ -136,30 +142,35 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         while !shutdown.is_cancelled() {
             let cannot_connect = |e: BusError| health.failed(&e);
             let opened = broker::first_connected(&mut backoff, shutdown, || self.open(&name), cannot_connect).await;
-            let Some((connection, mut session)) = opened else { break };
-            self.progress.send_modify(|p| {
-                p.connections += 1;
-                p.connected = true;
-            });
-            health.connected();
-            // The broker hands back every unacknowledged message; checkpoints are re-read so that the
-            // cache can never be ahead of what was committed.
-            self.checkpoints.clear();
-            let end = match self.catch_up(&session.dead_letters).await {
-                Ok(()) => {
-                    health.recovered();
-                    self.session(&mut session, shutdown, &mut backoff, &mut health).await
+            let Some((connection, channels)) = opened else { break };
+            let end = match self.start_consuming(channels).await {
+                Err(e) => Ok(SessionEnd::Broken(e)),
+                Ok(mut session) => {
+                    self.progress.send_modify(|p| {
+                        p.connections += 1;
+                        p.connected = true;
+                    });
+                    health.connected();
+                    // The broker hands back every unacknowledged message; checkpoints are re-read so that
+                    // the cache can never be ahead of what was committed.
+                    self.checkpoints.clear();
+                    let end = match self.catch_up(&session.dead_letters).await {
+                        Ok(()) => {
+                            health.recovered();
+                            self.session(&mut session, shutdown, &mut backoff, &mut health).await
+                        }
+                        Err(Interrupt::Fatal(e)) => Err(e),
+                        Err(Interrupt::Broken(e)) => Ok(SessionEnd::Broken(e)),
+                        Err(retry @ Interrupt::Retry(_)) => Ok(SessionEnd::Broken(retry.into_error())),
+                    };
+                    self.progress.send_modify(|p| p.connected = false);
+                    end
                 }
-                Err(Interrupt::Fatal(e)) => Err(e),
-                Err(Interrupt::Broken(e)) => Ok(SessionEnd::Broken(e)),
-                Err(Interrupt::Retry(reason)) => Ok(SessionEnd::Broken(BusError::Refused(reason))),
             };
-            self.progress.send_modify(|p| p.connected = false);
             match end {
                 Ok(SessionEnd::Broken(e)) => {
                     // No polite close: it could wait for a broker that no longer answers. Dropping the
                     // connection shuts its socket down.
-                    drop(session);
                     drop(connection);
                     debug!(error = %e, queue = %self.config.queue, "consumer lost its connection");
                     health.note_handled(&self.checkpoints);
@@ -179,36 +190,43 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         Ok(())
     }
 
-    async fn open(&self, name: &str) -> Result<(BrokerConnection, Session), BusError> {
+    /// Connects and declares what the consumer needs, without consuming yet: connection attempts race
+    /// (see [`broker::first_connected`]), and deliveries to an attempt that loses would be handed back
+    /// to the queue and count against each message's delivery limit.
+    async fn open(&self, name: &str) -> Result<(BrokerConnection, Channels), BusError> {
         let bus = &self.config.bus;
         let connection = broker::connect(bus, name).await?;
         let setup = async {
             let limit = bus.operation_timeout;
-            let channel = timed("channel.open", limit, connection.connection().create_channel()).await?;
-            broker::declare_consumer_topology(&self.config, &channel).await?;
-            timed("basic.qos", limit, channel.basic_qos(self.config.prefetch, BasicQosOptions::default())).await?;
-            let consume = timed(
-                "basic.consume",
-                limit,
-                channel.basic_consume(
-                    ShortString::from(self.config.queue.as_str()),
-                    ShortString::from(""),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                ),
-            )
-            .await?;
+            let consuming = timed("channel.open", limit, connection.connection().create_channel()).await?;
+            broker::declare_consumer_topology(&self.config, &consuming).await?;
+            timed("basic.qos", limit, consuming.basic_qos(self.config.prefetch, BasicQosOptions::default())).await?;
             let dead_letters = timed("channel.open", limit, connection.connection().create_channel()).await?;
             timed("confirm.select", limit, dead_letters.confirm_select(ConfirmSelectOptions::default())).await?;
-            Ok::<_, BusError>(Session { consume, dead_letters })
+            Ok::<_, BusError>(Channels { consuming, dead_letters })
         };
         match setup.await {
-            Ok(session) => Ok((connection, session)),
+            Ok(channels) => Ok((connection, channels)),
             Err(e) => {
                 connection.close(bus).await;
                 Err(e)
             }
         }
+    }
+
+    async fn start_consuming(&self, channels: Channels) -> Result<Session, BusError> {
+        let consume = timed(
+            "basic.consume",
+            self.config.bus.operation_timeout,
+            channels.consuming.basic_consume(
+                ShortString::from(self.config.queue.as_str()),
+                ShortString::from(""),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        Ok(Session { consume, dead_letters: channels.dead_letters })
     }
 
     async fn session(
