@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use event_bus::BusConfig;
+use event_log::EventLog;
 use support::*;
 use tokio::time::Instant;
 
@@ -161,7 +162,9 @@ async fn started_node(dir: &Path, test: &str) -> Option<Node> {
 async fn a_killed_and_restarted_broker_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let Some(mut node) = started_node(dir.path(), "killed").await else { return };
-    let streaming = Streaming::start(dir.path(), BusConfig::new(format!("amqp://guest:guest@{}/%2f", node.address())));
+    let log = EventLog::open(dir.path().join("log")).expect("log opens");
+    let streaming =
+        Streaming::start(log, dir.path(), BusConfig::new(format!("amqp://guest:guest@{}/%2f", node.address())));
     let (log, mut monitor) = (streaming.log.clone(), streaming.monitor.clone());
 
     // RabbitMQ 3.10 records a new quorum queue in its Ra directory lazily: a node killed seconds after
@@ -203,7 +206,9 @@ async fn an_unreachable_broker_loses_nothing_and_publishing_resumes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let Some(node) = started_node(dir.path(), "unreachable").await else { return };
     let proxy = TcpProxy::start(node.address()).await;
-    let streaming = Streaming::start(dir.path(), BusConfig::new(format!("amqp://guest:guest@{}/%2f", proxy.address)));
+    let log = EventLog::open(dir.path().join("log")).expect("log opens");
+    let streaming =
+        Streaming::start(log, dir.path(), BusConfig::new(format!("amqp://guest:guest@{}/%2f", proxy.address)));
     let (log, mut monitor, mut progress) =
         (streaming.log.clone(), streaming.monitor.clone(), streaming.progress.clone());
     tokio::time::timeout(LIMIT, consuming_connections(&progress, 1)).await.expect("consumer connects");

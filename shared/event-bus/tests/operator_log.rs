@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use event_bus::BusConfig;
+use event_log::EventLog;
 use support::*;
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -17,11 +18,12 @@ async fn an_unreachable_broker_is_reported_once_and_its_recovery_once() {
     let vhost = Vhost::create("operator-log");
     let user = BrokerUser::create(&vhost);
     let dir = tempfile::tempdir().expect("temp dir");
+    let log = EventLog::open(dir.path().join("log")).expect("log opens");
+    append_events(&log, 0, 5, 1, 5).await;
     // The service starts while the broker cannot be reached: every connection is closed at once.
     let proxy = TcpProxy::start(broker_address()).await;
     proxy.refuse(true);
-    let streaming = Streaming::start(dir.path(), BusConfig::new(user.uri(&vhost, proxy.address)));
-    append_events(&streaming.log, 0, 5, 1, 5).await;
+    let streaming = Streaming::start(log, dir.path(), BusConfig::new(user.uri(&vhost, proxy.address)));
     wait_until("several failed attempts of each", LIMIT, || proxy.accepted() >= 8).await;
 
     proxy.refuse(false);

@@ -252,8 +252,8 @@ pub async fn append_events(log: &EventLog, first: usize, count: usize, streams: 
 
 pub const SOURCE: &str = "applications";
 
-/// A relay of `applications` and a `projector` consumer of its events with the recording handler, on a
-/// log of the test's own in `dir`.
+/// A relay of `applications` and a `projector` consumer of its events with the recording handler, on
+/// `log`; the consumer's database goes into `dir`.
 pub struct Streaming {
     pub log: EventLog,
     pub db: sled::Db,
@@ -266,8 +266,7 @@ pub struct Streaming {
 }
 
 impl Streaming {
-    pub fn start(dir: &Path, bus: BusConfig) -> Streaming {
-        let log = EventLog::open(dir.join("log")).expect("log opens");
+    pub fn start(log: EventLog, dir: &Path, bus: BusConfig) -> Streaming {
         let (db, state, handler) = recording_handler(&dir.join("consumer"));
         let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), "projector", &[SOURCE]), handler, log.clone())
             .expect("consumer");
