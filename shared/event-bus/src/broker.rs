@@ -165,6 +165,27 @@ impl Backoff {
     }
 }
 
+/// The delays of a relay or a consumer: between connection attempts (capped by `max_backoff`, short, so
+/// that a broker that is back is found soon), and before a refused message is published again or a
+/// failed event applied again (capped by `retry_backoff`, longer: each retry republishes a window or
+/// counts against the messages' delivery limit). Both start over after progress.
+#[derive(Debug)]
+pub(crate) struct Pacing {
+    pub(crate) reconnect: Backoff,
+    pub(crate) retry: Backoff,
+}
+
+impl Pacing {
+    pub(crate) fn new(config: &BusConfig) -> Pacing {
+        Pacing { reconnect: Backoff::new(config.max_backoff), retry: Backoff::new(config.retry_backoff) }
+    }
+
+    pub(crate) fn progressed(&mut self) {
+        self.reconnect.reset();
+        self.retry.reset();
+    }
+}
+
 fn long(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value.to_owned()))
 }
@@ -275,6 +296,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::*;
+    use crate::config::BusConfig;
 
     /// Sets its flag to false when dropped: whether an attempt is still running.
     struct Running(Arc<AtomicBool>);
@@ -319,6 +341,17 @@ mod tests {
         );
         assert!(!first_running.load(Ordering::SeqCst), "the hanging attempt is dropped once another connected");
         assert_eq!(failures.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn reconnecting_is_paced_closer_than_retrying_and_both_start_over_after_progress() {
+        let mut pacing = Pacing::new(&BusConfig::new("amqp://127.0.0.1:5672/%2f"));
+        let delays = |backoff: &mut Backoff| (0..8).map(|_| backoff.next_delay().as_millis()).collect::<Vec<_>>();
+        assert_eq!(delays(&mut pacing.reconnect), [50, 100, 200, 250, 250, 250, 250, 250]);
+        assert_eq!(delays(&mut pacing.retry), [50, 100, 200, 400, 800, 1000, 1000, 1000]);
+        pacing.progressed();
+        assert_eq!(pacing.reconnect.next_delay(), Duration::from_millis(50));
+        assert_eq!(pacing.retry.next_delay(), Duration::from_millis(50));
     }
 
     #[tokio::test]

@@ -26,6 +26,11 @@ pub struct BusConfig {
     /// starts at least this often, also while earlier attempts still hang, so publishing and consuming
     /// resume within about this long after the broker accepts connections again.
     pub max_backoff: Duration,
+    /// Cap of the pause before a message the broker refused is published again, or an event whose
+    /// handler failed is applied again. Longer than `max_backoff`: each retry republishes up to a window
+    /// of messages, or hands a batch back to the queue, which counts against each message's delivery
+    /// limit.
+    pub retry_backoff: Duration,
     /// AMQP heartbeat in seconds, asked for unless the URI names one (`?heartbeat=N`). A connection that
     /// hears nothing from the broker for two to two and a half heartbeats is given up, so a broker that
     /// silently drops packets is noticed within that time even by an idle relay or consumer.
@@ -55,7 +60,8 @@ impl BusConfig {
             connect_timeout: Duration::from_secs(3),
             operation_timeout: Duration::from_secs(5),
             confirm_timeout: Duration::from_secs(10),
-            max_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_millis(250),
+            retry_backoff: Duration::from_secs(1),
             heartbeat: 3,
         }
     }
@@ -103,6 +109,9 @@ impl BusConfig {
         non_empty("dead_letter_exchange", &self.dead_letter_exchange)?;
         if self.max_backoff.is_zero() {
             return Err(BusError::Config { field: "max_backoff", rule: "must be more than zero".into() });
+        }
+        if self.retry_backoff.is_zero() {
+            return Err(BusError::Config { field: "retry_backoff", rule: "must be more than zero".into() });
         }
         Ok(())
     }

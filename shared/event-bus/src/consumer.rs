@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::broker::{self, Backoff, BrokerConnection, timed};
+use crate::broker::{self, BrokerConnection, Pacing, timed};
 use crate::checkpoint::{Checkpoint, Verdict};
 use crate::config::{BrokerAddress, ConsumerConfig};
 use crate::error::{BusError, HandlerError};
@@ -131,7 +131,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
     }
 
     async fn consume_until_stopped(&mut self, shutdown: &CancellationToken) -> Result<(), BusError> {
-        let mut backoff = Backoff::new(self.config.bus.max_backoff);
+        let mut pacing = Pacing::new(&self.config.bus);
         let mut health = Health::new(&self.config);
         // What was handled before this run, for what is reported while the broker cannot be reached.
         for source in self.config.sources.clone() {
@@ -141,7 +141,8 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         let name = format!("{}-consumer", self.config.name);
         while !shutdown.is_cancelled() {
             let cannot_connect = |e: BusError| health.failed(&e);
-            let opened = broker::first_connected(&mut backoff, shutdown, || self.open(&name), cannot_connect).await;
+            let opened =
+                broker::first_connected(&mut pacing.reconnect, shutdown, || self.open(&name), cannot_connect).await;
             let Some((connection, channels)) = opened else { break };
             let end = match self.start_consuming(channels).await {
                 Err(e) => Ok(SessionEnd::Broken(e)),
@@ -157,7 +158,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                     let end = match self.catch_up(&session.dead_letters).await {
                         Ok(()) => {
                             health.recovered();
-                            self.session(&mut session, shutdown, &mut backoff, &mut health).await
+                            self.session(&mut session, shutdown, &mut pacing, &mut health).await
                         }
                         Err(Interrupt::Fatal(e)) => Err(e),
                         Err(Interrupt::Broken(e)) => Ok(SessionEnd::Broken(e)),
@@ -175,7 +176,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                     debug!(error = %e, queue = %self.config.queue, "consumer lost its connection");
                     health.note_handled(&self.checkpoints);
                     health.failed(&e);
-                    pause(backoff.next_delay(), shutdown).await;
+                    pause(pacing.reconnect.next_delay(), shutdown).await;
                 }
                 Ok(SessionEnd::Stopped) => {
                     connection.close(&self.config.bus).await;
@@ -233,7 +234,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         &mut self,
         session: &mut Session,
         shutdown: &CancellationToken,
-        backoff: &mut Backoff,
+        pacing: &mut Pacing,
         health: &mut Health,
     ) -> Result<SessionEnd, BusError> {
         let limit = self.config.bus.operation_timeout;
@@ -277,7 +278,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             }
             match interrupt {
                 None => {
-                    backoff.reset();
+                    pacing.progressed();
                     health.recovered();
                 }
                 Some(Interrupt::Fatal(e)) => return Err(e),
@@ -292,7 +293,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                     {
                         return Ok(SessionEnd::Broken(e));
                     }
-                    pause(backoff.next_delay(), shutdown).await;
+                    pause(pacing.retry.next_delay(), shutdown).await;
                 }
             }
         }

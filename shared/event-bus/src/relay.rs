@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::broker::{self, Backoff, BrokerConnection, timed};
+use crate::broker::{self, BrokerConnection, Pacing, timed};
 use crate::config::{BrokerAddress, RelayConfig};
 use crate::error::BusError;
 use crate::message::{event_properties, routing_key};
@@ -171,17 +171,18 @@ impl Relay {
         persist: &watch::Sender<u64>,
     ) -> Result<(), BusError> {
         let bus = &self.config.bus;
-        let mut backoff = Backoff::new(bus.max_backoff);
+        let mut pacing = Pacing::new(bus);
         let mut health = Health::new(&self.config);
         let name = format!("{}-relay", self.config.service);
         while !shutdown.is_cancelled() {
             let cannot_connect = |e: BusError| health.failed(self, &e);
-            let opened = broker::first_connected(&mut backoff, shutdown, || self.open(&name), cannot_connect).await;
+            let opened =
+                broker::first_connected(&mut pacing.reconnect, shutdown, || self.open(&name), cannot_connect).await;
             let Some((connection, channel)) = opened else { break };
             self.connected.send_replace(true);
             health.connected(self.published_up_to());
             let mut news = connection_news(connection.connection());
-            let end = self.session(&channel, &mut news, shutdown, persist, &mut backoff, &mut health).await;
+            let end = self.session(&channel, &mut news, shutdown, persist, &mut pacing, &mut health).await;
             self.connected.send_replace(false);
             match end {
                 Ok(SessionEnd::Broken(e)) => {
@@ -190,7 +191,7 @@ impl Relay {
                     drop(connection);
                     debug!(error = %e, at = self.published_up_to(), "relay lost its connection; republishing from the cursor");
                     health.failed(self, &e);
-                    pause(backoff.next_delay(), shutdown).await;
+                    pause(pacing.reconnect.next_delay(), shutdown).await;
                 }
                 Ok(SessionEnd::Stopped) => {
                     connection.close(bus).await;
@@ -236,7 +237,7 @@ impl Relay {
         news: &mut BoxStream<'static, ConnectionNews>,
         shutdown: &CancellationToken,
         persist: &watch::Sender<u64>,
-        backoff: &mut Backoff,
+        pacing: &mut Pacing,
         health: &mut Health,
     ) -> Result<SessionEnd, BusError> {
         let bus = &self.config.bus;
@@ -305,7 +306,7 @@ impl Relay {
                                 let done = in_flight.pop_front().map_or(next, |f| f.position + 1);
                                 self.confirmed.send_replace(done);
                                 persist.send_replace(done);
-                                backoff.reset();
+                                pacing.progressed();
                                 health.progressed(done);
                                 continue;
                             }
@@ -331,7 +332,7 @@ impl Relay {
                             .failed(self, &format!("the broker refused the message at position {position}: {refused}"));
                         // The later messages' confirms are abandoned: they are published again, in order.
                         drop(in_flight);
-                        if pause(backoff.next_delay(), shutdown).await {
+                        if pause(pacing.retry.next_delay(), shutdown).await {
                             return Ok(SessionEnd::Stopped);
                         }
                         continue 'from_cursor;
