@@ -125,6 +125,13 @@ pub async fn run_with(
             LogSources::new(config.source_logs.clone().into_iter().collect(), config.jwt.clone(), READER_SUBJECT);
         let applier = Consumer::new(consumer_config, models.handler(), gaps).map_err(RunError::Bus)?;
         consumer = Some(tokio::spawn(applier.run(bus_shutdown.clone())));
+    } else {
+        let queue = ConsumerConfig::default_queue(BUS_NAME);
+        tracing::warn!(
+            %queue,
+            "running without the bus: the read models are not updated; events wait in queue {queue} until a run \
+             with the bus"
+        );
     }
 
     let api = ProjectorApi::new(models.clone(), sources, disclosure);

@@ -1,12 +1,20 @@
-//! Connecting with timeouts and capped backoff, and declaring the topology. Every broker call goes through
-//! [`timed`] so that a half-dead connection can never stall the relay or a consumer.
+//! Connecting with timeouts, overlapping attempts and capped backoff, and declaring the topology. Every
+//! broker call goes through [`timed`] so that a half-dead connection can never stall the relay or a
+//! consumer.
 
 use std::future::Future;
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::tcp::{AMQPUriTcpExt, AsyncTcpStream};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{BusConfig, ConsumerConfig};
 use crate::error::BusError;
@@ -24,15 +32,112 @@ pub(crate) async fn timed<T>(
     }
 }
 
-/// Opens a connection named `name` (shown in the broker's management views).
-pub(crate) async fn connect(config: &BusConfig, name: &str) -> Result<Connection, BusError> {
+/// An open connection, and a second handle on its TCP socket. lapin's I/O thread owns the socket and
+/// waits on it for as long as it stays open; a connection given up (an attempt that timed out or lost
+/// the race, a session that broke) is shut down through the second handle when this is dropped, so that
+/// no thread and no socket outlives it, even when the broker never answers again.
+#[derive(Debug)]
+pub(crate) struct BrokerConnection {
+    connection: Connection,
+    _socket: SocketGuard,
+}
+
+impl BrokerConnection {
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Closes the connection politely, giving up after the operation timeout: it may be dead already.
+    pub(crate) async fn close(self, config: &BusConfig) {
+        close(config, &self.connection).await;
+    }
+}
+
+/// Shuts the socket down when dropped.
+#[derive(Debug)]
+struct SocketGuard(Option<std::net::TcpStream>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        if let Some(socket) = &self.0 {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// Opens a connection named `name` (shown in the broker's management views). The TCP connection is made
+/// here, where giving up on it closes it at once; lapin only gets the connected socket for the AMQP
+/// handshake.
+pub(crate) async fn connect(config: &BusConfig, name: &str) -> Result<BrokerConnection, BusError> {
+    let uri = config.uri()?;
     let properties = ConnectionProperties::default().with_connection_name(LongString::from(name.to_owned()));
-    timed("connect", config.connect_timeout, Connection::connect(&config.amqp_uri, properties)).await
+    let attempt = async move {
+        let runtime = lapin::runtime::default_runtime()?;
+        let stream = uri.connect_async(&runtime).await?;
+        let socket = SocketGuard(match &stream {
+            AsyncTcpStream::Plain(plain) => {
+                plain.get_ref().as_fd().try_clone_to_owned().ok().map(std::net::TcpStream::from)
+            }
+            // A TLS stream wraps the socket too deeply to reach; it is closed when lapin drops it.
+            _ => None,
+        });
+        let handed_over = Arc::new(Mutex::new(Some(stream)));
+        let stream_once = async move |_, _| {
+            let stream = handed_over.lock().unwrap_or_else(PoisonError::into_inner).take();
+            stream.ok_or_else(|| lapin::Error::from(std::io::Error::other("the connection cannot be reopened")))
+        };
+        let connection = Connection::connector(uri, runtime, stream_once, properties).await?;
+        Ok(BrokerConnection { connection, _socket: socket })
+    };
+    timed("connect", config.connect_timeout, attempt).await
 }
 
 /// Closes a connection politely, giving up after the operation timeout: it may be dead already.
 pub(crate) async fn close(config: &BusConfig, connection: &Connection) {
     let _ = timed("close", config.operation_timeout, connection.close(200, ShortString::from("bye"))).await;
+}
+
+/// Runs connection attempts until one succeeds, or until shutdown (`None`). Attempts start after each
+/// backoff delay; while one is still running, the next waits for the backoff cap instead, and then
+/// starts anyway: an attempt that hangs (a broker that drops packets, or accepts connections and never
+/// answers) runs to its own timeouts while the next ones try, so that a broker that is back is found
+/// within one backoff cap, not one connect timeout, and a handshake that is merely slow is not raced.
+/// Each failure is reported to `failed`; attempts still running when one succeeds are dropped, which
+/// closes their sockets.
+pub(crate) async fn first_connected<T, A, F>(
+    backoff: &mut Backoff,
+    shutdown: &CancellationToken,
+    mut attempt: A,
+    mut failed: impl FnMut(BusError),
+) -> Option<T>
+where
+    A: FnMut() -> F,
+    F: Future<Output = Result<T, BusError>>,
+{
+    let mut running = FuturesUnordered::new();
+    let mut last_start = Instant::now();
+    let next_start = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(next_start);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return None,
+            Some(outcome) = running.next(), if !running.is_empty() => match outcome {
+                Ok(opened) => return Some(opened),
+                Err(e) => failed(e),
+            },
+            _ = &mut next_start => {
+                let overlap_from = last_start + backoff.cap;
+                if !running.is_empty() && Instant::now() < overlap_from {
+                    next_start.as_mut().reset(overlap_from);
+                    continue;
+                }
+                running.push(attempt());
+                last_start = Instant::now();
+                next_start.as_mut().reset(last_start + backoff.next_delay());
+            }
+        }
+    }
 }
 
 /// Exponential delays from 50 ms, capped, so that a broker coming back is noticed within the cap.
@@ -57,6 +162,27 @@ impl Backoff {
 
     pub(crate) fn reset(&mut self) {
         self.next = Self::FIRST.min(self.cap);
+    }
+}
+
+/// The delays of a relay or a consumer: between connection attempts (capped by `max_backoff`, short, so
+/// that a broker that is back is found soon), and before a refused message is published again or a
+/// failed event applied again (capped by `retry_backoff`, longer: each retry republishes a window or
+/// counts against the messages' delivery limit). Both start over after progress.
+#[derive(Debug)]
+pub(crate) struct Pacing {
+    pub(crate) reconnect: Backoff,
+    pub(crate) retry: Backoff,
+}
+
+impl Pacing {
+    pub(crate) fn new(config: &BusConfig) -> Pacing {
+        Pacing { reconnect: Backoff::new(config.max_backoff), retry: Backoff::new(config.retry_backoff) }
+    }
+
+    pub(crate) fn progressed(&mut self) {
+        self.reconnect.reset();
+        self.retry.reset();
     }
 }
 
@@ -163,4 +289,84 @@ pub(crate) async fn declare_consumer_topology(config: &ConsumerConfig, channel: 
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::config::BusConfig;
+
+    /// Sets its flag to false when dropped: whether an attempt is still running.
+    struct Running(Arc<AtomicBool>);
+
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attempt_that_hangs_does_not_hold_back_the_next() {
+        let first_running = Arc::new(AtomicBool::new(true));
+        let first_running_when_second_started = Arc::new(AtomicBool::new(false));
+        let calls = AtomicUsize::new(0);
+        let failures = AtomicUsize::new(0);
+        let attempt = || {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            let (running, seen) = (first_running.clone(), first_running_when_second_started.clone());
+            async move {
+                if call == 0 {
+                    // A broker that accepts the connection and never answers: only the connect
+                    // timeout ends this attempt.
+                    let _running = Running(running);
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    Err(BusError::Timeout { operation: "connect", millis: 3000 })
+                } else {
+                    seen.store(running.load(Ordering::SeqCst), Ordering::SeqCst);
+                    Ok(call)
+                }
+            }
+        };
+        let mut backoff = Backoff::new(Duration::from_millis(500));
+        let shutdown = CancellationToken::new();
+        let connected =
+            first_connected(&mut backoff, &shutdown, attempt, |_| _ = failures.fetch_add(1, Ordering::SeqCst)).await;
+
+        assert_eq!(connected, Some(1), "the second attempt connects");
+        assert!(
+            first_running_when_second_started.load(Ordering::SeqCst),
+            "the second attempt started while the first one still hung"
+        );
+        assert!(!first_running.load(Ordering::SeqCst), "the hanging attempt is dropped once another connected");
+        assert_eq!(failures.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn reconnecting_is_paced_closer_than_retrying_and_both_start_over_after_progress() {
+        let mut pacing = Pacing::new(&BusConfig::new("amqp://127.0.0.1:5672/%2f"));
+        let delays = |backoff: &mut Backoff| (0..8).map(|_| backoff.next_delay().as_millis()).collect::<Vec<_>>();
+        assert_eq!(delays(&mut pacing.reconnect), [50, 100, 200, 250, 250, 250, 250, 250]);
+        assert_eq!(delays(&mut pacing.retry), [50, 100, 200, 400, 800, 1000, 1000, 1000]);
+        pacing.progressed();
+        assert_eq!(pacing.reconnect.next_delay(), Duration::from_millis(50));
+        assert_eq!(pacing.retry.next_delay(), Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn failed_attempts_are_reported_and_shutdown_ends_the_attempts() {
+        let failures = AtomicUsize::new(0);
+        let attempt = || async { Err::<(), _>(BusError::Refused("connection refused".into())) };
+        let mut backoff = Backoff::new(Duration::from_millis(20));
+        let shutdown = CancellationToken::new();
+        let stopper = shutdown.clone();
+        let connecting = first_connected(&mut backoff, &shutdown, attempt, |_| {
+            if failures.fetch_add(1, Ordering::SeqCst) == 2 {
+                stopper.cancel();
+            }
+        });
+        assert_eq!(connecting.await, None, "nothing connected before shutdown");
+        assert_eq!(failures.load(Ordering::SeqCst), 3, "each failure is reported");
+    }
 }

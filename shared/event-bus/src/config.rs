@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use lapin::uri::AMQPUri;
+
 use crate::error::BusError;
 
 /// The broker connection and the exchanges every service shares.
@@ -14,14 +16,39 @@ pub struct BusConfig {
     pub events_exchange: String,
     /// Durable direct exchange for dead letters; routing key is the consumer queue's name.
     pub dead_letter_exchange: String,
-    /// Longest wait for a TCP connection and the AMQP handshake.
+    /// Longest wait for one connection attempt: the TCP connection and the AMQP handshake.
     pub connect_timeout: Duration,
     /// Longest wait for one broker operation (declare, publish, close, ack).
     pub operation_timeout: Duration,
     /// Longest wait for a publisher confirm.
     pub confirm_timeout: Duration,
-    /// Cap of the reconnection backoff; reconnecting is retried at least this often.
+    /// Cap of the reconnection backoff. While the broker cannot be reached a new connection attempt
+    /// starts at least this often, also while earlier attempts still hang, so publishing and consuming
+    /// resume within about this long after the broker accepts connections again.
     pub max_backoff: Duration,
+    /// Cap of the pause before a message the broker refused is published again, or an event whose
+    /// handler failed is applied again. Longer than `max_backoff`: each retry republishes up to a window
+    /// of messages, or hands a batch back to the queue, which counts against each message's delivery
+    /// limit.
+    pub retry_backoff: Duration,
+    /// AMQP heartbeat in seconds, asked for unless the URI names one (`?heartbeat=N`). A connection that
+    /// hears nothing from the broker for two to two and a half heartbeats is given up, so a broker that
+    /// silently drops packets is noticed within that time even by an idle relay or consumer.
+    pub heartbeat: u16,
+}
+
+/// Where a bus connects, without credentials: for messages and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerAddress {
+    /// `host:port`.
+    pub host: String,
+    pub vhost: String,
+}
+
+impl std::fmt::Display for BrokerAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} vhost {}", self.host, self.vhost)
+    }
 }
 
 impl BusConfig {
@@ -33,7 +60,9 @@ impl BusConfig {
             connect_timeout: Duration::from_secs(3),
             operation_timeout: Duration::from_secs(5),
             confirm_timeout: Duration::from_secs(10),
-            max_backoff: Duration::from_millis(1000),
+            max_backoff: Duration::from_millis(250),
+            retry_backoff: Duration::from_secs(1),
+            heartbeat: 3,
         }
     }
 
@@ -47,10 +76,44 @@ impl BusConfig {
         }
     }
 
+    /// Host, port and vhost of the broker; never the credentials.
+    pub fn broker(&self) -> BrokerAddress {
+        match self.uri() {
+            Ok(uri) => {
+                BrokerAddress { host: format!("{}:{}", uri.authority.host, uri.authority.port), vhost: uri.vhost }
+            }
+            Err(_) => BrokerAddress { host: self.display_uri(), vhost: String::new() },
+        }
+    }
+
+    /// The parsed URI, with this configuration's heartbeat unless the URI names one.
+    pub(crate) fn uri(&self) -> Result<AMQPUri, BusError> {
+        let mut uri: AMQPUri = self.amqp_uri.parse().map_err(|reason: String| BusError::Config {
+            field: "amqp_uri",
+            // The parser may quote the URI, password and all.
+            rule: format!(
+                "must be an AMQP URI like amqp://user:password@host:5672/vhost ({})",
+                reason.replace(&self.amqp_uri, "<uri>")
+            ),
+        })?;
+        if uri.query.heartbeat.is_none() {
+            uri.query.heartbeat = Some(self.heartbeat);
+        }
+        Ok(uri)
+    }
+
     pub(crate) fn validate(&self) -> Result<(), BusError> {
         non_empty("amqp_uri", &self.amqp_uri)?;
+        self.uri()?;
         non_empty("events_exchange", &self.events_exchange)?;
-        non_empty("dead_letter_exchange", &self.dead_letter_exchange)
+        non_empty("dead_letter_exchange", &self.dead_letter_exchange)?;
+        if self.max_backoff.is_zero() {
+            return Err(BusError::Config { field: "max_backoff", rule: "must be more than zero".into() });
+        }
+        if self.retry_backoff.is_zero() {
+            return Err(BusError::Config { field: "retry_backoff", rule: "must be more than zero".into() });
+        }
+        Ok(())
     }
 }
 
@@ -71,12 +134,15 @@ pub struct RelayConfig {
 }
 
 impl RelayConfig {
+    /// The log marker that holds the cursor unless configured otherwise.
+    pub const DEFAULT_CURSOR_MARKER: &str = "event-bus.relay.cursor";
+
     pub fn new(bus: BusConfig, service: impl Into<String>) -> RelayConfig {
         RelayConfig {
             bus,
             service: service.into(),
             window: 512,
-            cursor_marker: "event-bus.relay.cursor".into(),
+            cursor_marker: RelayConfig::DEFAULT_CURSOR_MARKER.into(),
             cursor_save_interval: Duration::from_millis(100),
         }
     }
@@ -119,13 +185,18 @@ impl ConsumerConfig {
         let name = name.into();
         ConsumerConfig {
             bus,
-            queue: format!("{name}.inbox"),
+            queue: ConsumerConfig::default_queue(&name),
             dead_letter_queue: format!("{name}.dead-letters"),
             name,
             sources: sources.iter().map(|s| (*s).to_owned()).collect(),
             prefetch: 512,
             delivery_limit: 20,
         }
+    }
+
+    /// The queue of the consumer named `name` unless configured otherwise: where its events wait.
+    pub fn default_queue(name: &str) -> String {
+        format!("{name}.inbox")
     }
 
     pub(crate) fn validate(&self) -> Result<(), BusError> {

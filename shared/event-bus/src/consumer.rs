@@ -16,19 +16,20 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
 };
 use lapin::types::{FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection};
+use lapin::{BasicProperties, Channel, Confirmation};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
-use crate::broker::{self, Backoff, timed};
+use crate::broker::{self, BrokerConnection, Pacing, timed};
 use crate::checkpoint::{Checkpoint, Verdict};
-use crate::config::ConsumerConfig;
+use crate::config::{BrokerAddress, ConsumerConfig};
 use crate::error::{BusError, HandlerError};
 use crate::handler::Handler;
 use crate::message::{
     bool_header, event_properties, header, number_header, number_value, source_of, text_value, with_headers,
 };
+use crate::outage::{Outage, seconds};
 use crate::source::SourceReader;
 
 /// Counters of what a consumer did since it started.
@@ -69,9 +70,24 @@ enum Interrupt {
     Fatal(BusError),
 }
 
+impl Interrupt {
+    fn into_error(self) -> BusError {
+        match self {
+            Interrupt::Retry(reason) => BusError::Handler(reason),
+            Interrupt::Broken(e) | Interrupt::Fatal(e) => e,
+        }
+    }
+}
+
 enum SessionEnd {
     Stopped,
     Broken(BusError),
+}
+
+/// The channels of a connection, before it consumes.
+struct Channels {
+    consuming: Channel,
+    dead_letters: Channel,
 }
 
 /// The channels of one connection.
@@ -100,85 +116,126 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
     /// network failures are retried forever; a failure of the handler's storage ends it with an error.
     /// Returns the handler.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<H, BusError> {
-        let mut backoff = Backoff::new(self.config.bus.max_backoff);
+        match self.consume_until_stopped(&shutdown).await {
+            Ok(()) => Ok(self.handler),
+            Err(e) => {
+                error!(
+                    consumer = %self.config.name,
+                    queue = %self.config.queue,
+                    error = %e,
+                    "consumer gave up: events wait in its queue until the service restarts"
+                );
+                Err(e)
+            }
+        }
+    }
+
+    async fn consume_until_stopped(&mut self, shutdown: &CancellationToken) -> Result<(), BusError> {
+        let mut pacing = Pacing::new(&self.config.bus);
+        let mut health = Health::new(&self.config);
+        // What was handled before this run, for what is reported while the broker cannot be reached.
+        for source in self.config.sources.clone() {
+            self.checkpoint(&source).map_err(Interrupt::into_error)?;
+        }
+        health.note_handled(&self.checkpoints);
         let name = format!("{}-consumer", self.config.name);
         while !shutdown.is_cancelled() {
-            let opened = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                opened = self.open(&name) => opened,
-            };
-            let (connection, mut session) = match opened {
-                Ok(opened) => opened,
-                Err(e) => {
-                    debug!(error = %e, broker = %self.config.bus.display_uri(), "consumer cannot connect");
-                    pause(backoff.next_delay(), &shutdown).await;
-                    continue;
+            let cannot_connect = |e: BusError| health.failed(&e);
+            let opened =
+                broker::first_connected(&mut pacing.reconnect, shutdown, || self.open(&name), cannot_connect).await;
+            let Some((connection, channels)) = opened else { break };
+            let end = match self.start_consuming(channels).await {
+                Err(e) => Ok(SessionEnd::Broken(e)),
+                Ok(mut session) => {
+                    self.progress.send_modify(|p| {
+                        p.connections += 1;
+                        p.connected = true;
+                    });
+                    health.connected();
+                    // The broker hands back every unacknowledged message; checkpoints are re-read so that
+                    // the cache can never be ahead of what was committed.
+                    self.checkpoints.clear();
+                    let end = match self.catch_up(&session.dead_letters).await {
+                        Ok(()) => {
+                            health.recovered();
+                            self.session(&mut session, shutdown, &mut pacing, &mut health).await
+                        }
+                        Err(Interrupt::Fatal(e)) => Err(e),
+                        Err(Interrupt::Broken(e)) => Ok(SessionEnd::Broken(e)),
+                        Err(retry @ Interrupt::Retry(_)) => Ok(SessionEnd::Broken(retry.into_error())),
+                    };
+                    self.progress.send_modify(|p| p.connected = false);
+                    end
                 }
             };
-            self.progress.send_modify(|p| {
-                p.connections += 1;
-                p.connected = true;
-            });
-            info!(queue = %self.config.queue, "consumer connected");
-            // The broker hands back every unacknowledged message; checkpoints are re-read so that the
-            // cache can never be ahead of what was committed.
-            self.checkpoints.clear();
-            let end = match self.catch_up(&session.dead_letters).await {
-                Ok(()) => self.session(&mut session, &shutdown, &mut backoff).await,
-                Err(Interrupt::Fatal(e)) => Err(e),
-                Err(Interrupt::Broken(e)) => Ok(SessionEnd::Broken(e)),
-                Err(Interrupt::Retry(reason)) => Ok(SessionEnd::Broken(BusError::Refused(reason))),
-            };
-            self.progress.send_modify(|p| p.connected = false);
-            broker::close(&self.config.bus, &connection).await;
-            match end? {
-                SessionEnd::Stopped => break,
-                SessionEnd::Broken(e) => {
-                    warn!(error = %e, queue = %self.config.queue, "consumer lost its connection");
-                    pause(backoff.next_delay(), &shutdown).await;
+            match end {
+                Ok(SessionEnd::Broken(e)) => {
+                    // No polite close: it could wait for a broker that no longer answers. Dropping the
+                    // connection shuts its socket down.
+                    drop(connection);
+                    debug!(error = %e, queue = %self.config.queue, "consumer lost its connection");
+                    health.note_handled(&self.checkpoints);
+                    health.failed(&e);
+                    pause(pacing.reconnect.next_delay(), shutdown).await;
+                }
+                Ok(SessionEnd::Stopped) => {
+                    connection.close(&self.config.bus).await;
+                    break;
+                }
+                Err(e) => {
+                    connection.close(&self.config.bus).await;
+                    return Err(e);
                 }
             }
         }
-        Ok(self.handler)
+        Ok(())
     }
 
-    async fn open(&self, name: &str) -> Result<(Connection, Session), BusError> {
+    /// Connects and declares what the consumer needs, without consuming yet: connection attempts race
+    /// (see [`broker::first_connected`]), and deliveries to an attempt that loses would be handed back
+    /// to the queue and count against each message's delivery limit.
+    async fn open(&self, name: &str) -> Result<(BrokerConnection, Channels), BusError> {
         let bus = &self.config.bus;
         let connection = broker::connect(bus, name).await?;
         let setup = async {
             let limit = bus.operation_timeout;
-            let channel = timed("channel.open", limit, connection.create_channel()).await?;
-            broker::declare_consumer_topology(&self.config, &channel).await?;
-            timed("basic.qos", limit, channel.basic_qos(self.config.prefetch, BasicQosOptions::default())).await?;
-            let consume = timed(
-                "basic.consume",
-                limit,
-                channel.basic_consume(
-                    ShortString::from(self.config.queue.as_str()),
-                    ShortString::from(""),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                ),
-            )
-            .await?;
-            let dead_letters = timed("channel.open", limit, connection.create_channel()).await?;
+            let consuming = timed("channel.open", limit, connection.connection().create_channel()).await?;
+            broker::declare_consumer_topology(&self.config, &consuming).await?;
+            timed("basic.qos", limit, consuming.basic_qos(self.config.prefetch, BasicQosOptions::default())).await?;
+            let dead_letters = timed("channel.open", limit, connection.connection().create_channel()).await?;
             timed("confirm.select", limit, dead_letters.confirm_select(ConfirmSelectOptions::default())).await?;
-            Ok::<_, BusError>(Session { consume, dead_letters })
+            Ok::<_, BusError>(Channels { consuming, dead_letters })
         };
         match setup.await {
-            Ok(session) => Ok((connection, session)),
+            Ok(channels) => Ok((connection, channels)),
             Err(e) => {
-                broker::close(bus, &connection).await;
+                connection.close(bus).await;
                 Err(e)
             }
         }
+    }
+
+    async fn start_consuming(&self, channels: Channels) -> Result<Session, BusError> {
+        let consume = timed(
+            "basic.consume",
+            self.config.bus.operation_timeout,
+            channels.consuming.basic_consume(
+                ShortString::from(self.config.queue.as_str()),
+                ShortString::from(""),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?;
+        Ok(Session { consume, dead_letters: channels.dead_letters })
     }
 
     async fn session(
         &mut self,
         session: &mut Session,
         shutdown: &CancellationToken,
-        backoff: &mut Backoff,
+        pacing: &mut Pacing,
+        health: &mut Health,
     ) -> Result<SessionEnd, BusError> {
         let limit = self.config.bus.operation_timeout;
         loop {
@@ -220,11 +277,15 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 }
             }
             match interrupt {
-                None => backoff.reset(),
+                None => {
+                    pacing.progressed();
+                    health.recovered();
+                }
                 Some(Interrupt::Fatal(e)) => return Err(e),
                 Some(Interrupt::Broken(e)) => return Ok(SessionEnd::Broken(e)),
                 Some(Interrupt::Retry(reason)) => {
-                    warn!(%reason, queue = %self.config.queue, "handing messages back to the broker");
+                    health.note_handled(&self.checkpoints);
+                    health.failed(&format!("an event cannot be applied yet, messages go back to the queue: {reason}"));
                     self.progress.send_modify(|p| p.retries += 1);
                     let requeue = BasicNackOptions { multiple: true, requeue: true };
                     if let Some(last) = batch.last()
@@ -232,7 +293,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                     {
                         return Ok(SessionEnd::Broken(e));
                     }
-                    pause(backoff.next_delay(), shutdown).await;
+                    pause(pacing.retry.next_delay(), shutdown).await;
                 }
             }
         }
@@ -388,7 +449,15 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         position: Option<(&str, u64)>,
         channel: &Channel,
     ) -> Result<(), Interrupt> {
-        warn!(queue = %self.config.queue, %reason, ?position, "dead-lettering a message");
+        // Given up on: it is not applied until an operator replays it.
+        error!(
+            consumer = %self.config.name,
+            dead_letter_queue = %self.config.dead_letter_queue,
+            %reason,
+            ?position,
+            "dead-lettering a message: it is not applied unless it is replayed from {}",
+            self.config.dead_letter_queue
+        );
         let bus = &self.config.bus;
         let mut extra = vec![
             (header::DEAD_LETTER_REASON, text_value(reason)),
@@ -427,6 +496,80 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         }
         self.progress.send_modify(|p| p.dead_lettered += 1);
         Ok(())
+    }
+}
+
+/// What the consumer tells an operator about consuming: a warning when it cannot consume or apply
+/// (then about once a minute while that lasts, see [`Outage`]) with the broker, the reason and how far it
+/// got, and a note when it consumes again.
+struct Health {
+    consumer: String,
+    queue: String,
+    broker: BrokerAddress,
+    outage: Outage,
+    connected_before: bool,
+    /// `<source>@<next position>` per source, as last known.
+    handled: String,
+}
+
+impl Health {
+    fn new(config: &ConsumerConfig) -> Health {
+        Health {
+            consumer: config.name.clone(),
+            queue: config.queue.clone(),
+            broker: config.bus.broker(),
+            outage: Outage::default(),
+            connected_before: false,
+            handled: String::new(),
+        }
+    }
+
+    fn note_handled(&mut self, checkpoints: &HashMap<String, Checkpoint>) {
+        if checkpoints.is_empty() {
+            return;
+        }
+        let mut handled: Vec<String> =
+            checkpoints.iter().map(|(source, checkpoint)| format!("{source}@{}", checkpoint.next_position)).collect();
+        handled.sort();
+        self.handled = handled.join(", ");
+    }
+
+    fn failed(&mut self, reason: &dyn std::fmt::Display) {
+        let Some(report) = self.outage.failed(std::time::Instant::now()) else { return };
+        let (consumer, queue, broker, handled) = (&self.consumer, &self.queue, &self.broker, &self.handled);
+        if report.first {
+            warn!(
+                %consumer, broker = %broker.host, vhost = %broker.vhost, %reason, %queue, %handled,
+                "consumer cannot consume from the message bus; events wait in queue {queue}"
+            );
+        } else {
+            warn!(
+                %consumer, broker = %broker.host, vhost = %broker.vhost, %reason, %queue, %handled,
+                lag_s = report.lasting.as_secs(), failures = report.failures,
+                "consumer still cannot consume from the message bus; nothing applied from queue {queue} for {}",
+                seconds(report.lasting)
+            );
+        }
+    }
+
+    fn connected(&mut self) {
+        if !self.connected_before {
+            self.connected_before = true;
+            info!(
+                consumer = %self.consumer, broker = %self.broker.host, vhost = %self.broker.vhost,
+                queue = %self.queue, "consumer consuming from queue {}", self.queue
+            );
+        }
+    }
+
+    fn recovered(&mut self) {
+        if let Some(lasted) = self.outage.recovered(std::time::Instant::now()) {
+            info!(
+                consumer = %self.consumer, broker = %self.broker.host, vhost = %self.broker.vhost,
+                queue = %self.queue, lag_s = lasted.as_secs(),
+                "consumer recovered after {}, consuming from queue {} again", seconds(lasted), self.queue
+            );
+        }
     }
 }
 

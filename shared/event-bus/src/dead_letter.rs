@@ -102,7 +102,7 @@ impl DeadLetters {
         let limit = bus.operation_timeout;
         let connection = broker::connect(bus, &format!("{}-dead-letters", self.config.name)).await?;
         let result = async {
-            let channel = timed("channel.open", limit, connection.create_channel()).await?;
+            let channel = timed("channel.open", limit, connection.connection().create_channel()).await?;
             timed("confirm.select", limit, channel.confirm_select(ConfirmSelectOptions::default())).await?;
             let passive = QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() };
             let queue = ShortString::from(self.config.dead_letter_queue.as_str());
@@ -137,7 +137,7 @@ impl DeadLetters {
             Ok(letters)
         }
         .await;
-        broker::close(bus, &connection).await;
+        connection.close(bus).await;
         result
     }
 

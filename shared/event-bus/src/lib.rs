@@ -39,11 +39,12 @@ mod dead_letter;
 mod error;
 mod handler;
 pub mod message;
+mod outage;
 mod relay;
 mod source;
 
 pub use checkpoint::Checkpoint;
-pub use config::{BusConfig, ConsumerConfig, RelayConfig};
+pub use config::{BrokerAddress, BusConfig, ConsumerConfig, RelayConfig};
 pub use consumer::{Consumer, ConsumerProgress};
 pub use dead_letter::{DeadLetter, DeadLetters, MAX_LISTED};
 pub use error::{BusError, HandlerError, Rejection, SourceError};

@@ -10,18 +10,21 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use event_log::{EventLog, RecordedEvent, Subscription, Timestamp, encode_envelope};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
-use lapin::{Channel, Confirmation, Connection, PublisherConfirm};
+use lapin::{Channel, Confirmation, Connection, Event, PublisherConfirm};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
-use crate::broker::{self, Backoff, timed};
-use crate::config::RelayConfig;
+use crate::broker::{self, BrokerConnection, Pacing, timed};
+use crate::config::{BrokerAddress, RelayConfig};
 use crate::error::BusError;
 use crate::message::{event_properties, routing_key};
+use crate::outage::{Outage, seconds};
 
 /// What has not reached the broker yet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +39,32 @@ pub struct Backlog {
     pub oldest_unpublished_age: Option<Duration>,
     /// Whether the relay currently has a broker connection.
     pub connected: bool,
+}
+
+impl Backlog {
+    /// What waits in `log` while no relay runs, from the cursor stored under `cursor_marker` (normally
+    /// [`RelayConfig::DEFAULT_CURSOR_MARKER`]).
+    pub fn stored(log: &EventLog, cursor_marker: &str) -> Result<Backlog, BusError> {
+        backlog_of(log, read_cursor(log, cursor_marker)?, false)
+    }
+}
+
+fn backlog_of(log: &EventLog, published_up_to: u64, connected: bool) -> Result<Backlog, BusError> {
+    let head = log.next_position();
+    let oldest_unpublished_age = match log.event(published_up_to)? {
+        Some(event) => {
+            let micros = Timestamp::now().as_micros().saturating_sub(event.recorded_at.as_micros());
+            Some(Duration::from_micros(u64::try_from(micros).unwrap_or(0)))
+        }
+        None => None,
+    };
+    Ok(Backlog {
+        published_up_to,
+        head,
+        depth: head.saturating_sub(published_up_to),
+        oldest_unpublished_age,
+        connected,
+    })
 }
 
 /// Watches a relay's progress; cheap to clone, usable while the relay runs and after it stopped.
@@ -53,22 +82,7 @@ impl BacklogMonitor {
     }
 
     pub fn backlog(&self) -> Result<Backlog, BusError> {
-        let published_up_to = self.published_up_to();
-        let head = self.log.next_position();
-        let oldest_unpublished_age = match self.log.event(published_up_to)? {
-            Some(event) => {
-                let micros = Timestamp::now().as_micros().saturating_sub(event.recorded_at.as_micros());
-                Some(Duration::from_micros(u64::try_from(micros).unwrap_or(0)))
-            }
-            None => None,
-        };
-        Ok(Backlog {
-            published_up_to,
-            head,
-            depth: head.saturating_sub(published_up_to),
-            oldest_unpublished_age,
-            connected: *self.connected.borrow(),
-        })
+        backlog_of(&self.log, self.published_up_to(), *self.connected.borrow())
     }
 
     /// Waits until every position below `position` is confirmed; false if the relay went away first.
@@ -139,8 +153,16 @@ impl Relay {
         ));
         let result = self.publish_until_stopped(&shutdown, &persist_tx).await;
         drop(persist_tx);
-        let persisted = persister.await.map_err(|e| BusError::Database(format!("cursor writer failed: {e}")))?;
-        result.and(persisted)
+        let persisted = persister.await.map_err(|e| BusError::Database(format!("cursor writer failed: {e}")));
+        let result = result.and(persisted.and_then(|saved| saved));
+        if let Err(e) = &result {
+            error!(
+                service = %self.config.service,
+                error = %e,
+                "relay gave up: the log's events are no longer published until the service restarts"
+            );
+        }
+        result
     }
 
     async fn publish_until_stopped(
@@ -149,31 +171,35 @@ impl Relay {
         persist: &watch::Sender<u64>,
     ) -> Result<(), BusError> {
         let bus = &self.config.bus;
-        let mut backoff = Backoff::new(bus.max_backoff);
+        let mut pacing = Pacing::new(bus);
+        let mut health = Health::new(&self.config);
         let name = format!("{}-relay", self.config.service);
         while !shutdown.is_cancelled() {
-            let connected = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                connected = self.open(&name) => connected,
-            };
-            let (connection, channel) = match connected {
-                Ok(opened) => opened,
-                Err(e) => {
-                    debug!(error = %e, broker = %bus.display_uri(), "relay cannot connect");
-                    pause(backoff.next_delay(), shutdown).await;
-                    continue;
-                }
-            };
+            let cannot_connect = |e: BusError| health.failed(self, &e);
+            let opened =
+                broker::first_connected(&mut pacing.reconnect, shutdown, || self.open(&name), cannot_connect).await;
+            let Some((connection, channel)) = opened else { break };
             self.connected.send_replace(true);
-            info!(service = %self.config.service, from = self.published_up_to(), "relay connected");
-            let end = self.session(&channel, shutdown, persist, &mut backoff).await;
+            health.connected(self.published_up_to());
+            let mut news = connection_news(connection.connection());
+            let end = self.session(&channel, &mut news, shutdown, persist, &mut pacing, &mut health).await;
             self.connected.send_replace(false);
-            broker::close(bus, &connection).await;
-            match end? {
-                SessionEnd::Stopped => break,
-                SessionEnd::Broken(e) => {
-                    warn!(error = %e, at = self.published_up_to(), "relay lost its connection; republishing from the cursor");
-                    pause(backoff.next_delay(), shutdown).await;
+            match end {
+                Ok(SessionEnd::Broken(e)) => {
+                    // No polite close: it could wait for a broker that no longer answers. Dropping the
+                    // connection shuts its socket down.
+                    drop(connection);
+                    debug!(error = %e, at = self.published_up_to(), "relay lost its connection; republishing from the cursor");
+                    health.failed(self, &e);
+                    pause(pacing.reconnect.next_delay(), shutdown).await;
+                }
+                Ok(SessionEnd::Stopped) => {
+                    connection.close(bus).await;
+                    break;
+                }
+                Err(e) => {
+                    connection.close(bus).await;
+                    return Err(e);
                 }
             }
         }
@@ -184,11 +210,12 @@ impl Relay {
         *self.confirmed.borrow()
     }
 
-    async fn open(&self, name: &str) -> Result<(Connection, Channel), BusError> {
+    async fn open(&self, name: &str) -> Result<(BrokerConnection, Channel), BusError> {
         let bus = &self.config.bus;
         let connection = broker::connect(bus, name).await?;
         let setup = async {
-            let channel = timed("channel.open", bus.operation_timeout, connection.create_channel()).await?;
+            let channel =
+                timed("channel.open", bus.operation_timeout, connection.connection().create_channel()).await?;
             timed("confirm.select", bus.operation_timeout, channel.confirm_select(ConfirmSelectOptions::default()))
                 .await?;
             broker::declare_events_exchange(bus, &channel).await?;
@@ -197,7 +224,7 @@ impl Relay {
         match setup.await {
             Ok(channel) => Ok((connection, channel)),
             Err(e) => {
-                broker::close(bus, &connection).await;
+                connection.close(bus).await;
                 Err(e)
             }
         }
@@ -207,9 +234,11 @@ impl Relay {
     async fn session(
         &self,
         channel: &Channel,
+        news: &mut BoxStream<'static, ConnectionNews>,
         shutdown: &CancellationToken,
         persist: &watch::Sender<u64>,
-        backoff: &mut Backoff,
+        pacing: &mut Pacing,
+        health: &mut Health,
     ) -> Result<SessionEnd, BusError> {
         let bus = &self.config.bus;
         let exchange = ShortString::from(bus.events_exchange.as_str());
@@ -223,6 +252,14 @@ impl Relay {
                 let step = tokio::select! {
                     biased;
                     _ = shutdown.cancelled() => Step::Stop,
+                    // Without this an idle relay would notice a lost connection only at its next publish.
+                    Some(news) = news.next() => match news {
+                        ConnectionNews::Broken(e) => return Ok(SessionEnd::Broken(e)),
+                        ConnectionNews::Blocked(reason) => {
+                            health.failed(self, &format!("the broker blocks publishing ({reason})"));
+                            continue;
+                        }
+                    },
                     confirm = first_confirm(&mut in_flight), if !in_flight.is_empty() => Step::Confirm(confirm),
                     event = events.next(), if window_open => Step::Event(event),
                 };
@@ -269,7 +306,8 @@ impl Relay {
                                 let done = in_flight.pop_front().map_or(next, |f| f.position + 1);
                                 self.confirmed.send_replace(done);
                                 persist.send_replace(done);
-                                backoff.reset();
+                                pacing.progressed();
+                                health.progressed(done);
                                 continue;
                             }
                             Ok(Ok(Confirmation::Ack(Some(returned)))) => {
@@ -290,10 +328,11 @@ impl Relay {
                             }
                         };
                         let position = in_flight.front().map_or(next, |f| f.position);
-                        warn!(position, reason = %refused, "broker refused a message; republishing from it");
+                        health
+                            .failed(self, &format!("the broker refused the message at position {position}: {refused}"));
                         // The later messages' confirms are abandoned: they are published again, in order.
                         drop(in_flight);
-                        if pause(backoff.next_delay(), shutdown).await {
+                        if pause(pacing.retry.next_delay(), shutdown).await {
                             return Ok(SessionEnd::Stopped);
                         }
                         continue 'from_cursor;
@@ -315,6 +354,107 @@ impl Relay {
                 }
                 _ => break,
             }
+        }
+    }
+}
+
+/// What the relay hears from its connection while it publishes.
+enum ConnectionNews {
+    /// The connection is gone.
+    Broken(BusError),
+    /// The broker stopped reading from publishers (a memory or disk alarm), with its reason.
+    Blocked(String),
+}
+
+/// The connection's errors and blocks, as they happen.
+fn connection_news(connection: &Connection) -> BoxStream<'static, ConnectionNews> {
+    connection
+        .events_listener()
+        .filter_map(|event| {
+            std::future::ready(match event {
+                Event::Error(source) => {
+                    Some(ConnectionNews::Broken(BusError::Broker { operation: "connection", source }))
+                }
+                Event::ConnectionBlocked(reason) => Some(ConnectionNews::Blocked(reason)),
+                _ => None,
+            })
+        })
+        .boxed()
+}
+
+/// What the relay tells an operator about publishing: a warning when it cannot publish (then about once
+/// a minute while that lasts, see [`Outage`]) with the broker, the reason and how many events wait, and
+/// a note when everything that waited is published.
+struct Health {
+    service: String,
+    broker: BrokerAddress,
+    outage: Outage,
+    connected_before: bool,
+    /// The first unconfirmed position when the outage began.
+    published_at_start: u64,
+    /// The outage is over once everything durable at its latest failure is confirmed.
+    recover_at: u64,
+}
+
+impl Health {
+    fn new(config: &RelayConfig) -> Health {
+        Health {
+            service: config.service.clone(),
+            broker: config.bus.broker(),
+            outage: Outage::default(),
+            connected_before: false,
+            published_at_start: 0,
+            recover_at: 0,
+        }
+    }
+
+    fn failed(&mut self, relay: &Relay, reason: &dyn std::fmt::Display) {
+        let published = relay.published_up_to();
+        let head = relay.log.next_position();
+        if !self.outage.is_ongoing() {
+            self.published_at_start = published;
+        }
+        self.recover_at = head;
+        let Some(report) = self.outage.failed(std::time::Instant::now()) else { return };
+        let (service, broker, waiting) = (&self.service, &self.broker, head.saturating_sub(published));
+        if report.first {
+            warn!(
+                %service, broker = %broker.host, vhost = %broker.vhost, %reason, waiting,
+                "relay cannot publish to the message bus; {waiting} events wait to be published"
+            );
+        } else {
+            warn!(
+                %service, broker = %broker.host, vhost = %broker.vhost, %reason, waiting,
+                down_for_s = report.lasting.as_secs(), failures = report.failures,
+                "relay still cannot publish to the message bus after {}; {waiting} events wait to be published",
+                seconds(report.lasting)
+            );
+        }
+    }
+
+    fn connected(&mut self, published: u64) {
+        if !self.connected_before {
+            self.connected_before = true;
+            info!(
+                service = %self.service, broker = %self.broker.host, vhost = %self.broker.vhost,
+                "relay publishing to the message bus from position {published}"
+            );
+        }
+        self.progressed(published);
+    }
+
+    /// Every position below `published` is confirmed.
+    fn progressed(&mut self, published: u64) {
+        if !self.outage.is_ongoing() || published < self.recover_at {
+            return;
+        }
+        if let Some(lasted) = self.outage.recovered(std::time::Instant::now()) {
+            let count = published.saturating_sub(self.published_at_start);
+            info!(
+                service = %self.service, broker = %self.broker.host, vhost = %self.broker.vhost, published = count,
+                down_for_s = lasted.as_secs(),
+                "relay recovered after {}, published {count} events that waited", seconds(lasted)
+            );
         }
     }
 }

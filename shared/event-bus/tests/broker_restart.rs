@@ -1,7 +1,7 @@
-//! A RabbitMQ node of the test's own (never the shared one) is killed with SIGKILL while events stream
-//! through, then restarted: nothing is lost, nothing is applied twice, commands keep succeeding while it
-//! is down, and the relay resumes publishing soon after the node accepts connections again (the delay is
-//! printed, not asserted).
+//! A RabbitMQ node of each test's own (never the shared one) goes away while events stream through:
+//! killed with SIGKILL and restarted, or made unreachable by a network that silently drops packets.
+//! Nothing is lost, nothing is applied twice, commands keep succeeding while it is away, and the relay
+//! resumes publishing soon after the node can be reached again (the delay is printed, not asserted).
 
 mod support;
 
@@ -12,14 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use event_bus::{BusConfig, CancellationToken, Consumer, ConsumerConfig, Relay, RelayConfig, sled_checkpoint};
+use event_bus::BusConfig;
 use event_log::EventLog;
 use support::*;
 use tokio::time::Instant;
 
-const SOURCE: &str = "applications";
 const EVENTS: usize = 3_000;
 const LIMIT: Duration = Duration::from_secs(90);
+/// How long the broker stays unreachable at least, in the test where it silently drops packets.
+const UNREACHABLE: Duration = Duration::from_secs(12);
 const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 const CONTROL: &str = "/usr/lib/rabbitmq/bin/rabbitmqctl";
 
@@ -37,8 +38,8 @@ fn free_port() -> u16 {
 }
 
 impl Node {
-    fn new(dir: &Path) -> Node {
-        let name = format!("event-bus-test-{}@localhost", std::process::id());
+    fn new(dir: &Path, test: &str) -> Node {
+        let name = format!("event-bus-{test}-{}@localhost", std::process::id());
         let node = Node { dir: dir.to_path_buf(), name, port: free_port(), dist_port: free_port(), child: None };
         std::fs::write(dir.join("enabled_plugins"), "[].\n").expect("plugins file");
         std::fs::write(
@@ -137,39 +138,39 @@ async fn consuming_connections(progress: &tokio::sync::watch::Receiver<event_bus
     let _ = progress.wait_for(|p| p.connected && p.connections >= count).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_and_restarted_broker_loses_nothing() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let node_dir = dir.path().join("node");
+/// A private node started in `dir`, or `None` (after a loud notice) where none can be started here.
+async fn started_node(dir: &Path, test: &str) -> Option<Node> {
+    let node_dir = dir.join("node");
     std::fs::create_dir_all(&node_dir).expect("node dir");
-    let mut node = Node::new(&node_dir);
+    let mut node = Node::new(&node_dir, test);
     let started = match node.start() {
         Ok(()) => node.accepting(Duration::from_secs(90)).await,
         Err(e) => Err(e),
     };
-    if let Err(reason) = started {
-        eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-        eprintln!("!!! BROKER RESTART TEST NOT RUN: cannot start a second RabbitMQ node here: {reason}");
-        eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
-        return;
+    match started {
+        Ok(_) => Some(node),
+        Err(reason) => {
+            eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
+            eprintln!("!!! BROKER TEST {test} NOT RUN: cannot start a second RabbitMQ node here: {reason}");
+            eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+            None
+        }
     }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_and_restarted_broker_loses_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(mut node) = started_node(dir.path(), "killed").await else { return };
     let log = EventLog::open(dir.path().join("log")).expect("log opens");
-    let bus = BusConfig::new(format!("amqp://guest:guest@{}/%2f", node.address()));
-    let (db, state, handler) = recording_handler(&dir.path().join("consumer"));
-    let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), "projector", &[SOURCE]), handler, log.clone())
-        .expect("consumer");
-    let progress = consumer.progress();
-    let relay = Relay::new(log.clone(), RelayConfig::new(bus, SOURCE)).expect("relay");
-    let mut monitor = relay.monitor();
-    let shutdown = CancellationToken::new();
-    let consuming = tokio::spawn(consumer.run(shutdown.clone()));
-    let relaying = tokio::spawn(relay.run(shutdown.clone()));
+    let streaming =
+        Streaming::start(log, dir.path(), BusConfig::new(format!("amqp://guest:guest@{}/%2f", node.address())));
+    let (log, mut monitor) = (streaming.log.clone(), streaming.monitor.clone());
 
     // RabbitMQ 3.10 records a new quorum queue in its Ra directory lazily: a node killed seconds after
     // the declaration can come back without the queue's replica. Queues of a deployment are declared long
     // before any crash; a clean restart gives the test's queues the same standing.
-    let connected = consuming_connections(&progress, 1);
+    let connected = consuming_connections(&streaming.progress, 1);
     tokio::time::timeout(LIMIT, connected).await.expect("consumer connects");
     node.stop().expect("clean stop");
     node.start().expect("node starts again");
@@ -189,7 +190,7 @@ async fn a_killed_and_restarted_broker_loses_nothing() {
     assert!(backlog.oldest_unpublished_age.is_some());
 
     node.start().expect("node restarts");
-    let accepting_since = node.accepting(Duration::from_secs(90)).await.expect("restarted node accepts");
+    let accepting_since = node.accepting(LIMIT).await.expect("restarted node accepts");
     assert!(tokio::time::timeout(LIMIT, monitor.wait_published(published_at_kill + 1)).await.expect("relay resumes"));
     let resumed_after = accepting_since.elapsed();
     println!(
@@ -197,16 +198,60 @@ async fn a_killed_and_restarted_broker_loses_nothing() {
         resumed_after.as_millis(),
         published_at_kill
     );
+    streaming.finish(EVENTS, LIMIT).await;
+}
 
-    wait_until("the consumer to handle every event", Duration::from_secs(90), || {
-        sled_checkpoint(&db, SOURCE).expect("checkpoint").next_position == EVENTS as u64
-    })
-    .await;
-    shutdown.cancel();
-    consuming.await.expect("consumer task").expect("consumer stops cleanly");
-    relaying.await.expect("relay task").expect("relay stops cleanly");
-    node.kill();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_broker_loses_nothing_and_publishing_resumes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let Some(node) = started_node(dir.path(), "unreachable").await else { return };
+    let proxy = TcpProxy::start(node.address()).await;
+    let log = EventLog::open(dir.path().join("log")).expect("log opens");
+    let streaming =
+        Streaming::start(log, dir.path(), BusConfig::new(format!("amqp://guest:guest@{}/%2f", proxy.address)));
+    let (log, mut monitor, mut progress) =
+        (streaming.log.clone(), streaming.monitor.clone(), streaming.progress.clone());
+    tokio::time::timeout(LIMIT, consuming_connections(&progress, 1)).await.expect("consumer connects");
+    append_events(&log, 0, 1_500, 8, 25).await;
+    assert!(tokio::time::timeout(LIMIT, monitor.wait_published(500)).await.expect("relay publishes"));
 
-    assert_eq!(count_prefix(&state, APPLIED), EVENTS, "every event applied");
-    assert_eq!(violations(&state), Vec::<String>::new(), "no event applied twice or out of order");
+    // Packets are dropped from here on: the connections in use go silent, and new connection attempts
+    // are accepted and never answered. Events keep coming.
+    proxy.black_hole(true);
+    let outage = Instant::now();
+    append_events(&log, 1_500, EVENTS - 1_500, 8, 25).await;
+    assert!(tokio::time::timeout(LIMIT, monitor.wait_connected(false)).await.expect("relay notices"));
+    let noticed = tokio::time::timeout(LIMIT, progress.wait_for(|p| !p.connected)).await;
+    assert!(noticed.expect("consumer notices").is_ok());
+    // Both are trying to reconnect, and attempts hang in the black hole.
+    let before = proxy.accepted();
+    wait_until("connection attempts to hang in the black hole", LIMIT, || proxy.accepted() >= before + 2).await;
+    tokio::time::sleep_until(outage + UNREACHABLE).await;
+    let published_before = monitor.published_up_to();
+    let handled_before = progress.borrow().handled;
+    assert!(monitor.backlog().expect("backlog").depth > 0, "events wait to be published");
+
+    proxy.black_hole(false);
+    let reachable = Instant::now();
+    assert!(
+        tokio::time::timeout(LIMIT, monitor.wait_published(published_before + 1)).await.expect("relay resumes"),
+        "the relay publishes again"
+    );
+    let relay_resumed = reachable.elapsed();
+    let resumed = tokio::time::timeout(LIMIT, progress.wait_for(|p| p.handled > handled_before)).await;
+    assert!(resumed.expect("consumer resumes").is_ok(), "the consumer applies events again");
+    let consumer_resumed = reachable.elapsed();
+    println!(
+        "unreachable for {} ms; the relay published again {} ms and the consumer applied again {} ms after the \
+         broker could be reached",
+        (reachable - outage).as_millis(),
+        relay_resumed.as_millis(),
+        consumer_resumed.as_millis()
+    );
+
+    assert!(tokio::time::timeout(LIMIT, monitor.wait_published(EVENTS as u64)).await.expect("relay publishes all"));
+    // What fell into the black hole (the silent connections and the attempts that hung) was given up,
+    // not left waiting with a thread and a socket each.
+    wait_until("every connection in the black hole to be given up", LIMIT, || proxy.swallowed() == 0).await;
+    streaming.finish(EVENTS, LIMIT).await;
 }

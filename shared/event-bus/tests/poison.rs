@@ -116,7 +116,8 @@ async fn poison_goes_to_the_dead_letter_queue_and_replays_apply_once() {
     // The command line sees the same dead letters, and reports a bad id in one line.
     let admin = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_bus-admin"))
-            .args(["--amqp-uri", &uri, "--consumer", "projector"])
+            .env_remove("BUS_AMQP_URI")
+            .args(["--amqp-url", &uri, "--consumer", "projector"])
             .args(args)
             .output()
             .expect("bus-admin runs")
@@ -126,7 +127,32 @@ async fn poison_goes_to_the_dead_letter_queue_and_replays_apply_once() {
     let list = String::from_utf8_lossy(&list.stdout);
     assert!(list.contains(&poison[1].id) && list.contains("garbage-2") && list.contains("4 dead letter(s)"), "{list}");
     let show = admin(&["dead-letters", "show", &poison[1].id]);
-    assert!(String::from_utf8_lossy(&show.stdout).contains("rejected: poison is refused"));
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.contains("rejected: poison is refused"), "{show}");
+    // Headers read as text and times as RFC 3339 in UTC, not as byte arrays and microseconds.
+    let line = |key: &str| show.lines().find(|l| l.starts_with(key)).unwrap_or_default().to_owned();
+    assert!(line("header stream-id ").ends_with(" application/poisoned"), "{show}");
+    for time in ["dead-lettered ", "recorded ", "header x-dead-lettered-at "] {
+        let value = line(time).rsplit(' ').next().unwrap_or_default().to_owned();
+        assert!(value.len() > 20 && value.starts_with("20") && value.ends_with('Z'), "{time}in {show}");
+    }
+    assert!(!show.contains("LongString") && !show.contains("µs"), "{show}");
+    // The broker is named as the services name it; the variable read before is refused, not ignored.
+    let by_variable = Command::new(env!("CARGO_BIN_EXE_bus-admin"))
+        .env("GRANTS_AMQP_URL", &uri)
+        .env_remove("BUS_AMQP_URI")
+        .args(["--consumer", "projector", "dead-letters", "list"])
+        .output()
+        .expect("bus-admin runs");
+    assert!(String::from_utf8_lossy(&by_variable.stdout).contains("4 dead letter(s)"));
+    let retired = Command::new(env!("CARGO_BIN_EXE_bus-admin"))
+        .env("BUS_AMQP_URI", &uri)
+        .args(["--consumer", "projector", "dead-letters", "list"])
+        .output()
+        .expect("bus-admin runs");
+    let stderr = String::from_utf8_lossy(&retired.stderr);
+    assert!(!retired.status.success() && stderr.trim().lines().count() == 1, "{stderr}");
+    assert!(stderr.contains("GRANTS_AMQP_URL"), "{stderr}");
     let missing = admin(&["dead-letters", "show", "no-such-id"]);
     assert!(!missing.status.success());
     let stderr = String::from_utf8_lossy(&missing.stderr);

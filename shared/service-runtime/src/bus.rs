@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use event_bus::{
-    BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, LogReaction, Rejection, Relay, RelayConfig,
+    Backlog, BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, LogReaction, Rejection, Relay, RelayConfig,
 };
 use event_log::{EventLog, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
 use uuid::Uuid;
@@ -31,7 +31,8 @@ pub struct ServiceBus {
 }
 
 impl ServiceBus {
-    /// Publishes `log` as `name` on the bus at `uri`, if there is one.
+    /// Publishes `log` as `name` on the bus at `uri`, if there is one; says at start how many events
+    /// wait when there is none.
     pub fn publish(uri: Option<&str>, name: &'static str, log: &EventLog) -> Result<ServiceBus, BusError> {
         let stop = CancellationToken::new();
         let relay = match uri {
@@ -39,7 +40,22 @@ impl ServiceBus {
                 let relay = Relay::new(log.clone(), RelayConfig::new(BusConfig::new(uri), name))?;
                 Some(tokio::spawn(relay.run(stop.clone())))
             }
-            None => None,
+            None => {
+                match Backlog::stored(log, RelayConfig::DEFAULT_CURSOR_MARKER) {
+                    Ok(Backlog { depth: waiting, .. }) => tracing::warn!(
+                        service = name,
+                        waiting,
+                        "running without the bus, {waiting} events waiting to be published until a run with the bus"
+                    ),
+                    // The count is only for the operator: not knowing it is no reason to refuse to start.
+                    Err(e) => tracing::warn!(
+                        service = name,
+                        error = %e,
+                        "running without the bus; how many events wait to be published is unknown"
+                    ),
+                }
+                None
+            }
         };
         Ok(ServiceBus { uri: uri.map(str::to_owned), name, stop, relay, consumer: None })
     }
@@ -58,7 +74,16 @@ impl ServiceBus {
     where
         F: FnMut(&RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send + Sync + 'static,
     {
-        let Some(uri) = &self.uri else { return Ok(self) };
+        let Some(uri) = &self.uri else {
+            let queue = ConsumerConfig::default_queue(self.name);
+            tracing::info!(
+                service = self.name,
+                %queue,
+                "running without the bus: events of {} wait in queue {queue} until a run with the bus",
+                sources.join(", ")
+            );
+            return Ok(self);
+        };
         let config = ConsumerConfig::new(BusConfig::new(uri.clone()), self.name, sources);
         let handler = LogHandler::new(log.clone(), react);
         let readers = LogSources::new(source_logs, jwt, format!("service:{}", self.name));
@@ -139,11 +164,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_reaction_carries_the_cause_over_and_is_the_same_append_when_retried() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = EventLog::open(dir.path()).unwrap();
-        let cause = NewEvent {
+    /// An event of another service that a consumer reacts to.
+    fn cause(occurred_at: event_log::Timestamp) -> NewEvent {
+        NewEvent {
             event_id: Uuid::new_v4(),
             event_type: "Happened".into(),
             schema_version: 1,
@@ -156,9 +179,54 @@ mod tests {
                 },
                 correlation_id: Uuid::new_v4(),
                 causation_id: Uuid::new_v4(),
-                occurred_at: event_log::Timestamp::from_micros(1_000_000),
+                occurred_at,
             },
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn without_the_bus_the_start_says_how_many_events_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        let stream = StreamId::new("source", "1").unwrap();
+        log.append(stream, ExpectedVersion::NoStream, (0..3).map(|_| cause(event_log::Timestamp::now())).collect())
+            .await
+            .unwrap();
+
+        let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = written.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(crate::config::log_filter(None))
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || crate::config::CaptureWriter(sink.clone()))
+            .finish();
+        let bus = tracing::subscriber::with_default(subscriber, || {
+            ServiceBus::publish(None, "awards", &log).and_then(|bus| {
+                bus.consume(
+                    &["applications", "reporting"],
+                    &log,
+                    HashMap::new(),
+                    crate::identity::JwtConfig {
+                        secret: vec![7; 32],
+                        issuer: "grants-dev".into(),
+                        audience: "grants".into(),
+                    },
+                    |_| Ok(None),
+                )
+            })
+        });
+        bus.unwrap().stop().await;
+        let shown = String::from_utf8_lossy(&written.lock().unwrap()).into_owned();
+        assert!(shown.contains("WARN") && shown.contains("running without the bus, 3 events waiting"), "{shown}");
+        assert!(shown.contains("events of applications, reporting wait in queue awards.inbox"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_reaction_carries_the_cause_over_and_is_the_same_append_when_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        let cause = cause(event_log::Timestamp::from_micros(1_000_000));
         let source = StreamId::new("source", "1").unwrap();
         log.append(source, ExpectedVersion::NoStream, vec![cause]).await.unwrap();
         let consumed = log.event(0).unwrap().unwrap();

@@ -99,11 +99,100 @@ impl JwtArgs {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// What is logged unless `RUST_LOG` says otherwise. lapin, the AMQP library, logs every broker failure
+/// at error level from its own targets (`lapin::channel`, `lapin::channels`, `lapin::io_loop`,
+/// `lapin::heartbeat`): several lines per broker restart, three a second while the credentials are
+/// wrong, "backoff attempts exhausted" while the bus in fact keeps trying. The bus reports each outage
+/// itself, as one warning naming the broker and the reason, so lapin is silent by default.
+pub const DEFAULT_LOG_DIRECTIVES: &str = "info,lapin=off";
+
+/// Logs to stderr, filtered by [`log_filter`] of `RUST_LOG`.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     // Colours only on a terminal: log files stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
+
+/// [`DEFAULT_LOG_DIRECTIVES`] followed by `rust_log`: a directive in `rust_log` replaces the default
+/// one for the same target, so `RUST_LOG=debug` raises the level everywhere but in lapin, and
+/// `RUST_LOG=lapin=warn` lets lapin speak again. Directives that do not parse are skipped.
+pub fn log_filter(rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let directives = match rust_log.map(str::trim) {
+        Some(extra) if !extra.is_empty() => format!("{DEFAULT_LOG_DIRECTIVES},{extra}"),
+        _ => DEFAULT_LOG_DIRECTIVES.to_owned(),
+    };
+    tracing_subscriber::EnvFilter::builder().parse_lossy(directives)
+}
+
+/// Collects log output in memory, for tests of what is logged.
+#[cfg(test)]
+pub(crate) struct CaptureWriter(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use super::*;
+
+    /// What passes `filter` of one event at each level from lapin's and the bus's targets.
+    fn passing(filter: tracing_subscriber::EnvFilter) -> Vec<String> {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let sink = written.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || CaptureWriter(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(target: "lapin::io_loop", "Exponential backoff attempts exhausted, aborting recovery");
+            tracing::error!(target: "lapin::channels", "Connection error");
+            tracing::info!(target: "lapin::channel", "Connection closed");
+            tracing::warn!(target: "event_bus::relay", "relay cannot publish to the message bus");
+            tracing::info!(target: "event_bus::relay", "relay recovered");
+            tracing::debug!(target: "event_bus::relay", "relay lost its connection");
+        });
+        let bytes = written.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        String::from_utf8_lossy(&bytes).lines().map(|l| l.trim().to_owned()).collect()
+    }
+
+    #[test]
+    fn lapin_is_silent_by_default_and_the_bus_speaks_at_info() {
+        assert_eq!(
+            passing(log_filter(None)),
+            vec![
+                "WARN event_bus::relay: relay cannot publish to the message bus",
+                "INFO event_bus::relay: relay recovered"
+            ]
+        );
+        assert_eq!(passing(log_filter(Some(" "))), passing(log_filter(None)));
+    }
+
+    #[test]
+    fn rust_log_overrides_the_defaults_target_by_target() {
+        let lines = passing(log_filter(Some("lapin=error")));
+        assert!(lines.iter().any(|l| l.contains("backoff attempts exhausted")), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.contains("Connection closed")), "{lines:?}");
+        assert_eq!(
+            passing(log_filter(Some("warn"))),
+            vec!["WARN event_bus::relay: relay cannot publish to the message bus"]
+        );
+        let lines = passing(log_filter(Some("debug")));
+        assert!(lines.iter().any(|l| l.contains("relay lost its connection")), "{lines:?}");
+        assert!(!lines.iter().any(|l| l.contains("lapin")), "lapin stays silent unless named: {lines:?}");
+        assert_eq!(passing(log_filter(Some("lapin=nonsense-level"))), passing(log_filter(None)));
+    }
 }

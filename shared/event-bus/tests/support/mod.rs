@@ -5,11 +5,14 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use event_bus::{Rejection, SledHandler};
+use event_bus::{
+    BacklogMonitor, BusConfig, BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerProgress, Rejection,
+    Relay, RelayConfig, SledHandler, sled_checkpoint,
+};
 use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId, Timestamp};
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree};
 use tokio::net::{TcpListener, TcpStream};
@@ -55,17 +58,84 @@ impl Drop for Vhost {
     }
 }
 
+/// A broker user of its own with a password of its own, allowed everything in one vhost; deleted when
+/// dropped.
+pub struct BrokerUser {
+    pub name: String,
+    pub password: String,
+}
+
+impl BrokerUser {
+    pub fn create(vhost: &Vhost) -> BrokerUser {
+        let id = Uuid::new_v4().simple();
+        let user = BrokerUser { name: format!("event-bus-{id}"), password: format!("secret-{id}") };
+        rabbitmqctl(&["add_user", &user.name, &user.password]).expect("user is created");
+        rabbitmqctl(&["set_permissions", "-p", &vhost.name, &user.name, ".*", ".*", ".*"])
+            .expect("permissions are set");
+        user
+    }
+
+    /// The URI of `vhost` through `address` as this user.
+    pub fn uri(&self, vhost: &Vhost, address: SocketAddr) -> String {
+        format!("amqp://{}:{}@{address}/{}?heartbeat=5", self.name, self.password, vhost.name)
+    }
+}
+
+impl Drop for BrokerUser {
+    fn drop(&mut self) {
+        if let Err(e) = rabbitmqctl(&["delete_user", &self.name]) {
+            eprintln!("could not delete user {}: {e}", self.name);
+        }
+    }
+}
+
 pub fn broker_address() -> SocketAddr {
     SHARED_BROKER.parse().expect("address")
 }
 
-/// A TCP proxy in front of the broker; [`TcpProxy::cut`] drops every connection through it, as a
-/// network failure would, and keeps accepting new ones.
+/// A TCP proxy in front of the broker. [`TcpProxy::cut`] drops every connection through it, as a
+/// network failure would, and keeps accepting new ones. [`TcpProxy::refuse`] closes new connections at
+/// once, as a broker that is down would. [`TcpProxy::black_hole`] makes it behave like a network that
+/// silently drops packets: connections through it stop carrying anything, and new ones are accepted and
+/// never answered; both stay so until the client gives them up.
 pub struct TcpProxy {
     pub address: SocketAddr,
     cuts: watch::Sender<u64>,
+    black_hole: watch::Sender<bool>,
+    refusing: Arc<AtomicBool>,
     accepted: Arc<AtomicU64>,
+    open: Arc<AtomicU64>,
+    swallowed: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Counts a connection while it lives.
+struct Counted(Arc<AtomicU64>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicU64>) -> Counted {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+enum Forwarding {
+    Ended,
+    Cut,
+    BlackHole,
+}
+
+/// Reads and discards what the client sends until it closes the connection; `upstream` is held, unread.
+async fn swallow(mut client: TcpStream, upstream: Option<TcpStream>, swallowed: &Arc<AtomicU64>) {
+    let _swallowed = Counted::new(swallowed);
+    let _ = tokio::io::copy(&mut client, &mut tokio::io::sink()).await;
+    drop(upstream);
 }
 
 impl TcpProxy {
@@ -73,33 +143,72 @@ impl TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
         let address = listener.local_addr().expect("proxy address");
         let (cuts, _) = watch::channel(0u64);
-        let accepted = Arc::new(AtomicU64::new(0));
-        let (cut_rx, counter) = (cuts.subscribe(), accepted.clone());
+        let (black_hole, _) = watch::channel(false);
+        let [accepted, open, swallowed] = [(); 3].map(|()| Arc::new(AtomicU64::new(0)));
+        let refusing = Arc::new(AtomicBool::new(false));
+        let refuse_now = refusing.clone();
+        let (cut_rx, hole_rx) = (cuts.subscribe(), black_hole.subscribe());
+        let (accepted_count, open_count, swallowed_count) = (accepted.clone(), open.clone(), swallowed.clone());
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
+                accepted_count.fetch_add(1, Ordering::SeqCst);
+                if refuse_now.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let mut cut = cut_rx.clone();
                 cut.mark_unchanged();
+                let mut hole = hole_rx.clone();
+                let open = Counted::new(&open_count);
+                let swallowed = swallowed_count.clone();
                 tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect(target).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        _ = cut.changed() => {}
+                    let _open = open;
+                    if *hole.borrow_and_update() {
+                        return swallow(client, None, &swallowed).await;
                     }
-                    // Dropping both sockets closes them: each side sees the connection die.
+                    let Ok(mut upstream) = TcpStream::connect(target).await else { return };
+                    let forwarding = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => Forwarding::Ended,
+                        _ = cut.changed() => Forwarding::Cut,
+                        _ = hole.wait_for(|on| *on) => Forwarding::BlackHole,
+                    };
+                    match forwarding {
+                        // Dropping both sockets closes them: each side sees the connection die.
+                        Forwarding::Ended | Forwarding::Cut => {}
+                        Forwarding::BlackHole => swallow(client, Some(upstream), &swallowed).await,
+                    }
                 });
             }
         });
-        TcpProxy { address, cuts, accepted, task }
+        TcpProxy { address, cuts, black_hole, refusing, accepted, open, swallowed, task }
     }
 
-    pub fn cut(&self) {
+    /// Drops every open connection; returns how many there were (a cut while the client is between
+    /// connections severs nothing).
+    pub fn cut(&self) -> u64 {
+        let open = self.open.load(Ordering::SeqCst);
         self.cuts.send_modify(|n| *n += 1);
+        open
+    }
+
+    /// Closes new connections as soon as they are accepted (`true`), or forwards them again.
+    pub fn refuse(&self, on: bool) {
+        self.refusing.store(on, Ordering::SeqCst);
+    }
+
+    /// Starts (`true`) or ends a black hole. Connections that fell into it stay there when it ends, as
+    /// connections whose packets were lost: only new connections are forwarded again.
+    pub fn black_hole(&self, on: bool) {
+        self.black_hole.send_replace(on);
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections in the black hole that the client has not given up yet.
+    pub fn swallowed(&self) -> u64 {
+        self.swallowed.load(Ordering::SeqCst)
     }
 }
 
@@ -138,6 +247,50 @@ pub async fn append_events(log: &EventLog, first: usize, count: usize, streams: 
             .await
             .expect("append succeeds");
         done += n;
+    }
+}
+
+pub const SOURCE: &str = "applications";
+
+/// A relay of `applications` and a `projector` consumer of its events with the recording handler, on
+/// `log`; the consumer's database goes into `dir`.
+pub struct Streaming {
+    pub log: EventLog,
+    pub db: sled::Db,
+    pub state: sled::Tree,
+    pub progress: watch::Receiver<ConsumerProgress>,
+    pub monitor: BacklogMonitor,
+    pub shutdown: CancellationToken,
+    consuming: tokio::task::JoinHandle<Result<RecordingHandler, BusError>>,
+    relaying: tokio::task::JoinHandle<Result<(), BusError>>,
+}
+
+impl Streaming {
+    pub fn start(log: EventLog, dir: &Path, bus: BusConfig) -> Streaming {
+        let (db, state, handler) = recording_handler(&dir.join("consumer"));
+        let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), "projector", &[SOURCE]), handler, log.clone())
+            .expect("consumer");
+        let progress = consumer.progress();
+        let relay = Relay::new(log.clone(), RelayConfig::new(bus, SOURCE)).expect("relay");
+        let monitor = relay.monitor();
+        let shutdown = CancellationToken::new();
+        let consuming = tokio::spawn(consumer.run(shutdown.clone()));
+        let relaying = tokio::spawn(relay.run(shutdown.clone()));
+        Streaming { log, db, state, progress, monitor, shutdown, consuming, relaying }
+    }
+
+    /// Waits until `events` events are applied, stops both, and checks that each was applied once, in
+    /// order.
+    pub async fn finish(self, events: usize, limit: Duration) {
+        wait_until("the consumer to handle every event", limit, || {
+            sled_checkpoint(&self.db, SOURCE).expect("checkpoint").next_position == events as u64
+        })
+        .await;
+        self.shutdown.cancel();
+        self.consuming.await.expect("consumer task").expect("consumer stops cleanly");
+        self.relaying.await.expect("relay task").expect("relay stops cleanly");
+        assert_eq!(count_prefix(&self.state, APPLIED), events, "every event applied");
+        assert_eq!(violations(&self.state), Vec::<String>::new(), "no event applied twice or out of order");
     }
 }
 
@@ -204,5 +357,46 @@ pub async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> b
     while !done() {
         assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// What was logged on this thread while the guard of [`CapturedLog::start`] lives (a current-thread
+/// runtime runs every task there), one line per event, without times or colours.
+#[derive(Clone, Default)]
+pub struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    /// Captures what `filter` (`RUST_LOG` syntax) lets through.
+    pub fn start(filter: &str) -> (CapturedLog, tracing::subscriber::DefaultGuard) {
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .finish();
+        (log, tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        String::from_utf8_lossy(&bytes).lines().map(str::to_owned).collect()
+    }
+
+    /// The lines at `level` (`ERROR`, `WARN`, `INFO`, ...) that contain `text`.
+    pub fn matching(&self, level: &str, text: &str) -> Vec<String> {
+        self.lines().into_iter().filter(|line| line.trim_start().starts_with(level) && line.contains(text)).collect()
     }
 }
