@@ -57,11 +57,7 @@ impl ApplicationsApi {
         &self,
         sealed: &contracts::common::v1::SealedPersonalData,
     ) -> Result<Option<pb::ContactPerson>, ServiceError> {
-        let sealed = personal_data::Sealed {
-            key_id: key_id_of(sealed)?,
-            nonce: sealed.nonce.clone(),
-            ciphertext: sealed.ciphertext.clone(),
-        };
+        let sealed = service_runtime::sealing::sealed_from_wire(sealed)?;
         let Some(plaintext) = self.vault.unseal(&sealed).map_err(|e| ServiceError::Internal(e.to_string()))? else {
             return Ok(None);
         };
@@ -180,11 +176,7 @@ impl ApplicationsApi {
         let sealed =
             self.vault.seal(&contact_person.encode_to_vec()).map_err(|e| ServiceError::Unavailable(e.to_string()))?;
         let key_id = sealed.key_id;
-        let sealed_contact_person = contracts::common::v1::SealedPersonalData {
-            key_id: key_id.to_string(),
-            nonce: sealed.nonce,
-            ciphertext: sealed.ciphertext,
-        };
+        let sealed_contact_person = service_runtime::sealing::sealed_to_wire(sealed);
         // Registration numbers are unique per country: check and append under the index's lock.
         let _guard = self.index.lock_for_decision().await;
         self.index.catch_up(self.store.log())?;
@@ -254,7 +246,9 @@ impl ApplicationsApi {
         // Check the rules before destroying anything.
         organisation::handle_erase(&loaded.state, command.clone())?;
         if let Some(sealed) = &registered.sealed_contact_person {
-            self.vault.erase(key_id_of(sealed)?).map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+            self.vault
+                .erase(service_runtime::sealing::sealed_from_wire(sealed)?.key_id)
+                .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
         }
         self.store
             .execute::<Organisation, _>(
@@ -658,10 +652,4 @@ impl ApplicationsService for ApplicationsApi {
         let actor = actor_of(&request)?;
         reply(self.list(&actor, request.into_inner()))
     }
-}
-
-/// The key a sealed contact person was sealed under.
-fn key_id_of(sealed: &contracts::common::v1::SealedPersonalData) -> Result<uuid::Uuid, ServiceError> {
-    uuid::Uuid::parse_str(&sealed.key_id)
-        .map_err(|e| ServiceError::Internal(format!("sealed contact person has a malformed key id: {e}")))
 }

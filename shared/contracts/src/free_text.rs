@@ -154,12 +154,6 @@ impl FreeTextSchema {
         })
     }
 
-    /// Every non-empty free text of `message` as `(path, text)`, in declaration order, without changing it.
-    pub fn texts(&self, message: &DynamicMessage) -> Vec<(String, String)> {
-        let mut copy = message.clone();
-        self.take(&mut copy)
-    }
-
     /// Takes the text out of every free-text field of `message` (nested and repeated ones included),
     /// leaving them empty; returns `(path, text)` for each non-empty one, in declaration order.
     pub fn take(&self, message: &mut DynamicMessage) -> Vec<(String, String)> {

@@ -54,12 +54,22 @@ pub enum VaultError {
 }
 
 /// The keys of one service's personal data, in a directory of their own.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct KeyVault {
     dir: PathBuf,
     /// Serialises changes to scope lists: two values sealed at once in a new scope must share one key, or
     /// an erasure of the scope would miss one of them. One process holds a service's data directory.
     scopes: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Keys read or made so far: a service opens the same sealed text on every load of its object, and a
+    /// file read per value would be I/O on every read path. An erased key leaves this first.
+    cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<Uuid, Vec<u8>>>>,
+}
+
+impl std::fmt::Debug for KeyVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the cached keys.
+        f.debug_struct("KeyVault").field("dir", &self.dir).finish_non_exhaustive()
+    }
 }
 
 impl KeyVault {
@@ -68,7 +78,7 @@ impl KeyVault {
         let dir = dir.as_ref().to_path_buf();
         // Only the service's own user may list or read the keys.
         fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(|e| io_error(&dir, e))?;
-        Ok(KeyVault { dir, scopes: Default::default() })
+        Ok(KeyVault { dir, scopes: Default::default(), cache: Default::default() })
     }
 
     /// Encrypts `plaintext` under a new key, which is durable before this returns.
@@ -185,6 +195,7 @@ impl KeyVault {
 
     /// Destroys the key: everything sealed under it becomes unreadable. Returns whether a key was there.
     pub fn erase(&self, key_id: Uuid) -> Result<bool, VaultError> {
+        self.cached().remove(&key_id);
         let path = self.key_path(key_id);
         let mut file = match OpenOptions::new().write(true).open(&path) {
             Ok(file) => file,
@@ -213,13 +224,24 @@ impl KeyVault {
             .map_err(|e| io_error(&temporary, e))?;
         file.write_all(key).and_then(|()| file.sync_all()).map_err(|e| io_error(&temporary, e))?;
         fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))?;
+        self.cached().insert(key_id, key.to_vec());
         self.sync_dir()
     }
 
+    fn cached(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Uuid, Vec<u8>>> {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn load_key(&self, key_id: Uuid) -> Result<Option<Vec<u8>>, VaultError> {
+        if let Some(key) = self.cached().get(&key_id) {
+            return Ok(Some(key.clone()));
+        }
         let path = self.key_path(key_id);
         match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
+            Ok(bytes) => {
+                self.cached().insert(key_id, bytes.clone());
+                Ok(Some(bytes))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(&path, e)),
         }

@@ -117,7 +117,7 @@ impl Drop for ServiceBus {
 /// `stream_version` when they were decided. The consumed event caused them: its actor, correlation and
 /// time carry over, and their ids are derived from its id and `service` (the reacting service), so that a
 /// retried reaction is the very same append.
-pub fn reaction<E: DomainEvent>(
+pub(crate) fn reaction<E: DomainEvent>(
     consumed: &RecordedEvent,
     service: &str,
     stream: StreamId,

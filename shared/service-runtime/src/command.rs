@@ -139,10 +139,6 @@ impl EventStore {
         EventStore { log, sealer: Some(sealer) }
     }
 
-    pub fn sealer(&self) -> Option<&TextSealer> {
-        self.sealer.as_ref()
-    }
-
     pub fn log(&self) -> &EventLog {
         &self.log
     }

@@ -121,16 +121,12 @@ impl TextSealer {
 
     /// Seals bytes under the key of `scope`.
     pub fn seal_bytes(&self, scope: Uuid, plaintext: &[u8]) -> Result<SealedPersonalData, ServiceError> {
-        let sealed = self.vault.seal_in_scope(scope, plaintext).map_err(vault_error)?;
-        Ok(SealedPersonalData { key_id: sealed.key_id.to_string(), nonce: sealed.nonce, ciphertext: sealed.ciphertext })
+        Ok(sealed_to_wire(self.vault.seal_in_scope(scope, plaintext).map_err(vault_error)?))
     }
 
     /// The plaintext of `sealed`, or `None` when its key was destroyed.
     pub fn open_bytes(&self, sealed: &SealedPersonalData) -> Result<Option<Vec<u8>>, ServiceError> {
-        let key_id = Uuid::try_parse(&sealed.key_id)
-            .map_err(|_| ServiceError::Internal(format!("sealed text names a malformed key id {:?}", sealed.key_id)))?;
-        let sealed = Sealed { key_id, nonce: sealed.nonce.clone(), ciphertext: sealed.ciphertext.clone() };
-        self.vault.unseal(&sealed).map_err(vault_error)
+        self.vault.unseal(&sealed_from_wire(sealed)?).map_err(vault_error)
     }
 
     /// The scope whose free text an event of this type erases, if it is an erasure.
@@ -177,15 +173,28 @@ impl TextSealer {
                     None => Self::schema().mark_erased(&mut message, true),
                 }
             }
-            // Recorded in clear, before free text was sealed: a redaction hides it.
+            // Recorded in clear, before free text was sealed: a redaction hides it; otherwise as recorded.
             _ => {
-                if Self::scope(&message)?.is_some_and(|scope| erased.contains(&scope)) {
-                    Self::schema().mark_erased(&mut message, false);
+                if !Self::scope(&message)?.is_some_and(|scope| erased.contains(&scope)) {
+                    return Ok(payload.to_vec());
                 }
+                Self::schema().mark_erased(&mut message, false);
             }
         }
         Ok(message.encode_to_vec())
     }
+}
+
+/// Sealed data as the contracts carry it.
+pub fn sealed_to_wire(sealed: Sealed) -> SealedPersonalData {
+    SealedPersonalData { key_id: sealed.key_id.to_string(), nonce: sealed.nonce, ciphertext: sealed.ciphertext }
+}
+
+/// Sealed data as the key vault opens it; a malformed key id is a broken record.
+pub fn sealed_from_wire(sealed: &SealedPersonalData) -> Result<Sealed, ServiceError> {
+    let key_id = Uuid::try_parse(&sealed.key_id)
+        .map_err(|_| ServiceError::Internal(format!("sealed data names a malformed key id {:?}", sealed.key_id)))?;
+    Ok(Sealed { key_id, nonce: sealed.nonce.clone(), ciphertext: sealed.ciphertext.clone() })
 }
 
 /// Where a service keeps the keys of its sealed personal data and free text, inside its data directory.
