@@ -27,10 +27,10 @@ pub struct Config {
     pub amqp_uri: Option<String>,
 }
 
-/// The service's name on the bus: first part of its routing keys (`applications.<EventType>`).
 /// The protobuf package of this service's contract and events.
 const PACKAGE: &str = "grants.applications.v1";
 
+/// The service's name on the bus: first part of its routing keys (`applications.<EventType>`).
 pub const BUS_NAME: &str = "applications";
 
 /// Where the service keeps its event log inside its data directory (beside `personal-data-keys/`).

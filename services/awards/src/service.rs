@@ -36,11 +36,11 @@ pub fn log_dir(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("log")
 }
 
-/// The service's name on the bus: first part of its routing keys (`awards.<EventType>`), and its queues
-/// (`awards.inbox`, `awards.dead-letters`).
 /// The protobuf package of this service's contract and events.
 const PACKAGE: &str = "grants.awards.v1";
 
+/// The service's name on the bus: first part of its routing keys (`awards.<EventType>`), and its queues
+/// (`awards.inbox`, `awards.dead-letters`).
 pub const BUS_NAME: &str = "awards";
 
 #[derive(Debug, thiserror::Error)]

@@ -36,11 +36,11 @@ pub struct Config {
     pub indicators: Option<PathBuf>,
 }
 
-/// The service's name on the bus: first part of its routing keys (`reporting.<EventType>`), and its
-/// queues (`reporting.inbox`, `reporting.dead-letters`).
 /// The protobuf package of this service's contract and events.
 const PACKAGE: &str = "grants.reporting.v1";
 
+/// The service's name on the bus: first part of its routing keys (`reporting.<EventType>`), and its
+/// queues (`reporting.inbox`, `reporting.dead-letters`).
 pub const BUS_NAME: &str = "reporting";
 
 #[derive(Debug, thiserror::Error)]
@@ -81,9 +81,6 @@ pub fn load_catalogue(path: Option<&PathBuf>) -> Result<Catalogue, RunError> {
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     let catalogue = Arc::new(load_catalogue(config.indicators.as_ref())?);
     tracing::info!(version = %catalogue.version, indicators = catalogue.len(), "indicator catalogue loaded");
-    // Compile the identity guard's rule table now rather than in the first request that needs it.
-    let guard_patterns = identity_guard::table().patterns().len();
-    tracing::info!(patterns = guard_patterns, "identity guard rule table compiled");
     let verifier = TokenVerifier::new(&config.jwt)?;
     let log = EventLog::open(&config.data_dir)?;
     let index = Index::build(&log).map_err(RunError::Index)?;
