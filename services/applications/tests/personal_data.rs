@@ -6,15 +6,12 @@ mod common;
 use contracts::applications::v1 as pb;
 use event_log::EventLog;
 use service_runtime::Role;
+use test_support::disk::{contains, files_containing};
 use test_support::{authed, request_id, token};
 use tonic::Code;
 
 const NAME: &str = "Dara Sok";
 const EMAIL: &str = "dara.sok@example.org";
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
 
 #[tokio::test]
 async fn contact_persons_are_sealed_in_the_log_and_erased_by_destroying_their_key() {
@@ -86,6 +83,9 @@ async fn contact_persons_are_sealed_in_the_log_and_erased_by_destroying_their_ke
         }
     }
     drop(raw);
+    // Nor any file of the stopped service: the log's files, the key vault.
+    let found = files_containing(&data_dir, &[NAME, EMAIL, "5555 1234"]);
+    assert!(found.is_empty(), "stored in clear: {found:?}");
     let log = EventLog::open(applications::service::log_dir(&data_dir)).unwrap();
     let events: Vec<_> = log.read_all(0).map(|e| e.unwrap()).collect();
     let types: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();

@@ -14,7 +14,9 @@ use contracts::reporting::v1::{self as rp, ReportingServiceClient};
 use event_log::RecordedEvent;
 use event_log_grpc::LogClient;
 use serde_json::Value;
-use service_runtime::{JwtConfig, Role, ServerConfig, TokenIssuer};
+use service_runtime::{JwtConfig, Role, TokenIssuer};
+use test_support::Vhost;
+use test_support::services::server_config;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
@@ -34,44 +36,12 @@ fn authed<T>(message: T) -> tonic::Request<T> {
     request
 }
 
-fn rabbitmqctl(args: &[&str]) {
-    let output = Command::new("rabbitmqctl").args(args).output().expect("rabbitmqctl runs");
-    assert!(output.status.success(), "rabbitmqctl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-}
-
-/// A vhost of the test's own, deleted when dropped (also when the test fails).
-struct Vhost(String);
-
-impl Vhost {
-    fn create() -> Vhost {
-        let name = format!("grants-cli-test-{}", uuid::Uuid::new_v4().simple());
-        rabbitmqctl(&["add_vhost", &name]);
-        let vhost = Vhost(name);
-        rabbitmqctl(&["set_permissions", "-p", &vhost.0, "guest", ".*", ".*", ".*"]);
-        vhost
-    }
-
-    fn uri(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.0)
-    }
-}
-
-impl Drop for Vhost {
-    fn drop(&mut self) {
-        let _ = Command::new("rabbitmqctl").args(["delete_vhost", &self.0]).output();
-    }
-}
-
-fn server() -> ServerConfig {
-    ServerConfig { drain_timeout: Duration::from_secs(2), ..ServerConfig::default() }
-}
-
 /// The four services on one vhost, each with its data under one temporary directory.
 struct Platform {
     urls: BTreeMap<&'static str, String>,
     shutdown: CancellationToken,
     handles: Vec<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _vhost: Vhost,
 }
 
@@ -93,7 +63,7 @@ impl Platform {
 
         let config = applications::service::Config {
             data_dir: dir.path().join("applications"),
-            server: server(),
+            server: server_config(),
             jwt: jwt(),
             amqp_uri: Some(amqp.clone()),
         };
@@ -102,7 +72,7 @@ impl Platform {
 
         let config = awards::service::Config {
             data_dir: dir.path().join("awards"),
-            server: server(),
+            server: server_config(),
             jwt: jwt(),
             amqp_uri: Some(amqp.clone()),
             source_logs: HashMap::from([
@@ -115,7 +85,7 @@ impl Platform {
 
         let config = reporting::service::Config {
             data_dir: dir.path().join("reporting"),
-            server: server(),
+            server: server_config(),
             jwt: jwt(),
             amqp_uri: Some(amqp.clone()),
             source_logs: HashMap::from([("awards".to_owned(), urls["awards"].clone())]),
@@ -126,7 +96,7 @@ impl Platform {
 
         let config = projector::service::Config {
             data_dir: dir.path().join("projector"),
-            server: server(),
+            server: server_config(),
             jwt: jwt(),
             amqp_uri: Some(amqp),
             source_logs: ["applications", "awards", "reporting"]
@@ -138,7 +108,7 @@ impl Platform {
         let (listener, stop) = (listeners.remove("projector").unwrap(), shutdown.clone());
         spawn(Box::pin(async move { projector::service::run(listener, config, stop).await.unwrap() }));
 
-        Platform { urls, shutdown, handles, _dir: dir, _vhost: vhost }
+        Platform { urls, shutdown, handles, dir, _vhost: vhost }
     }
 
     async fn channel(&self, service: &str) -> Channel {
@@ -172,11 +142,13 @@ impl Platform {
         heads
     }
 
-    async fn stop(self) {
+    /// Stops every service and waits until their logs are closed; returns the directory of their data.
+    async fn stop(self) -> tempfile::TempDir {
         self.shutdown.cancel();
         for handle in self.handles {
             handle.await.unwrap();
         }
+        self.dir
     }
 }
 
@@ -256,20 +228,6 @@ async fn the_demo_seeds_a_whole_program_whose_logs_verify() {
     .await;
     assert_eq!(listed_overdue[0].report_ref, "progress-1");
 
-    // The free text the demo wrote (application summaries and target groups, review and decision reasons,
-    // narratives, a variation's reason and its approval comment) is nowhere on disk in clear.
-    for written in [
-        "Short-term shelter, medical referral and free legal aid",
-        "women and girls returning from abroad",
-        "Strong fit with the round's priorities",
-        "Provided shelter and legal aid to survivors referred",
-        "Court hearings for supported cases were rescheduled",
-        "Extension justified by the court calendar",
-    ] {
-        let found = test_support::disk::files_containing(platform._dir.path(), written);
-        assert!(found.is_empty(), "{written:?} in clear in {found:?}");
-    }
-
     // Run again, the demo replays its requests: the same summary, and no log grows.
     let heads = platform.heads().await;
     let again = platform.demo().await;
@@ -284,7 +242,21 @@ async fn the_demo_seeds_a_whole_program_whose_logs_verify() {
     for step in ["ApplicationApproved", "AgreementSigned", "ReportAccepted", "TrancheReleased", "VariationApproved"] {
         assert!(history.contains(step), "{step} missing from the history:\n{history}");
     }
-    platform.stop().await;
+
+    // The free text the demo wrote (application summaries and target groups, review and decision reasons,
+    // narratives, a variation's reason and its approval comment) is nowhere on disk in clear, once every
+    // service has stopped and left nothing unflushed.
+    let dir = platform.stop().await;
+    let written = [
+        "Short-term shelter, medical referral and free legal aid",
+        "women and girls returning from abroad",
+        "Strong fit with the round's priorities",
+        "Provided shelter and legal aid to survivors referred",
+        "Court hearings for supported cases were rescheduled",
+        "Extension justified by the court calendar",
+    ];
+    let found = test_support::disk::files_containing(dir.path(), &written);
+    assert!(found.is_empty(), "in clear on disk: {found:?}");
 }
 
 /// The events of one stream, read as an auditor would.
