@@ -4,7 +4,8 @@
 //!   and publishing recorded events again as a relay would.
 //! - [`services`]: a service started in this process on a loopback port, with its data in a temporary
 //!   directory, until it is stopped; [`start_applications!`], [`start_awards!`], [`start_reporting!`] and
-//!   [`start_sources!`] (the three wired to each other) start the platform's services that way.
+//!   [`start_sources!`] (the three wired to each other) start the platform's services that way;
+//!   [`services::serve_log`] serves a log alone, read-only, as a service serves its own.
 //! - [`identity`]: the tests' token settings, tokens for a role, and requests that carry them.
 //! - [`fixtures`]: request ids, money and dates, the standard agreement, an application taken through the
 //!   real applications service to approval, and an award signed and paid through the real awards service.

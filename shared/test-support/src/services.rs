@@ -1,6 +1,7 @@
 //! A service started in this process on a loopback port, with its data in a temporary directory, until it
 //! is stopped: [`Running`] takes any service's `run` and configuration, and the `start_*!` macros fill
-//! them in for each service with the settings every suite uses.
+//! them in for each service with the settings every suite uses. [`serve_log`] serves a log alone,
+//! read-only, as every service serves its own.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -9,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use event_log::EventLog;
 use service_runtime::ServerConfig;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -41,6 +43,25 @@ pub fn data_dir() -> TempDir {
 /// A connected channel to `url`.
 pub async fn connect(url: &str) -> Channel {
     Channel::from_shared(url.to_owned()).unwrap().connect().await.unwrap()
+}
+
+/// Serves `log` read-only as `owner`'s `EventLogService` on a loopback port until `shutdown` (with the
+/// message size limit every service sets for it); returns its `http://` URL.
+pub async fn serve_log(log: EventLog, owner: &str, shutdown: CancellationToken) -> String {
+    let listener = listen().await;
+    let url = url_of(&listener);
+    let service = event_log_grpc::LogService::new(log, owner)
+        .into_server()
+        .max_encoding_message_size(event_log_grpc::MIN_MESSAGE_BYTES);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+            .await
+            .unwrap();
+    });
+    url
 }
 
 /// A service running in this process until stopped.

@@ -9,6 +9,7 @@ use contracts::applications::v1::{self as pb, ApplicationsServiceClient};
 use contracts::common::v1::Money;
 use event_log::{ChainVerifier, EventLog, Hash};
 use service_runtime::{JwtConfig, Role, ServerConfig, TokenIssuer};
+use test_support::services::serve_log;
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "cli-test-secret-cli-test-secret-0123";
@@ -79,25 +80,9 @@ impl Service {
 
 /// Serves the log in `dir` read-only, as any service does: empty stand-ins for the other services' logs, so
 /// that commands visiting every service have peers, or a tampered log that its service refuses to serve.
-async fn log_service(dir: &std::path::Path) -> SocketAddr {
-    let log = EventLog::open(dir).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(event_log_grpc::LogService::new(log, "stand-in").into_server())
-            .serve_with_incoming(tokio_stream_listener(listener)),
-    );
-    address
-}
-
-fn tokio_stream_listener(
-    listener: tokio::net::TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    futures::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
-        Some((accepted, listener))
-    })
+/// Returns its URL.
+async fn log_service(dir: &std::path::Path) -> String {
+    serve_log(EventLog::open(dir).unwrap(), "stand-in", CancellationToken::new()).await
 }
 
 fn at(offset_seconds: i64) -> Option<prost_types::Timestamp> {
@@ -228,9 +213,9 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     let cli = Cli {
         endpoints: vec![
             format!("applications=http://{}", service.address),
-            format!("awards=http://{awards}"),
-            format!("reporting=http://{reporting}"),
-            format!("projector=http://{projector}"),
+            format!("awards={awards}"),
+            format!("reporting={reporting}"),
+            format!("projector={projector}"),
         ],
     };
 
@@ -429,7 +414,7 @@ async fn a_rewritten_or_cut_log_is_refused_at_start_and_its_contradicted_checkpo
     assert_eq!(refused.lines().count(), 1, "{refused}");
     // Served without the service, the log shows the auditor the checkpoint the rebuilt chain contradicts.
     let served = log_service(&log_dir).await;
-    let cli = Cli { endpoints: vec![format!("applications=http://{served}")] };
+    let cli = Cli { endpoints: vec![format!("applications={served}")] };
     let verified = cli.run(&["verify", "--service", "applications", "--public-key", &public_key, "--json"]).await;
     assert_eq!(verified.status.code(), Some(1), "{verified:?}");
     let verdict: serde_json::Value = serde_json::from_str(stdout(&verified).trim()).unwrap();
@@ -483,7 +468,7 @@ async fn an_old_checkpoint_appended_again_as_the_newest_is_reported() {
         log.append(checkpoint.stream.clone(), event_log::ExpectedVersion::Any, vec![copy(&checkpoint)]).await.unwrap();
     }
     let served = log_service(&log_dir).await;
-    let cli = Cli { endpoints: vec![format!("applications=http://{served}")] };
+    let cli = Cli { endpoints: vec![format!("applications={served}")] };
     let checked = cli.run(&["checkpoint", "--service", "applications", "--public-key", &public_key]).await;
     assert_eq!(checked.status.code(), Some(1), "{checked:?}");
     assert!(

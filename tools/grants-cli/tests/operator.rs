@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use contracts::applications::v1::ApplicationWithdrawn;
 use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp};
 use prost::Message;
+use test_support::services::serve_log;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "operator-test-secret-operator-test-0123";
 const APPLICATION: &str = "6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab";
@@ -66,15 +68,7 @@ fn tamper(dir: &Path, position: u64) {
 
 /// `log` served read-only on a loopback port, as every service serves its own; returns its URL.
 async fn serve(log: EventLog) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(event_log_grpc::LogService::new(log, "applications").into_server())
-            .serve_with_incoming(incoming),
-    );
-    format!("http://{address}")
+    serve_log(log, "applications", CancellationToken::new()).await
 }
 
 /// A URL nobody listens on: a port bound and released.

@@ -5,25 +5,8 @@
 use std::collections::BTreeMap;
 
 use event_log::EventLog;
+pub use test_support::services::serve_log;
 use tokio_util::sync::CancellationToken;
-
-/// Serves `log` as `owner`'s `EventLogService` on a loopback port until `shutdown`; returns its address.
-pub async fn serve_log(log: EventLog, owner: &'static str, shutdown: CancellationToken) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let service = event_log_grpc::LogService::new(log, owner)
-        .into_server()
-        .max_encoding_message_size(event_log_grpc::MIN_MESSAGE_BYTES);
-    let incoming = tonic::transport::server::TcpIncoming::from(listener);
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(service)
-            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-            .await
-            .unwrap();
-    });
-    format!("http://{address}")
-}
 
 /// Serves each log and returns the source addresses.
 pub async fn serve_logs(
