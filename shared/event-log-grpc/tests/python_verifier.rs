@@ -108,17 +108,10 @@ async fn python_and_rust_verifiers_agree_on_intact_and_tampered_logs() {
     assert_eq!(intact.python["head_hash"], intact.rust.last_verified.unwrap().hash.to_hex());
 
     // Change one payload byte of the event at position 122 behind the log's back.
-    {
-        let db = event_log::open_sled_when_unlocked(dir.path()).unwrap();
-        let tree = db.open_tree("event-log").unwrap();
-        let mut key = vec![b'E'];
-        key.extend_from_slice(&122u64.to_be_bytes());
-        let mut value = tree.get(&key).unwrap().unwrap().to_vec();
-        let at = value.windows(5).position(|w| w == b"xxxxx").expect("event 122 has the long payload");
-        value[at] = b'y';
-        tree.insert(key, value).unwrap();
-        db.flush().unwrap();
-    }
+    tampering::change_record(dir.path(), 122, |record| {
+        let at = record.windows(5).position(|w| w == b"xxxxx").expect("event 122 has the long payload");
+        record[at] = b'y';
+    });
     let tampered = verify_both(dir.path()).await;
     assert_eq!(tampered.rust.first_mismatch.as_ref().map(|m| m.position), Some(122));
     assert_eq!(tampered.python_exit, 1, "{}", tampered.python);

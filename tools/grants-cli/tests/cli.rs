@@ -347,17 +347,10 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
 
     // tamper with the stored round (position 0) while the service is stopped
     service.stop().await;
-    {
-        let db = event_log::open_sled_when_unlocked(applications::service::log_dir(&data_dir)).unwrap();
-        let tree = db.open_tree("event-log").unwrap();
-        let mut key = vec![b'E'];
-        key.extend_from_slice(&0u64.to_be_bytes());
-        let mut value = tree.get(&key).unwrap().unwrap().to_vec();
-        let at = value.windows(4).position(|w| w == b"2021").unwrap();
-        value[at + 3] = b'2';
-        tree.insert(key, value).unwrap();
-        db.flush().unwrap();
-    }
+    tampering::change_record(&applications::service::log_dir(&data_dir), 0, |record| {
+        let at = record.windows(4).position(|w| w == b"2021").unwrap();
+        record[at + 3] = b'2';
+    });
     let service = start(data_dir.clone(), seed).await;
     let cli = Cli { endpoints: vec![format!("applications=http://{}", service.address)] };
     let tampered = cli.run(&["verify", "--service", "applications"]).await;

@@ -16,6 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+#[path = "../../../shared/event-log/tests/tampering/mod.rs"]
+mod tampering;
+
 const SECRET: &str = "operator-test-secret-operator-test-0123";
 const APPLICATION: &str = "6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab";
 
@@ -55,15 +58,10 @@ async fn write_log(dir: &Path, count: usize, reason_bytes: usize) -> EventLog {
 /// Changes one byte of the reason of the stored event at `position`, with the log closed: its hash no
 /// longer matches its bytes.
 fn tamper(dir: &Path, position: u64) {
-    let db = event_log::open_sled_when_unlocked(dir).unwrap();
-    let tree = db.open_tree("event-log").unwrap();
-    let mut key = vec![b'E'];
-    key.extend_from_slice(&position.to_be_bytes());
-    let mut value = tree.get(&key).unwrap().unwrap().to_vec();
-    let at = value.windows(7).position(|w| w == b"reason ").unwrap();
-    value[at] = b'R';
-    tree.insert(key, value).unwrap();
-    db.flush().unwrap();
+    tampering::change_record(dir, position, |record| {
+        let at = record.windows(7).position(|w| w == b"reason ").unwrap();
+        record[at] = b'R';
+    });
 }
 
 /// `log` served read-only on a loopback port, as every service serves its own; returns its URL.

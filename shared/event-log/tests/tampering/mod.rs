@@ -26,6 +26,20 @@ pub fn record_at(dir: &Path, position: u64) -> Vec<u8> {
     value[32..].to_vec()
 }
 
+/// Changes the stored record bytes of the event at `position` in place with `change`, leaving its stored
+/// hash as it was: the hash no longer matches the bytes, as after a careless edit or a flipped bit.
+pub fn change_record(dir: &Path, position: u64, change: impl FnOnce(&mut Vec<u8>)) {
+    let db = event_log::open_sled_when_unlocked(dir).unwrap();
+    let tree = db.open_tree(TREE).unwrap();
+    let stored = tree.get(event_key(position)).unwrap().expect("event is stored");
+    let mut record = stored[32..].to_vec();
+    change(&mut record);
+    let mut value = stored[..32].to_vec();
+    value.extend_from_slice(&record);
+    tree.insert(event_key(position), value).unwrap();
+    db.flush().unwrap();
+}
+
 /// Replaces the record at `position` by `rewrite(record)` and rebuilds the chain from there to the head,
 /// as a careful attacker would: every later record gets the new `prev_hash` (its last field, 32 bytes at
 /// the very end) and every stored hash is recomputed, so that the chain verifies from any point after it.
