@@ -38,7 +38,7 @@ async fn every_rpc_and_role_is_enforced_over_the_wire_and_the_catalogue_is_serve
 
     for method in service_methods(SERVICE_NAME) {
         assert_enforced(&channel, SERVICE_NAME, &method, expected(&method)).await;
-        assert_not_yet_valid_token_refused(&channel, SERVICE_NAME, &method, expected(&method)).await;
+        assert_not_yet_valid_token_refused(&channel, SERVICE_NAME, &method).await;
     }
 
     let mut client = contracts::reporting::v1::ReportingServiceClient::new(channel.clone());
