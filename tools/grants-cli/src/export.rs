@@ -4,7 +4,8 @@
 //! flushed whenever the export waits for the service, and an interrupt (ctrl-c, SIGTERM) stops after a
 //! whole line. A file that still ends in a torn line (the export was killed, the machine stopped) is cut
 //! back to its last whole line before an export appends to it. Each exported event's hash is recomputed
-//! and chained to the one before; a log that does not match is reported as tampered at its position.
+//! and chained to the one before, also across a resume (to the hash of the file's last line); a log that
+//! does not match is reported as tampered at its position.
 //! Every stop names the `--from` to resume with.
 
 use std::fs::File;
@@ -12,7 +13,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use event_log::{ChainVerifier, Mismatch};
+use event_log::{ChainVerifier, Hash, Mismatch};
 use event_log_grpc::ClientError;
 use futures::{FutureExt, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -46,9 +47,14 @@ pub async fn run(
     let endpoints = names.iter().map(|name| connection.url_of(name)).collect::<anyhow::Result<Vec<_>>>()?;
     let decoder = PayloadDecoder::new()?;
     let interrupted = interrupt_signal()?;
-    let mut out: Box<dyn Write> = match output {
-        Some(path) => Box::new(std::io::BufWriter::new(open_to_append(path, &names[0], from)?)),
-        None => Box::new(std::io::BufWriter::new(Stdout)),
+    // Resuming into a file that ends with the event just before `from`: the first service's chain goes on
+    // from that event's exported hash.
+    let (mut out, mut exported_link): (Box<dyn Write>, Option<Hash>) = match output {
+        Some(path) => {
+            let (file, link) = open_to_append(path, &names[0], from)?;
+            (Box::new(std::io::BufWriter::new(file)), link)
+        }
+        None => (Box::new(std::io::BufWriter::new(Stdout)), None),
     };
     let resume_hint = |name: &str, position: u64| {
         let output = output.map(|path| format!(" --output {}", path.display())).unwrap_or_default();
@@ -56,7 +62,8 @@ pub async fn run(
     };
     let mut outcome = Outcome::Verified;
     for (index, (name, endpoint)) in names.iter().zip(&endpoints).enumerate() {
-        let (next, stop) = export_one(connection, name, from, &decoder, &mut out, interrupted.clone()).await;
+        let link = exported_link.take();
+        let (next, stop) = export_one(connection, name, from, link, &decoder, &mut out, interrupted.clone()).await;
         // Whatever happened, the lines written so far reach the output before anything is said about them.
         let flushed = out.flush().with_context(|| format!("{name}: cannot write the exported lines"));
         let later: Vec<&str> = names[index + 1..].iter().map(String::as_str).collect();
@@ -89,12 +96,14 @@ pub async fn run(
     Ok(outcome)
 }
 
-/// Exports `name`'s log from `from` on into `out`; returns the first position not exported and why it
+/// Exports `name`'s log from `from` on into `out`, chaining the first event to `link` (the hash of the
+/// event before it, as exported before) when given; returns the first position not exported and why it
 /// stopped.
 async fn export_one(
     connection: &Connection,
     name: &str,
     from: u64,
+    mut link: Option<Hash>,
     decoder: &PayloadDecoder,
     out: &mut dyn Write,
     mut interrupted: watch::Receiver<bool>,
@@ -118,7 +127,8 @@ async fn export_one(
     );
     bar.set_prefix(name.to_owned());
     // From the start of the log the chain is checked from genesis; from a later position, from the first
-    // event's own link on (the positions before it were exported, and checked, before).
+    // event's own link on, which must be the hash of the line exported before it when the output holds it
+    // (the positions before it were exported, and checked, before).
     let mut chain = (from == 0).then(ChainVerifier::from_genesis);
     let stop = loop {
         if *interrupted.borrow() {
@@ -146,6 +156,14 @@ async fn export_one(
             }
             Some(Err(error)) => break Stop::Failed(anyhow::Error::new(error).context(name.to_owned())),
         };
+        // The history before `from` is not the one exported before.
+        if let Some(link) = link.take()
+            && event.prev_hash != link
+        {
+            let reason =
+                format!("links to {}, not to the hash of the line exported before it ({link})", event.prev_hash);
+            break Stop::Tampered(Mismatch { position: event.position, reason });
+        }
         let verifier = chain.get_or_insert_with(|| ChainVerifier::resume(event.position, event.prev_hash));
         if let Err(mismatch) = verifier.check(event.record_bytes(), &event.hash) {
             break Stop::Tampered(mismatch);
@@ -193,8 +211,9 @@ fn interrupt_signal() -> anyhow::Result<watch::Receiver<bool>> {
 }
 
 /// Opens `path` to append to, first cutting a torn last line. When resuming (`from` > 0) into a file whose
-/// last line is of the same service, that line must be the position just before `from`.
-fn open_to_append(path: &Path, service: &str, from: u64) -> anyhow::Result<File> {
+/// last line is of the same service, that line must be the position just before `from`; its hash is
+/// returned, for the resumed export to chain on from.
+fn open_to_append(path: &Path, service: &str, from: u64) -> anyhow::Result<(File, Option<Hash>)> {
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .append(true)
@@ -211,24 +230,22 @@ fn open_to_append(path: &Path, service: &str, from: u64) -> anyhow::Result<File>
             length - whole
         );
     }
-    if from > 0
-        && let Some(line) = last_line
-    {
-        let last: serde_json::Value = serde_json::from_slice(&line).with_context(|| {
-            format!("{} does not end with an exported line; export to another file", path.display())
-        })?;
-        if last["service"] == service
-            && let Some(position) = last["position"].as_u64()
-            && position + 1 != from
-        {
-            bail!(
-                "{} ends with {service} position {position}: resume with --from {}, or export to another file",
-                path.display(),
-                position + 1
-            );
-        }
+    let (Some(line), true) = (last_line, from > 0) else { return Ok((file, None)) };
+    let not_an_export = || format!("{} does not end with an exported line; export to another file", path.display());
+    let last: serde_json::Value = serde_json::from_slice(&line).with_context(not_an_export)?;
+    if last["service"] != service {
+        return Ok((file, None));
     }
-    Ok(file)
+    let position = last["position"].as_u64().with_context(not_an_export)?;
+    if position + 1 != from {
+        bail!(
+            "{} ends with {service} position {position}: resume with --from {}, or export to another file",
+            path.display(),
+            position + 1
+        );
+    }
+    let hash = last["hash"].as_str().and_then(Hash::from_hex).with_context(not_an_export)?;
+    Ok((file, Some(hash)))
 }
 
 /// The length of `file` up to and including its last newline, and the last whole line (without its

@@ -1,7 +1,8 @@
 //! `grants` as an operator meets it, run as its own process against event logs served read-only over gRPC
 //! on loopback ports (sled files in temporary directories): only the endpoints given are used, `verify
 //! --all` checks and reports every service, a closed standard output ends a command quietly, and `export`
-//! writes whole lines only, says where to resume, cuts a torn line on resume and reports tampering as such.
+//! writes whole lines only, says where to resume, cuts a torn line on resume, checks that what it resumes
+//! links to what it exported before, and reports tampering as such.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -334,4 +335,35 @@ async fn resuming_into_a_torn_export_cuts_the_torn_line() {
     assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
     assert!(stderr(&wrong).contains("ends with applications position 9: resume with --from 10"), "{}", stderr(&wrong));
     assert_eq!(std::fs::read_to_string(&torn).unwrap(), text, "nothing is appended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_an_export_of_a_history_since_rewritten_reports_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let earlier = serve(write_log(&dir.path().join("earlier"), 10, 10).await).await;
+    // The service's log as an insider left it afterwards: other events from the start, every link within
+    // it intact.
+    let rewritten = serve(write_log(&dir.path().join("rewritten"), 10, 10).await).await;
+    let export = |url: &str, from: &str, path: &Path| {
+        grants(
+            &[("applications", url)],
+            &["export", "--service", "applications", "--from", from, "--output", path.to_str().unwrap()],
+        )
+    };
+    let full = dir.path().join("full.jsonl");
+    assert_eq!(run(export(&earlier, "0", &full)).await.status.code(), Some(0));
+    let text = std::fs::read_to_string(&full).unwrap();
+    // The first five lines, as an export interrupted there leaves them.
+    let five: String = text.split_inclusive('\n').take(5).collect();
+    let part = dir.path().join("part.jsonl");
+    std::fs::write(&part, &five).unwrap();
+
+    let resumed = run(export(&rewritten, "5", &part)).await;
+    assert_eq!(resumed.status.code(), Some(1), "{resumed:?}");
+    assert!(stderr(&resumed).contains("applications: TAMPERED at position 5"), "{}", stderr(&resumed));
+    assert!(stderr(&resumed).contains("not to the hash of the line exported before it"), "{}", stderr(&resumed));
+    assert_eq!(std::fs::read_to_string(&part).unwrap(), five, "nothing is appended");
+    // From the log it was exported from, the same resume completes the file.
+    assert_eq!(run(export(&earlier, "5", &part)).await.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&part).unwrap(), text);
 }
