@@ -41,42 +41,53 @@ impl PayloadDecoder {
         }
     }
 
-    /// Shows as erased the free text `message` holds in clear about an erased subject. Sealed text is
-    /// ciphertext here in any case: nothing to do.
-    fn redact(&self, message: &mut DynamicMessage) {
+    /// Shows as erased the free text `message` holds in clear about an erased subject; tells whether it
+    /// held any. Sealed text is ciphertext here in any case: nothing to do.
+    fn redact(&self, message: &mut DynamicMessage) -> bool {
         let schema = FreeTextSchema::contracts();
         if self.erased.is_empty() || !schema.carries_free_text(&message.descriptor()) {
-            return;
+            return false;
         }
-        if schema.scope(message).ok().flatten().is_some_and(|scope| self.erased.contains(&scope)) {
-            schema.mark_erased(message, false);
+        if !schema.scope(message).ok().flatten().is_some_and(|scope| self.erased.contains(&scope)) {
+            return false;
         }
+        let held_text = !schema.take(&mut message.clone()).is_empty();
+        schema.mark_erased(message, false);
+        held_text
     }
 
     /// The payload of an event of `service` as JSON, with the contracts' field names. An event type the
     /// contracts do not know, or a payload that does not decode, is shown as hex with the reason.
     pub fn payload(&self, service: &str, event_type: &str, payload: &[u8]) -> Value {
+        self.decode(service, event_type, payload).0
+    }
+
+    /// As [`PayloadDecoder::payload`], and whether clear text about an erased subject was shown as erased.
+    fn decode(&self, service: &str, event_type: &str, payload: &[u8]) -> (Value, bool) {
         let preferred = format!("grants.{service}.v1.{event_type}");
         let descriptor = self.pool.get_message_by_name(&preferred).or_else(|| {
             self.pool.all_messages().find(|m| m.name() == event_type && m.package_name().starts_with("grants."))
         });
+        let undecoded = |reason: String| json!({ "undecoded_hex": encode_hex(payload), "reason": reason });
         let Some(descriptor) = descriptor else {
-            return json!({ "undecoded_hex": encode_hex(payload), "reason": format!("unknown event type {event_type}") });
+            return (undecoded(format!("unknown event type {event_type}")), false);
         };
         let mut message = match DynamicMessage::decode(descriptor, payload) {
             Ok(message) => message,
-            Err(e) => return json!({ "undecoded_hex": encode_hex(payload), "reason": e.to_string() }),
+            Err(e) => return (undecoded(e.to_string()), false),
         };
-        self.redact(&mut message);
+        let redacted = self.redact(&mut message);
         let options = SerializeOptions::new().use_proto_field_name(true).skip_default_fields(false);
-        message
-            .serialize_with_options(serde_json::value::Serializer, &options)
-            .unwrap_or_else(|e| json!({ "undecoded_hex": encode_hex(payload), "reason": e.to_string() }))
+        let json = message.serialize_with_options(serde_json::value::Serializer, &options);
+        (json.unwrap_or_else(|e| undecoded(e.to_string())), redacted)
     }
 
-    /// One recorded event as a JSON object: its envelope, metadata, hash and decoded payload.
+    /// One recorded event as a JSON object: its envelope, metadata, hash and decoded payload. The record's
+    /// bytes (`record_hex`) are left out of an event whose clear text about an erased subject is shown as
+    /// erased: they hold that text.
     pub fn event(&self, service: &str, event: &RecordedEvent) -> Value {
-        json!({
+        let (payload, redacted) = self.decode(service, &event.event_type, &event.payload);
+        let mut row = json!({
             "service": service,
             "position": event.position,
             "stream_type": event.stream.stream_type(),
@@ -97,8 +108,12 @@ impl PayloadDecoder {
             "prev_hash": event.prev_hash.to_hex(),
             "hash": event.hash.to_hex(),
             "record_hex": encode_hex(event.record_bytes()),
-            "payload": self.payload(service, &event.event_type, &event.payload),
-        })
+            "payload": payload,
+        });
+        if redacted && let Some(fields) = row.as_object_mut() {
+            fields.remove("record_hex");
+        }
+        row
     }
 }
 
@@ -155,6 +170,49 @@ mod tests {
         assert_eq!(shown["reason"], contracts::free_text::ERASED_TEXT);
         let other = aw::AwardSuspended { award_id: Uuid::new_v4().to_string(), ..suspended };
         assert_eq!(decoder.payload("awards", "AwardSuspended", &other.encode_to_vec())["reason"], "in clear");
+    }
+
+    #[tokio::test]
+    async fn a_row_whose_clear_text_is_shown_erased_leaves_out_the_record_bytes_that_hold_it() {
+        use contracts::awards::v1 as aw;
+        use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp};
+        use prost::Message;
+        let award = Uuid::new_v4().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        let suspended = |reason: &str| NewEvent {
+            event_id: Uuid::new_v4(),
+            event_type: "AwardSuspended".into(),
+            schema_version: 1,
+            payload: aw::AwardSuspended { award_id: award.clone(), reason: reason.into(), sealed_text: None }
+                .encode_to_vec(),
+            metadata: EventMetadata {
+                actor: Actor {
+                    subject: "officer-1".into(),
+                    role: "program_officer".into(),
+                    organisation: String::new(),
+                },
+                correlation_id: Uuid::new_v4(),
+                causation_id: Uuid::new_v4(),
+                occurred_at: Timestamp::now(),
+            },
+        };
+        let stream = StreamId::new("award", &award).unwrap();
+        log.append(stream, ExpectedVersion::Any, vec![suspended("in clear"), suspended("")]).await.unwrap();
+        let (in_clear, without_text) = (log.event(0).unwrap().unwrap(), log.event(1).unwrap().unwrap());
+        let mut decoder = PayloadDecoder::new().unwrap();
+        let row = decoder.event("awards", &in_clear);
+        assert_eq!(row["record_hex"], encode_hex(in_clear.record_bytes()), "nothing erased yet");
+
+        let erasure = aw::AwardTextErased { award_id: award.clone(), reason: 1, erased_by: "officer-1".into() };
+        decoder.note_erasure("awards", "AwardTextErased", &erasure.encode_to_vec());
+        let row = decoder.event("awards", &in_clear);
+        assert_eq!(row["payload"]["reason"], contracts::free_text::ERASED_TEXT);
+        assert!(row.get("record_hex").is_none(), "{row}");
+        assert!(!row.to_string().contains(&encode_hex(b"in clear")), "{row}");
+        // An event of the same subject with no text in clear keeps its record bytes.
+        let row = decoder.event("awards", &without_text);
+        assert_eq!(row["record_hex"], encode_hex(without_text.record_bytes()));
     }
 
     #[test]
