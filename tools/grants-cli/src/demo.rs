@@ -370,10 +370,10 @@ pub async fn run(connection: &Connection) -> anyhow::Result<Outcome> {
     seeded.interim_release = interim_release(&mut clients, &tokens, featured, &featured_award).await?;
     seeded.releases += 1;
     variation(&mut clients, &tokens, &partner_token, featured, &featured_award, year).await?;
-    wait_until_reporting_settled(&clients, &tokens, &seeded.awards, &featured_award, variation_end(year)).await?;
+    let settled =
+        wait_until_reporting_settled(&clients, &tokens, &seeded.awards, &featured_award, variation_end(year)).await?;
 
-    let overdue = count_overdue(&clients, &tokens, &seeded.awards).await?;
-    print_summary(&seeded, overdue);
+    print_summary(&seeded, count_overdue(&settled));
     Ok(Outcome::Verified)
 }
 
@@ -867,10 +867,13 @@ async fn variation(
     };
     let step = format!("approving the variation for {}", partner.legal_name);
     clients.awards.approve_variation(authed(approve, &tokens.officer)?).await.map_err(refused(&step))?;
+    let end = variation_end(year);
     say!(
-        "  {}: variation (end date to {}-06-30) requested by the partner, approved by {OFFICER}",
+        "  {}: variation (end date to {:04}-{:02}-{:02}) requested by the partner, approved by {OFFICER}",
         partner.legal_name,
-        year + 2
+        end.year,
+        end.month,
+        end.day
     );
     Ok(())
 }
@@ -882,19 +885,21 @@ fn variation_end(year: i32) -> Date {
 
 /// Waits until the reporting service has recorded what it learns over the bus from the demo's last steps
 /// (every release, and the variation of the featured grant), so that the program is whole when the
-/// summary is printed and a second run finds nothing left to do.
+/// summary is printed and a second run finds nothing left to do; returns every award's obligations as
+/// they then stand.
 async fn wait_until_reporting_settled(
     clients: &Clients,
     tokens: &Tokens,
     awards: &[(usize, String)],
     featured_award: &str,
     varied_end: Date,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<rp::ObligationsResponse>> {
+    let mut settled = Vec::with_capacity(awards.len());
     for (_, award_id) in awards {
         let award =
             get_award(clients.awards.clone(), &tokens.auditor, award_id).await?.context("the award vanished")?;
         let what = format!("the reporting service to record the releases and variations of award {award_id}");
-        eventually(&what, || async {
+        let obligations = eventually(&what, || async {
             let found = obligations(clients.reporting.clone(), &tokens.auditor, award_id).await?;
             Ok(found.filter(|o| {
                 o.released_total == award.released_total
@@ -902,18 +907,14 @@ async fn wait_until_reporting_settled(
             }))
         })
         .await?;
+        settled.push(obligations);
     }
-    Ok(())
+    Ok(settled)
 }
 
-async fn count_overdue(clients: &Clients, tokens: &Tokens, awards: &[(usize, String)]) -> anyhow::Result<usize> {
-    let mut overdue = 0;
-    for (_, award_id) in awards {
-        if let Some(response) = obligations(clients.reporting.clone(), &tokens.auditor, award_id).await? {
-            overdue += response.obligations.iter().filter(|o| o.status == rp::ObligationStatus::Overdue as i32).count();
-        }
-    }
-    Ok(overdue)
+fn count_overdue(obligations: &[rp::ObligationsResponse]) -> usize {
+    let overdue = |o: &&rp::ObligationView| o.status == rp::ObligationStatus::Overdue as i32;
+    obligations.iter().map(|response| response.obligations.iter().filter(overdue).count()).sum()
 }
 
 fn print_summary(seeded: &Seeded, overdue: usize) {
