@@ -9,7 +9,7 @@ use contracts::applications::v1::{self as pb, ApplicationsServiceClient};
 use contracts::common::v1::Money;
 use event_log::{ChainVerifier, EventLog, Hash};
 use service_runtime::{JwtConfig, Role, ServerConfig, TokenIssuer};
-use test_support::services::serve_log;
+use test_support::services::{serve_log, server_config};
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "cli-test-secret-cli-test-secret-0123";
@@ -37,13 +37,12 @@ struct Service {
 /// A server that signs checkpoints of its log with `seed`.
 fn signing_server(seed: [u8; 32]) -> ServerConfig {
     ServerConfig {
-        drain_timeout: Duration::from_secs(2),
         checkpoint: Some(service_runtime::CheckpointConfig {
             seed,
             previous_public_keys: Vec::new(),
             interval: Duration::from_secs(3600),
         }),
-        ..ServerConfig::default()
+        ..server_config()
     }
 }
 
@@ -385,8 +384,8 @@ async fn a_rewritten_or_cut_log_is_refused_at_start_and_its_contradicted_checkpo
     let seed = [5u8; 32];
     let public_key = hex::encode(event_log_grpc::checkpoint::public_key_of(&seed));
 
-    // An insider rewrites a stored round (position 1) and rebuilds the chain through the head: the chain
-    // verifies in itself, but the checkpoint at 3 signed the head as it was.
+    // An insider rewrites the stored registration (position 1) and rebuilds the chain through the head:
+    // the chain verifies in itself, but the checkpoint at 3 signed the head as it was.
     let rewritten = dir.path().join("rewritten");
     history_with_a_checkpoint(&rewritten, seed).await;
     let log_dir = applications::service::log_dir(&rewritten);
@@ -432,7 +431,11 @@ async fn a_rewritten_or_cut_log_is_refused_at_start_and_its_contradicted_checkpo
     // Untouched, the same history starts (and signs nothing new: its head is its checkpoint).
     let intact = dir.path().join("intact");
     history_with_a_checkpoint(&intact, seed).await;
+    let next_position = || EventLog::open(applications::service::log_dir(&intact)).unwrap().next_position();
+    let before = next_position();
+    assert_eq!(before, 4, "three events and the checkpoint of their head");
     start_and_stop_at_once(intact.clone(), seed).await.unwrap();
+    assert_eq!(next_position(), before, "nothing new was signed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
