@@ -271,22 +271,6 @@ impl EventLog {
         Ok(self.read_stream(stream, 0).last().transpose()?.map(|e| e.stream_version))
     }
 
-    /// Waits until the stream's last durable event has at least `version`, or the log closes. A writer that
-    /// lost a race to an append that is committed but not yet durable waits here before it reads again:
-    /// reads only ever see durable events.
-    pub async fn wait_for_stream_version(&self, stream: &StreamId, version: u64) -> Result<(), StorageError> {
-        let mut durable = self.inner.durable.clone();
-        loop {
-            durable.borrow_and_update();
-            if self.stream_version(stream)?.is_some_and(|v| v >= version) {
-                return Ok(());
-            }
-            if durable.changed().await.is_err() {
-                return Ok(());
-            }
-        }
-    }
-
     /// The durable events of `stream` from `from_version` on, in version order.
     pub fn read_stream(
         &self,

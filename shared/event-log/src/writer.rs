@@ -74,6 +74,9 @@ struct Staged {
 
 enum Done {
     Append(AppendReply, AppendResult),
+    /// An append refused by what the log holds (a stream at another version, an event id taken): answered
+    /// only once what it was refused for is durable, so that the caller can read what it lost to.
+    Rejected(AppendReply, AppendError),
     Marker(oneshot::Sender<Result<(), StorageError>>),
 }
 
@@ -81,7 +84,10 @@ impl Done {
     fn answer(self, outcome: &Result<(), StorageError>) {
         match (self, outcome) {
             (Done::Append(reply, result), Ok(())) => drop(reply.send(Ok(Some(result)))),
-            (Done::Append(reply, _), Err(e)) => drop(reply.send(Err(AppendError::Storage(e.clone())))),
+            (Done::Rejected(reply, rejection), Ok(())) => drop(reply.send(Err(rejection))),
+            (Done::Append(reply, _) | Done::Rejected(reply, _), Err(e)) => {
+                drop(reply.send(Err(AppendError::Storage(e.clone()))))
+            }
             (Done::Marker(reply), Ok(())) => drop(reply.send(Ok(()))),
             (Done::Marker(reply), Err(e)) => drop(reply.send(Err(e.clone()))),
         }
@@ -183,9 +189,8 @@ impl Writer {
                     head_hash = cursor.head_hash;
                     done.push(Done::Append(reply, result));
                 }
-                Err(rejection) => {
-                    let _ = reply.send(Err(rejection));
-                }
+                // What it was refused for may be staged in this commit or applied by the one syncing now.
+                Err(rejection) => done.push(Done::Rejected(reply, rejection)),
             }
         }
         if !staged.is_empty {

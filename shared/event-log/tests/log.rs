@@ -96,6 +96,52 @@ async fn exactly_one_writer_wins_each_version_of_a_contended_stream() {
     assert!(conflicts > 0, "the writers did contend");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_is_answered_only_once_what_it_lost_to_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    // An append, and whether what it conflicts with can be read the moment its answer arrives (while the
+    // winner may still be syncing).
+    let append_and_look = |target: StreamId, expected: ExpectedVersion, event: event_log::NewEvent| {
+        let log = log.clone();
+        async move {
+            let answer = log.append(target.clone(), expected, vec![event]).await;
+            let readable = match &answer {
+                Err(AppendError::EventIdConflict { position, .. }) => log.event(*position).unwrap().is_some(),
+                _ => log.stream_version(&target).unwrap() == Some(0),
+            };
+            (answer, readable)
+        }
+    };
+    for round in 0..100u32 {
+        // Two appends creating one stream: whichever loses reads the winner's event at once.
+        let target = stream(round);
+        let (first, second) = tokio::join!(
+            append_and_look(target.clone(), ExpectedVersion::NoStream, new_event(b"first")),
+            append_and_look(target.clone(), ExpectedVersion::NoStream, new_event(b"second")),
+        );
+        let (lost, seen) = match (first, second) {
+            ((Ok(_), _), (Err(lost), seen)) | ((Err(lost), seen), (Ok(_), _)) => (lost, seen),
+            other => panic!("exactly one append must win: {other:?}"),
+        };
+        assert!(matches!(lost, AppendError::WrongExpectedVersion { actual: Some(0), .. }), "{lost}");
+        assert!(seen, "round {round}: the winner was readable when the conflict was answered");
+
+        // One event id for two different events: the one refused reads the other where it is named.
+        let id = Uuid::new_v4();
+        let (first, second) = tokio::join!(
+            append_and_look(stream(1000 + round), ExpectedVersion::Any, sample_events::event(id, b"one")),
+            append_and_look(stream(2000 + round), ExpectedVersion::Any, sample_events::event(id, b"two")),
+        );
+        let (lost, seen) = match (first, second) {
+            ((Ok(_), _), (Err(lost), seen)) | ((Err(lost), seen), (Ok(_), _)) => (lost, seen),
+            other => panic!("exactly one append must win: {other:?}"),
+        };
+        assert!(matches!(lost, AppendError::EventIdConflict { .. }), "{lost}");
+        assert!(seen, "round {round}: the stored event was readable when the conflict was answered");
+    }
+}
+
 #[tokio::test]
 async fn a_retried_append_returns_the_first_result_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
