@@ -3,6 +3,7 @@
 //! keep it elsewhere, to prove later that the log still extends it.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -99,8 +100,6 @@ pub enum CheckpointError {
     ChainBroken { position: u64, reason: String },
     #[error("the event the checkpoint signs, at position {position}, does not verify: {reason}")]
     SignedEventBroken { position: u64, reason: String },
-    #[error("the log kept growing while a checkpoint was being recorded ({attempts} attempts)")]
-    Busy { attempts: u32 },
     #[error("cannot record the checkpoint: {0}")]
     Append(#[from] event_log::AppendError),
     #[error("cannot read the log: {0}")]
@@ -428,24 +427,23 @@ impl CheckpointSigner {
     /// writer commits the checkpoint, so a checkpoint always signs the event just before it.
     pub async fn sign_now(&self) -> Result<Option<SignedCheckpoint>, CheckpointError> {
         let Some(position) = self.log.next_position().checked_sub(1) else { return Ok(None) };
-        match self.log.event(position)? {
-            Some(head) if head.event_type != EVENT_TYPE => {}
+        let seen = match self.log.event(position)? {
+            Some(head) if head.event_type != EVENT_TYPE => Head { position, hash: head.hash },
             _ => return Ok(None),
-        }
+        };
         let (stream, key, service) = (self.stream()?, self.key.clone(), self.service.clone());
-        let signed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let signed = Arc::new(Mutex::new(None));
         let keep = signed.clone();
         let make = move |head: Option<Head>| {
-            let head = head?;
+            // The log held `seen` and only grows: the writer's head is `seen` or one after it.
+            let head = head.unwrap_or(seen);
             let checkpoint = SignedCheckpoint::sign(&key, &service, head.position, head.hash);
             let request = checkpoint_append(stream, &checkpoint, head.position + 1);
-            *keep.lock().ok()? = Some(checkpoint);
-            Some(request)
+            *keep.lock().unwrap_or_else(PoisonError::into_inner) = Some(checkpoint);
+            request
         };
-        if self.log.append_after_head(make).await?.is_none() {
-            return Ok(None);
-        }
-        let checkpoint = signed.lock().ok().and_then(|mut signed| signed.take());
+        self.log.append_after_head(make).await?;
+        let checkpoint = signed.lock().unwrap_or_else(PoisonError::into_inner).take();
         Ok(checkpoint)
     }
 

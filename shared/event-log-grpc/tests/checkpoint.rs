@@ -41,9 +41,12 @@ async fn serve(log: &EventLog) -> LogClient {
     LogClient::connect(&format!("http://{address}"), None).await.unwrap()
 }
 
-/// Every checkpoint recorded in the log, checked against the chain the client recomputes: for each, where
-/// it was recorded and why it fails, if it does.
-async fn audit(log: &EventLog, expected_key: Option<[u8; 32]>) -> Vec<(u64, Option<String>)> {
+/// Every checkpoint recorded in the log, read over gRPC and checked against the chain the client
+/// recomputes: for each, where it was recorded, what it says if it decodes, and why it fails, if it does.
+async fn audit_checkpoints(
+    log: &EventLog,
+    expected_key: Option<[u8; 32]>,
+) -> Vec<(u64, Option<SignedCheckpoint>, Option<String>)> {
     let mut audit = CheckpointAudit::new("awards", expected_key);
     let report = serve(log)
         .await
@@ -51,7 +54,13 @@ async fn audit(log: &EventLog, expected_key: Option<[u8; 32]>) -> Vec<(u64, Opti
         .await
         .unwrap();
     assert!(report.is_intact(), "{report:?}");
-    audit.checkpoints().iter().map(|c| (c.event_position, c.failure.as_ref().map(ToString::to_string))).collect()
+    let failure = |c: &event_log_grpc::checkpoint::AuditedCheckpoint| c.failure.as_ref().map(ToString::to_string);
+    audit.checkpoints().iter().map(|c| (c.event_position, c.checkpoint.clone(), failure(c))).collect()
+}
+
+/// [`audit_checkpoints`]: where each checkpoint was recorded and why it fails, if it does.
+async fn audit(log: &EventLog, expected_key: Option<[u8; 32]>) -> Vec<(u64, Option<String>)> {
+    audit_checkpoints(log, expected_key).await.into_iter().map(|(at, _, failure)| (at, failure)).collect()
 }
 
 /// A v1 checkpoint (as logs written before v2 hold) of `position` and `head_hash`, signed with `seed`.
@@ -106,9 +115,8 @@ async fn checkpoints_sign_new_heads_only_and_verify_against_the_expected_key() {
     shutdown.cancel();
     running.await.unwrap();
 
-    let mut client = serve(&log).await;
     let checkpoints: Vec<SignedCheckpoint> =
-        client.signed_checkpoints("awards").await.unwrap().into_iter().map(Result::unwrap).collect();
+        audit_checkpoints(&log, None).await.into_iter().map(|(_, checkpoint, _)| checkpoint.unwrap()).collect();
     assert_eq!(checkpoints.iter().map(|c| c.position).collect::<Vec<_>>(), vec![4, 6]);
     let public = signer.public_key();
     for checkpoint in &checkpoints {

@@ -207,21 +207,17 @@ impl EventLog {
         validate(&request)?;
         let (reply, response) = oneshot::channel();
         self.send(Command::Append { request, reply }).await.map_err(AppendError::Storage)?;
-        response
-            .await
-            .map_err(|_| AppendError::Storage(StorageError::Failed))??
-            .ok_or(AppendError::Storage(StorageError::Failed))
+        response.await.map_err(|_| AppendError::Storage(StorageError::Failed))?
     }
 
     /// Appends what `make` builds from the log's head (`None` for an empty log) at the moment the writer
     /// commits it, so that the events land right after that head however many other appends race with it:
     /// for an event about the head it follows, such as a signed checkpoint of that head. `make` runs on the
-    /// writer's thread, so it must be quick; it may decline with `None`, and then nothing is written and
-    /// `Ok(None)` is returned.
+    /// writer's thread, so it must be quick.
     pub async fn append_after_head(
         &self,
-        make: impl FnOnce(Option<Head>) -> Option<AppendRequest> + Send + 'static,
-    ) -> Result<Option<AppendResult>, AppendError> {
+        make: impl FnOnce(Option<Head>) -> AppendRequest + Send + 'static,
+    ) -> Result<AppendResult, AppendError> {
         let (reply, response) = oneshot::channel();
         self.send(Command::AppendAfterHead { make: Box::new(make), reply }).await.map_err(AppendError::Storage)?;
         response.await.map_err(|_| AppendError::Storage(StorageError::Failed))?
