@@ -66,15 +66,8 @@ async fn audit(log: &EventLog, expected_key: Option<[u8; 32]>) -> Vec<(u64, Opti
 /// A v1 checkpoint (as logs written before v2 hold) of `position` and `head_hash`, signed with `seed`.
 fn sign_v1(seed: &[u8; 32], position: u64, head_hash: event_log::Hash) -> SignedCheckpoint {
     let key = SigningKey::from_bytes(seed);
-    let mut v1 = SignedCheckpoint {
-        service: "awards".into(),
-        position,
-        head_hash,
-        signed_at: Timestamp::now(),
-        public_key: key.verifying_key().to_bytes(),
-        signature: [0; 64],
-        version: StatementVersion::V1,
-    };
+    let v2 = SignedCheckpoint::sign(&key, "awards", position, head_hash);
+    let mut v1 = SignedCheckpoint { version: StatementVersion::V1, ..v2 };
     v1.signature = key.sign(v1.statement().as_bytes()).to_bytes();
     v1
 }
