@@ -65,6 +65,9 @@ pub enum RunError {
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     let verifier = TokenVerifier::new(&config.jwt)?;
     let log = EventLog::open(log_dir(&config.data_dir))?;
+    // Before the bus starts: a log that no longer extends its last signed checkpoint is neither published
+    // nor reacted to.
+    let checkpoints = service_runtime::server::check_log_against_checkpoint(&log, BUS_NAME, &config.server).await?;
     let index = Index::build(&log).map_err(RunError::Index)?;
     tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
     let vault = KeyVault::open(service_runtime::sealing::key_dir(&config.data_dir))?;
@@ -91,6 +94,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
         log: log.clone(),
         log_owner: BUS_NAME,
         bus: Some(bus),
+        checkpoints,
     };
     let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
     drop(log);

@@ -271,6 +271,7 @@ async fn serve_log(log: EventLog) -> (std::net::SocketAddr, event_bus::Cancellat
             log,
             log_owner: "reporting",
             bus: None,
+            checkpoints: None,
         };
         let config = service_runtime::ServerConfig::default();
         let routes = tonic::service::Routes::default();

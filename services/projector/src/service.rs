@@ -156,6 +156,7 @@ pub async fn run_with(
         log_owner: BUS_NAME,
         // Its consumer writes read models, not this log: it is stopped below.
         bus: None,
+        checkpoints: None,
     };
     // Its own log stays empty, so there is never a head to sign: a configured checkpoint key is ignored
     // rather than announced as signing.

@@ -2,6 +2,8 @@
 //! Ed25519 and records the signature as a `CheckpointSigned` event in its own log; auditors verify it and
 //! keep it elsewhere, to prove later that the log still extends it.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -27,7 +29,8 @@ pub const LAST_CHECKPOINT_MARKER: &str = "checkpoint/last-event";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatementVersion {
     /// `grants-checkpoint/v1`: service, position and head hash, not when it was signed. Only found in logs
-    /// written before v2; still verified, and reported as not covering its signing time.
+    /// written before v2; still verified, and reported as not covering its signing time. Its signer read the
+    /// head and appended the checkpoint separately, so other events may stand between the two.
     V1,
     /// `grants-checkpoint/v2`: also `signed_at_micros`. What every checkpoint is signed with now.
     V2,
@@ -80,6 +83,13 @@ pub enum CheckpointError {
         .event_position.wrapping_sub(1)
     )]
     NotAfterItsHead { event_position: u64, signed_position: u64 },
+    #[error("v1 checkpoint recorded at position {event_position} signs position {signed_position}, not one before it")]
+    NotBeforeIt { event_position: u64, signed_position: u64 },
+    #[error(
+        "v1 checkpoint recorded at position {event_position} signs position {signed_position}, more than \
+         {V1_LOOKBACK} events before it, further back than checkpoints are checked"
+    )]
+    TooFarBehind { event_position: u64, signed_position: u64 },
     #[error("checkpoint signs hash {signed} at position {position}, but the chain holds {recomputed} there")]
     HeadMismatch { position: u64, signed: Hash, recomputed: Hash },
     #[error("the log ends before position {event_position}, where its last checkpoint was recorded")]
@@ -88,8 +98,8 @@ pub enum CheckpointError {
     NotACheckpoint { event_position: u64, event_type: String },
     #[error("the chain after the checkpoint breaks at position {position}: {reason}")]
     ChainBroken { position: u64, reason: String },
-    #[error("the log kept growing while a checkpoint was being recorded ({attempts} attempts)")]
-    Busy { attempts: u32 },
+    #[error("the event the checkpoint signs, at position {position}, does not verify: {reason}")]
+    SignedEventBroken { position: u64, reason: String },
     #[error("cannot record the checkpoint: {0}")]
     Append(#[from] event_log::AppendError),
     #[error("cannot read the log: {0}")]
@@ -189,22 +199,32 @@ impl SignedCheckpoint {
     }
 
     /// Checks a checkpoint recorded at `event_position` of `service`'s log against the chain: its
-    /// signature, that it signs `head` (the verified event just before it), and that `head`'s hash is the
-    /// signed one.
+    /// signature; that it signs the event just before it (v1: an event before it); and that `signed`, the
+    /// event at the signed position as the chain recomputes it (`None` if unknown), has the signed hash.
     pub fn verify_recorded(
         &self,
         service: &str,
         expected_key: Option<&[u8; 32]>,
         event_position: u64,
-        head: Option<Head>,
+        signed: Option<Head>,
     ) -> Result<(), CheckpointError> {
         if self.service != service {
             return Err(CheckpointError::WrongService { found: self.service.clone(), expected: service.to_owned() });
         }
         self.verify(expected_key)?;
-        let head = head
-            .filter(|head| head.position == self.position && self.position.checked_add(1) == Some(event_position))
-            .ok_or(CheckpointError::NotAfterItsHead { event_position, signed_position: self.position })?;
+        let signed_position = self.position;
+        match self.version {
+            StatementVersion::V2 if signed_position.checked_add(1) != Some(event_position) => {
+                return Err(CheckpointError::NotAfterItsHead { event_position, signed_position });
+            }
+            StatementVersion::V1 if signed_position >= event_position => {
+                return Err(CheckpointError::NotBeforeIt { event_position, signed_position });
+            }
+            _ => {}
+        }
+        let head = signed
+            .filter(|head| head.position == signed_position)
+            .ok_or(CheckpointError::TooFarBehind { event_position, signed_position })?;
         if head.hash != self.head_hash {
             return Err(CheckpointError::HeadMismatch {
                 position: self.position,
@@ -226,21 +246,34 @@ pub struct AuditedCheckpoint {
     pub failure: Option<CheckpointError>,
 }
 
+/// How many events before a v1 checkpoint the event it signs may be: far more than could ever have come
+/// between its signer reading the head and appending the checkpoint.
+pub const V1_LOOKBACK: usize = 65_536;
+
 /// Checks every checkpoint recorded in a log while its chain is verified, with
-/// [`SignedCheckpoint::verify_recorded`]: shown each event that verified, in order, it holds the previous
-/// one's head, so nothing is read twice.
+/// [`SignedCheckpoint::verify_recorded`]: shown each event that verified, in order, it holds the heads of
+/// the last [`V1_LOOKBACK`] of them (the one just before a checkpoint, or for v1 an earlier one), so nothing
+/// is read twice.
 #[derive(Debug)]
 pub struct CheckpointAudit {
     service: String,
     expected_key: Option<[u8; 32]>,
-    previous: Option<Head>,
+    /// The last events that verified, oldest first, at consecutive positions.
+    recent: VecDeque<Head>,
     checkpoints: Vec<AuditedCheckpoint>,
 }
 
 impl CheckpointAudit {
     /// An audit of `service`'s log; with `expected_key`, every checkpoint must be signed by that key.
     pub fn new(service: impl Into<String>, expected_key: Option<[u8; 32]>) -> CheckpointAudit {
-        CheckpointAudit { service: service.into(), expected_key, previous: None, checkpoints: Vec::new() }
+        CheckpointAudit { service: service.into(), expected_key, recent: VecDeque::new(), checkpoints: Vec::new() }
+    }
+
+    /// The verified event at `position`, if it is among the recent ones.
+    fn recent_head(&self, position: u64) -> Option<Head> {
+        let oldest = self.recent.front()?.position;
+        let index = usize::try_from(position.checked_sub(oldest)?).ok()?;
+        self.recent.get(index).copied().filter(|head| head.position == position)
     }
 
     /// Shows the audit the next event that verified in the chain.
@@ -249,14 +282,18 @@ impl CheckpointAudit {
             let (checkpoint, failure) = match SignedCheckpoint::decode(&record.payload, record.schema_version) {
                 Ok(checkpoint) => {
                     let expected_key = self.expected_key.as_ref();
-                    let holds = checkpoint.verify_recorded(&self.service, expected_key, position, self.previous);
+                    let signed = self.recent_head(checkpoint.position);
+                    let holds = checkpoint.verify_recorded(&self.service, expected_key, position, signed);
                     (Some(checkpoint), holds.err())
                 }
                 Err(error) => (None, Some(error)),
             };
             self.checkpoints.push(AuditedCheckpoint { event_position: position, checkpoint, failure });
         }
-        self.previous = Some(Head { position, hash: *hash });
+        if self.recent.len() == V1_LOOKBACK {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(Head { position, hash: *hash });
     }
 
     /// Every checkpoint seen, oldest first.
@@ -350,9 +387,11 @@ impl CheckpointSigner {
 
     /// Checks, before anything is signed, that the log still extends the last checkpoint recorded in it:
     /// the checkpoint is signed with this signer's key (or one of `previous_keys`, after a change of key)
-    /// and signs the head just before it, and the chain recomputed from that head to the log's head links
-    /// back to the signed hash. A log cut short or rewritten at or before that checkpoint fails; `Ok(None)`
-    /// when no checkpoint was recorded yet.
+    /// and signs the head just before it (v1: an event before it); the chain recomputed from the signed
+    /// event to the log's head links back to the signed hash; and the signed event, recomputed from the one
+    /// before it, has that hash. A log cut short before that checkpoint, or rewritten from the event it signs
+    /// on, fails; an event before the signed one is trusted through its stored hash, as only a full
+    /// verification checks it. `Ok(None)` when no checkpoint was recorded yet.
     pub fn check_log_extends_last_checkpoint(
         &self,
         previous_keys: &[[u8; 32]],
@@ -366,15 +405,20 @@ impl CheckpointSigner {
             return Err(CheckpointError::NotACheckpoint { event_position, event_type: event.event_type });
         }
         let checkpoint = SignedCheckpoint::from_event(&event)?;
-        let signed_head = Head { position: checkpoint.position, hash: checkpoint.head_hash };
         let own = self.public_key();
         let key = if previous_keys.contains(&checkpoint.public_key) { checkpoint.public_key } else { own };
-        // The head is only vouched for by the signature; the chain after it is what must link to it.
-        checkpoint.verify_recorded(&self.service, Some(&key), event_position, Some(signed_head))?;
-        let report = self.log.verify_after(signed_head)?;
-        if let Some(mismatch) = report.first_mismatch {
+        // Every event after the signed one must link back to the signed hash...
+        let signed_head = Head { position: checkpoint.position, hash: checkpoint.head_hash };
+        let after = self.log.verify_after(signed_head)?;
+        if let Some(mismatch) = after.first_mismatch {
             return Err(CheckpointError::ChainBroken { position: mismatch.position, reason: mismatch.reason });
         }
+        // ...and the signed event itself, recomputed as the log holds it, must have that hash.
+        let signed = self.log.verify(checkpoint.position..=checkpoint.position)?;
+        if let Some(mismatch) = signed.first_mismatch {
+            return Err(CheckpointError::SignedEventBroken { position: mismatch.position, reason: mismatch.reason });
+        }
+        checkpoint.verify_recorded(&self.service, Some(&key), event_position, signed.last_verified)?;
         Ok(Some(checkpoint))
     }
 
@@ -383,24 +427,23 @@ impl CheckpointSigner {
     /// writer commits the checkpoint, so a checkpoint always signs the event just before it.
     pub async fn sign_now(&self) -> Result<Option<SignedCheckpoint>, CheckpointError> {
         let Some(position) = self.log.next_position().checked_sub(1) else { return Ok(None) };
-        match self.log.event(position)? {
-            Some(head) if head.event_type != EVENT_TYPE => {}
+        let seen = match self.log.event(position)? {
+            Some(head) if head.event_type != EVENT_TYPE => Head { position, hash: head.hash },
             _ => return Ok(None),
-        }
+        };
         let (stream, key, service) = (self.stream()?, self.key.clone(), self.service.clone());
-        let signed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let signed = Arc::new(Mutex::new(None));
         let keep = signed.clone();
         let make = move |head: Option<Head>| {
-            let head = head?;
+            // The log held `seen` and only grows: the writer's head is `seen` or one after it.
+            let head = head.unwrap_or(seen);
             let checkpoint = SignedCheckpoint::sign(&key, &service, head.position, head.hash);
             let request = checkpoint_append(stream, &checkpoint, head.position + 1);
-            *keep.lock().ok()? = Some(checkpoint);
-            Some(request)
+            *keep.lock().unwrap_or_else(PoisonError::into_inner) = Some(checkpoint);
+            request
         };
-        if self.log.append_after_head(make).await?.is_none() {
-            return Ok(None);
-        }
-        let checkpoint = signed.lock().ok().and_then(|mut signed| signed.take());
+        self.log.append_after_head(make).await?;
+        let checkpoint = signed.lock().unwrap_or_else(PoisonError::into_inner).take();
         Ok(checkpoint)
     }
 
@@ -420,5 +463,59 @@ impl CheckpointSigner {
                 () = shutdown.cancelled() => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the chain verifier shows the audit of event `position`: a checkpoint, or any other event.
+    fn record(position: u64, checkpoint: Option<&SignedCheckpoint>) -> CheckedRecord {
+        let (stream_type, event_type) = match checkpoint {
+            Some(_) => (STREAM_TYPE, EVENT_TYPE),
+            None => ("award", "TrancheReleased"),
+        };
+        CheckedRecord {
+            position,
+            stream_type: stream_type.into(),
+            stream_key: "awards".into(),
+            event_type: event_type.into(),
+            schema_version: checkpoint.map_or(1, |c| c.version.schema_version()),
+            payload: checkpoint.map(SignedCheckpoint::encode).unwrap_or_default(),
+            prev_hash: Hash::default(),
+        }
+    }
+
+    fn hash_of(position: u64) -> Hash {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&position.to_be_bytes());
+        Hash::from_bytes(bytes)
+    }
+
+    #[test]
+    fn a_v1_checkpoint_is_checked_against_any_of_the_last_lookback_events_before_it() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let v1 = |position: u64| {
+            let mut checkpoint = SignedCheckpoint::sign(&key, "awards", position, hash_of(position));
+            checkpoint.version = StatementVersion::V1;
+            checkpoint.signature = key.sign(checkpoint.statement().as_bytes()).to_bytes();
+            checkpoint
+        };
+        let mut audit = CheckpointAudit::new("awards", Some(key.verifying_key().to_bytes()));
+        let first_checkpoint = V1_LOOKBACK as u64 + 10;
+        for position in 0..first_checkpoint {
+            audit.observe(position, &hash_of(position), &record(position, None));
+        }
+        let oldest_remembered = first_checkpoint - V1_LOOKBACK as u64;
+        for (at, signs) in [(first_checkpoint, oldest_remembered), (first_checkpoint + 1, oldest_remembered)] {
+            audit.observe(at, &hash_of(at), &record(at, Some(&v1(signs))));
+        }
+        let checked = audit.checkpoints();
+        assert!(checked[0].failure.is_none(), "{:?}", checked[0].failure);
+        let too_far = checked[1].failure.as_ref().expect("the event it signs is no longer remembered");
+        assert!(
+            matches!(too_far, CheckpointError::TooFarBehind { signed_position, .. } if *signed_position == oldest_remembered)
+        );
     }
 }

@@ -128,19 +128,6 @@ impl LogClient {
         Ok(events)
     }
 
-    /// The signed checkpoints recorded in the log, oldest first (undecodable ones are reported as errors).
-    pub async fn signed_checkpoints(
-        &mut self,
-        service: &str,
-    ) -> Result<Vec<Result<crate::SignedCheckpoint, crate::checkpoint::CheckpointError>>, ClientError> {
-        let events = self.read_stream(crate::checkpoint::STREAM_TYPE, service, 0).await?;
-        Ok(events
-            .iter()
-            .filter(|e| e.event_type == crate::checkpoint::EVENT_TYPE)
-            .map(crate::SignedCheckpoint::from_event)
-            .collect())
-    }
-
     /// Recomputes the hash chain of the whole remote log on this side, calling `progress` with the number
     /// of events checked after each batch. Stops at the first mismatch.
     pub async fn verify(&mut self, progress: impl FnMut(u64)) -> Result<VerifyReport, ClientError> {

@@ -41,9 +41,12 @@ async fn serve(log: &EventLog) -> LogClient {
     LogClient::connect(&format!("http://{address}"), None).await.unwrap()
 }
 
-/// Every checkpoint recorded in the log, checked against the chain the client recomputes: for each, where
-/// it was recorded and why it fails, if it does.
-async fn audit(log: &EventLog, expected_key: Option<[u8; 32]>) -> Vec<(u64, Option<String>)> {
+/// Every checkpoint recorded in the log, read over gRPC and checked against the chain the client
+/// recomputes: for each, where it was recorded, what it says if it decodes, and why it fails, if it does.
+async fn audit_checkpoints(
+    log: &EventLog,
+    expected_key: Option<[u8; 32]>,
+) -> Vec<(u64, Option<SignedCheckpoint>, Option<String>)> {
     let mut audit = CheckpointAudit::new("awards", expected_key);
     let report = serve(log)
         .await
@@ -51,7 +54,22 @@ async fn audit(log: &EventLog, expected_key: Option<[u8; 32]>) -> Vec<(u64, Opti
         .await
         .unwrap();
     assert!(report.is_intact(), "{report:?}");
-    audit.checkpoints().iter().map(|c| (c.event_position, c.failure.as_ref().map(ToString::to_string))).collect()
+    let failure = |c: &event_log_grpc::checkpoint::AuditedCheckpoint| c.failure.as_ref().map(ToString::to_string);
+    audit.checkpoints().iter().map(|c| (c.event_position, c.checkpoint.clone(), failure(c))).collect()
+}
+
+/// [`audit_checkpoints`]: where each checkpoint was recorded and why it fails, if it does.
+async fn audit(log: &EventLog, expected_key: Option<[u8; 32]>) -> Vec<(u64, Option<String>)> {
+    audit_checkpoints(log, expected_key).await.into_iter().map(|(at, _, failure)| (at, failure)).collect()
+}
+
+/// A v1 checkpoint (as logs written before v2 hold) of `position` and `head_hash`, signed with `seed`.
+fn sign_v1(seed: &[u8; 32], position: u64, head_hash: event_log::Hash) -> SignedCheckpoint {
+    let key = SigningKey::from_bytes(seed);
+    let v2 = SignedCheckpoint::sign(&key, "awards", position, head_hash);
+    let mut v1 = SignedCheckpoint { version: StatementVersion::V1, ..v2 };
+    v1.signature = key.sign(v1.statement().as_bytes()).to_bytes();
+    v1
 }
 
 /// Appends a `CheckpointSigned` event as an insider with the files could, through the log's own API.
@@ -90,9 +108,8 @@ async fn checkpoints_sign_new_heads_only_and_verify_against_the_expected_key() {
     shutdown.cancel();
     running.await.unwrap();
 
-    let mut client = serve(&log).await;
     let checkpoints: Vec<SignedCheckpoint> =
-        client.signed_checkpoints("awards").await.unwrap().into_iter().map(Result::unwrap).collect();
+        audit_checkpoints(&log, None).await.into_iter().map(|(_, checkpoint, _)| checkpoint.unwrap()).collect();
     assert_eq!(checkpoints.iter().map(|c| c.position).collect::<Vec<_>>(), vec![4, 6]);
     let public = signer.public_key();
     for checkpoint in &checkpoints {
@@ -142,17 +159,8 @@ async fn an_old_checkpoint_recorded_again_as_the_newest_is_refused_and_v2_covers
     // A v1 checkpoint (as logs written before v2 hold) still verifies by its v1 statement, but its time is
     // not covered; recorded right after its head it holds.
     let head = log.head().unwrap().unwrap();
-    let mut v1 = SignedCheckpoint {
-        service: "awards".into(),
-        position: head.position,
-        head_hash: head.hash,
-        signed_at: Timestamp::now(),
-        public_key: public,
-        signature: [0; 64],
-        version: StatementVersion::V1,
-    };
+    let v1 = sign_v1(&seed, head.position, head.hash);
     assert!(v1.statement().starts_with("grants-checkpoint/v1\nawards\n9\n"));
-    v1.signature = SigningKey::from_bytes(&seed).sign(v1.statement().as_bytes()).to_bytes();
     v1.verify(Some(&public)).unwrap();
     assert!(!v1.covers_signing_time());
     let mut v1_backdated = v1.clone();
@@ -165,6 +173,42 @@ async fn an_old_checkpoint_recorded_again_as_the_newest_is_refused_and_v2_covers
     let mut relabelled = old.clone();
     relabelled.version = StatementVersion::V1;
     assert!(relabelled.verify(Some(&public)).is_err());
+}
+
+#[tokio::test]
+async fn a_v1_checkpoint_may_stand_a_few_events_after_the_head_it_signs_and_a_v2_may_not() {
+    let seed = [7u8; 32];
+    let public = event_log_grpc::checkpoint::public_key_of(&seed);
+    let dir = tempfile::tempdir().unwrap();
+    let stream = StreamId::new("award", "a-1").unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        for _ in 0..5 {
+            log.append(stream.clone(), ExpectedVersion::Any, vec![event()]).await.unwrap();
+        }
+        // The v1 signer read the head (2) and appended its checkpoint separately: two events came between.
+        let signed = log.event(2).unwrap().unwrap();
+        record_as_insider(&log, &sign_v1(&seed, 2, signed.hash)).await;
+        log.append(stream.clone(), ExpectedVersion::Any, vec![event()]).await.unwrap();
+    }
+    // At start, such a checkpoint (the last of its stream, in a log written before the marker) holds.
+    assert_eq!(start_check(dir.path(), &seed).unwrap().map(|c| c.position), Some(2));
+
+    let log = EventLog::open(dir.path()).unwrap();
+    let hash_of_2 = log.event(2).unwrap().unwrap().hash;
+    // A v1 checkpoint still signs the hash the chain holds at its position, and a position before it.
+    record_as_insider(&log, &sign_v1(&seed, 3, hash_of_2)).await;
+    record_as_insider(&log, &sign_v1(&seed, 8, hash_of_2)).await;
+    // A v2 checkpoint signs the head just before it, however genuine its signature.
+    let v2 = SignedCheckpoint::sign(&SigningKey::from_bytes(&seed), "awards", 2, hash_of_2);
+    record_as_insider(&log, &v2).await;
+    let found = audit(&log, Some(public)).await;
+    assert_eq!(found.iter().map(|(position, _)| *position).collect::<Vec<_>>(), vec![5, 7, 8, 9]);
+    assert_eq!(found[0].1, None);
+    let failures: Vec<&str> = found[1..].iter().map(|(_, failure)| failure.as_deref().expect("fails")).collect();
+    assert!(failures[0].contains("at position 3, but the chain holds"), "{}", failures[0]);
+    assert_eq!(failures[1], "v1 checkpoint recorded at position 8 signs position 8, not one before it");
+    assert!(failures[2].contains("signs position 2, not the head just before it (8)"), "{}", failures[2]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,6 +286,28 @@ async fn the_start_check_refuses_a_log_cut_short_or_rewritten_before_its_last_ch
     let error = start_check(rewritten.path(), &seed).unwrap_err();
     assert!(matches!(error, CheckpointError::ChainBroken { position: 10, .. }), "{error}");
     assert!(error.to_string().starts_with("the chain after the checkpoint breaks at position 10: "), "{error}");
+
+    // Event 9, the one the checkpoint signs, rewritten alone: the events after it still link to the hash it
+    // had, so only recomputing the signed event itself shows that it is not the one signed.
+    let signed_rewritten = tempfile::tempdir().unwrap();
+    log_with_a_checkpoint(signed_rewritten.path(), &seed).await;
+    let signed_hash = {
+        let log = EventLog::open(signed_rewritten.path()).unwrap();
+        log.event(9).unwrap().unwrap().hash
+    };
+    tampering::rewrite_alone(signed_rewritten.path(), 9, |record| {
+        let mut changed = record.to_vec();
+        let at = changed.windows(8).position(|w| w == b"released").unwrap();
+        changed[at] = b'R';
+        changed
+    });
+    {
+        let log = EventLog::open(signed_rewritten.path()).unwrap();
+        assert!(log.verify_after(event_log::Head { position: 9, hash: signed_hash }).unwrap().is_intact());
+        assert!(log.verify(..=9).unwrap().is_intact());
+    }
+    let error = start_check(signed_rewritten.path(), &seed).unwrap_err();
+    assert!(matches!(error, CheckpointError::HeadMismatch { position: 9, .. }), "{error}");
 
     // Cut short before the checkpoint: the marker written with it still names position 10.
     let truncated = tempfile::tempdir().unwrap();

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use crate::stream::{CurrentVersion, ExpectedVersion, StreamId};
 
-/// Why an append wrote nothing.
+/// Why an append wrote nothing. The log answers a version or id conflict only once the events it
+/// conflicts with are durable, so that a read right after it sees them.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     /// Optimistic concurrency: the stream is not where the writer expected it.

@@ -207,21 +207,17 @@ impl EventLog {
         validate(&request)?;
         let (reply, response) = oneshot::channel();
         self.send(Command::Append { request, reply }).await.map_err(AppendError::Storage)?;
-        response
-            .await
-            .map_err(|_| AppendError::Storage(StorageError::Failed))??
-            .ok_or(AppendError::Storage(StorageError::Failed))
+        response.await.map_err(|_| AppendError::Storage(StorageError::Failed))?
     }
 
     /// Appends what `make` builds from the log's head (`None` for an empty log) at the moment the writer
     /// commits it, so that the events land right after that head however many other appends race with it:
     /// for an event about the head it follows, such as a signed checkpoint of that head. `make` runs on the
-    /// writer's thread, so it must be quick; it may decline with `None`, and then nothing is written and
-    /// `Ok(None)` is returned.
+    /// writer's thread, so it must be quick.
     pub async fn append_after_head(
         &self,
-        make: impl FnOnce(Option<Head>) -> Option<AppendRequest> + Send + 'static,
-    ) -> Result<Option<AppendResult>, AppendError> {
+        make: impl FnOnce(Option<Head>) -> AppendRequest + Send + 'static,
+    ) -> Result<AppendResult, AppendError> {
         let (reply, response) = oneshot::channel();
         self.send(Command::AppendAfterHead { make: Box::new(make), reply }).await.map_err(AppendError::Storage)?;
         response.await.map_err(|_| AppendError::Storage(StorageError::Failed))?
@@ -269,22 +265,6 @@ impl EventLog {
     /// The version of the last durable event of `stream`; `None` if the stream has none.
     pub fn stream_version(&self, stream: &StreamId) -> Result<Option<u64>, StorageError> {
         Ok(self.read_stream(stream, 0).last().transpose()?.map(|e| e.stream_version))
-    }
-
-    /// Waits until the stream's last durable event has at least `version`, or the log closes. A writer that
-    /// lost a race to an append that is committed but not yet durable waits here before it reads again:
-    /// reads only ever see durable events.
-    pub async fn wait_for_stream_version(&self, stream: &StreamId, version: u64) -> Result<(), StorageError> {
-        let mut durable = self.inner.durable.clone();
-        loop {
-            durable.borrow_and_update();
-            if self.stream_version(stream)?.is_some_and(|v| v >= version) {
-                return Ok(());
-            }
-            if durable.changed().await.is_err() {
-                return Ok(());
-            }
-        }
     }
 
     /// The durable events of `stream` from `from_version` on, in version order.

@@ -23,12 +23,11 @@ use crate::{AppendRequest, AppendResult, Durability};
 /// Most commands taken into one group commit; bounds the latency a single batch adds.
 const MAX_COMMANDS_PER_COMMIT: usize = 4096;
 
-/// What an append is answered: `None` when a request made from the head declined to append.
-pub(crate) type AppendReply = oneshot::Sender<Result<Option<AppendResult>, AppendError>>;
+/// What an append is answered.
+pub(crate) type AppendReply = oneshot::Sender<Result<AppendResult, AppendError>>;
 
-/// Builds an append from the log's head (`None` when the log is empty) as the writer stages it, or
-/// declines with `None`.
-pub(crate) type MakeRequest = Box<dyn FnOnce(Option<Head>) -> Option<AppendRequest> + Send>;
+/// Builds an append from the log's head (`None` when the log is empty) as the writer stages it.
+pub(crate) type MakeRequest = Box<dyn FnOnce(Option<Head>) -> AppendRequest + Send>;
 
 pub(crate) enum Command {
     Append { request: AppendRequest, reply: AppendReply },
@@ -74,14 +73,20 @@ struct Staged {
 
 enum Done {
     Append(AppendReply, AppendResult),
+    /// An append refused by what the log holds (a stream at another version, an event id taken): answered
+    /// only once what it was refused for is durable, so that the caller can read what it lost to.
+    Rejected(AppendReply, AppendError),
     Marker(oneshot::Sender<Result<(), StorageError>>),
 }
 
 impl Done {
     fn answer(self, outcome: &Result<(), StorageError>) {
         match (self, outcome) {
-            (Done::Append(reply, result), Ok(())) => drop(reply.send(Ok(Some(result)))),
-            (Done::Append(reply, _), Err(e)) => drop(reply.send(Err(AppendError::Storage(e.clone())))),
+            (Done::Append(reply, result), Ok(())) => drop(reply.send(Ok(result))),
+            (Done::Rejected(reply, rejection), Ok(())) => drop(reply.send(Err(rejection))),
+            (Done::Append(reply, _) | Done::Rejected(reply, _), Err(e)) => {
+                drop(reply.send(Err(AppendError::Storage(e.clone()))))
+            }
             (Done::Marker(reply), Ok(())) => drop(reply.send(Ok(()))),
             (Done::Marker(reply), Err(e)) => drop(reply.send(Err(e.clone()))),
         }
@@ -159,10 +164,7 @@ impl Writer {
                 Command::Append { request, reply } => (request, reply),
                 Command::AppendAfterHead { make, reply } => {
                     let head = next_position.checked_sub(1).map(|position| Head { position, hash: head_hash });
-                    let Some(request) = make(head) else {
-                        drop(reply.send(Ok(None)));
-                        continue;
-                    };
+                    let request = make(head);
                     if let Err(invalid) = crate::log::validate(&request) {
                         drop(reply.send(Err(invalid)));
                         continue;
@@ -183,9 +185,8 @@ impl Writer {
                     head_hash = cursor.head_hash;
                     done.push(Done::Append(reply, result));
                 }
-                Err(rejection) => {
-                    let _ = reply.send(Err(rejection));
-                }
+                // What it was refused for may be staged in this commit or applied by the one syncing now.
+                Err(rejection) => done.push(Done::Rejected(reply, rejection)),
             }
         }
         if !staged.is_empty {

@@ -96,6 +96,52 @@ async fn exactly_one_writer_wins_each_version_of_a_contended_stream() {
     assert!(conflicts > 0, "the writers did contend");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_is_answered_only_once_what_it_lost_to_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    // An append, and whether what it conflicts with can be read the moment its answer arrives (while the
+    // winner may still be syncing).
+    let append_and_look = |target: StreamId, expected: ExpectedVersion, event: event_log::NewEvent| {
+        let log = log.clone();
+        async move {
+            let answer = log.append(target.clone(), expected, vec![event]).await;
+            let readable = match &answer {
+                Err(AppendError::EventIdConflict { position, .. }) => log.event(*position).unwrap().is_some(),
+                _ => log.stream_version(&target).unwrap() == Some(0),
+            };
+            (answer, readable)
+        }
+    };
+    for round in 0..100u32 {
+        // Two appends creating one stream: whichever loses reads the winner's event at once.
+        let target = stream(round);
+        let (first, second) = tokio::join!(
+            append_and_look(target.clone(), ExpectedVersion::NoStream, new_event(b"first")),
+            append_and_look(target.clone(), ExpectedVersion::NoStream, new_event(b"second")),
+        );
+        let (lost, seen) = match (first, second) {
+            ((Ok(_), _), (Err(lost), seen)) | ((Err(lost), seen), (Ok(_), _)) => (lost, seen),
+            other => panic!("exactly one append must win: {other:?}"),
+        };
+        assert!(matches!(lost, AppendError::WrongExpectedVersion { actual: Some(0), .. }), "{lost}");
+        assert!(seen, "round {round}: the winner was readable when the conflict was answered");
+
+        // One event id for two different events: the one refused reads the other where it is named.
+        let id = Uuid::new_v4();
+        let (first, second) = tokio::join!(
+            append_and_look(stream(1000 + round), ExpectedVersion::Any, sample_events::event(id, b"one")),
+            append_and_look(stream(2000 + round), ExpectedVersion::Any, sample_events::event(id, b"two")),
+        );
+        let (lost, seen) = match (first, second) {
+            ((Ok(_), _), (Err(lost), seen)) | ((Err(lost), seen), (Ok(_), _)) => (lost, seen),
+            other => panic!("exactly one append must win: {other:?}"),
+        };
+        assert!(matches!(lost, AppendError::EventIdConflict { .. }), "{lost}");
+        assert!(seen, "round {round}: the stored event was readable when the conflict was answered");
+    }
+}
+
 #[tokio::test]
 async fn a_retried_append_returns_the_first_result_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -421,31 +467,27 @@ async fn append_after_head_builds_its_events_from_the_head_they_follow() {
             None => (b"genesis".to_vec(), 0u64),
             Some(head) => (head.hash.as_bytes().to_vec(), head.position + 1),
         };
-        Some(event_log::AppendRequest {
+        event_log::AppendRequest {
             stream: stream(2),
             expected: ExpectedVersion::Any,
             events: vec![new_event(&payload)],
             marker: Some(event_log::Marker { name: "about/head".into(), value: position.to_be_bytes().to_vec() }),
-        })
+        }
     };
-    let first = log.append_after_head(about_head).await.unwrap().expect("written");
+    let first = log.append_after_head(about_head).await.unwrap();
     assert_eq!(first.first_position, 0);
     assert_eq!(log.event(0).unwrap().unwrap().payload, b"genesis");
     log.append(stream(1), ExpectedVersion::Any, vec![new_event(b"other")]).await.unwrap();
-    let placed = log.append_after_head(about_head).await.unwrap().expect("written");
+    let placed = log.append_after_head(about_head).await.unwrap();
     assert_eq!((placed.first_position, placed.last_position), (2, 2));
     assert_eq!(log.event(2).unwrap().unwrap().payload, log.event(1).unwrap().unwrap().hash.as_bytes());
     assert_eq!(log.marker("about/head").unwrap(), Some(2u64.to_be_bytes().to_vec()));
 
-    let declined = log.append_after_head(|_| None).await.unwrap();
-    assert_eq!((declined, log.next_position()), (None, 3), "a declined append writes nothing");
-    let invalid = log.append_after_head(|_| {
-        Some(event_log::AppendRequest {
-            stream: stream(3),
-            expected: ExpectedVersion::Any,
-            events: Vec::new(),
-            marker: None,
-        })
+    let invalid = log.append_after_head(|_| event_log::AppendRequest {
+        stream: stream(3),
+        expected: ExpectedVersion::Any,
+        events: Vec::new(),
+        marker: None,
     });
     assert!(matches!(invalid.await, Err(AppendError::Invalid { field: "events", .. })));
 }

@@ -340,15 +340,8 @@ impl EventStore {
         };
         match self.log.append_request(request).await {
             Ok(_) => Ok(Attempt::Done(response)),
-            Err(error @ (AppendError::WrongExpectedVersion { .. } | AppendError::EventIdConflict { .. })) => {
-                // The winner's events may be committed but not yet durable, so not yet readable: deciding
-                // again before they are would only lose the same race again.
-                if let AppendError::WrongExpectedVersion { actual: Some(version), .. } = error {
-                    let durable = self.log.wait_for_stream_version(stream, version);
-                    if let Ok(waited) = tokio::time::timeout(std::time::Duration::from_secs(5), durable).await {
-                        waited?;
-                    }
-                }
+            // The log answers these once what the append lost to is durable, so it is read below.
+            Err(AppendError::WrongExpectedVersion { .. } | AppendError::EventIdConflict { .. }) => {
                 // Either a copy of this same request won the race (return its response) or another
                 // command changed the stream since it was loaded.
                 match self.stored_response(ctx)? {

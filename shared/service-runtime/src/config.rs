@@ -40,9 +40,14 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    /// The server configuration; reads the checkpoint key file if one is named.
+    /// The server configuration; reads the checkpoint key file if one is named. Previous public keys
+    /// without a key file are refused: they only serve the start check of a service that signs.
     pub fn to_config(&self) -> anyhow::Result<ServerConfig> {
         let checkpoint = match &self.checkpoint_key_file {
+            None if !self.checkpoint_previous_public_keys.is_empty() => anyhow::bail!(
+                "--checkpoint-previous-public-keys needs --checkpoint-key-file: previous keys only check the last \
+                 checkpoint of a service that signs with its current key"
+            ),
             None => None,
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -146,6 +151,39 @@ mod tests {
     use std::sync::{Arc, Mutex, PoisonError};
 
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    fn server_config(flags: &[&str]) -> anyhow::Result<ServerConfig> {
+        let parsed = <Flags as clap::Parser>::try_parse_from(std::iter::once("service").chain(flags.iter().copied()));
+        parsed.expect("the flags parse").server.to_config()
+    }
+
+    #[test]
+    fn previous_public_keys_without_a_key_file_are_refused_in_one_line() {
+        let previous = hex::encode([3u8; 32]);
+        let error = server_config(&["--checkpoint-previous-public-keys", &previous]).unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.starts_with("--checkpoint-previous-public-keys needs --checkpoint-key-file"), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("checkpoint.key");
+        std::fs::write(&key_file, hex::encode([4u8; 32])).unwrap();
+        let with_key = server_config(&[
+            "--checkpoint-key-file",
+            key_file.to_str().unwrap(),
+            "--checkpoint-previous-public-keys",
+            &previous,
+        ])
+        .unwrap();
+        assert_eq!(with_key.checkpoint.unwrap().previous_public_keys, vec![[3u8; 32]]);
+        assert!(server_config(&[]).unwrap().checkpoint.is_none());
+    }
 
     /// What passes `filter` of one event at each level from lapin's and the bus's targets.
     fn passing(filter: tracing_subscriber::EnvFilter) -> Vec<String> {

@@ -27,8 +27,8 @@ pub struct ServerConfig {
     /// After shutdown is requested, how long in-flight requests may still run.
     pub drain_timeout: Duration,
     /// Sign the log's head with this key (a signed checkpoint event) at start, periodically and at shutdown.
-    /// With it, the server first checks that the log still extends the last checkpoint recorded in it, and
-    /// refuses to start if it does not.
+    /// With it, the service first checks that its log still extends the last checkpoint recorded in it
+    /// ([`check_log_against_checkpoint`]), and refuses to start if it does not.
     pub checkpoint: Option<CheckpointConfig>,
 }
 
@@ -79,6 +79,10 @@ pub enum ServeError {
     /// checkpoint recorded in it: signing its head now would vouch for a log cut short or rewritten.
     #[error("refusing to start: the {service} log does not extend its last signed checkpoint: {reason}")]
     LogDoesNotExtendCheckpoint { service: &'static str, reason: String },
+    /// A checkpoint key is configured but `serve` was given no signer: the service skipped
+    /// [`check_log_against_checkpoint`], and would otherwise run without signing.
+    #[error("refusing to start: a checkpoint key is configured but the {service} log was not checked against it")]
+    UncheckedLog { service: &'static str },
 }
 
 /// Binds a listener (port 0 picks a free port; see `local_addr`).
@@ -101,6 +105,9 @@ pub struct Serving<'a> {
     /// The service's relay and consumer, if it runs them: stopped after the drain and before the last
     /// checkpoint is signed, so that the last checkpoint covers the consumer's last reactions too.
     pub bus: Option<crate::ServiceBus>,
+    /// What [`check_log_against_checkpoint`] returned: signs checkpoints from the start, periodically and
+    /// once more after the drain; `None` signs nothing.
+    pub checkpoints: Option<CheckedSigner>,
 }
 
 /// Serves `routes` on `listener` until `shutdown` is cancelled, then stops accepting, reports NOT_SERVING,
@@ -115,6 +122,13 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
     let bus = serving.bus;
+    if config.checkpoint.is_some() && serving.checkpoints.is_none() {
+        // A service that skipped the check (a defect of the service, not of its log): stop what it started.
+        if let Some(bus) = bus {
+            bus.stop().await;
+        }
+        return Err(ServeError::UncheckedLog { service: serving.log_owner });
+    }
     let mut names: Vec<&'static str> = serving.service_names.to_vec();
     names.push(event_log_grpc::SERVICE_NAME);
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -132,23 +146,12 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|e| ServeError::Reflection(e.to_string()))?;
-    let signer = match &config.checkpoint {
-        None => None,
-        Some(checkpoint) => match checked_signer(&serving.log, serving.log_owner, checkpoint).await {
-            Ok(signer) => {
-                tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
-                // Its own token: it signs once more after the server has drained, so the last head is covered.
-                let stop = CancellationToken::new();
-                Some((tokio::spawn(signer.run(checkpoint.interval, stop.clone())), stop))
-            }
-            Err(error) => {
-                if let Some(bus) = bus {
-                    bus.stop().await;
-                }
-                return Err(error);
-            }
-        },
-    };
+    let signer = serving.checkpoints.map(|CheckedSigner { signer, interval }| {
+        tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
+        // Its own token: it signs once more after the server has drained, so the last head is covered.
+        let stop = CancellationToken::new();
+        (tokio::spawn(signer.run(interval, stop.clone())), stop)
+    });
     let log_service = event_log_grpc::LogService::new(serving.log, serving.log_owner)
         .into_server()
         .max_encoding_message_size(config.max_message_bytes.max(event_log_grpc::MIN_MESSAGE_BYTES));
@@ -205,13 +208,24 @@ pub async fn serve(
     Ok(())
 }
 
-/// The service's checkpoint signer, once the log is shown to extend the last checkpoint recorded in it
-/// (see `CheckpointSigner::check_log_extends_last_checkpoint`); a service refuses to start otherwise.
-async fn checked_signer(
+/// A service's checkpoint signer, made once its log was shown to extend the last checkpoint recorded in it.
+#[derive(Debug)]
+pub struct CheckedSigner {
+    signer: event_log_grpc::CheckpointSigner,
+    interval: Duration,
+}
+
+/// With a checkpoint key in `config`, checks that `log` (of the service `service`) still extends the last
+/// checkpoint recorded in it (see `CheckpointSigner::check_log_extends_last_checkpoint`) and returns the
+/// signer to give `serve` ([`Serving::checkpoints`]); `None` without a key. A service calls it right after
+/// opening its log, before its relay publishes the log or its consumer appends to it, so that a log that
+/// fails is neither published nor extended: the service refuses to start with the error.
+pub async fn check_log_against_checkpoint(
     log: &EventLog,
     service: &'static str,
-    checkpoint: &CheckpointConfig,
-) -> Result<event_log_grpc::CheckpointSigner, ServeError> {
+    config: &ServerConfig,
+) -> Result<Option<CheckedSigner>, ServeError> {
+    let Some(checkpoint) = &config.checkpoint else { return Ok(None) };
     let signer = event_log_grpc::CheckpointSigner::new(log.clone(), service, &checkpoint.seed);
     let refused = |reason: String| ServeError::LogDoesNotExtendCheckpoint { service, reason };
     let previous_keys = checkpoint.previous_public_keys.clone();
@@ -231,7 +245,7 @@ async fn checked_signer(
         Ok(None) => tracing::info!("the log holds no signed checkpoint yet"),
         Err(error) => return Err(refused(error.to_string())),
     }
-    Ok(signer)
+    Ok(Some(CheckedSigner { signer, interval: checkpoint.interval }))
 }
 
 /// Waits for a background task of the service (relay, consumer) that was told to stop, and logs how it

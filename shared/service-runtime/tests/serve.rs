@@ -101,6 +101,7 @@ impl Server {
                 log,
                 log_owner: "test",
                 bus: None,
+                checkpoints: None,
             };
             service_runtime::serve(listener, &config, auth, routes, serving, stop).await.unwrap();
         });
@@ -149,4 +150,45 @@ async fn a_call_running_when_shutdown_begins_finishes_during_the_drain() {
     server.shutdown.cancel();
     assert_eq!(call.await.unwrap(), Code::Ok, "the call in flight was answered");
     server.serving.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_checkpoint_key_without_a_checked_log_is_refused_and_a_checked_one_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = event_log::EventLog::open(dir.path().join("log")).unwrap();
+    let checkpoint = service_runtime::CheckpointConfig {
+        seed: [2u8; 32],
+        previous_public_keys: Vec::new(),
+        interval: Duration::from_secs(3600),
+    };
+    let config = ServerConfig { checkpoint: Some(checkpoint), ..ServerConfig::default() };
+    let serve = |checkpoints| {
+        let (log, config) = (log.clone(), config.clone());
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let serving = Serving {
+                service_names: &[],
+                file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
+                log,
+                log_owner: "test",
+                bus: None,
+                checkpoints,
+            };
+            let auth = AuthLayer::new(TokenVerifier::new(&jwt()).unwrap(), Vec::new());
+            let shutdown = CancellationToken::new();
+            shutdown.cancel();
+            service_runtime::serve(listener, &config, auth, tonic::service::Routes::default(), serving, shutdown).await
+        }
+    };
+    // A service that skipped the check would serve without ever signing: it is refused instead.
+    let unchecked = serve(None).await.unwrap_err();
+    assert_eq!(
+        unchecked.to_string(),
+        "refusing to start: a checkpoint key is configured but the test log was not checked against it"
+    );
+    let checked = service_runtime::server::check_log_against_checkpoint(&log, "test", &config).await.unwrap();
+    assert!(checked.is_some(), "a key gives a signer");
+    serve(checked).await.unwrap();
+    let unsigned = ServerConfig::default();
+    assert!(service_runtime::server::check_log_against_checkpoint(&log, "test", &unsigned).await.unwrap().is_none());
 }

@@ -44,6 +44,17 @@ pub fn change_record(dir: &Path, position: u64, change: impl FnOnce(&mut Vec<u8>
 /// as a careful attacker would: every later record gets the new `prev_hash` (its last field, 32 bytes at
 /// the very end) and every stored hash is recomputed, so that the chain verifies from any point after it.
 pub fn rewrite_and_rechain(dir: &Path, position: u64, rewrite: impl FnOnce(&[u8]) -> Vec<u8>) {
+    rewrite_at(dir, position, rewrite, true);
+}
+
+/// Replaces the record at `position` by `rewrite(record)` and its stored hash by the one recomputed for
+/// it, leaving every later event as it was: the rewritten event verifies against the one before it, and
+/// the events after it still chain back to the hash it had.
+pub fn rewrite_alone(dir: &Path, position: u64, rewrite: impl FnOnce(&[u8]) -> Vec<u8>) {
+    rewrite_at(dir, position, rewrite, false);
+}
+
+fn rewrite_at(dir: &Path, position: u64, rewrite: impl FnOnce(&[u8]) -> Vec<u8>, through_head: bool) {
     let db = event_log::open_sled_when_unlocked(dir).unwrap();
     let tree = db.open_tree(TREE).unwrap();
     let prev_hash = match position.checked_sub(1) {
@@ -59,7 +70,7 @@ pub fn rewrite_and_rechain(dir: &Path, position: u64, rewrite: impl FnOnce(&[u8]
         value.extend_from_slice(&record);
         tree.insert(event_key(at), value).unwrap();
         at += 1;
-        let Some(next) = tree.get(event_key(at)).unwrap() else { break };
+        let Some(next) = tree.get(event_key(at)).unwrap().filter(|_| through_head) else { break };
         record = next[32..].to_vec();
         let len = record.len();
         record[len - 32..].copy_from_slice(&hash);
