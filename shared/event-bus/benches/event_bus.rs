@@ -18,11 +18,15 @@ use event_bus::lapin::options::{
 use event_bus::lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use event_bus::lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties};
 use event_bus::{
-    BusConfig, CancellationToken, Consumer, ConsumerConfig, Rejection, Relay, RelayConfig, SledHandler, SourceError,
-    SourceReader, sled_checkpoint,
+    BusConfig, CancellationToken, Consumer, ConsumerConfig, Rejection, Relay, RelayConfig, SourceError, SourceReader,
 };
 use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp, encode_envelope};
 use uuid::Uuid;
+
+// The read-model handler of the bus's tests: the benchmark measures the same consumer they check.
+#[path = "../tests/support/sled_handler.rs"]
+mod sled_handler;
+use sled_handler::{SledHandler, sled_checkpoint};
 
 const EVENTS: u64 = 100_000;
 const WINDOW: usize = 512;

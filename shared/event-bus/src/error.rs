@@ -31,12 +31,6 @@ pub enum BusError {
     DeadLetterNotFound(String),
 }
 
-impl From<sled::Error> for BusError {
-    fn from(e: sled::Error) -> Self {
-        BusError::Database(e.to_string())
-    }
-}
-
 /// Why a handler did not apply an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {

@@ -24,7 +24,7 @@
 //! - **In order per source.** A message ahead of a gap is applied only after the missing positions were
 //!   read from the source ([`SourceReader`]) and applied.
 //! - **Nothing dropped silently.** Undecodable messages and events a handler rejects go to the consumer's
-//!   dead-letter queue with the reason; [`DeadLetters`] (and the `bus-admin` command) lists, shows and
+//!   dead-letter queue with the reason; [`DeadLetters`] (and the `grants bus` command) lists, shows and
 //!   replays them. Messages that fail over and over are dead-lettered by the broker at the delivery
 //!   limit.
 //!
@@ -48,10 +48,7 @@ pub use config::{BrokerAddress, BusConfig, ConsumerConfig, RelayConfig};
 pub use consumer::{Consumer, ConsumerProgress};
 pub use dead_letter::{DeadLetter, DeadLetters, MAX_LISTED};
 pub use error::{BusError, HandlerError, Rejection, SourceError};
-pub use handler::{
-    CHECKPOINT_TREE, Handler, LogHandler, LogReaction, SledHandler, checkpoint_marker, commit_log_checkpoint,
-    log_checkpoint, sled_checkpoint,
-};
+pub use handler::{Handler, LogHandler, LogReaction};
 pub use relay::{Backlog, BacklogMonitor, Relay};
 pub use source::SourceReader;
 

@@ -5,9 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use event_bus::{
-    BusConfig, CancellationToken, Consumer, ConsumerConfig, DeadLetters, Relay, RelayConfig, sled_checkpoint,
-};
+use event_bus::{BusConfig, CancellationToken, Consumer, ConsumerConfig, DeadLetters, Relay, RelayConfig};
 use event_log::EventLog;
 use support::*;
 

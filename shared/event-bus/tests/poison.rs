@@ -1,10 +1,9 @@
 //! Undecodable messages and events the handler rejects go to the dead-letter queue with their reason while
-//! the good ones around them are applied; dead letters can be listed, shown and replayed (through the API
-//! and the `bus-admin` command), and a replay is applied exactly once.
+//! the good ones around them are applied; dead letters can be listed, shown and replayed through the API
+//! (the `grants bus` command's own test does the same through it), and a replay is applied exactly once.
 
 mod support;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -14,7 +13,6 @@ use event_bus::lapin::types::ShortString;
 use event_bus::lapin::{BasicProperties, Connection, ConnectionProperties};
 use event_bus::{
     BusConfig, BusError, CancellationToken, Consumer, ConsumerConfig, DeadLetters, Rejection, Relay, RelayConfig,
-    SledHandler, sled_checkpoint,
 };
 use event_log::{EventLog, ExpectedVersion, StreamId};
 use sled::transaction::ConflictableTransactionError;
@@ -113,57 +111,10 @@ async fn poison_goes_to_the_dead_letter_queue_and_replays_apply_once() {
     assert_eq!((event.position, event.event_type.as_str()), (first_poison, "Poison"));
     assert_eq!(shown.source.as_deref(), Some(SOURCE));
 
-    // The command line sees the same dead letters, and reports a bad id in one line.
-    let admin = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_bus-admin"))
-            .env_remove("BUS_AMQP_URI")
-            .args(["--amqp-url", &uri, "--consumer", "projector"])
-            .args(args)
-            .output()
-            .expect("bus-admin runs")
-    };
-    let list = admin(&["dead-letters", "list"]);
-    assert!(list.status.success());
-    let list = String::from_utf8_lossy(&list.stdout);
-    assert!(list.contains(&poison[1].id) && list.contains("garbage-2") && list.contains("4 dead letter(s)"), "{list}");
-    let show = admin(&["dead-letters", "show", &poison[1].id]);
-    let show = String::from_utf8_lossy(&show.stdout);
-    assert!(show.contains("rejected: poison is refused"), "{show}");
-    // Headers read as text and times as RFC 3339 in UTC, not as byte arrays and microseconds.
-    let line = |key: &str| show.lines().find(|l| l.starts_with(key)).unwrap_or_default().to_owned();
-    assert!(line("header stream-id ").ends_with(" application/poisoned"), "{show}");
-    for time in ["dead-lettered ", "recorded ", "header x-dead-lettered-at "] {
-        let value = line(time).rsplit(' ').next().unwrap_or_default().to_owned();
-        assert!(value.len() > 20 && value.starts_with("20") && value.ends_with('Z'), "{time}in {show}");
-    }
-    assert!(!show.contains("LongString") && !show.contains("µs"), "{show}");
-    // The broker is named as the services name it; the variable read before is refused, not ignored.
-    let by_variable = Command::new(env!("CARGO_BIN_EXE_bus-admin"))
-        .env("GRANTS_AMQP_URL", &uri)
-        .env_remove("BUS_AMQP_URI")
-        .args(["--consumer", "projector", "dead-letters", "list"])
-        .output()
-        .expect("bus-admin runs");
-    assert!(String::from_utf8_lossy(&by_variable.stdout).contains("4 dead letter(s)"));
-    let retired = Command::new(env!("CARGO_BIN_EXE_bus-admin"))
-        .env("BUS_AMQP_URI", &uri)
-        .args(["--consumer", "projector", "dead-letters", "list"])
-        .output()
-        .expect("bus-admin runs");
-    let stderr = String::from_utf8_lossy(&retired.stderr);
-    assert!(!retired.status.success() && stderr.trim().lines().count() == 1, "{stderr}");
-    assert!(stderr.contains("GRANTS_AMQP_URL"), "{stderr}");
-    let missing = admin(&["dead-letters", "show", "no-such-id"]);
-    assert!(!missing.status.success());
-    let stderr = String::from_utf8_lossy(&missing.stderr);
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("no dead letter with message id no-such-id"), "{stderr}");
-
     // Once the handler accepts poison, replays apply each poison event exactly once.
     refuse_poison.store(false, Ordering::SeqCst);
     dead_letters.replay(&poison[0].id).await.expect("replay through the API");
-    let replay = admin(&["dead-letters", "replay", &poison[1].id]);
-    assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
+    dead_letters.replay(&poison[1].id).await.expect("replay through the API");
     wait_until("both replays applied", Duration::from_secs(30), || count_prefix(&state, APPLIED) == 22).await;
     assert!(matches!(dead_letters.replay(&poison[0].id).await, Err(BusError::DeadLetterNotFound(_))));
     let remaining = dead_letters.list().await.expect("list");

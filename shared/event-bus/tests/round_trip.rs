@@ -6,10 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use event_bus::{
-    BusConfig, CancellationToken, Consumer, ConsumerConfig, LogHandler, LogReaction, Relay, RelayConfig,
-    log_checkpoint, sled_checkpoint,
-};
+use event_bus::{BusConfig, CancellationToken, Consumer, ConsumerConfig, LogHandler, LogReaction, Relay, RelayConfig};
 use event_log::{EventLog, ExpectedVersion, StreamId};
 use support::*;
 

@@ -15,7 +15,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use contracts::applications::v1::{self as apps, ApplicationsServiceClient};
 use contracts::awards::v1::{self as aw, AwardsServiceClient};
 use contracts::common::v1::{Date, Money};
@@ -24,7 +24,7 @@ use service_runtime::Role;
 use tonic::transport::Channel;
 
 use crate::Outcome;
-use crate::endpoints::Connection;
+use crate::endpoints::{Connection, authed, refused};
 use crate::stdout::say;
 
 /// Namespace of the demo's request and organisation ids (UUID v5 of the step's name).
@@ -252,18 +252,6 @@ fn dollars(cents: i64) -> String {
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
     Some(Date { year, month, day })
-}
-
-fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
-    let mut request = tonic::Request::new(message);
-    let value = format!("Bearer {token}").parse().context("the token is not a valid header value")?;
-    request.metadata_mut().insert("authorization", value);
-    Ok(request)
-}
-
-/// A refused call as one line: the step, the status code and the service's message.
-fn refused(step: &str) -> impl FnOnce(tonic::Status) -> anyhow::Error + '_ {
-    move |status| anyhow!("{step}: {:?}: {}", status.code(), status.message())
 }
 
 /// Polls `check` until it returns `Some`, for at most [`BUS_TIMEOUT`].

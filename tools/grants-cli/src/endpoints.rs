@@ -79,15 +79,21 @@ impl Connection {
     /// A development token for `role` and `subject`, issued with the configured secret (the demo acts as
     /// several people, so it needs the secret, not one token).
     pub fn issue(&self, role: Role, subject: &str, organisation: Option<&str>) -> anyhow::Result<String> {
-        let Some(secret) = &self.jwt_secret else {
+        self.issue_for(role, subject, organisation, Duration::from_secs(3600))
+    }
+
+    /// A development token valid for `ttl`, issued with the configured secret.
+    pub fn issue_for(
+        &self,
+        role: Role,
+        subject: &str,
+        organisation: Option<&str>,
+        ttl: Duration,
+    ) -> anyhow::Result<String> {
+        let Some(config) = self.jwt_config() else {
             bail!("no development secret: pass --jwt-secret (or GRANTS_JWT_SECRET), the services' token secret");
         };
-        let config = JwtConfig {
-            secret: secret.as_bytes().to_vec(),
-            issuer: self.jwt_issuer.clone(),
-            audience: self.jwt_audience.clone(),
-        };
-        issue_dev_token(&config, role, subject, organisation, Duration::from_secs(3600))
+        issue_dev_token(&config, role, subject, organisation, ttl)
             .with_context(|| format!("cannot issue a token for {subject}"))
     }
 
@@ -99,22 +105,34 @@ impl Connection {
         endpoint.connect().await.with_context(|| format!("{service}: cannot connect to {url}"))
     }
 
+    /// The bearer token of an auditor: `--token`, or one issued with the development secret.
     pub fn token(&self) -> anyhow::Result<String> {
+        self.token_as(Role::Auditor)
+    }
+
+    /// The bearer token for a call that needs `role`: `--token` as given (the service decides whether its
+    /// role suffices), or one issued for `role` with the development secret.
+    pub fn token_as(&self, role: Role) -> anyhow::Result<String> {
         if let Some(token) = &self.token {
             return Ok(token.clone());
         }
-        let Some(secret) = &self.jwt_secret else {
+        let Some(config) = self.jwt_config() else {
             bail!(
                 "no credentials: pass --token (or GRANTS_TOKEN), or --jwt-secret (or GRANTS_JWT_SECRET) to issue one"
             );
         };
-        let config = JwtConfig {
+        issue_dev_token(&config, role, "grants-cli", None, Duration::from_secs(3600))
+            .with_context(|| format!("cannot issue a token for the {role} role"))
+    }
+
+    /// The development secret's settings, when a secret is given.
+    fn jwt_config(&self) -> Option<JwtConfig> {
+        let secret = self.jwt_secret.as_ref()?;
+        Some(JwtConfig {
             secret: secret.as_bytes().to_vec(),
             issuer: self.jwt_issuer.clone(),
             audience: self.jwt_audience.clone(),
-        };
-        issue_dev_token(&config, Role::Auditor, "grants-cli", None, Duration::from_secs(3600))
-            .context("cannot issue an auditor token")
+        })
     }
 
     /// A client of `service`'s log.
@@ -123,4 +141,17 @@ impl Connection {
         let token = self.token()?;
         LogClient::connect(&url, Some(&token)).await.with_context(|| service.to_owned())
     }
+}
+
+/// `message` with `token` as its bearer credential.
+pub fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {token}").parse().context("the token is not a valid header value")?;
+    request.metadata_mut().insert("authorization", value);
+    Ok(request)
+}
+
+/// A refused call as one line: the step, the status code and the service's message.
+pub fn refused(step: &str) -> impl FnOnce(tonic::Status) -> anyhow::Error + '_ {
+    move |status| anyhow::anyhow!("{step}: {:?}: {}", status.code(), status.message())
 }

@@ -1,42 +1,46 @@
-//! `grants`: the command line of operators and auditors. It reads each service's event log through the
-//! read-only `EventLogService`, so it needs nothing but network access and a token, and it trusts nothing
-//! the services compute: hashes are recomputed here.
+//! `grants`: the command line of operators and auditors. Auditing commands read each service's event log
+//! through the read-only `EventLogService`, so they need nothing but network access and a token, and trust
+//! nothing the services compute: hashes are recomputed here. Platform commands seed a demonstration, issue
+//! development tokens, work on the message bus's dead letters and rebuild the projector's read models.
 //!
 //! Exit codes: 0 verified (or done), 1 tampered (a log does not match its chain or a kept checkpoint),
-//! 2 could not check (unreachable service, refused token, bad input), 130 interrupted (export), 141
-//! standard output closed early (`grants history | head`).
+//! 2 could not check or could not do it (unreachable service, refused token, bad input), 130 interrupted
+//! (export), 141 standard output closed early (`grants history | head`).
 
 // Standard output only through `stdout::say!`, which ends quietly when the reader has gone.
 #![deny(clippy::print_stdout)]
 
 mod as_of;
+mod bus;
 mod checkpoint;
 mod decode;
 mod demo;
 mod endpoints;
 mod export;
 mod history;
+mod projector;
 mod stdout;
+mod token;
 mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::endpoints::Connection;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "grants",
-    about = "Verify, export and trace the grants platform's event history",
-    long_about = "Verify, export and trace the grants platform's event history.\n\n\
-        Every service keeps an append-only, hash-chained event log and serves it read-only. This tool reads \
-        those logs over gRPC and recomputes everything itself: an auditor needs no access to the servers' \
-        disks and no trust in their read models.\n\n\
+    about = "Verify, export and trace the grants platform's event history, and operate the platform",
+    long_about = "Verify, export and trace the grants platform's event history, and operate the platform.\n\n\
+        Every service keeps an append-only, hash-chained event log and serves it read-only. The audit \
+        commands read those logs over gRPC and recompute everything themselves: an auditor needs no access \
+        to the servers' disks and no trust in their read models.\n\n\
         Exit codes: 0 verified or done, 1 tampered (any log, when several are checked), 2 could not check \
-        (when nothing was tampered), 130 interrupted, 141 standard output closed before the end (as in \
-        `grants history | head`).",
+        or could not do it (when nothing was tampered), 130 interrupted, 141 standard output closed before \
+        the end (as in `grants history | head`).",
     after_help = "Examples:\n  \
         grants verify --all\n  \
         grants verify --service applications --record applications.checkpoint.json\n  \
@@ -45,8 +49,11 @@ use crate::endpoints::Connection;
         grants history --application 6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab\n  \
         grants as-of --award 0b7e9c1a-3d2f-5e4b-9a8c-7d6e5f4a3b2c --date 2022-03-01\n  \
         grants as-of --program --at 2022-03-01T00:00:00Z\n  \
+        grants export --service awards --from 1200 --output awards.jsonl\n  \
         grants demo\n  \
-        grants export --service awards --from 1200 --output awards.jsonl"
+        TOKEN=$(grants token --role program_officer --subject po-1)\n  \
+        grants bus --consumer awards dead-letters list\n  \
+        grants projector rebuild"
 )]
 struct Cli {
     #[command(flatten)]
@@ -84,8 +91,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The cross-service history of one grant, from its application on: application, reviews, decision,
-    /// award, agreement, variations, reports, releases; read directly from the services' logs.
+    /// The cross-service history of one grant, read directly from the services' logs.
+    ///
+    /// From its application on: application, reviews, decision, award, agreement, variations, reports,
+    /// releases.
     History {
         /// The application the grant started from.
         #[arg(long, value_name = "ID")]
@@ -94,18 +103,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The state of an application or an award at a past point (a time, a day or a log position),
-    /// rebuilt from the owning service's log with the services' own aggregate code; or the projector's
-    /// program summary as of a time. Printed as JSON.
+    /// The state of an application, an award or the program summary at a past point, as JSON.
+    ///
+    /// The point is a time, a day or a log position. An application's or award's state is rebuilt from the
+    /// owning service's log with the services' own aggregate code; the program summary is the projector's
+    /// as of a time.
     #[command(name = "as-of")]
     AsOf(as_of::AsOfArgs),
-    /// Seed a demonstration program through the services' gRPC APIs: a 2021 round, nine partner
-    /// organisations, reviews and decisions, awards with agreements and tranches, accepted reports, a
-    /// release, a variation and an overdue report. Needs the services' development secret
-    /// (--jwt-secret or GRANTS_JWT_SECRET) to act as each person.
+    /// Seed a demonstration program through the services' gRPC APIs.
+    ///
+    /// A 2021 round, nine partner organisations, reviews and decisions, awards with agreements and
+    /// tranches, accepted reports, a release, a variation and an overdue report. Needs the services'
+    /// development secret (--jwt-secret or GRANTS_JWT_SECRET) to act as each person.
     Demo,
-    /// Fetch the service's latest signed checkpoint, verify its Ed25519 signature and that the log's
-    /// verified chain holds the signed head; optionally save it to keep elsewhere (for `verify --against`).
+    /// Issue a development bearer token for one role, signed with the services' secret.
+    ///
+    /// The secret, issuer and audience are the services' own: --jwt-secret (GRANTS_JWT_SECRET),
+    /// --jwt-issuer (GRANTS_JWT_ISSUER, default grants-dev), --jwt-audience (GRANTS_JWT_AUDIENCE, default
+    /// grants). The token is printed alone: `TOKEN=$(grants token --role auditor --subject a-1)`.
+    Token(token::TokenArgs),
+    /// List, show and replay a bus consumer's dead letters on the broker.
+    Bus(bus::BusArgs),
+    /// Rebuild a running projector's read models, or print their digest.
+    #[command(subcommand)]
+    Projector(projector::ProjectorCommand),
+    /// Fetch and verify a service's latest signed checkpoint.
+    ///
+    /// Verifies its Ed25519 signature and that the log's verified chain holds the signed head; optionally
+    /// saves it to keep elsewhere (for `verify --against`).
     Checkpoint {
         /// The service whose checkpoint to fetch.
         #[arg(long)]
@@ -124,7 +149,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
     },
-    /// The full event history of one service or all, as JSON lines: envelope, hash and decoded payload.
+    /// The full event history of one service or all, as JSON lines.
+    ///
+    /// Each line holds an event's envelope, hash and decoded payload.
     Export {
         /// The service whose log to export.
         #[arg(long, conflicts_with = "all", required_unless_present = "all")]
@@ -153,12 +180,41 @@ pub enum Outcome {
     Interrupted,
 }
 
+/// The groups `grants --help` lists the commands in, in this order; every command is in one (tested).
+const COMMAND_GROUPS: [(&str, &[&str]); 2] = [
+    ("Audit", &["verify", "checkpoint", "export", "history", "as-of"]),
+    ("Platform", &["demo", "token", "bus", "projector", "keygen"]),
+];
+
+/// The command line with its commands listed by group, each with its one-line description (clap lists
+/// subcommands under one heading only).
+fn command_line() -> clap::Command {
+    let command = Cli::command();
+    let width = COMMAND_GROUPS.iter().flat_map(|(_, names)| names.iter()).map(|name| name.len()).max().unwrap_or(0);
+    let mut groups = String::new();
+    for (group, names) in COMMAND_GROUPS {
+        groups.push_str(&format!("{group} commands:\n"));
+        for name in names {
+            let about = command.find_subcommand(name).and_then(|c| c.get_about()).map(ToString::to_string);
+            groups.push_str(&format!("  {name:<width$}  {}\n", about.unwrap_or_default()));
+        }
+        groups.push('\n');
+    }
+    command.help_template(format!(
+        "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{groups}Options:\n{{options}}{{after-help}}"
+    ))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command_line().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(e) => return could_not_check(&anyhow::anyhow!(e)),
+        Err(e) => return failed("could not check", &anyhow::anyhow!(e)),
     };
+    let failure = cli.command.failure();
     let result = runtime.block_on(async {
         match cli.command {
             Command::Verify { service, all, against, public_key, record, json } => {
@@ -176,6 +232,9 @@ fn main() -> ExitCode {
             Command::Export { service, all, from, output } => {
                 export::run(&cli.connection, service.as_deref(), all, from, output.as_deref()).await
             }
+            Command::Token(args) => token::run(&cli.connection, &args),
+            Command::Bus(args) => bus::run(args).await,
+            Command::Projector(command) => projector::run(&cli.connection, &command).await,
         }
     });
     match result {
@@ -183,12 +242,49 @@ fn main() -> ExitCode {
         Ok(Outcome::Tampered) => ExitCode::from(1),
         Ok(Outcome::CouldNotCheck) => ExitCode::from(2),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
-        Err(error) => could_not_check(&error),
+        Err(error) => failed(failure, &error),
     }
 }
 
-/// Errors are one line: the context chain joined, no backtrace.
-fn could_not_check(error: &anyhow::Error) -> ExitCode {
-    eprintln!("grants: could not check: {error:#}");
+impl Command {
+    /// How a failure is reported: the commands that check say they could not; the operator's own name
+    /// themselves, since a broken bus or projector is not a failed check.
+    fn failure(&self) -> &'static str {
+        match self {
+            Command::Token(_) => "token",
+            Command::Bus(_) => "bus",
+            Command::Projector(_) => "projector",
+            _ => "could not check",
+        }
+    }
+}
+
+/// Errors are one line: `grants: <failure>: ` and the context chain joined, no backtrace; exit code 2.
+fn failed(failure: &str, error: &anyhow::Error) -> ExitCode {
+    eprintln!("grants: {failure}: {error:#}");
     ExitCode::from(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_listed_in_one_group() {
+        let command = Cli::command();
+        let mut listed: Vec<&str> = COMMAND_GROUPS.iter().flat_map(|(_, names)| names.iter().copied()).collect();
+        listed.sort_unstable();
+        let mut defined: Vec<&str> =
+            command.get_subcommands().map(clap::Command::get_name).filter(|name| *name != "help").collect();
+        defined.sort_unstable();
+        assert_eq!(listed, defined);
+    }
+
+    #[test]
+    fn each_description_is_one_line() {
+        for subcommand in Cli::command().get_subcommands() {
+            let about = subcommand.get_about().map(ToString::to_string).unwrap_or_default();
+            assert!(!about.is_empty() && !about.contains('\n'), "{}: {about:?}", subcommand.get_name());
+        }
+    }
 }

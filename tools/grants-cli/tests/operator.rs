@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use contracts::applications::v1::ApplicationWithdrawn;
@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 #[path = "../../../shared/event-log/tests/tampering/mod.rs"]
 mod tampering;
+
+mod command_output;
+use command_output::{run, stderr, stdout};
 
 const SECRET: &str = "operator-test-secret-operator-test-0123";
 const APPLICATION: &str = "6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab";
@@ -85,18 +88,6 @@ fn grants(endpoints: &[(&str, &str)], args: &[&str]) -> Command {
     }
     command.args(args).env("GRANTS_JWT_SECRET", SECRET).env_remove("GRANTS_TOKEN").env_remove("GRANTS_ENDPOINTS");
     command
-}
-
-async fn run(mut command: Command) -> Output {
-    tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn lines(path: &Path) -> Vec<serde_json::Value> {

@@ -1,5 +1,6 @@
 //! What the integration tests share: a vhost per test, a TCP proxy that can be cut, sample events, a
-//! test handler that records every violation of the guarantees, and waiting with a deadline.
+//! test handler that records every violation of the guarantees, a consumer's checkpoint as stored, and
+//! waiting with a deadline.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -10,14 +11,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use event_bus::{
-    BacklogMonitor, BusConfig, BusError, CancellationToken, Consumer, ConsumerConfig, ConsumerProgress, Rejection,
-    Relay, RelayConfig, SledHandler, sled_checkpoint,
+    BacklogMonitor, BusConfig, BusError, CancellationToken, Checkpoint, Consumer, ConsumerConfig, ConsumerProgress,
+    HandlerError, Rejection, Relay, RelayConfig,
 };
 use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId, Timestamp};
 use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use uuid::Uuid;
+
+mod sled_handler;
+pub use sled_handler::{SledHandler, sled_checkpoint};
 
 pub const SHARED_BROKER: &str = "127.0.0.1:5672";
 
@@ -338,6 +342,14 @@ pub fn recording_handler(dir: &Path) -> (sled::Db, sled::Tree, RecordingHandler)
     let apply: fn(&RecordedEvent, &TransactionalTree) -> ConflictableTransactionResult<(), Rejection> = recording_apply;
     let handler = SledHandler::new(db.clone(), state.clone(), apply).expect("handler");
     (db, state, handler)
+}
+
+/// The checkpoint for `source` that a [`event_bus::LogHandler`] stored as a marker in `log`.
+pub fn log_checkpoint(log: &EventLog, source: &str) -> Result<Checkpoint, HandlerError> {
+    match log.marker(&Checkpoint::key_for(source)).map_err(|e| HandlerError::Failed(e.to_string()))? {
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| HandlerError::Failed(e.to_string())),
+        None => Ok(Checkpoint::start(source)),
+    }
 }
 
 pub fn count_prefix(tree: &sled::Tree, prefix: &str) -> usize {

@@ -1,30 +1,27 @@
-//! `bus-admin`: operator commands for the message bus. Today: a consumer's dead letters.
-//!
-//!     bus-admin --consumer awards dead-letters list
-//!     bus-admin --consumer awards dead-letters show <id>
-//!     bus-admin --consumer awards dead-letters replay <id>
+//! `grants bus`: the message bus as an operator works on it. Today: a consumer's dead letters, listed,
+//! shown in full (the decoded event, headers as text, times in RFC 3339) and replayed one by one.
 //!
 //! The broker is named as the services name it: `--amqp-url` or `GRANTS_AMQP_URL`.
 
-use std::process::ExitCode;
-
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use event_bus::lapin::types::AMQPValue;
 use event_bus::message::header;
 use event_bus::{BusConfig, ConsumerConfig, DeadLetter, DeadLetters};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// The variable this command read before it was named like the services' one.
+use crate::Outcome;
+use crate::stdout::say;
+
+/// The variable the bus's operator command read before it was named like the services' one.
 const RETIRED_URL_VARIABLE: &str = "BUS_AMQP_URI";
 
 /// Headers that hold microseconds since the Unix epoch.
 const MICROSECOND_TIME_HEADERS: &[&str] = &[header::DEAD_LETTERED_AT];
 
-#[derive(Debug, Parser)]
-#[command(name = "bus-admin", about = "Operator commands for the grants message bus")]
-struct Cli {
+#[derive(Debug, clap::Args)]
+pub struct BusArgs {
     /// AMQP URL of the broker, as the services take it.
     #[arg(long, env = "GRANTS_AMQP_URL", alias = "amqp-uri", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     amqp_url: String,
@@ -38,11 +35,11 @@ struct Cli {
     #[arg(long)]
     dead_letter_queue: Option<String>,
     #[command(subcommand)]
-    command: Command,
+    command: BusCommand,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+enum BusCommand {
     /// A consumer's dead letters.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLetterCommand),
@@ -58,50 +55,38 @@ enum DeadLetterCommand {
     Replay { id: String },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bus-admin: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(args: BusArgs) -> anyhow::Result<Outcome> {
     // Read silently, the old variable would be ignored and the default broker used instead.
     if std::env::var_os(RETIRED_URL_VARIABLE).is_some() {
         anyhow::bail!("{RETIRED_URL_VARIABLE} is no longer read: set GRANTS_AMQP_URL (or pass --amqp-url) instead");
     }
-    let mut config = ConsumerConfig::new(BusConfig::new(cli.amqp_url), cli.consumer, &["any"]);
-    if let Some(queue) = cli.queue {
+    let mut config = ConsumerConfig::new(BusConfig::new(args.amqp_url), args.consumer, &["any"]);
+    if let Some(queue) = args.queue {
         config.queue = queue;
     }
-    if let Some(queue) = cli.dead_letter_queue {
+    if let Some(queue) = args.dead_letter_queue {
         config.dead_letter_queue = queue;
     }
     let where_ = format!("dead-letter queue {} at {}", config.dead_letter_queue, config.bus.display_uri());
     let dead_letters = DeadLetters::new(config);
-    match cli.command {
-        Command::DeadLetters(DeadLetterCommand::List) => {
+    match args.command {
+        BusCommand::DeadLetters(DeadLetterCommand::List) => {
             let letters = dead_letters.list().await.with_context(|| format!("cannot list the {where_}"))?;
             for letter in &letters {
-                println!("{}", summary(letter));
+                say!("{}", summary(letter));
             }
-            println!("{} dead letter(s)", letters.len());
+            say!("{} dead letter(s)", letters.len());
         }
-        Command::DeadLetters(DeadLetterCommand::Show { id }) => {
+        BusCommand::DeadLetters(DeadLetterCommand::Show { id }) => {
             let letter = dead_letters.show(&id).await.with_context(|| format!("cannot read the {where_}"))?;
-            print!("{}", details(&letter));
+            say!("{}", details(&letter).trim_end_matches('\n'));
         }
-        Command::DeadLetters(DeadLetterCommand::Replay { id }) => {
+        BusCommand::DeadLetters(DeadLetterCommand::Replay { id }) => {
             let letter = dead_letters.replay(&id).await.with_context(|| format!("cannot replay from the {where_}"))?;
-            println!("replayed {}", summary(&letter));
+            say!("replayed {}", summary(&letter));
         }
     }
-    Ok(())
+    Ok(Outcome::Verified)
 }
 
 fn summary(letter: &DeadLetter) -> String {
