@@ -8,7 +8,7 @@ use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, Servic
 use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 
-use crate::domain::application::{self, Application, ApplicationCommand, ApplicationData, Content};
+use crate::domain::application::{self, Application, ApplicationCommand, ApplicationData, Content, Review};
 use crate::domain::organisation::{self, Organisation, RegisterOrganisation};
 use crate::domain::round::{self, Criterion, OpenRound, Round, RoundCommand, RoundData};
 use crate::domain::{ApplicationId, OrganisationId, RoundId};
@@ -394,12 +394,7 @@ fn application_view(app: &ApplicationData, version: u64, viewer: &Actor) -> pb::
                 declared: r.declaration.is_some(),
                 has_conflict: r.declaration.as_ref().is_some_and(|d| d.0),
                 conflict_statement: r.declaration.as_ref().map(|d| d.1.clone()).unwrap_or_default(),
-                review: r.review.as_ref().map(|v| pb::Review {
-                    scores: v.scores.clone(),
-                    weighted_total_basis_points: v.weighted_total_basis_points,
-                    recommendation: v.recommendation,
-                    comment: v.comment.clone(),
-                }),
+                review: r.review.as_ref().map(Review::to_wire),
             })
             .collect(),
     };

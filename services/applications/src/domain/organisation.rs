@@ -1,7 +1,7 @@
 //! Partner organisations: registered once; their contact person's personal data recorded sealed and erasable.
 
 use contracts::applications::v1 as pb;
-use contracts::values::Country;
+use contracts::values::{Country, WireError};
 
 use super::{OrganisationId, Rejection, check_text};
 
@@ -97,15 +97,17 @@ pub fn handle_erase(state: &Organisation, command: EraseContactPerson) -> Result
     })])
 }
 
-pub fn apply(state: Organisation, event: &OrganisationEvent) -> Organisation {
-    match event {
+pub fn apply(state: Organisation, event: &OrganisationEvent) -> Result<Organisation, WireError> {
+    Ok(match event {
         OrganisationEvent::Registered(e) => Organisation { registered: Some(e.clone()), ..state },
         OrganisationEvent::ContactPersonErased(_) => Organisation { contact_person_erased: true, ..state },
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use test_support::decider::{given, given_state};
+
     use super::*;
 
     fn command() -> RegisterOrganisation {
@@ -131,8 +133,7 @@ mod tests {
 
     #[test]
     fn registers_once() {
-        let events = handle(&Organisation::default(), command()).unwrap();
-        let state = events.iter().fold(Organisation::default(), apply);
+        let state = given([]).when(|none| handle(none, command())).then_accept().0;
         assert_eq!(state.registered.as_ref().unwrap().legal_name, "Migrant Forum Asia");
         assert!(matches!(handle(&state, command()), Err(Rejection::Duplicate { .. })));
     }
@@ -155,16 +156,15 @@ mod tests {
             handle_erase(&Organisation::default(), erase()),
             Err(Rejection::Invalid { field, .. }) if field == "organisation_id"
         ));
-        let registered =
-            handle(&Organisation::default(), command()).unwrap().iter().fold(Organisation::default(), apply);
+        let registered = given([]).when(|none| handle(none, command())).then_accept().0;
         assert!(matches!(
             handle_erase(&registered, EraseContactPerson { reason: String::new() }),
             Err(Rejection::Invalid { field, .. }) if field == "reason"
         ));
-        let events = handle_erase(&registered, erase()).unwrap();
+        let (state, events) =
+            given_state(registered).when(|registered| handle_erase(registered, erase())).then_accept();
         let OrganisationEvent::ContactPersonErased(erased) = &events[0] else { panic!("{events:?}") };
         assert_eq!(erased.key_id, uuid::Uuid::from_u128(9).to_string());
-        let state = events.iter().fold(registered, apply);
         assert!(state.contact_person_erased);
         assert!(matches!(handle_erase(&state, erase()), Err(Rejection::Precondition { .. })));
     }

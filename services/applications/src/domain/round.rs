@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Country, Currency, Money, Timestamp};
+use contracts::values::{Country, Currency, Money, Timestamp, WireError};
 
 use super::{Rejection, RoundId, check_count, check_text};
 
@@ -190,39 +190,47 @@ pub fn handle(state: &Round, command: RoundCommand) -> Result<Vec<RoundEvent>, R
 
 /// Applies an event. Events were validated when they were decided; a value that does not parse (which
 /// only a damaged log could hold) is kept as its default rather than failing the replay.
-pub fn apply(state: Round, event: &RoundEvent) -> Round {
+pub fn apply(state: Round, event: &RoundEvent) -> Result<Round, WireError> {
     match event {
-        RoundEvent::Opened(e) => {
-            let Ok(id) = RoundId::parse("round_id", &e.round_id) else { return state };
-            let Ok(ceiling) = Money::from_wire("budget_ceiling", e.budget_ceiling.as_ref()) else { return state };
-            Round(Some(RoundData {
-                id,
-                title: e.title.clone(),
-                description: e.description.clone(),
-                budget_ceiling: ceiling,
-                eligible_countries: e.eligible_countries.iter().filter_map(|c| Country::parse("", c).ok()).collect(),
-                themes: e.themes.clone(),
-                opens_at: Timestamp::from_wire("", e.opens_at.as_ref()).unwrap_or_default(),
-                closes_at: Timestamp::from_wire("", e.closes_at.as_ref()).unwrap_or_default(),
-                criteria: e.criteria.iter().map(Criterion::from_wire).collect(),
-                required_reviews: e.required_reviews,
-                closed: false,
-                close_reason: String::new(),
-            }))
-        }
+        RoundEvent::Opened(e) => Ok(Round(Some(opened(e)?))),
         RoundEvent::Closed(e) => {
             let mut state = state;
             if let Some(round) = state.0.as_mut() {
                 round.closed = true;
                 round.close_reason = e.reason.clone();
             }
-            state
+            Ok(state)
         }
     }
 }
 
+fn opened(e: &pb::RoundOpened) -> Result<RoundData, WireError> {
+    let eligible_countries = e
+        .eligible_countries
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Country::parse(&format!("eligible_countries[{i}]"), c))
+        .collect::<Result<_, _>>()?;
+    Ok(RoundData {
+        id: RoundId::parse("round_id", &e.round_id)?,
+        title: e.title.clone(),
+        description: e.description.clone(),
+        budget_ceiling: Money::from_wire("budget_ceiling", e.budget_ceiling.as_ref())?,
+        eligible_countries,
+        themes: e.themes.clone(),
+        opens_at: Timestamp::from_wire("opens_at", e.opens_at.as_ref())?,
+        closes_at: Timestamp::from_wire("closes_at", e.closes_at.as_ref())?,
+        criteria: e.criteria.iter().map(Criterion::from_wire).collect(),
+        required_reviews: e.required_reviews,
+        closed: false,
+        close_reason: String::new(),
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
+    use test_support::decider::{given, given_state};
+
     use super::*;
 
     pub fn usd(minor: i64) -> Money {
@@ -260,7 +268,7 @@ pub(crate) mod tests {
     }
 
     pub fn opened() -> Round {
-        handle(&Round::default(), RoundCommand::Open(open_command())).unwrap().iter().fold(Round::default(), apply)
+        given([]).when(|round| handle(round, RoundCommand::Open(open_command()))).then_accept().0
     }
 
     fn rejected(state: &Round, command: RoundCommand) -> Rejection {
@@ -318,8 +326,8 @@ pub(crate) mod tests {
     fn a_round_opens_once_and_closes_once() {
         let round = opened();
         assert!(matches!(rejected(&round, RoundCommand::Open(open_command())), Rejection::Duplicate { .. }));
-        let closed =
-            handle(&round, RoundCommand::Close { reason: "budget used".into() }).unwrap().iter().fold(round, apply);
+        let close = RoundCommand::Close { reason: "budget used".into() };
+        let closed = given_state(round).when(|round| handle(round, close)).then_accept().0;
         assert!(!closed.0.as_ref().unwrap().accepts_submissions(Timestamp::from_micros(5_000)));
         let r = rejected(&closed, RoundCommand::Close { reason: String::new() });
         assert!(matches!(r, Rejection::Precondition { .. }));

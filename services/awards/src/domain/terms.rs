@@ -16,6 +16,28 @@ pub struct BudgetLine {
     pub amount: Money,
 }
 
+impl BudgetLine {
+    /// Reads budget lines; `field` is the path of the list (e.g. `terms.budget_lines`).
+    pub fn many_from_wire(field: &str, lines: &[pb::BudgetLine]) -> Result<Vec<BudgetLine>, WireError> {
+        let read = |(i, line): (usize, &pb::BudgetLine)| {
+            Ok(BudgetLine {
+                line_id: line.line_id.clone(),
+                category: line.category.clone(),
+                amount: Money::from_wire(&format!("{field}[{i}].amount"), line.amount.as_ref())?,
+            })
+        };
+        lines.iter().enumerate().map(read).collect()
+    }
+
+    pub fn to_wire(&self) -> pb::BudgetLine {
+        pb::BudgetLine {
+            line_id: self.line_id.clone(),
+            category: self.category.clone(),
+            amount: Some(self.amount.to_wire()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrancheTerms {
     pub tranche_id: String,
@@ -56,6 +78,28 @@ pub struct Terms {
     pub variance_threshold_percent: u32,
 }
 
+/// A money or schedule rule of the terms at `field`, broken at `path` within them.
+fn broken_rule(field: &str, path: &str, text: String) -> Rejection {
+    Rejection::precondition(format!("{field}.{path}"), text)
+}
+
+/// Checks that a tranche's required reports (at `path`) are reports of the agreement, each listed once.
+fn check_required_reports(path: &str, required: &[String], refs: &BTreeSet<&str>) -> Result<(), Rejection> {
+    let mut seen = BTreeSet::new();
+    for (j, r) in required.iter().enumerate() {
+        if !refs.contains(r.as_str()) {
+            return Err(Rejection::invalid(
+                format!("{path}.required_reports[{j}]"),
+                format!("`{r}` is not a `report_ref` of the agreement's reports"),
+            ));
+        }
+        if !seen.insert(r.as_str()) {
+            return Err(Rejection::invalid(format!("{path}.required_reports[{j}]"), "is listed twice"));
+        }
+    }
+    Ok(())
+}
+
 fn report_kind(field: &str, value: i32) -> Result<ReportKind, WireError> {
     match ReportKind::try_from(value) {
         Ok(ReportKind::Unspecified) | Err(_) => Err(WireError::new(field, "must be PROGRESS, FINANCIAL or FINAL")),
@@ -67,14 +111,7 @@ impl Terms {
     /// Reads terms; `field` is the path of the terms field (e.g. `terms`).
     pub fn from_wire(field: &str, t: Option<&pb::AgreementTerms>) -> Result<Terms, WireError> {
         let t = t.ok_or_else(|| WireError::new(field, "is required"))?;
-        let mut budget_lines = Vec::with_capacity(t.budget_lines.len());
-        for (i, line) in t.budget_lines.iter().enumerate() {
-            budget_lines.push(BudgetLine {
-                line_id: line.line_id.clone(),
-                category: line.category.clone(),
-                amount: Money::from_wire(&format!("{field}.budget_lines[{i}].amount"), line.amount.as_ref())?,
-            });
-        }
+        let budget_lines = BudgetLine::many_from_wire(&format!("{field}.budget_lines"), &t.budget_lines)?;
         let mut tranches = Vec::with_capacity(t.tranches.len());
         for (i, tranche) in t.tranches.iter().enumerate() {
             let path = format!("{field}.tranches[{i}]");
@@ -119,15 +156,7 @@ impl Terms {
             amount: Some(self.amount.to_wire()),
             period_start: Some(self.period_start.to_wire()),
             period_end: Some(self.period_end.to_wire()),
-            budget_lines: self
-                .budget_lines
-                .iter()
-                .map(|l| pb::BudgetLine {
-                    line_id: l.line_id.clone(),
-                    category: l.category.clone(),
-                    amount: Some(l.amount.to_wire()),
-                })
-                .collect(),
+            budget_lines: self.budget_lines.iter().map(BudgetLine::to_wire).collect(),
             tranches: self
                 .tranches
                 .iter()
@@ -170,18 +199,18 @@ impl Terms {
             TermsStage::Varied { cancelled } => (None, cancelled, true),
         };
         let currency = limit.map_or(self.amount.currency, |l| l.currency);
-        let rule = |path: String, text: String| Rejection::precondition(format!("{field}.{path}"), text);
+        let rule = |path: &str, text: String| broken_rule(field, path, text);
         if self.amount.currency != currency {
-            return Err(rule("amount.currency".into(), format!("must be the approved amount's currency {currency}")));
+            return Err(rule("amount.currency", format!("must be the approved amount's currency {currency}")));
         }
         if !self.amount.is_positive() {
-            return Err(rule("amount".into(), "must be positive".into()));
+            return Err(rule("amount", "must be positive".into()));
         }
         if let Some(limit) = limit
             && self.amount.minor_units > limit.minor_units
         {
             return Err(rule(
-                "amount".into(),
+                "amount",
                 format!(
                     "must be at most the approved amount {} without an approved variation, it is {}",
                     limit.minor_units, self.amount.minor_units
@@ -189,13 +218,19 @@ impl Terms {
             ));
         }
         if self.period_start >= self.period_end {
-            return Err(rule("period_end".into(), "must be after `period_start`".into()));
+            return Err(rule("period_end", "must be after `period_start`".into()));
         }
         if self.variance_threshold_percent > 100 {
             return Err(Rejection::invalid(format!("{field}.variance_threshold_percent"), "must be 0 to 100"));
         }
-
         // Reports first: tranches refer to them.
+        let refs = self.check_reports(field)?;
+        self.check_budget_lines(field, empty_lines_allowed)?;
+        self.check_tranches(field, cancelled, &refs)
+    }
+
+    /// Checks the reporting requirements; returns their `report_ref`s.
+    fn check_reports(&self, field: &str) -> Result<BTreeSet<&str>, Rejection> {
         check_count(&format!("{field}.reports"), self.reports.len(), 1, 50)?;
         let mut refs = BTreeSet::new();
         for (i, r) in self.reports.iter().enumerate() {
@@ -204,20 +239,27 @@ impl Terms {
             if !refs.insert(r.report_ref.as_str()) {
                 return Err(Rejection::invalid(format!("{path}.report_ref"), "must be unique within the agreement"));
             }
+            let rule = |what: &str, text: &str| broken_rule(field, &format!("reports[{i}]{what}"), text.into());
             if r.period_start > r.period_end {
-                return Err(rule(format!("reports[{i}].period_end"), "must not be before `period_start`".into()));
+                return Err(rule(".period_end", "must not be before `period_start`"));
             }
             if r.period_start < self.period_start || r.period_end > self.period_end {
-                return Err(rule(format!("reports[{i}]"), "period must be within the agreement's period".into()));
+                return Err(rule("", "period must be within the agreement's period"));
             }
             if r.due_date < r.period_end {
-                return Err(rule(format!("reports[{i}].due_date"), "must not be before `period_end`".into()));
+                return Err(rule(".due_date", "must not be before `period_end`"));
             }
         }
         if !self.reports.iter().any(|r| r.kind == ReportKind::Final) {
-            return Err(rule("reports".into(), "must include a FINAL report".into()));
+            return Err(broken_rule(field, "reports", "must include a FINAL report".into()));
         }
+        Ok(refs)
+    }
 
+    /// Checks the budget lines: unique, in the award's currency, summing to its amount. A line may be zero
+    /// only when `empty_lines_allowed` (after a reallocation emptied it).
+    fn check_budget_lines(&self, field: &str, empty_lines_allowed: bool) -> Result<(), Rejection> {
+        let currency = self.amount.currency;
         check_count(&format!("{field}.budget_lines"), self.budget_lines.len(), 1, 50)?;
         let mut lines = BTreeSet::new();
         for (i, line) in self.budget_lines.iter().enumerate() {
@@ -227,31 +269,26 @@ impl Terms {
                 return Err(Rejection::invalid(format!("{path}.line_id"), "must be unique within the agreement"));
             }
             check_text(&format!("{path}.category"), &line.category, 1, 200)?;
+            let rule = |text: String| broken_rule(field, &format!("budget_lines[{i}].amount"), text);
             if line.amount.currency != currency || line.amount.minor_units < 0 {
-                return Err(rule(
-                    format!("budget_lines[{i}].amount"),
-                    format!("must be zero or positive in {currency}"),
-                ));
+                return Err(rule(format!("must be zero or positive in {currency}")));
             }
             if line.amount.minor_units == 0 && !empty_lines_allowed {
-                return Err(rule(
-                    format!("budget_lines[{i}].amount"),
-                    "must be positive: a line may be 0 only after a reallocation emptied it".into(),
-                ));
+                return Err(rule("must be positive: a line may be 0 only after a reallocation emptied it".into()));
             }
         }
-        let lines_total = sum(Money::zero(currency), self.budget_lines.iter().map(|l| &l.amount))
-            .ok_or_else(|| rule("budget_lines".into(), "sum overflows".into()))?;
-        if lines_total != self.amount {
-            return Err(rule(
-                "budget_lines".into(),
-                format!(
-                    "must sum to the award amount {}, they sum to {}",
-                    self.amount.minor_units, lines_total.minor_units
-                ),
-            ));
-        }
+        self.check_sums_to_amount(field, "budget_lines", self.budget_lines.iter().map(|l| &l.amount))
+    }
 
+    /// Checks the tranches: unique, INITIAL first and FINAL last, positive (zero only when `cancelled`), due
+    /// in order within the period, gated by known reports only, summing to the award's amount.
+    fn check_tranches(
+        &self,
+        field: &str,
+        cancelled: &BTreeSet<String>,
+        refs: &BTreeSet<&str>,
+    ) -> Result<(), Rejection> {
+        let currency = self.amount.currency;
         check_count(&format!("{field}.tranches"), self.tranches.len(), 1, 20)?;
         let mut ids = BTreeSet::new();
         let last = self.tranches.len() - 1;
@@ -272,42 +309,36 @@ impl Terms {
                     "must be INITIAL for the first tranche, FINAL for the last of two or more, INTERIM between",
                 ));
             }
+            let rule = |what: &str, text: String| broken_rule(field, &format!("tranches[{i}].{what}"), text);
             let zero_allowed = cancelled.contains(&t.tranche_id);
             if t.amount.currency != currency || t.amount.minor_units < 0 || (!zero_allowed && t.amount.minor_units == 0)
             {
-                return Err(rule(format!("tranches[{i}].amount"), format!("must be positive and in {currency}")));
+                return Err(rule("amount", format!("must be positive and in {currency}")));
             }
             if t.due_date < self.period_start || t.due_date > self.period_end {
-                return Err(rule(format!("tranches[{i}].due_date"), "must be within the agreement's period".into()));
+                return Err(rule("due_date", "must be within the agreement's period".into()));
             }
             if i > 0 && t.due_date < self.tranches[i - 1].due_date {
-                return Err(rule(
-                    format!("tranches[{i}].due_date"),
-                    "must not be before the previous tranche's".into(),
-                ));
+                return Err(rule("due_date", "must not be before the previous tranche's".into()));
             }
-            let mut required = BTreeSet::new();
-            for (j, r) in t.required_reports.iter().enumerate() {
-                if !refs.contains(r.as_str()) {
-                    return Err(Rejection::invalid(
-                        format!("{path}.required_reports[{j}]"),
-                        format!("`{r}` is not a `report_ref` of the agreement's reports"),
-                    ));
-                }
-                if !required.insert(r.as_str()) {
-                    return Err(Rejection::invalid(format!("{path}.required_reports[{j}]"), "is listed twice"));
-                }
-            }
+            check_required_reports(&path, &t.required_reports, refs)?;
         }
-        let tranches_total = sum(Money::zero(currency), self.tranches.iter().map(|t| &t.amount))
-            .ok_or_else(|| rule("tranches".into(), "sum overflows".into()))?;
-        if tranches_total != self.amount {
-            return Err(rule(
-                "tranches".into(),
-                format!(
-                    "must sum to the award amount {}, they sum to {}",
-                    self.amount.minor_units, tranches_total.minor_units
-                ),
+        self.check_sums_to_amount(field, "tranches", self.tranches.iter().map(|t| &t.amount))
+    }
+
+    fn check_sums_to_amount<'a>(
+        &self,
+        field: &str,
+        list: &str,
+        amounts: impl IntoIterator<Item = &'a Money>,
+    ) -> Result<(), Rejection> {
+        let total = sum(Money::zero(self.amount.currency), amounts)
+            .ok_or_else(|| broken_rule(field, list, "sum overflows".into()))?;
+        if total != self.amount {
+            return Err(broken_rule(
+                field,
+                list,
+                format!("must sum to the award amount {}, they sum to {}", self.amount.minor_units, total.minor_units),
             ));
         }
         Ok(())
@@ -477,70 +508,10 @@ impl Change {
     ) -> Result<(Terms, Vec<String>), Rejection> {
         let mut next = terms.clone();
         let mut newly_cancelled = Vec::new();
-        let currency = terms.amount.currency;
         match self {
             Change::Amount { new_amount, tranche_amounts, line_amounts } => {
-                let field = "change.amount";
-                if new_amount.currency != currency || !new_amount.is_positive() {
-                    return Err(Rejection::invalid(
-                        format!("{field}.new_amount"),
-                        format!("must be positive and in {currency}"),
-                    ));
-                }
-                let released_total = sum(Money::zero(currency), released.values()).unwrap_or(terms.amount);
-                if new_amount.minor_units < released_total.minor_units {
-                    return Err(Rejection::precondition(
-                        format!("{field}.new_amount"),
-                        format!("must be at least what was released already ({})", released_total.minor_units),
-                    ));
-                }
-                next.amount = *new_amount;
-                let mut seen = BTreeSet::new();
-                for (i, (id, amount)) in tranche_amounts.iter().enumerate() {
-                    let path = format!("{field}.tranche_amounts[{i}]");
-                    if !seen.insert(id.as_str()) {
-                        return Err(Rejection::invalid(format!("{path}.tranche_id"), "is listed twice"));
-                    }
-                    let tranche = next.tranches.iter_mut().find(|t| &t.tranche_id == id).ok_or_else(|| {
-                        Rejection::precondition(
-                            format!("{path}.tranche_id"),
-                            format!("`{id}` is not a tranche of the award"),
-                        )
-                    })?;
-                    if released.contains_key(id) || cancelled.contains(id) {
-                        return Err(Rejection::precondition(
-                            format!("{path}.tranche_id"),
-                            format!("`{id}` is released or cancelled and cannot change"),
-                        ));
-                    }
-                    if amount.currency != currency || amount.minor_units < 0 {
-                        return Err(Rejection::invalid(
-                            format!("{path}.amount"),
-                            format!("must be zero (cancels the tranche) or positive, in {currency}"),
-                        ));
-                    }
-                    tranche.amount = *amount;
-                    if amount.minor_units == 0 {
-                        newly_cancelled.push(id.clone());
-                    }
-                }
-                let mut seen = BTreeSet::new();
-                for (i, (id, amount)) in line_amounts.iter().enumerate() {
-                    let path = format!("{field}.budget_line_amounts[{i}]");
-                    if !seen.insert(id.as_str()) {
-                        return Err(Rejection::invalid(format!("{path}.line_id"), "is listed twice"));
-                    }
-                    let line = next.budget_lines.iter_mut().find(|l| &l.line_id == id).ok_or_else(|| {
-                        Rejection::precondition(format!("{path}.line_id"), format!("`{id}` is not a budget line"))
-                    })?;
-                    if amount.currency != currency || amount.minor_units < 0 {
-                        return Err(Rejection::invalid(
-                            format!("{path}.amount"),
-                            format!("must be zero or positive, in {currency}"),
-                        ));
-                    }
-                    line.amount = *amount;
-                }
+                newly_cancelled =
+                    change_amounts(&mut next, *new_amount, tranche_amounts, line_amounts, released, cancelled)?;
             }
             Change::EndDate(date) => {
                 // Released tranches count too: a schedule never ends before a payment it records.
@@ -561,4 +532,73 @@ impl Change {
         next.check("change", TermsStage::Varied { cancelled: &all_cancelled })?;
         Ok((next, newly_cancelled))
     }
+}
+
+/// Applies an amount change to `next` (the terms before it); returns the tranches it cancels (set to zero).
+fn change_amounts(
+    next: &mut Terms,
+    new_amount: Money,
+    tranche_amounts: &[(String, Money)],
+    line_amounts: &[(String, Money)],
+    released: &BTreeMap<String, Money>,
+    cancelled: &BTreeSet<String>,
+) -> Result<Vec<String>, Rejection> {
+    let mut newly_cancelled = Vec::new();
+    let currency = next.amount.currency;
+    let field = "change.amount";
+    if new_amount.currency != currency || !new_amount.is_positive() {
+        return Err(Rejection::invalid(format!("{field}.new_amount"), format!("must be positive and in {currency}")));
+    }
+    let released_total = sum(Money::zero(currency), released.values()).unwrap_or(next.amount);
+    if new_amount.minor_units < released_total.minor_units {
+        return Err(Rejection::precondition(
+            format!("{field}.new_amount"),
+            format!("must be at least what was released already ({})", released_total.minor_units),
+        ));
+    }
+    next.amount = new_amount;
+    let mut seen = BTreeSet::new();
+    for (i, (id, amount)) in tranche_amounts.iter().enumerate() {
+        let path = format!("{field}.tranche_amounts[{i}]");
+        if !seen.insert(id.as_str()) {
+            return Err(Rejection::invalid(format!("{path}.tranche_id"), "is listed twice"));
+        }
+        let tranche = next.tranches.iter_mut().find(|t| &t.tranche_id == id).ok_or_else(|| {
+            Rejection::precondition(format!("{path}.tranche_id"), format!("`{id}` is not a tranche of the award"))
+        })?;
+        if released.contains_key(id) || cancelled.contains(id) {
+            return Err(Rejection::precondition(
+                format!("{path}.tranche_id"),
+                format!("`{id}` is released or cancelled and cannot change"),
+            ));
+        }
+        if amount.currency != currency || amount.minor_units < 0 {
+            return Err(Rejection::invalid(
+                format!("{path}.amount"),
+                format!("must be zero (cancels the tranche) or positive, in {currency}"),
+            ));
+        }
+        tranche.amount = *amount;
+        if amount.minor_units == 0 {
+            newly_cancelled.push(id.clone());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for (i, (id, amount)) in line_amounts.iter().enumerate() {
+        let path = format!("{field}.budget_line_amounts[{i}]");
+        if !seen.insert(id.as_str()) {
+            return Err(Rejection::invalid(format!("{path}.line_id"), "is listed twice"));
+        }
+        let line = next.budget_lines.iter_mut().find(|l| &l.line_id == id).ok_or_else(|| {
+            Rejection::precondition(format!("{path}.line_id"), format!("`{id}` is not a budget line"))
+        })?;
+        if amount.currency != currency || amount.minor_units < 0 {
+            return Err(Rejection::invalid(
+                format!("{path}.amount"),
+                format!("must be zero or positive, in {currency}"),
+            ));
+        }
+        line.amount = *amount;
+    }
+    Ok(newly_cancelled)
 }

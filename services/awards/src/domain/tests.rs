@@ -6,7 +6,9 @@ use contracts::awards::v1 as pb;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
 use contracts::values::{Currency, Date, Money, Timestamp};
 
-use super::award::{self, Award, AwardCommand, AwardEvent, Context, PaymentInput, Status};
+use test_support::decider::{fold, given_state};
+
+use super::award::{self, Award, AwardCommand, AwardEvent, Context, Payment, Status};
 use super::terms::{BudgetLine, Change, Move, Requirement, Terms, TrancheTerms};
 use super::{Actor, ApplicationId, AwardId, Rejection, Role};
 
@@ -51,24 +53,18 @@ fn approved(amount: Money) -> apps::ApplicationApproved {
     }
 }
 
-fn fold(state: Award, events: &[AwardEvent]) -> Award {
-    events.iter().fold(state, award::apply)
+fn decide(actor: &Actor, command: AwardCommand) -> impl FnOnce(&Award) -> Result<Vec<AwardEvent>, Rejection> {
+    move |state| award::handle(state, Context { actor, now: Timestamp::from_micros(1_000) }, command)
 }
 
 /// Runs a command that must succeed and folds its events.
 fn ok(state: Award, actor: &Actor, command: AwardCommand) -> (Award, Vec<AwardEvent>) {
-    let events = award::handle(&state, Context { actor, now: Timestamp::from_micros(1_000) }, command)
-        .unwrap_or_else(|e| panic!("command rejected: {e}"));
-    assert!(!events.is_empty());
-    (fold(state, &events), events)
+    given_state(state).when(decide(actor, command)).then_accept()
 }
 
 /// Runs a command that must be rejected; returns the rejection.
 fn rejected(state: &Award, actor: &Actor, command: AwardCommand) -> Rejection {
-    match award::handle(state, Context { actor, now: Timestamp::from_micros(1_000) }, command) {
-        Ok(events) => panic!("command accepted with {events:?}"),
-        Err(rejection) => rejection,
-    }
+    given_state(state.clone()).when(decide(actor, command)).then_reject()
 }
 
 fn field(rejection: &Rejection) -> &str {
@@ -163,8 +159,8 @@ fn accept(state: Award, report_ref: &str, kind: ReportKind, by: &str) -> Award {
     fold(state, &events)
 }
 
-fn pay(amount: Money) -> PaymentInput {
-    PaymentInput {
+fn pay(amount: Money) -> Payment {
+    Payment {
         paid_amount: amount,
         exchange_rate: String::new(),
         rate_source: String::new(),
@@ -399,18 +395,18 @@ fn payments_in_the_award_currency_pay_the_tranche_exactly() {
 
 #[test]
 fn payments_in_another_currency_record_rate_source_and_value_date() {
-    let command = |payment: PaymentInput| AwardCommand::ReleaseTranche { tranche_id: "t1".into(), payment };
+    let command = |payment: Payment| AwardCommand::ReleaseTranche { tranche_id: "t1".into(), payment };
     let r = rejected(&signed(), &finance(), command(pay(thb(1_445_000))));
     assert_eq!(field(&r), "payment.exchange_rate");
-    let full = PaymentInput {
+    let full = Payment {
         exchange_rate: "36.125".into(),
         rate_source: "Bank of Thailand reference rate".into(),
         rate_value_date: Some(date(2026, 1, 14)),
         ..pay(thb(1_445_000))
     };
-    let r = rejected(&signed(), &finance(), command(PaymentInput { rate_source: String::new(), ..full.clone() }));
+    let r = rejected(&signed(), &finance(), command(Payment { rate_source: String::new(), ..full.clone() }));
     assert_eq!(field(&r), "payment.rate_source");
-    let r = rejected(&signed(), &finance(), command(PaymentInput { rate_value_date: None, ..full.clone() }));
+    let r = rejected(&signed(), &finance(), command(Payment { rate_value_date: None, ..full.clone() }));
     assert_eq!(field(&r), "payment.rate_value_date");
     let (state, events) = ok(signed(), &finance(), command(full));
     let AwardEvent::TrancheReleased(e) = &events[0] else { panic!() };

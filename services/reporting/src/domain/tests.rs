@@ -6,6 +6,8 @@ use contracts::common::v1 as common;
 use contracts::reporting::v1::{self as pb, ReportKind};
 use contracts::values::{Date, Timestamp};
 
+use test_support::decider::{fold, given_state};
+
 use super::catalogue::Catalogue;
 use super::dates;
 use super::schedule::{self, Command, Context, ReportingEvent, Schedule, Status, Submission};
@@ -87,10 +89,6 @@ fn signed() -> awards::AgreementSigned {
     }
 }
 
-fn fold(state: Schedule, events: &[ReportingEvent]) -> Schedule {
-    events.iter().fold(state, schedule::apply)
-}
-
 fn scheduled() -> Schedule {
     let events = schedule::on_agreement_signed(&Schedule::default(), &signed()).unwrap();
     fold(Schedule::default(), &events)
@@ -115,8 +113,7 @@ fn decide(state: &Schedule, actor: &Actor, now: Date, command: Command) -> Resul
 
 /// Runs a command that must succeed and folds its events.
 fn ok(state: Schedule, actor: &Actor, now: Date, command: Command) -> (Schedule, Vec<ReportingEvent>) {
-    let events = decide(&state, actor, now, command).unwrap();
-    (fold(state, &events), events)
+    given_state(state).when(|state| decide(state, actor, now, command)).then_accept()
 }
 
 #[track_caller]
