@@ -370,10 +370,10 @@ impl ApplicationsApi {
 fn organisation_summary(organisation: &Organisation, version: u64) -> Option<pb::Organisation> {
     let o = organisation.registered.as_ref()?;
     Some(pb::Organisation {
-        organisation_id: o.organisation_id.clone(),
+        organisation_id: o.organisation_id.to_string(),
         legal_name: o.legal_name.clone(),
-        country: o.country.clone(),
-        organisation_type: o.organisation_type,
+        country: o.country.as_str().to_owned(),
+        organisation_type: o.organisation_type as i32,
         registration_number: o.registration_number.clone(),
         contact_person: None,
         version,

@@ -85,3 +85,87 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use contracts::values::WireError;
+    use service_runtime::DomainEvent;
+
+    use super::*;
+
+    /// A guest list of at most three names, each once; an arrival without a name does not fold.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    struct Guests(Vec<String>);
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Arrived(String);
+
+    impl DomainEvent for Arrived {
+        fn event_type(&self) -> &'static str {
+            "Arrived"
+        }
+        fn encode_payload(&self) -> Vec<u8> {
+            self.0.clone().into_bytes()
+        }
+        fn decode_payload(_: &str, payload: &[u8]) -> Result<Self, String> {
+            String::from_utf8(payload.to_vec()).map(Arrived).map_err(|e| e.to_string())
+        }
+    }
+
+    impl Aggregate for Guests {
+        type Event = Arrived;
+        const STREAM_TYPE: &'static str = "guests";
+        fn apply(mut self, event: &Arrived) -> Result<Guests, WireError> {
+            if event.0.is_empty() {
+                return Err(WireError::new("name", "is required"));
+            }
+            self.0.push(event.0.clone());
+            Ok(self)
+        }
+    }
+
+    fn arrive(name: &str) -> impl FnOnce(&Guests) -> Result<Vec<Arrived>, String> {
+        move |guests| match guests.0.len() {
+            _ if guests.0.iter().any(|g| g == name) => Err(format!("{name} is here already")),
+            3.. => Err("the list is full".into()),
+            _ => Ok(vec![Arrived(name.into())]),
+        }
+    }
+
+    fn guests(names: &[&str]) -> Guests {
+        Guests(names.iter().map(|n| (*n).to_owned()).collect())
+    }
+
+    #[test]
+    fn the_expected_events_fold_into_the_next_state() {
+        let ann = || Arrived("ann".into());
+        assert_eq!(given([ann()]).when(arrive("bo")).then_expect([Arrived("bo".into())]), guests(&["ann", "bo"]));
+        assert_eq!(given([]).when(arrive("ann")).then_accept(), (guests(&["ann"]), vec![ann()]));
+        assert_eq!(given([ann()]).when(arrive("ann")).then_reject(), "ann is here already");
+        assert_eq!(given_state(guests(&["a", "b", "c"])).when(arrive("d")).then_reject(), "the list is full");
+    }
+
+    #[test]
+    #[should_panic(expected = "decided events")]
+    fn other_events_than_expected_fail() {
+        given([]).when(arrive("ann")).then_expect([Arrived("bo".into())]);
+    }
+
+    #[test]
+    #[should_panic(expected = "expected a rejection")]
+    fn an_accepted_command_fails_a_rejection_test() {
+        given([]).when(arrive("ann")).then_reject();
+    }
+
+    #[test]
+    #[should_panic(expected = "the command was rejected: \"the list is full\"")]
+    fn a_rejected_command_fails_an_acceptance_test() {
+        given_state(guests(&["a", "b", "c"])).when(arrive("d")).then_accept();
+    }
+
+    #[test]
+    #[should_panic(expected = "the event does not fold (`name` is required)")]
+    fn an_event_that_does_not_fold_fails_the_test() {
+        given::<Guests>([Arrived(String::new())]);
+    }
+}

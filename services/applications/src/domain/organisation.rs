@@ -1,6 +1,7 @@
 //! Partner organisations: registered once; their contact person's personal data recorded sealed and erasable.
 
 use contracts::applications::v1 as pb;
+use contracts::common::v1::SealedPersonalData;
 use contracts::values::{Country, WireError};
 
 use super::{OrganisationId, Rejection, check_text};
@@ -15,7 +16,7 @@ pub struct RegisterOrganisation {
     /// The plaintext, to check; only `sealed_contact_person` is recorded.
     pub contact_person: pb::ContactPerson,
     /// The same contact person, encrypted under a key of its own (see the `personal-data` crate).
-    pub sealed_contact_person: contracts::common::v1::SealedPersonalData,
+    pub sealed_contact_person: SealedPersonalData,
     /// Whether another organisation holds this registration number in this country (from the index).
     pub registration_number_taken: bool,
 }
@@ -32,10 +33,41 @@ pub enum OrganisationEvent {
     ContactPersonErased(pb::ContactPersonErased),
 }
 
+/// What a registration recorded about an organisation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registration {
+    pub organisation_id: OrganisationId,
+    pub legal_name: String,
+    pub country: Country,
+    pub organisation_type: pb::OrganisationType,
+    pub registration_number: String,
+    /// The contact person as recorded: sealed, readable only while its key exists.
+    pub sealed_contact_person: Option<SealedPersonalData>,
+}
+
+impl Registration {
+    fn from_wire(e: &pb::OrganisationRegistered) -> Result<Registration, WireError> {
+        let organisation_type = match pb::OrganisationType::try_from(e.organisation_type) {
+            Ok(pb::OrganisationType::Unspecified) | Err(_) => {
+                return Err(WireError::new("organisation_type", "must be a known organisation type"));
+            }
+            Ok(organisation_type) => organisation_type,
+        };
+        Ok(Registration {
+            organisation_id: OrganisationId::parse("organisation_id", &e.organisation_id)?,
+            legal_name: e.legal_name.clone(),
+            country: Country::parse("country", &e.country)?,
+            organisation_type,
+            registration_number: e.registration_number.clone(),
+            sealed_contact_person: e.sealed_contact_person.clone(),
+        })
+    }
+}
+
 /// An organisation's state: `registered` is `None` until it is registered.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Organisation {
-    pub registered: Option<pb::OrganisationRegistered>,
+    pub registered: Option<Registration>,
     pub contact_person_erased: bool,
 }
 
@@ -90,7 +122,7 @@ pub fn handle_erase(state: &Organisation, command: EraseContactPerson) -> Result
     }
     check_text("reason", &command.reason, 1, 500)?;
     Ok(vec![OrganisationEvent::ContactPersonErased(pb::ContactPersonErased {
-        organisation_id: registered.organisation_id.clone(),
+        organisation_id: registered.organisation_id.to_string(),
         key_id: registered.sealed_contact_person.as_ref().map(|s| s.key_id.clone()).unwrap_or_default(),
         reason: command.reason,
         sealed_text: None,
@@ -99,7 +131,7 @@ pub fn handle_erase(state: &Organisation, command: EraseContactPerson) -> Result
 
 pub fn apply(state: Organisation, event: &OrganisationEvent) -> Result<Organisation, WireError> {
     Ok(match event {
-        OrganisationEvent::Registered(e) => Organisation { registered: Some(e.clone()), ..state },
+        OrganisationEvent::Registered(e) => Organisation { registered: Some(Registration::from_wire(e)?), ..state },
         OrganisationEvent::ContactPersonErased(_) => Organisation { contact_person_erased: true, ..state },
     })
 }
@@ -122,7 +154,7 @@ mod tests {
                 email: "contact@example.org".into(),
                 phone: String::new(),
             },
-            sealed_contact_person: contracts::common::v1::SealedPersonalData {
+            sealed_contact_person: SealedPersonalData {
                 key_id: uuid::Uuid::from_u128(9).to_string(),
                 nonce: vec![1; 24],
                 ciphertext: vec![2; 40],
@@ -190,5 +222,14 @@ mod tests {
         }
         let taken = RegisterOrganisation { registration_number_taken: true, ..command() };
         assert!(matches!(handle(&Organisation::default(), taken), Err(Rejection::Duplicate { .. })));
+    }
+
+    #[test]
+    fn a_registration_whose_values_do_not_read_is_a_fold_error_naming_the_value() {
+        let (_, events) = given([]).when(|none| handle(none, command())).then_accept();
+        let OrganisationEvent::Registered(registered) = &events[0] else { panic!("{events:?}") };
+        let untyped = pb::OrganisationRegistered { organisation_type: 0, ..registered.clone() };
+        let error = apply(Organisation::default(), &OrganisationEvent::Registered(untyped)).unwrap_err();
+        assert_eq!(error.field, "organisation_type");
     }
 }

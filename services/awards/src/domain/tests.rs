@@ -677,3 +677,26 @@ fn rejections_are_preconditions_when_the_input_is_well_formed() {
     assert!(is_precondition(&rejected(&with_terms(terms()), &finance(), release("t1", 40_000))));
     assert!(!is_precondition(&rejected(&signed(), &officer(), AwardCommand::Suspend { reason: String::new() })));
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Folding
+
+#[test]
+fn an_event_whose_values_do_not_read_is_a_fold_error_naming_the_value() {
+    let paid = pb::TrancheReleased {
+        award_id: award_id().to_string(),
+        tranche_id: "t1".into(),
+        amount: Some(usd(40_000).to_wire()),
+        released_total: Some(usd(40_000).to_wire()),
+        payment: Some(pay(usd(40_000)).to_wire()),
+        released_by: "finance-1".into(),
+        ..Default::default()
+    };
+    assert!(award::apply(signed(), &AwardEvent::TrancheReleased(paid.clone())).is_ok());
+    let unpaid = AwardEvent::TrancheReleased(pb::TrancheReleased { payment: None, ..paid });
+    assert_eq!(award::apply(signed(), &unpaid).unwrap_err().field, "payment");
+    let unchanged =
+        pb::VariationRequested { award_id: award_id().to_string(), variation_id: "v1".into(), ..Default::default() };
+    let error = award::apply(signed(), &AwardEvent::VariationRequested(unchanged)).unwrap_err();
+    assert_eq!(error.field, "change");
+}

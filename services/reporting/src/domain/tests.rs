@@ -594,3 +594,16 @@ fn awards_events_for_an_unscheduled_award_are_refused_except_termination() {
     let error = schedule::on_suspended(&Schedule::default(), &suspend, date(2026, 1, 1)).unwrap_err();
     assert!(matches!(error, Rejection::Precondition { field, .. } if field == "award_id"));
 }
+
+#[test]
+fn a_submission_whose_spending_does_not_read_is_a_fold_error_naming_the_value() {
+    let (_, events) = ok(scheduled(), &partner(), date(2026, 6, 5), financial("financial-1", lines(100_000, 40_000)));
+    let [ReportingEvent::Submitted(submitted)] = events.as_slice() else { panic!("{events:?}") };
+    let mut unread = submitted.clone();
+    unread.financial.as_mut().unwrap().lines[1].spent = None;
+    let error = schedule::apply(scheduled(), &ReportingEvent::Submitted(unread)).unwrap_err();
+    assert_eq!(error.field, "financial.lines[1].spent");
+    let unstamped = pb::ReportSubmitted { submitted_at: None, ..submitted.clone() };
+    let error = schedule::apply(scheduled(), &ReportingEvent::Submitted(unstamped)).unwrap_err();
+    assert_eq!(error.field, "submitted_at");
+}

@@ -4,7 +4,7 @@ use contracts::applications::v1 as pb;
 use contracts::values::{Country, Money, Timestamp};
 use test_support::decider::{fold, given_state};
 
-use super::{Application, ApplicationCommand, ApplicationEvent, Content, Context, Status, handle};
+use super::{Application, ApplicationCommand, ApplicationEvent, Content, Context, Status, apply, handle};
 use crate::domain::round::RoundData;
 use crate::domain::round::tests::{opened, usd};
 use crate::domain::{Actor, ApplicationId, OrganisationId, Rejection, Role};
@@ -316,4 +316,20 @@ fn decision_rules() {
     rejects(handle(&reviewed, s.ctx(&officer()), ApplicationCommand::Reject { reasons: vec![] }), "reasons");
     let rejected = s.run(reviewed, &officer(), ApplicationCommand::Reject { reasons: vec!["weak".into()] });
     rejects(handle(&rejected, s.ctx(&officer()), approve(usd(1), usd(0))), "status");
+}
+
+#[test]
+fn an_event_whose_values_do_not_read_is_a_fold_error_naming_the_value() {
+    let s = Setup::new();
+    let drafted = pb::ApplicationDrafted {
+        application_id: ApplicationId(uuid::Uuid::from_u128(9)).to_string(),
+        round_id: "not a round".into(),
+        organisation_id: OrganisationId(uuid::Uuid::from_u128(ORG)).to_string(),
+        ..Default::default()
+    };
+    let error = apply(Application::default(), &ApplicationEvent::Drafted(drafted)).unwrap_err();
+    assert_eq!(error.field, "round_id");
+    let unstamped = pb::ApplicationSubmitted { submitted_at: None, ..Default::default() };
+    let error = apply(s.draft(complete()), &ApplicationEvent::Submitted(unstamped)).unwrap_err();
+    assert_eq!(error.field, "submitted_at");
 }
