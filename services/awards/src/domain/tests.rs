@@ -6,7 +6,7 @@ use contracts::awards::v1 as pb;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
 use contracts::values::{Currency, Date, Money, Timestamp};
 
-use test_support::decider::{fold, given_state};
+use test_support::decider::{fold, given, given_state};
 
 use super::award::{self, Award, AwardCommand, AwardEvent, Context, Payment, Status};
 use super::terms::{BudgetLine, Change, Move, Requirement, Terms, TrancheTerms};
@@ -125,8 +125,7 @@ fn tranche(id: &str, kind: pb::TrancheKind, amount: i64, due: Date, reports: &[&
 }
 
 fn offered() -> Award {
-    let events = award::offer(&Award::default(), &approved(usd(100_000))).unwrap();
-    fold(Award::default(), &events)
+    given([]).when(|none| award::offer(none, &approved(usd(100_000)))).then_accept().0
 }
 
 fn with_terms(terms: Terms) -> Award {
@@ -452,8 +451,8 @@ fn a_report_acceptance_must_match_a_requirement_of_a_signed_agreement() {
 #[test]
 fn a_second_acceptance_of_a_met_requirement_changes_nothing() {
     let state = accept(signed(), "progress-1", ReportKind::Progress, "reviewer-9");
-    let again = award::accept_report(&state, &acceptance("progress-1", ReportKind::Progress, "someone-else"));
-    assert_eq!(again.unwrap(), Vec::new());
+    let again = acceptance("progress-1", ReportKind::Progress, "someone-else");
+    let state = given_state(state).when(|state| award::accept_report(state, &again)).then_expect([]);
     assert_eq!(data(&state).met["progress-1"].accepted_by, "reviewer-9");
 }
 
@@ -627,6 +626,13 @@ fn status_changes_follow_the_lifecycle() {
     assert_eq!(data(&terminated).status, Status::Terminated);
     let again = AwardCommand::Terminate { reason: "again".into() };
     assert_eq!(field(&rejected(&terminated, &officer(), again)), "status");
+}
+
+#[test]
+fn a_suspension_records_exactly_its_reason() {
+    let suspended = pb::AwardSuspended { award_id: award_id().to_string(), reason: "audit".into(), sealed_text: None };
+    let suspend = AwardCommand::Suspend { reason: "audit".into() };
+    given_state(signed()).when(decide(&officer(), suspend)).then_expect([AwardEvent::Suspended(suspended)]);
 }
 
 #[test]

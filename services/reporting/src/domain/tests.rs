@@ -6,7 +6,7 @@ use contracts::common::v1 as common;
 use contracts::reporting::v1::{self as pb, ReportKind};
 use contracts::values::{Date, Timestamp};
 
-use test_support::decider::{fold, given_state};
+use test_support::decider::{fold, given, given_state};
 
 use super::catalogue::Catalogue;
 use super::dates;
@@ -90,8 +90,7 @@ fn signed() -> awards::AgreementSigned {
 }
 
 fn scheduled() -> Schedule {
-    let events = schedule::on_agreement_signed(&Schedule::default(), &signed()).unwrap();
-    fold(Schedule::default(), &events)
+    given([]).when(|none| schedule::on_agreement_signed(none, &signed())).then_accept().0
 }
 
 fn partner() -> Actor {

@@ -64,6 +64,8 @@ pub enum Review {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Version {
+    /// The submission as recorded, shown as it is (an auditor reads the figures the reviewer saw); what the
+    /// schedule decides on is read from it into the fields below when it is folded.
     pub submission: pb::ReportSubmitted,
     pub submitted_at: Timestamp,
     /// Spent per budget line, as the financial section of this version reports it (read once, when folded).
