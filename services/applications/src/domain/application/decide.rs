@@ -106,14 +106,14 @@ fn draft(
 }
 
 /// An application that exists and that `ctx.actor` may see, with its round.
-pub(super) struct Existing<'a> {
+pub(super) struct ExistingApplication<'a> {
     pub app: &'a ApplicationData,
     pub round: &'a RoundData,
     pub actor: &'a Actor,
     pub now: Timestamp,
 }
 
-impl Existing<'_> {
+impl ExistingApplication<'_> {
     pub fn id(&self) -> String {
         self.app.id.to_string()
     }
@@ -130,7 +130,7 @@ fn handle_existing(
         _ => return Err(Rejection::not_found("application", "named in `application_id`")),
     };
     let round = ctx.round.ok_or_else(|| Rejection::not_found("round", app.round_id))?;
-    let on = Existing { app, round, actor: ctx.actor, now: ctx.now };
+    let on = ExistingApplication { app, round, actor: ctx.actor, now: ctx.now };
     match command {
         ApplicationCommand::Draft { .. } => Err(Rejection::duplicate("application", on.id())),
         ApplicationCommand::Edit { content } => submission::edit(&on, content),

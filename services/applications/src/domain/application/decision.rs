@@ -4,13 +4,13 @@
 use contracts::applications::v1 as pb;
 use contracts::values::Money;
 
-use super::decide::Existing;
+use super::decide::ExistingApplication;
 use super::state::{ApplicationData, ApplicationEvent, Status};
 use crate::domain::round::RoundData;
 use crate::domain::{Rejection, check_count, check_text};
 
 pub(super) fn approve(
-    on: &Existing<'_>,
+    on: &ExistingApplication<'_>,
     approved_amount: Money,
     reasons: Vec<String>,
     round_approved_total: Money,
@@ -62,7 +62,7 @@ pub(super) fn approve(
     })])
 }
 
-pub(super) fn reject(on: &Existing<'_>, reasons: Vec<String>) -> Result<Vec<ApplicationEvent>, Rejection> {
+pub(super) fn reject(on: &ExistingApplication<'_>, reasons: Vec<String>) -> Result<Vec<ApplicationEvent>, Rejection> {
     let app = on.app;
     app.require_status(&[Status::Submitted], "decide it")?;
     check_reviews(app, on.round)?;

@@ -1,7 +1,7 @@
 //! Applications: drafted, edited, submitted, withdrawn; reviewed; approved or rejected.
 //!
-//! [`handle`] decides a command (one function per command, in [`submission`], [`review`] and
-//! [`decision`]); [`apply`] folds an event into the [`Application`], converting its protobuf values into
+//! [`handle`] decides a command (one function per command, in `submission`, `review` and
+//! `decision`); [`apply`] folds an event into the [`Application`], converting its protobuf values into
 //! domain values once.
 
 mod content;

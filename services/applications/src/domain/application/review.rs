@@ -5,12 +5,15 @@ use std::collections::BTreeSet;
 
 use contracts::applications::v1 as pb;
 
-use super::decide::Existing;
+use super::decide::ExistingApplication;
 use super::state::{ApplicationEvent, Reviewer, Status};
 use crate::domain::round::RoundData;
 use crate::domain::{Rejection, check_text};
 
-pub(super) fn assign_reviewer(on: &Existing<'_>, reviewer_subject: String) -> Result<Vec<ApplicationEvent>, Rejection> {
+pub(super) fn assign_reviewer(
+    on: &ExistingApplication<'_>,
+    reviewer_subject: String,
+) -> Result<Vec<ApplicationEvent>, Rejection> {
     on.app.require_status(&[Status::Submitted], "assign reviewers")?;
     check_text("reviewer_subject", &reviewer_subject, 1, 200)?;
     if on.app.reviewer(&reviewer_subject).is_some() {
@@ -20,12 +23,12 @@ pub(super) fn assign_reviewer(on: &Existing<'_>, reviewer_subject: String) -> Re
 }
 
 /// The acting reviewer, who must be assigned: anyone else reads the application as unknown.
-fn acting_reviewer<'a>(on: &Existing<'a>) -> Result<&'a Reviewer, Rejection> {
+fn acting_reviewer<'a>(on: &ExistingApplication<'a>) -> Result<&'a Reviewer, Rejection> {
     on.app.reviewer(&on.actor.subject).ok_or_else(|| Rejection::not_found("application", on.id()))
 }
 
 pub(super) fn declare_conflict_of_interest(
-    on: &Existing<'_>,
+    on: &ExistingApplication<'_>,
     has_conflict: bool,
     statement: String,
 ) -> Result<Vec<ApplicationEvent>, Rejection> {
@@ -51,7 +54,7 @@ pub(super) fn declare_conflict_of_interest(
 }
 
 pub(super) fn record_review(
-    on: &Existing<'_>,
+    on: &ExistingApplication<'_>,
     scores: Vec<(String, u32)>,
     recommendation: pb::Recommendation,
     comment: String,
@@ -76,7 +79,7 @@ pub(super) fn record_review(
 }
 
 /// A reviewer scores once, after declaring no conflict, and never for their own organisation.
-fn check_may_score(on: &Existing<'_>, reviewer: &Reviewer) -> Result<(), Rejection> {
+fn check_may_score(on: &ExistingApplication<'_>, reviewer: &Reviewer) -> Result<(), Rejection> {
     let refuse = |why: &str| Err(Rejection::precondition("reviewer", why));
     match &reviewer.declaration {
         None => return refuse("must declare conflicts of interest before scoring"),

@@ -3,11 +3,11 @@
 use contracts::applications::v1 as pb;
 
 use super::content::Content;
-use super::decide::Existing;
+use super::decide::ExistingApplication;
 use super::state::{ApplicationEvent, Status};
 use crate::domain::{Rejection, check_text};
 
-pub(super) fn edit(on: &Existing<'_>, content: Content) -> Result<Vec<ApplicationEvent>, Rejection> {
+pub(super) fn edit(on: &ExistingApplication<'_>, content: Content) -> Result<Vec<ApplicationEvent>, Rejection> {
     on.app.require_status(&[Status::Draft], "edit it")?;
     content.check_limits()?;
     Ok(vec![ApplicationEvent::Edited(pb::ApplicationEdited {
@@ -18,7 +18,7 @@ pub(super) fn edit(on: &Existing<'_>, content: Content) -> Result<Vec<Applicatio
 }
 
 /// Submits a complete draft while its round accepts submissions.
-pub(super) fn submit(on: &Existing<'_>) -> Result<Vec<ApplicationEvent>, Rejection> {
+pub(super) fn submit(on: &ExistingApplication<'_>) -> Result<Vec<ApplicationEvent>, Rejection> {
     let app = on.app;
     app.require_status(&[Status::Draft], "submit it")?;
     if !on.round.accepts_submissions(on.now) {
@@ -35,7 +35,7 @@ pub(super) fn submit(on: &Existing<'_>) -> Result<Vec<ApplicationEvent>, Rejecti
     })])
 }
 
-pub(super) fn withdraw(on: &Existing<'_>, reason: String) -> Result<Vec<ApplicationEvent>, Rejection> {
+pub(super) fn withdraw(on: &ExistingApplication<'_>, reason: String) -> Result<Vec<ApplicationEvent>, Rejection> {
     let app = on.app;
     app.require_status(&[Status::Draft, Status::Submitted], "withdraw it")?;
     check_text("reason", &reason, 0, 2_000)?;

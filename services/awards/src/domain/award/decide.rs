@@ -7,7 +7,7 @@ use super::payment::Payment;
 use super::state::{Award, AwardEvent};
 use super::{agreement, lifecycle, tranche, variation};
 use crate::domain::terms::{Change, Move, Terms};
-use crate::domain::{Actor, Rejection};
+use crate::domain::{Actor, Rejection, check_text};
 
 #[derive(Clone, Debug)]
 pub enum AwardCommand {
@@ -91,5 +91,5 @@ pub fn handle(state: &Award, ctx: Context<'_>, command: AwardCommand) -> Result<
 
 /// A reason is required free text of at most 2 000 characters.
 pub(super) fn check_reason(field: &str, value: &str) -> Result<(), Rejection> {
-    crate::domain::check_text(field, value, 1, 2_000)
+    check_text(field, value, 1, 2_000)
 }

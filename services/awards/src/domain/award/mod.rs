@@ -1,8 +1,8 @@
 //! Awards: offered from an approved application, agreement set and signed, tranches released when their
 //! reports are accepted, varied, suspended, resumed, terminated, closed.
 //!
-//! [`handle`] decides a command (one function per command, in [`agreement`], [`tranche`], [`variation`] and
-//! [`lifecycle`]); [`offer`] and [`accept_report`] decide what other services' events mean for an award;
+//! [`handle`] decides a command (one function per command, in `agreement`, `tranche`, `variation` and
+//! `lifecycle`); [`offer`] and [`accept_report`] decide what other services' events mean for an award;
 //! [`apply`] folds an event into the [`Award`], converting its protobuf values into domain values once.
 
 mod agreement;

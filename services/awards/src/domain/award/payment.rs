@@ -6,7 +6,7 @@ use contracts::values::{Date, Money, WireError};
 
 use crate::domain::{Rejection, check_text};
 
-/// A payment, as decoded from the wire (format checked, rules not yet: see [`Payment::check`]).
+/// A payment, as decoded from the wire (format checked, rules are checked when a tranche is released).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Payment {
     pub paid_amount: Money,

@@ -1,8 +1,8 @@
 //! The terms of an agreement (amount, period, budget lines, tranches, reporting requirements, variance
 //! threshold), the rules they must keep, and the changes a variation or reallocation makes to them.
 //!
-//! The terms and their wire form are here; [`rules`] checks them, [`reallocation`] moves money between
-//! budget lines, and [`change`] is what a variation changes.
+//! The terms and their wire form are here; `rules` checks them, `reallocation` moves money between
+//! budget lines, and `change` is what a variation changes.
 
 mod change;
 mod reallocation;

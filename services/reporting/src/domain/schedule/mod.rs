@@ -2,8 +2,8 @@
 //! variations, suspension and termination) and the report of each obligation with every submitted
 //! version and review decision.
 //!
-//! [`handle`] decides a partner's or reviewer's command (submission in [`submission`], review in
-//! [`decide`]); the `on_*` functions of [`reactions`] decide what the awards service's events mean for the
+//! [`handle`] decides a partner's or reviewer's command (submission in `submission`, review in
+//! `decide`); the `on_*` functions of `reactions` decide what the awards service's events mean for the
 //! schedule; [`apply`] folds an event into the [`Schedule`].
 
 mod decide;
