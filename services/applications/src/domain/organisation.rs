@@ -129,6 +129,7 @@ pub fn handle_erase(state: &Organisation, command: EraseContactPerson) -> Result
     })])
 }
 
+/// Folds an event into the organisation; a registration whose values do not read is an error naming the value.
 pub fn apply(state: Organisation, event: &OrganisationEvent) -> Result<Organisation, WireError> {
     Ok(match event {
         OrganisationEvent::Registered(e) => Organisation { registered: Some(Registration::from_wire(e)?), ..state },

@@ -115,81 +115,92 @@ pub fn handle(state: &Round, command: RoundCommand) -> Result<Vec<RoundEvent>, R
             if state.0.is_some() {
                 return Err(Rejection::duplicate("round", open.round_id.to_string()));
             }
-            check_text("title", &open.title, 1, 200)?;
-            check_text("description", &open.description, 0, 10_000)?;
-            if !open.budget_ceiling.is_positive() {
-                return Err(Rejection::invalid("budget_ceiling.minor_units", "must be positive"));
-            }
-            let countries: BTreeSet<Country> = open.eligible_countries.iter().copied().collect();
-            check_count("eligible_countries", countries.len(), 1, 50)?;
-            check_count("themes", open.themes.len(), 0, 20)?;
-            for (i, theme) in open.themes.iter().enumerate() {
-                check_text(&format!("themes[{i}]"), theme, 1, 100)?;
-            }
-            if open.closes_at <= open.opens_at {
-                return Err(Rejection::invalid("closes_at", "must be after `opens_at`"));
-            }
-            check_count("criteria", open.criteria.len(), 1, 20)?;
-            let mut ids = BTreeSet::new();
-            let mut total_weight = 0;
-            for (i, c) in open.criteria.iter().enumerate() {
-                if !valid_criterion_id(&c.id) {
-                    return Err(Rejection::invalid(
-                        format!("criteria[{i}].criterion_id"),
-                        "must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
-                    ));
-                }
-                if !ids.insert(c.id.as_str()) {
-                    return Err(Rejection::invalid(
-                        format!("criteria[{i}].criterion_id"),
-                        "must be unique in the round",
-                    ));
-                }
-                check_text(&format!("criteria[{i}].name"), &c.name, 1, 200)?;
-                check_text(&format!("criteria[{i}].guidance"), &c.guidance, 0, 2_000)?;
-                if !(1..=100).contains(&c.weight) {
-                    return Err(Rejection::invalid(format!("criteria[{i}].weight"), "must be 1 to 100"));
-                }
-                if !(1..=100).contains(&c.max_score) {
-                    return Err(Rejection::invalid(format!("criteria[{i}].max_score"), "must be 1 to 100"));
-                }
-                total_weight += c.weight;
-            }
-            if total_weight != 100 {
-                return Err(Rejection::invalid(
-                    "criteria.weight",
-                    format!("weights must sum to 100, they sum to {total_weight}"),
-                ));
-            }
-            if !(1..=10).contains(&open.required_reviews) {
-                return Err(Rejection::invalid("required_reviews", "must be 1 to 10"));
-            }
-            Ok(vec![RoundEvent::Opened(pb::RoundOpened {
-                round_id: open.round_id.to_string(),
-                title: open.title,
-                description: open.description,
-                budget_ceiling: Some(open.budget_ceiling.to_wire()),
-                eligible_countries: countries.iter().map(|c| c.as_str().to_owned()).collect(),
-                themes: open.themes,
-                opens_at: Some(open.opens_at.to_wire()),
-                closes_at: Some(open.closes_at.to_wire()),
-                criteria: open.criteria.iter().map(Criterion::to_wire).collect(),
-                required_reviews: open.required_reviews,
-            })])
+            open_round(open)
         }
         RoundCommand::Close { reason } => {
             let round = state.0.as_ref().ok_or_else(|| Rejection::not_found("round", "?"))?;
-            if round.closed {
-                return Err(Rejection::precondition("round_id", "round is closed already"));
-            }
-            check_text("reason", &reason, 0, 2_000)?;
-            Ok(vec![RoundEvent::Closed(pb::RoundClosed { round_id: round.id.to_string(), reason })])
+            close_round(round, reason)
         }
     }
 }
 
-/// Applies an event. Events were validated when they were decided; a value that does not parse (which
-/// only a damaged log could hold) is kept as its default rather than failing the replay.
+fn open_round(open: OpenRound) -> Result<Vec<RoundEvent>, Rejection> {
+    check_text("title", &open.title, 1, 200)?;
+    check_text("description", &open.description, 0, 10_000)?;
+    if !open.budget_ceiling.is_positive() {
+        return Err(Rejection::invalid("budget_ceiling.minor_units", "must be positive"));
+    }
+    let countries: BTreeSet<Country> = open.eligible_countries.iter().copied().collect();
+    check_count("eligible_countries", countries.len(), 1, 50)?;
+    check_count("themes", open.themes.len(), 0, 20)?;
+    for (i, theme) in open.themes.iter().enumerate() {
+        check_text(&format!("themes[{i}]"), theme, 1, 100)?;
+    }
+    if open.closes_at <= open.opens_at {
+        return Err(Rejection::invalid("closes_at", "must be after `opens_at`"));
+    }
+    check_criteria(&open.criteria)?;
+    if !(1..=10).contains(&open.required_reviews) {
+        return Err(Rejection::invalid("required_reviews", "must be 1 to 10"));
+    }
+    Ok(vec![RoundEvent::Opened(pb::RoundOpened {
+        round_id: open.round_id.to_string(),
+        title: open.title,
+        description: open.description,
+        budget_ceiling: Some(open.budget_ceiling.to_wire()),
+        eligible_countries: countries.iter().map(|c| c.as_str().to_owned()).collect(),
+        themes: open.themes,
+        opens_at: Some(open.opens_at.to_wire()),
+        closes_at: Some(open.closes_at.to_wire()),
+        criteria: open.criteria.iter().map(Criterion::to_wire).collect(),
+        required_reviews: open.required_reviews,
+    })])
+}
+
+/// Criteria: 1 to 20, each with a unique id, weights of 1 to 100 that sum to 100, a maximum score of 1 to 100.
+fn check_criteria(criteria: &[Criterion]) -> Result<(), Rejection> {
+    check_count("criteria", criteria.len(), 1, 20)?;
+    let mut ids = BTreeSet::new();
+    let mut total_weight = 0;
+    for (i, c) in criteria.iter().enumerate() {
+        if !valid_criterion_id(&c.id) {
+            return Err(Rejection::invalid(
+                format!("criteria[{i}].criterion_id"),
+                "must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
+            ));
+        }
+        if !ids.insert(c.id.as_str()) {
+            return Err(Rejection::invalid(format!("criteria[{i}].criterion_id"), "must be unique in the round"));
+        }
+        check_text(&format!("criteria[{i}].name"), &c.name, 1, 200)?;
+        check_text(&format!("criteria[{i}].guidance"), &c.guidance, 0, 2_000)?;
+        if !(1..=100).contains(&c.weight) {
+            return Err(Rejection::invalid(format!("criteria[{i}].weight"), "must be 1 to 100"));
+        }
+        if !(1..=100).contains(&c.max_score) {
+            return Err(Rejection::invalid(format!("criteria[{i}].max_score"), "must be 1 to 100"));
+        }
+        total_weight += c.weight;
+    }
+    if total_weight != 100 {
+        return Err(Rejection::invalid(
+            "criteria.weight",
+            format!("weights must sum to 100, they sum to {total_weight}"),
+        ));
+    }
+    Ok(())
+}
+
+fn close_round(round: &RoundData, reason: String) -> Result<Vec<RoundEvent>, Rejection> {
+    if round.closed {
+        return Err(Rejection::precondition("round_id", "round is closed already"));
+    }
+    check_text("reason", &reason, 0, 2_000)?;
+    Ok(vec![RoundEvent::Closed(pb::RoundClosed { round_id: round.id.to_string(), reason })])
+}
+
+/// Folds an event into the round, reading its values into domain values once; an event whose values do
+/// not read is an error naming the value, never skipped.
 pub fn apply(state: Round, event: &RoundEvent) -> Result<Round, WireError> {
     match event {
         RoundEvent::Opened(e) => Ok(Round(Some(opened(e)?))),
