@@ -1,5 +1,6 @@
 //! Domain events as log payloads: the protobuf message, encoded, with `event_type` = its message name.
 
+use contracts::values::WireError;
 use service_runtime::Aggregate;
 
 use crate::domain::application::{self, Application, ApplicationEvent};
@@ -24,7 +25,7 @@ service_runtime::domain_event_codec!(ApplicationEvent {
 impl Aggregate for Round {
     type Event = RoundEvent;
     const STREAM_TYPE: &'static str = "round";
-    fn apply(self, event: &RoundEvent) -> Round {
+    fn apply(self, event: &RoundEvent) -> Result<Round, WireError> {
         round::apply(self, event)
     }
 }
@@ -32,7 +33,7 @@ impl Aggregate for Round {
 impl Aggregate for Organisation {
     type Event = OrganisationEvent;
     const STREAM_TYPE: &'static str = "organisation";
-    fn apply(self, event: &OrganisationEvent) -> Organisation {
+    fn apply(self, event: &OrganisationEvent) -> Result<Organisation, WireError> {
         organisation::apply(self, event)
     }
 }
@@ -40,7 +41,7 @@ impl Aggregate for Organisation {
 impl Aggregate for Application {
     type Event = ApplicationEvent;
     const STREAM_TYPE: &'static str = "application";
-    fn apply(self, event: &ApplicationEvent) -> Application {
+    fn apply(self, event: &ApplicationEvent) -> Result<Application, WireError> {
         application::apply(self, event)
     }
 }

@@ -8,7 +8,7 @@ use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, Servic
 use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 
-use crate::domain::application::{self, Application, ApplicationCommand, ApplicationData, Content};
+use crate::domain::application::{self, Application, ApplicationCommand, ApplicationData, Content, Review};
 use crate::domain::organisation::{self, Organisation, RegisterOrganisation};
 use crate::domain::round::{self, Criterion, OpenRound, Round, RoundCommand, RoundData};
 use crate::domain::{ApplicationId, OrganisationId, RoundId};
@@ -370,10 +370,10 @@ impl ApplicationsApi {
 fn organisation_summary(organisation: &Organisation, version: u64) -> Option<pb::Organisation> {
     let o = organisation.registered.as_ref()?;
     Some(pb::Organisation {
-        organisation_id: o.organisation_id.clone(),
+        organisation_id: o.organisation_id.to_string(),
         legal_name: o.legal_name.clone(),
-        country: o.country.clone(),
-        organisation_type: o.organisation_type,
+        country: o.country.as_str().to_owned(),
+        organisation_type: o.organisation_type as i32,
         registration_number: o.registration_number.clone(),
         contact_person: None,
         version,
@@ -394,12 +394,7 @@ fn application_view(app: &ApplicationData, version: u64, viewer: &Actor) -> pb::
                 declared: r.declaration.is_some(),
                 has_conflict: r.declaration.as_ref().is_some_and(|d| d.0),
                 conflict_statement: r.declaration.as_ref().map(|d| d.1.clone()).unwrap_or_default(),
-                review: r.review.as_ref().map(|v| pb::Review {
-                    scores: v.scores.clone(),
-                    weighted_total_basis_points: v.weighted_total_basis_points,
-                    recommendation: v.recommendation,
-                    comment: v.comment.clone(),
-                }),
+                review: r.review.as_ref().map(Review::to_wire),
             })
             .collect(),
     };

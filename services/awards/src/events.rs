@@ -1,5 +1,6 @@
 //! Domain events as log payloads: the protobuf message, encoded, with `event_type` = its message name.
 
+use contracts::values::WireError;
 use service_runtime::Aggregate;
 
 use crate::domain::award::{self, Award, AwardEvent};
@@ -25,7 +26,7 @@ service_runtime::domain_event_codec!(AwardEvent {
 impl Aggregate for Award {
     type Event = AwardEvent;
     const STREAM_TYPE: &'static str = "award";
-    fn apply(self, event: &AwardEvent) -> Award {
+    fn apply(self, event: &AwardEvent) -> Result<Award, WireError> {
         award::apply(self, event)
     }
 }

@@ -9,7 +9,7 @@ use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, Servic
 use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 
-use crate::domain::award::{self, Award, AwardCommand, AwardData, Context, PaymentInput, VariationStatus};
+use crate::domain::award::{self, Award, AwardCommand, AwardData, Context, Payment, VariationStatus};
 use crate::domain::terms::{Change, Move, Terms};
 use crate::domain::{AwardId, OrganisationId, RoundId};
 use crate::index::Index;
@@ -146,7 +146,7 @@ fn award_view(award: &AwardData, version: u64, history: Vec<pb::HistoryEntry>) -
                         }),
                         status: status as i32,
                         conditions_met: t.required_reports.iter().all(|r| award.met.contains_key(r)),
-                        payment: release.map(|r| r.payment.clone()),
+                        payment: release.map(|r| r.payment.to_wire()),
                         released_by: release.map(|r| r.released_by.clone()).unwrap_or_default(),
                     }
                 })
@@ -186,7 +186,7 @@ fn award_view(award: &AwardData, version: u64, history: Vec<pb::HistoryEntry>) -
             .iter()
             .map(|v| pb::VariationView {
                 variation_id: v.variation_id.clone(),
-                change: Some(v.change.clone()),
+                change: Some(v.change.to_wire()),
                 reason: v.reason.clone(),
                 requested_by: v.requested_by.clone(),
                 status: match v.status {
@@ -232,7 +232,7 @@ impl AwardsService for AwardsApi {
 
     async fn release_tranche(&self, request: Request<pb::ReleaseTrancheRequest>) -> Reply<pb::AwardResponse> {
         service_runtime::command_rpc!(self, request, rpc_path!("ReleaseTranche"), |ctx, req| {
-            let payment = PaymentInput::from_wire("payment", req.payment.as_ref())?;
+            let payment = Payment::from_wire("payment", req.payment.as_ref())?;
             let command = AwardCommand::ReleaseTranche { tranche_id: req.tranche_id.clone(), payment };
             (award_id(&req.award_id)?, None, command)
         })

@@ -1,5 +1,6 @@
 //! Domain events as log payloads: the protobuf message, encoded, with `event_type` = its message name.
 
+use contracts::values::WireError;
 use service_runtime::Aggregate;
 
 use crate::domain::schedule::{self, ReportingEvent, Schedule};
@@ -23,7 +24,7 @@ pub const STREAM_TYPE: &str = "obligations";
 impl Aggregate for Schedule {
     type Event = ReportingEvent;
     const STREAM_TYPE: &'static str = STREAM_TYPE;
-    fn apply(self, event: &ReportingEvent) -> Schedule {
+    fn apply(self, event: &ReportingEvent) -> Result<Schedule, WireError> {
         schedule::apply(self, event)
     }
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use std::collections::HashSet;
 
 use contracts::common::v1::SealedPersonalData;
-use contracts::values::Timestamp;
+use contracts::values::{Timestamp, WireError};
 use event_log::{
     AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, RecordedEvent, StreamId,
 };
@@ -41,7 +41,9 @@ pub trait Aggregate: Default + Clone {
     type Event: DomainEvent;
     /// The stream type, e.g. `application`.
     const STREAM_TYPE: &'static str;
-    fn apply(self, event: &Self::Event) -> Self;
+    /// Folds one event. An event whose values cannot be read into the state is an error naming the value,
+    /// never skipped: a state folded past it would be a state the log does not hold.
+    fn apply(self, event: &Self::Event) -> Result<Self, WireError>;
 }
 
 /// An aggregate as loaded from its stream.
@@ -156,7 +158,12 @@ impl EventStore {
             let event = A::Event::decode_payload(&recorded.event_type, &recorded.payload).map_err(|e| {
                 ServiceError::Internal(format!("cannot decode event at position {}: {e}", recorded.position))
             })?;
-            loaded.state = loaded.state.apply(&event);
+            loaded.state = loaded.state.apply(&event).map_err(|e| {
+                ServiceError::Internal(format!(
+                    "cannot fold {} at position {}: {e}",
+                    recorded.event_type, recorded.position
+                ))
+            })?;
             loaded.stream_version = Some(recorded.stream_version);
         }
         Ok(loaded)
@@ -315,7 +322,9 @@ impl EventStore {
         // The answer shows the state after the command: with what it erased shown as erased.
         let base =
             if erased_now.is_empty() { loaded.state.clone() } else { self.load_erasing::<A>(key, &erased_now)?.state };
-        let state = events.iter().fold(base, |state, event| state.apply(event));
+        let state = events.iter().try_fold(base, |state, event| state.apply(event)).map_err(|e| {
+            ServiceError::Internal(format!("{} decided an event its aggregate cannot fold: {e}", ctx.rpc))
+        })?;
         let response = respond(&state, version);
         // Stored for retries, the answer is sealed like the text the command recorded; text it shows that the
         // command did not write (a report shown with an acceptance) is left out of the stored copy.
@@ -491,8 +500,8 @@ mod tests {
     impl Aggregate for Counter {
         type Event = Added;
         const STREAM_TYPE: &'static str = "counter";
-        fn apply(self, event: &Added) -> Counter {
-            Counter(self.0 + event.0)
+        fn apply(self, event: &Added) -> Result<Counter, WireError> {
+            Ok(Counter(self.0 + event.0))
         }
     }
 

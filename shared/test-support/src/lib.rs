@@ -17,6 +17,7 @@
 
 pub mod authorization;
 pub mod broker;
+pub mod decider;
 pub mod disk;
 pub mod fixtures;
 pub mod identity;

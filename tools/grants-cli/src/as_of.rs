@@ -132,7 +132,10 @@ async fn fold<A: Aggregate>(
     for event in events.iter().filter(|e| point.includes(e)) {
         let decoded = A::Event::decode_payload(&event.event_type, &event.payload)
             .map_err(|e| anyhow::anyhow!("{service}: event at position {} does not decode: {e}", event.position))?;
-        folded.state = folded.state.apply(&decoded);
+        folded.state = folded
+            .state
+            .apply(&decoded)
+            .with_context(|| format!("{service}: event at position {} cannot be folded", event.position))?;
         folded.applied += 1;
         folded.last = Some((event.position, event.recorded_at.as_micros(), event.event_type.clone()));
     }
@@ -189,7 +192,7 @@ pub async fn application(connection: &Connection, id: uuid::Uuid, point: Point) 
                 "subject": r.subject,
                 "declared": r.declaration.is_some(),
                 "has_conflict": r.declaration.as_ref().is_some_and(|(conflict, _)| *conflict),
-                "review": r.review.as_ref().map(|review| message_json(&decoder, "applications", "ReviewRecorded", review)),
+                "review": r.review.as_ref().map(|review| message_json(&decoder, "applications", "Review", &review.to_wire())),
             })).collect::<Vec<_>>(),
             "completed_reviews": app.completed_reviews().len(),
             "decision": app.decision.as_ref().map(|d| json!({
@@ -261,7 +264,7 @@ pub async fn award(connection: &Connection, id: uuid::Uuid, point: Point) -> any
                             VariationStatus::Approved => "APPROVED",
                             VariationStatus::Declined => "DECLINED",
                         },
-                        "change": message_json(&decoder, "awards", "VariationChange", &v.change),
+                        "change": message_json(&decoder, "awards", "VariationChange", &v.change.to_wire()),
                         "reason": v.reason,
                         "requested_by": v.requested_by,
                         "decided_by": v.decided_by,

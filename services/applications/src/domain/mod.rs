@@ -1,5 +1,6 @@
 //! The applications domain: pure, synchronous aggregates. Each has `handle(&state, command, ...) ->
-//! Result<Vec<Event>, Rejection>` and `apply(state, &event) -> state`; nothing here does IO.
+//! Result<Vec<Event>, Rejection>` and `apply(state, &event) -> Result<state, WireError>`, which reads the
+//! event's values into domain values once and names the value it cannot read; nothing here does IO.
 //!
 //! Events are the protobuf messages of `grants.applications.v1` (plain data), so what the domain decides
 //! is exactly what is stored and published.

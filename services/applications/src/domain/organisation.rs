@@ -1,7 +1,8 @@
 //! Partner organisations: registered once; their contact person's personal data recorded sealed and erasable.
 
 use contracts::applications::v1 as pb;
-use contracts::values::Country;
+use contracts::common::v1::SealedPersonalData;
+use contracts::values::{Country, WireError};
 
 use super::{OrganisationId, Rejection, check_text};
 
@@ -15,7 +16,7 @@ pub struct RegisterOrganisation {
     /// The plaintext, to check; only `sealed_contact_person` is recorded.
     pub contact_person: pb::ContactPerson,
     /// The same contact person, encrypted under a key of its own (see the `personal-data` crate).
-    pub sealed_contact_person: contracts::common::v1::SealedPersonalData,
+    pub sealed_contact_person: SealedPersonalData,
     /// Whether another organisation holds this registration number in this country (from the index).
     pub registration_number_taken: bool,
 }
@@ -32,10 +33,41 @@ pub enum OrganisationEvent {
     ContactPersonErased(pb::ContactPersonErased),
 }
 
+/// What a registration recorded about an organisation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registration {
+    pub organisation_id: OrganisationId,
+    pub legal_name: String,
+    pub country: Country,
+    pub organisation_type: pb::OrganisationType,
+    pub registration_number: String,
+    /// The contact person as recorded: sealed, readable only while its key exists.
+    pub sealed_contact_person: Option<SealedPersonalData>,
+}
+
+impl Registration {
+    fn from_wire(e: &pb::OrganisationRegistered) -> Result<Registration, WireError> {
+        let organisation_type = match pb::OrganisationType::try_from(e.organisation_type) {
+            Ok(pb::OrganisationType::Unspecified) | Err(_) => {
+                return Err(WireError::new("organisation_type", "must be a known organisation type"));
+            }
+            Ok(organisation_type) => organisation_type,
+        };
+        Ok(Registration {
+            organisation_id: OrganisationId::parse("organisation_id", &e.organisation_id)?,
+            legal_name: e.legal_name.clone(),
+            country: Country::parse("country", &e.country)?,
+            organisation_type,
+            registration_number: e.registration_number.clone(),
+            sealed_contact_person: e.sealed_contact_person.clone(),
+        })
+    }
+}
+
 /// An organisation's state: `registered` is `None` until it is registered.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Organisation {
-    pub registered: Option<pb::OrganisationRegistered>,
+    pub registered: Option<Registration>,
     pub contact_person_erased: bool,
 }
 
@@ -90,22 +122,25 @@ pub fn handle_erase(state: &Organisation, command: EraseContactPerson) -> Result
     }
     check_text("reason", &command.reason, 1, 500)?;
     Ok(vec![OrganisationEvent::ContactPersonErased(pb::ContactPersonErased {
-        organisation_id: registered.organisation_id.clone(),
+        organisation_id: registered.organisation_id.to_string(),
         key_id: registered.sealed_contact_person.as_ref().map(|s| s.key_id.clone()).unwrap_or_default(),
         reason: command.reason,
         sealed_text: None,
     })])
 }
 
-pub fn apply(state: Organisation, event: &OrganisationEvent) -> Organisation {
-    match event {
-        OrganisationEvent::Registered(e) => Organisation { registered: Some(e.clone()), ..state },
+/// Folds an event into the organisation; a registration whose values do not read is an error naming the value.
+pub fn apply(state: Organisation, event: &OrganisationEvent) -> Result<Organisation, WireError> {
+    Ok(match event {
+        OrganisationEvent::Registered(e) => Organisation { registered: Some(Registration::from_wire(e)?), ..state },
         OrganisationEvent::ContactPersonErased(_) => Organisation { contact_person_erased: true, ..state },
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use test_support::decider::{given, given_state};
+
     use super::*;
 
     fn command() -> RegisterOrganisation {
@@ -120,7 +155,7 @@ mod tests {
                 email: "contact@example.org".into(),
                 phone: String::new(),
             },
-            sealed_contact_person: contracts::common::v1::SealedPersonalData {
+            sealed_contact_person: SealedPersonalData {
                 key_id: uuid::Uuid::from_u128(9).to_string(),
                 nonce: vec![1; 24],
                 ciphertext: vec![2; 40],
@@ -131,8 +166,7 @@ mod tests {
 
     #[test]
     fn registers_once() {
-        let events = handle(&Organisation::default(), command()).unwrap();
-        let state = events.iter().fold(Organisation::default(), apply);
+        let state = given([]).when(|none| handle(none, command())).then_accept().0;
         assert_eq!(state.registered.as_ref().unwrap().legal_name, "Migrant Forum Asia");
         assert!(matches!(handle(&state, command()), Err(Rejection::Duplicate { .. })));
     }
@@ -155,16 +189,15 @@ mod tests {
             handle_erase(&Organisation::default(), erase()),
             Err(Rejection::Invalid { field, .. }) if field == "organisation_id"
         ));
-        let registered =
-            handle(&Organisation::default(), command()).unwrap().iter().fold(Organisation::default(), apply);
+        let registered = given([]).when(|none| handle(none, command())).then_accept().0;
         assert!(matches!(
             handle_erase(&registered, EraseContactPerson { reason: String::new() }),
             Err(Rejection::Invalid { field, .. }) if field == "reason"
         ));
-        let events = handle_erase(&registered, erase()).unwrap();
+        let (state, events) =
+            given_state(registered).when(|registered| handle_erase(registered, erase())).then_accept();
         let OrganisationEvent::ContactPersonErased(erased) = &events[0] else { panic!("{events:?}") };
         assert_eq!(erased.key_id, uuid::Uuid::from_u128(9).to_string());
-        let state = events.iter().fold(registered, apply);
         assert!(state.contact_person_erased);
         assert!(matches!(handle_erase(&state, erase()), Err(Rejection::Precondition { .. })));
     }
@@ -190,5 +223,14 @@ mod tests {
         }
         let taken = RegisterOrganisation { registration_number_taken: true, ..command() };
         assert!(matches!(handle(&Organisation::default(), taken), Err(Rejection::Duplicate { .. })));
+    }
+
+    #[test]
+    fn a_registration_whose_values_do_not_read_is_a_fold_error_naming_the_value() {
+        let (_, events) = given([]).when(|none| handle(none, command())).then_accept();
+        let OrganisationEvent::Registered(registered) = &events[0] else { panic!("{events:?}") };
+        let untyped = pb::OrganisationRegistered { organisation_type: 0, ..registered.clone() };
+        let error = apply(Organisation::default(), &OrganisationEvent::Registered(untyped)).unwrap_err();
+        assert_eq!(error.field, "organisation_type");
     }
 }

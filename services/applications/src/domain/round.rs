@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Country, Currency, Money, Timestamp};
+use contracts::values::{Country, Currency, Money, Timestamp, WireError};
 
 use super::{Rejection, RoundId, check_count, check_text};
 
@@ -115,114 +115,133 @@ pub fn handle(state: &Round, command: RoundCommand) -> Result<Vec<RoundEvent>, R
             if state.0.is_some() {
                 return Err(Rejection::duplicate("round", open.round_id.to_string()));
             }
-            check_text("title", &open.title, 1, 200)?;
-            check_text("description", &open.description, 0, 10_000)?;
-            if !open.budget_ceiling.is_positive() {
-                return Err(Rejection::invalid("budget_ceiling.minor_units", "must be positive"));
-            }
-            let countries: BTreeSet<Country> = open.eligible_countries.iter().copied().collect();
-            check_count("eligible_countries", countries.len(), 1, 50)?;
-            check_count("themes", open.themes.len(), 0, 20)?;
-            for (i, theme) in open.themes.iter().enumerate() {
-                check_text(&format!("themes[{i}]"), theme, 1, 100)?;
-            }
-            if open.closes_at <= open.opens_at {
-                return Err(Rejection::invalid("closes_at", "must be after `opens_at`"));
-            }
-            check_count("criteria", open.criteria.len(), 1, 20)?;
-            let mut ids = BTreeSet::new();
-            let mut total_weight = 0;
-            for (i, c) in open.criteria.iter().enumerate() {
-                if !valid_criterion_id(&c.id) {
-                    return Err(Rejection::invalid(
-                        format!("criteria[{i}].criterion_id"),
-                        "must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
-                    ));
-                }
-                if !ids.insert(c.id.as_str()) {
-                    return Err(Rejection::invalid(
-                        format!("criteria[{i}].criterion_id"),
-                        "must be unique in the round",
-                    ));
-                }
-                check_text(&format!("criteria[{i}].name"), &c.name, 1, 200)?;
-                check_text(&format!("criteria[{i}].guidance"), &c.guidance, 0, 2_000)?;
-                if !(1..=100).contains(&c.weight) {
-                    return Err(Rejection::invalid(format!("criteria[{i}].weight"), "must be 1 to 100"));
-                }
-                if !(1..=100).contains(&c.max_score) {
-                    return Err(Rejection::invalid(format!("criteria[{i}].max_score"), "must be 1 to 100"));
-                }
-                total_weight += c.weight;
-            }
-            if total_weight != 100 {
-                return Err(Rejection::invalid(
-                    "criteria.weight",
-                    format!("weights must sum to 100, they sum to {total_weight}"),
-                ));
-            }
-            if !(1..=10).contains(&open.required_reviews) {
-                return Err(Rejection::invalid("required_reviews", "must be 1 to 10"));
-            }
-            Ok(vec![RoundEvent::Opened(pb::RoundOpened {
-                round_id: open.round_id.to_string(),
-                title: open.title,
-                description: open.description,
-                budget_ceiling: Some(open.budget_ceiling.to_wire()),
-                eligible_countries: countries.iter().map(|c| c.as_str().to_owned()).collect(),
-                themes: open.themes,
-                opens_at: Some(open.opens_at.to_wire()),
-                closes_at: Some(open.closes_at.to_wire()),
-                criteria: open.criteria.iter().map(Criterion::to_wire).collect(),
-                required_reviews: open.required_reviews,
-            })])
+            open_round(open)
         }
         RoundCommand::Close { reason } => {
             let round = state.0.as_ref().ok_or_else(|| Rejection::not_found("round", "?"))?;
-            if round.closed {
-                return Err(Rejection::precondition("round_id", "round is closed already"));
-            }
-            check_text("reason", &reason, 0, 2_000)?;
-            Ok(vec![RoundEvent::Closed(pb::RoundClosed { round_id: round.id.to_string(), reason })])
+            close_round(round, reason)
         }
     }
 }
 
-/// Applies an event. Events were validated when they were decided; a value that does not parse (which
-/// only a damaged log could hold) is kept as its default rather than failing the replay.
-pub fn apply(state: Round, event: &RoundEvent) -> Round {
-    match event {
-        RoundEvent::Opened(e) => {
-            let Ok(id) = RoundId::parse("round_id", &e.round_id) else { return state };
-            let Ok(ceiling) = Money::from_wire("budget_ceiling", e.budget_ceiling.as_ref()) else { return state };
-            Round(Some(RoundData {
-                id,
-                title: e.title.clone(),
-                description: e.description.clone(),
-                budget_ceiling: ceiling,
-                eligible_countries: e.eligible_countries.iter().filter_map(|c| Country::parse("", c).ok()).collect(),
-                themes: e.themes.clone(),
-                opens_at: Timestamp::from_wire("", e.opens_at.as_ref()).unwrap_or_default(),
-                closes_at: Timestamp::from_wire("", e.closes_at.as_ref()).unwrap_or_default(),
-                criteria: e.criteria.iter().map(Criterion::from_wire).collect(),
-                required_reviews: e.required_reviews,
-                closed: false,
-                close_reason: String::new(),
-            }))
+fn open_round(open: OpenRound) -> Result<Vec<RoundEvent>, Rejection> {
+    check_text("title", &open.title, 1, 200)?;
+    check_text("description", &open.description, 0, 10_000)?;
+    if !open.budget_ceiling.is_positive() {
+        return Err(Rejection::invalid("budget_ceiling.minor_units", "must be positive"));
+    }
+    let countries: BTreeSet<Country> = open.eligible_countries.iter().copied().collect();
+    check_count("eligible_countries", countries.len(), 1, 50)?;
+    check_count("themes", open.themes.len(), 0, 20)?;
+    for (i, theme) in open.themes.iter().enumerate() {
+        check_text(&format!("themes[{i}]"), theme, 1, 100)?;
+    }
+    if open.closes_at <= open.opens_at {
+        return Err(Rejection::invalid("closes_at", "must be after `opens_at`"));
+    }
+    check_criteria(&open.criteria)?;
+    if !(1..=10).contains(&open.required_reviews) {
+        return Err(Rejection::invalid("required_reviews", "must be 1 to 10"));
+    }
+    Ok(vec![RoundEvent::Opened(pb::RoundOpened {
+        round_id: open.round_id.to_string(),
+        title: open.title,
+        description: open.description,
+        budget_ceiling: Some(open.budget_ceiling.to_wire()),
+        eligible_countries: countries.iter().map(|c| c.as_str().to_owned()).collect(),
+        themes: open.themes,
+        opens_at: Some(open.opens_at.to_wire()),
+        closes_at: Some(open.closes_at.to_wire()),
+        criteria: open.criteria.iter().map(Criterion::to_wire).collect(),
+        required_reviews: open.required_reviews,
+    })])
+}
+
+/// Criteria: 1 to 20, each with a unique id, weights of 1 to 100 that sum to 100, a maximum score of 1 to 100.
+fn check_criteria(criteria: &[Criterion]) -> Result<(), Rejection> {
+    check_count("criteria", criteria.len(), 1, 20)?;
+    let mut ids = BTreeSet::new();
+    let mut total_weight = 0;
+    for (i, c) in criteria.iter().enumerate() {
+        if !valid_criterion_id(&c.id) {
+            return Err(Rejection::invalid(
+                format!("criteria[{i}].criterion_id"),
+                "must be 1 to 64 characters of a-z, 0-9, '_' and '-'",
+            ));
         }
+        if !ids.insert(c.id.as_str()) {
+            return Err(Rejection::invalid(format!("criteria[{i}].criterion_id"), "must be unique in the round"));
+        }
+        check_text(&format!("criteria[{i}].name"), &c.name, 1, 200)?;
+        check_text(&format!("criteria[{i}].guidance"), &c.guidance, 0, 2_000)?;
+        if !(1..=100).contains(&c.weight) {
+            return Err(Rejection::invalid(format!("criteria[{i}].weight"), "must be 1 to 100"));
+        }
+        if !(1..=100).contains(&c.max_score) {
+            return Err(Rejection::invalid(format!("criteria[{i}].max_score"), "must be 1 to 100"));
+        }
+        total_weight += c.weight;
+    }
+    if total_weight != 100 {
+        return Err(Rejection::invalid(
+            "criteria.weight",
+            format!("weights must sum to 100, they sum to {total_weight}"),
+        ));
+    }
+    Ok(())
+}
+
+fn close_round(round: &RoundData, reason: String) -> Result<Vec<RoundEvent>, Rejection> {
+    if round.closed {
+        return Err(Rejection::precondition("round_id", "round is closed already"));
+    }
+    check_text("reason", &reason, 0, 2_000)?;
+    Ok(vec![RoundEvent::Closed(pb::RoundClosed { round_id: round.id.to_string(), reason })])
+}
+
+/// Folds an event into the round, reading its values into domain values once; an event whose values do
+/// not read is an error naming the value, never skipped.
+pub fn apply(state: Round, event: &RoundEvent) -> Result<Round, WireError> {
+    match event {
+        RoundEvent::Opened(e) => Ok(Round(Some(opened(e)?))),
         RoundEvent::Closed(e) => {
             let mut state = state;
             if let Some(round) = state.0.as_mut() {
                 round.closed = true;
                 round.close_reason = e.reason.clone();
             }
-            state
+            Ok(state)
         }
     }
 }
 
+fn opened(e: &pb::RoundOpened) -> Result<RoundData, WireError> {
+    let eligible_countries = e
+        .eligible_countries
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Country::parse(&format!("eligible_countries[{i}]"), c))
+        .collect::<Result<_, _>>()?;
+    Ok(RoundData {
+        id: RoundId::parse("round_id", &e.round_id)?,
+        title: e.title.clone(),
+        description: e.description.clone(),
+        budget_ceiling: Money::from_wire("budget_ceiling", e.budget_ceiling.as_ref())?,
+        eligible_countries,
+        themes: e.themes.clone(),
+        opens_at: Timestamp::from_wire("opens_at", e.opens_at.as_ref())?,
+        closes_at: Timestamp::from_wire("closes_at", e.closes_at.as_ref())?,
+        criteria: e.criteria.iter().map(Criterion::from_wire).collect(),
+        required_reviews: e.required_reviews,
+        closed: false,
+        close_reason: String::new(),
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
+    use test_support::decider::{given, given_state};
+
     use super::*;
 
     pub fn usd(minor: i64) -> Money {
@@ -260,7 +279,7 @@ pub(crate) mod tests {
     }
 
     pub fn opened() -> Round {
-        handle(&Round::default(), RoundCommand::Open(open_command())).unwrap().iter().fold(Round::default(), apply)
+        given([]).when(|round| handle(round, RoundCommand::Open(open_command()))).then_accept().0
     }
 
     fn rejected(state: &Round, command: RoundCommand) -> Rejection {
@@ -318,8 +337,8 @@ pub(crate) mod tests {
     fn a_round_opens_once_and_closes_once() {
         let round = opened();
         assert!(matches!(rejected(&round, RoundCommand::Open(open_command())), Rejection::Duplicate { .. }));
-        let closed =
-            handle(&round, RoundCommand::Close { reason: "budget used".into() }).unwrap().iter().fold(round, apply);
+        let close = RoundCommand::Close { reason: "budget used".into() };
+        let closed = given_state(round).when(|round| handle(round, close)).then_accept().0;
         assert!(!closed.0.as_ref().unwrap().accepts_submissions(Timestamp::from_micros(5_000)));
         let r = rejected(&closed, RoundCommand::Close { reason: String::new() });
         assert!(matches!(r, Rejection::Precondition { .. }));

@@ -1,6 +1,8 @@
 //! The awards domain: one pure aggregate, the award. [`award::handle`] decides a command and
-//! [`award::apply`] folds an event; [`award::offer`] and [`award::accept_report`] decide what the events of
-//! other services (consumed from the bus) mean for an award. Nothing here does IO.
+//! [`award::apply`] folds an event (reading its values into domain values once, or naming the value it
+//! cannot read); [`award::offer`] and [`award::accept_report`] decide what the events of other services
+//! (consumed from the bus) mean for an award. [`terms`] holds the agreement's terms, their rules, budget
+//! reallocations and what a variation changes. Nothing here does IO.
 //!
 //! Events are the protobuf messages of `grants.awards.v1`, so what the domain decides is exactly what is
 //! stored and published.

@@ -6,7 +6,9 @@ use contracts::awards::v1 as pb;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
 use contracts::values::{Currency, Date, Money, Timestamp};
 
-use super::award::{self, Award, AwardCommand, AwardEvent, Context, PaymentInput, Status};
+use test_support::decider::{fold, given, given_state};
+
+use super::award::{self, Award, AwardCommand, AwardEvent, Context, Payment, Status};
 use super::terms::{BudgetLine, Change, Move, Requirement, Terms, TrancheTerms};
 use super::{Actor, ApplicationId, AwardId, Rejection, Role};
 
@@ -51,24 +53,18 @@ fn approved(amount: Money) -> apps::ApplicationApproved {
     }
 }
 
-fn fold(state: Award, events: &[AwardEvent]) -> Award {
-    events.iter().fold(state, award::apply)
+fn decide(actor: &Actor, command: AwardCommand) -> impl FnOnce(&Award) -> Result<Vec<AwardEvent>, Rejection> {
+    move |state| award::handle(state, Context { actor, now: Timestamp::from_micros(1_000) }, command)
 }
 
 /// Runs a command that must succeed and folds its events.
 fn ok(state: Award, actor: &Actor, command: AwardCommand) -> (Award, Vec<AwardEvent>) {
-    let events = award::handle(&state, Context { actor, now: Timestamp::from_micros(1_000) }, command)
-        .unwrap_or_else(|e| panic!("command rejected: {e}"));
-    assert!(!events.is_empty());
-    (fold(state, &events), events)
+    given_state(state).when(decide(actor, command)).then_accept()
 }
 
 /// Runs a command that must be rejected; returns the rejection.
 fn rejected(state: &Award, actor: &Actor, command: AwardCommand) -> Rejection {
-    match award::handle(state, Context { actor, now: Timestamp::from_micros(1_000) }, command) {
-        Ok(events) => panic!("command accepted with {events:?}"),
-        Err(rejection) => rejection,
-    }
+    given_state(state.clone()).when(decide(actor, command)).then_reject()
 }
 
 fn field(rejection: &Rejection) -> &str {
@@ -129,8 +125,7 @@ fn tranche(id: &str, kind: pb::TrancheKind, amount: i64, due: Date, reports: &[&
 }
 
 fn offered() -> Award {
-    let events = award::offer(&Award::default(), &approved(usd(100_000))).unwrap();
-    fold(Award::default(), &events)
+    given([]).when(|none| award::offer(none, &approved(usd(100_000)))).then_accept().0
 }
 
 fn with_terms(terms: Terms) -> Award {
@@ -163,8 +158,8 @@ fn accept(state: Award, report_ref: &str, kind: ReportKind, by: &str) -> Award {
     fold(state, &events)
 }
 
-fn pay(amount: Money) -> PaymentInput {
-    PaymentInput {
+fn pay(amount: Money) -> Payment {
+    Payment {
         paid_amount: amount,
         exchange_rate: String::new(),
         rate_source: String::new(),
@@ -399,18 +394,18 @@ fn payments_in_the_award_currency_pay_the_tranche_exactly() {
 
 #[test]
 fn payments_in_another_currency_record_rate_source_and_value_date() {
-    let command = |payment: PaymentInput| AwardCommand::ReleaseTranche { tranche_id: "t1".into(), payment };
+    let command = |payment: Payment| AwardCommand::ReleaseTranche { tranche_id: "t1".into(), payment };
     let r = rejected(&signed(), &finance(), command(pay(thb(1_445_000))));
     assert_eq!(field(&r), "payment.exchange_rate");
-    let full = PaymentInput {
+    let full = Payment {
         exchange_rate: "36.125".into(),
         rate_source: "Bank of Thailand reference rate".into(),
         rate_value_date: Some(date(2026, 1, 14)),
         ..pay(thb(1_445_000))
     };
-    let r = rejected(&signed(), &finance(), command(PaymentInput { rate_source: String::new(), ..full.clone() }));
+    let r = rejected(&signed(), &finance(), command(Payment { rate_source: String::new(), ..full.clone() }));
     assert_eq!(field(&r), "payment.rate_source");
-    let r = rejected(&signed(), &finance(), command(PaymentInput { rate_value_date: None, ..full.clone() }));
+    let r = rejected(&signed(), &finance(), command(Payment { rate_value_date: None, ..full.clone() }));
     assert_eq!(field(&r), "payment.rate_value_date");
     let (state, events) = ok(signed(), &finance(), command(full));
     let AwardEvent::TrancheReleased(e) = &events[0] else { panic!() };
@@ -456,8 +451,8 @@ fn a_report_acceptance_must_match_a_requirement_of_a_signed_agreement() {
 #[test]
 fn a_second_acceptance_of_a_met_requirement_changes_nothing() {
     let state = accept(signed(), "progress-1", ReportKind::Progress, "reviewer-9");
-    let again = award::accept_report(&state, &acceptance("progress-1", ReportKind::Progress, "someone-else"));
-    assert_eq!(again.unwrap(), Vec::new());
+    let again = acceptance("progress-1", ReportKind::Progress, "someone-else");
+    let state = given_state(state).when(|state| award::accept_report(state, &again)).then_expect([]);
     assert_eq!(data(&state).met["progress-1"].accepted_by, "reviewer-9");
 }
 
@@ -634,6 +629,13 @@ fn status_changes_follow_the_lifecycle() {
 }
 
 #[test]
+fn a_suspension_records_exactly_its_reason() {
+    let suspended = pb::AwardSuspended { award_id: award_id().to_string(), reason: "audit".into(), sealed_text: None };
+    let suspend = AwardCommand::Suspend { reason: "audit".into() };
+    given_state(signed()).when(decide(&officer(), suspend)).then_expect([AwardEvent::Suspended(suspended)]);
+}
+
+#[test]
 fn closing_needs_every_tranche_settled_and_the_final_report_accepted() {
     let close = || AwardCommand::Close { comment: String::new() };
     let state = signed();
@@ -680,4 +682,27 @@ fn partners_act_only_on_their_own_organisations_awards() {
 fn rejections_are_preconditions_when_the_input_is_well_formed() {
     assert!(is_precondition(&rejected(&with_terms(terms()), &finance(), release("t1", 40_000))));
     assert!(!is_precondition(&rejected(&signed(), &officer(), AwardCommand::Suspend { reason: String::new() })));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Folding
+
+#[test]
+fn an_event_whose_values_do_not_read_is_a_fold_error_naming_the_value() {
+    let paid = pb::TrancheReleased {
+        award_id: award_id().to_string(),
+        tranche_id: "t1".into(),
+        amount: Some(usd(40_000).to_wire()),
+        released_total: Some(usd(40_000).to_wire()),
+        payment: Some(pay(usd(40_000)).to_wire()),
+        released_by: "finance-1".into(),
+        ..Default::default()
+    };
+    assert!(award::apply(signed(), &AwardEvent::TrancheReleased(paid.clone())).is_ok());
+    let unpaid = AwardEvent::TrancheReleased(pb::TrancheReleased { payment: None, ..paid });
+    assert_eq!(award::apply(signed(), &unpaid).unwrap_err().field, "payment");
+    let unchanged =
+        pb::VariationRequested { award_id: award_id().to_string(), variation_id: "v1".into(), ..Default::default() };
+    let error = award::apply(signed(), &AwardEvent::VariationRequested(unchanged)).unwrap_err();
+    assert_eq!(error.field, "change");
 }

@@ -6,6 +6,8 @@ use contracts::common::v1 as common;
 use contracts::reporting::v1::{self as pb, ReportKind};
 use contracts::values::{Date, Timestamp};
 
+use test_support::decider::{fold, given, given_state};
+
 use super::catalogue::Catalogue;
 use super::dates;
 use super::schedule::{self, Command, Context, ReportingEvent, Schedule, Status, Submission};
@@ -87,13 +89,8 @@ fn signed() -> awards::AgreementSigned {
     }
 }
 
-fn fold(state: Schedule, events: &[ReportingEvent]) -> Schedule {
-    events.iter().fold(state, schedule::apply)
-}
-
 fn scheduled() -> Schedule {
-    let events = schedule::on_agreement_signed(&Schedule::default(), &signed()).unwrap();
-    fold(Schedule::default(), &events)
+    given([]).when(|none| schedule::on_agreement_signed(none, &signed())).then_accept().0
 }
 
 fn partner() -> Actor {
@@ -115,8 +112,7 @@ fn decide(state: &Schedule, actor: &Actor, now: Date, command: Command) -> Resul
 
 /// Runs a command that must succeed and folds its events.
 fn ok(state: Schedule, actor: &Actor, now: Date, command: Command) -> (Schedule, Vec<ReportingEvent>) {
-    let events = decide(&state, actor, now, command).unwrap();
-    (fold(state, &events), events)
+    given_state(state).when(|state| decide(state, actor, now, command)).then_accept()
 }
 
 #[track_caller]
@@ -596,4 +592,17 @@ fn awards_events_for_an_unscheduled_award_are_refused_except_termination() {
     let suspend = awards::AwardSuspended { award_id: AWARD.into(), reason: "x".into(), sealed_text: None };
     let error = schedule::on_suspended(&Schedule::default(), &suspend, date(2026, 1, 1)).unwrap_err();
     assert!(matches!(error, Rejection::Precondition { field, .. } if field == "award_id"));
+}
+
+#[test]
+fn a_submission_whose_spending_does_not_read_is_a_fold_error_naming_the_value() {
+    let (_, events) = ok(scheduled(), &partner(), date(2026, 6, 5), financial("financial-1", lines(100_000, 40_000)));
+    let [ReportingEvent::Submitted(submitted)] = events.as_slice() else { panic!("{events:?}") };
+    let mut unread = submitted.clone();
+    unread.financial.as_mut().unwrap().lines[1].spent = None;
+    let error = schedule::apply(scheduled(), &ReportingEvent::Submitted(unread)).unwrap_err();
+    assert_eq!(error.field, "financial.lines[1].spent");
+    let unstamped = pb::ReportSubmitted { submitted_at: None, ..submitted.clone() };
+    let error = schedule::apply(scheduled(), &ReportingEvent::Submitted(unstamped)).unwrap_err();
+    assert_eq!(error.field, "submitted_at");
 }
