@@ -1,29 +1,30 @@
 //! Domain events as log payloads: the protobuf message, encoded, with `event_type` = its message name.
 
+use contracts::names::stream;
 use service_runtime::Aggregate;
 
 use crate::domain::application::{self, Application, ApplicationEvent};
 use crate::domain::organisation::{self, Organisation, OrganisationEvent};
 use crate::domain::round::{self, Round, RoundEvent};
 
-service_runtime::domain_event_codec!(RoundEvent { Opened => "RoundOpened", Closed => "RoundClosed" });
-service_runtime::domain_event_codec!(OrganisationEvent { Registered => "OrganisationRegistered", ContactPersonErased => "ContactPersonErased" });
+service_runtime::domain_event_codec!(RoundEvent { Opened, Closed });
+service_runtime::domain_event_codec!(OrganisationEvent { Registered, ContactPersonErased });
 service_runtime::domain_event_codec!(ApplicationEvent {
-    Drafted => "ApplicationDrafted",
-    Edited => "ApplicationEdited",
-    Submitted => "ApplicationSubmitted",
-    Withdrawn => "ApplicationWithdrawn",
-    ReviewerAssigned => "ReviewerAssigned",
-    ConflictOfInterestDeclared => "ConflictOfInterestDeclared",
-    ReviewRecorded => "ReviewRecorded",
-    Approved => "ApplicationApproved",
-    Rejected => "ApplicationRejected",
-    TextErased => "ApplicationTextErased",
+    Drafted,
+    Edited,
+    Submitted,
+    Withdrawn,
+    ReviewerAssigned,
+    ConflictOfInterestDeclared,
+    ReviewRecorded,
+    Approved,
+    Rejected,
+    TextErased,
 });
 
 impl Aggregate for Round {
     type Event = RoundEvent;
-    const STREAM_TYPE: &'static str = "round";
+    const STREAM_TYPE: &'static str = stream::ROUND;
     fn apply(self, event: &RoundEvent) -> Round {
         round::apply(self, event)
     }
@@ -31,7 +32,7 @@ impl Aggregate for Round {
 
 impl Aggregate for Organisation {
     type Event = OrganisationEvent;
-    const STREAM_TYPE: &'static str = "organisation";
+    const STREAM_TYPE: &'static str = stream::ORGANISATION;
     fn apply(self, event: &OrganisationEvent) -> Organisation {
         organisation::apply(self, event)
     }
@@ -39,7 +40,7 @@ impl Aggregate for Organisation {
 
 impl Aggregate for Application {
     type Event = ApplicationEvent;
-    const STREAM_TYPE: &'static str = "application";
+    const STREAM_TYPE: &'static str = stream::APPLICATION;
     fn apply(self, event: &ApplicationEvent) -> Application {
         application::apply(self, event)
     }

@@ -5,20 +5,20 @@ use service_runtime::Aggregate;
 use crate::domain::schedule::{self, ReportingEvent, Schedule};
 
 service_runtime::domain_event_codec!(ReportingEvent {
-    Scheduled => "ObligationsScheduled",
-    Rescheduled => "ObligationsRescheduled",
-    Disbursement => "DisbursementRecorded",
-    Suspended => "ObligationsSuspended",
-    Resumed => "ObligationsResumed",
-    Cancelled => "ObligationsCancelled",
-    Submitted => "ReportSubmitted",
-    RevisionRequested => "RevisionRequested",
-    Accepted => "ReportAccepted",
-    TextErased => "ReportTextErased",
+    Scheduled,
+    Rescheduled,
+    Disbursement,
+    Suspended,
+    Resumed,
+    Cancelled,
+    Submitted,
+    RevisionRequested,
+    Accepted,
+    TextErased,
 });
 
 /// Stream type of an award's reporting: `obligations/<award_id>`.
-pub const STREAM_TYPE: &str = "obligations";
+pub const STREAM_TYPE: &str = contracts::names::stream::OBLIGATIONS;
 
 impl Aggregate for Schedule {
     type Event = ReportingEvent;
