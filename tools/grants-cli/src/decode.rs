@@ -154,6 +154,8 @@ fn encode_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contracts::events::EventMessage;
+    use contracts::names::service::{APPLICATIONS, AWARDS};
 
     #[test]
     fn text_recorded_in_clear_about_an_erased_subject_is_shown_erased_before_and_after_the_erasure() {
@@ -162,14 +164,17 @@ mod tests {
         let award = Uuid::new_v4().to_string();
         let suspended = aw::AwardSuspended { award_id: award.clone(), reason: "in clear".into(), sealed_text: None };
         let mut decoder = PayloadDecoder::new().unwrap();
-        let shown = decoder.payload("awards", "AwardSuspended", &suspended.encode_to_vec());
+        let shown = decoder.payload(AWARDS, aw::AwardSuspended::EVENT_TYPE, &suspended.encode_to_vec());
         assert_eq!(shown["reason"], "in clear", "nothing erased yet");
         let erasure = aw::AwardTextErased { award_id: award.clone(), reason: 1, erased_by: "officer-1".into() };
-        decoder.note_erasure("awards", "AwardTextErased", &erasure.encode_to_vec());
-        let shown = decoder.payload("awards", "AwardSuspended", &suspended.encode_to_vec());
+        decoder.note_erasure(AWARDS, aw::AwardTextErased::EVENT_TYPE, &erasure.encode_to_vec());
+        let shown = decoder.payload(AWARDS, aw::AwardSuspended::EVENT_TYPE, &suspended.encode_to_vec());
         assert_eq!(shown["reason"], contracts::free_text::ERASED_TEXT);
         let other = aw::AwardSuspended { award_id: Uuid::new_v4().to_string(), ..suspended };
-        assert_eq!(decoder.payload("awards", "AwardSuspended", &other.encode_to_vec())["reason"], "in clear");
+        assert_eq!(
+            decoder.payload(AWARDS, aw::AwardSuspended::EVENT_TYPE, &other.encode_to_vec())["reason"],
+            "in clear"
+        );
     }
 
     #[tokio::test]
@@ -182,7 +187,7 @@ mod tests {
         let log = EventLog::open(dir.path()).unwrap();
         let suspended = |reason: &str| NewEvent {
             event_id: Uuid::new_v4(),
-            event_type: "AwardSuspended".into(),
+            event_type: aw::AwardSuspended::EVENT_TYPE.into(),
             schema_version: 1,
             payload: aw::AwardSuspended { award_id: award.clone(), reason: reason.into(), sealed_text: None }
                 .encode_to_vec(),
@@ -201,17 +206,17 @@ mod tests {
         log.append(stream, ExpectedVersion::Any, vec![suspended("in clear"), suspended("")]).await.unwrap();
         let (in_clear, without_text) = (log.event(0).unwrap().unwrap(), log.event(1).unwrap().unwrap());
         let mut decoder = PayloadDecoder::new().unwrap();
-        let row = decoder.event("awards", &in_clear);
+        let row = decoder.event(AWARDS, &in_clear);
         assert_eq!(row["record_hex"], encode_hex(in_clear.record_bytes()), "nothing erased yet");
 
         let erasure = aw::AwardTextErased { award_id: award.clone(), reason: 1, erased_by: "officer-1".into() };
-        decoder.note_erasure("awards", "AwardTextErased", &erasure.encode_to_vec());
-        let row = decoder.event("awards", &in_clear);
+        decoder.note_erasure(AWARDS, aw::AwardTextErased::EVENT_TYPE, &erasure.encode_to_vec());
+        let row = decoder.event(AWARDS, &in_clear);
         assert_eq!(row["payload"]["reason"], contracts::free_text::ERASED_TEXT);
         assert!(row.get("record_hex").is_none(), "{row}");
         assert!(!row.to_string().contains(&encode_hex(b"in clear")), "{row}");
         // An event of the same subject with no text in clear keeps its record bytes.
-        let row = decoder.event("awards", &without_text);
+        let row = decoder.event(AWARDS, &without_text);
         assert_eq!(row["record_hex"], encode_hex(without_text.record_bytes()));
     }
 
@@ -228,9 +233,13 @@ mod tests {
         use prost::Message;
         let decoder = PayloadDecoder::new().unwrap();
         let closed = contracts::applications::v1::RoundClosed { round_id: "r-1".into(), reason: "budget spent".into() };
-        let json = decoder.payload("applications", "RoundClosed", &closed.encode_to_vec());
+        let json = decoder.payload(
+            APPLICATIONS,
+            contracts::applications::v1::RoundClosed::EVENT_TYPE,
+            &closed.encode_to_vec(),
+        );
         assert_eq!(json, json!({ "round_id": "r-1", "reason": "budget spent" }));
-        let unknown = decoder.payload("applications", "NoSuchEvent", b"\x01");
+        let unknown = decoder.payload(APPLICATIONS, "NoSuchEvent", b"\x01");
         assert_eq!(unknown["undecoded_hex"], "01");
     }
 }

@@ -1,0 +1,106 @@
+//! The projection: how one recorded event of one source changes the read models. Pure and synchronous
+//! over a [`Store`], so that the same code runs live (in a sled transaction with the checkpoint), in a
+//! rebuild (into a fresh generation) and for as-of answers (in memory).
+//!
+//! # Entries and who writes them
+//!
+//! Events are ordered per source log, never across sources: the relays publish independently, and a
+//! rebuild replays one log after another. So every entry is written by exactly one source, and joins
+//! across sources (an award's services come from its application) are made by the queries. Live models
+//! and rebuilt models are then equal entry for entry, whatever the interleaving.
+//!
+//! | Key | Written from | Holds |
+//! |---|---|---|
+//! | `round/<round_id>` | applications | title, ceiling, open/closed |
+//! | `org/<organisation_id>` | applications | legal name, country (never the contact person) |
+//! | `app/<application_id>` | applications | round, organisation, stage, amounts, countries, services |
+//! | `award/<award_id>` | awards | application, round, organisation, status, offered/committed/released |
+//! | `obl/<award_id>` | reporting | the award's obligations: kind, due date, status, first submission |
+//! | `pending/<report_id>` | reporting | indicators of the last submitted version, until accepted |
+//! | `ind/<award_id>/<indicator_id>` | reporting | accepted indicator values per report, with the time of acceptance |
+//! | `tl/app/<application_id>/applications/<position>` | applications | timeline entries |
+//! | `tl/award/<award_id>/<source>/<position>` | awards, reporting | timeline entries |
+//!
+//! Checkpoints (`cp/<source>`) live beside the models and are written by the handlers, not here.
+//!
+//! Each event is decoded once into its service's typed enum ([`contracts::events`]), and each source's
+//! module matches every event type of its service: an event type added to a contract is a compile error
+//! here until it is projected or listed as changing nothing.
+//!
+//! - [`records`]: the entries' values, JSON (so equal models are equal bytes and a digest can compare them).
+//! - [`keys`]: the entries' keys.
+//! - `applications`, `awards`, `reporting`: what each source's events change.
+//! - `entries`, `timeline`, [`days`], `money`: reading and writing entries, timeline steps, days and amounts.
+
+mod applications;
+mod awards;
+pub mod days;
+mod entries;
+pub mod keys;
+mod money;
+pub mod records;
+mod reporting;
+mod timeline;
+
+use contracts::events::{ServiceEvents, UndecodableEvent};
+use contracts::names::service;
+use event_log::RecordedEvent;
+
+use crate::store::{Store, StoreError};
+
+pub use days::{Day, day, day_of, day_of_micros};
+pub use entries::read;
+pub use keys::{
+    app_key, award_id_for, award_key, checkpoint_key, ind_prefix, obl_key, org_key, round_key, timeline_prefix,
+};
+pub use records::{
+    AppRec, AwardRec, Contribution, IndRec, IndicatorCounts, Obl, OblRec, OblStatus, OrgRec, PendingReport, RoundRec,
+    Stage, TimelineRec, cell_key, parse_cell_key,
+};
+
+/// The source services the projector consumes, in the order a rebuild replays them.
+pub const SOURCES: [&str; 3] = service::EVENT_SOURCES;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProjectError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The event cannot be projected (it does not decode, or breaks the contract); it is dead-lettered
+    /// with this reason.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// Applies `event` of `source` to the read models in `store`. Events of types the read models do not use
+/// change nothing; sources other than [`SOURCES`] change nothing.
+pub fn project(store: &mut impl Store, source: &str, event: &RecordedEvent) -> Result<(), ProjectError> {
+    match source {
+        service::APPLICATIONS => decoded(event)?.map_or(Ok(()), |e| applications::project(store, event, e)),
+        service::AWARDS => decoded(event)?.map_or(Ok(()), |e| awards::project(store, event, e)),
+        service::REPORTING => decoded(event)?.map_or(Ok(()), |e| reporting::project(store, event, e)),
+        _ => Ok(()),
+    }
+}
+
+/// The event as its service's typed event: `None` for a type this version of the contracts does not know
+/// (it changes nothing); a known type must be at schema version 1 and decode.
+fn decoded<E: ServiceEvents>(event: &RecordedEvent) -> Result<Option<E>, ProjectError> {
+    let decoded = E::decode(&event.event_type, &event.payload);
+    if matches!(decoded, Ok(None)) {
+        return Ok(None);
+    }
+    if event.schema_version != 1 {
+        return Err(ProjectError::Rejected(format!(
+            "`schema_version` of {} must be 1, is {}",
+            event.event_type, event.schema_version
+        )));
+    }
+    decoded.map_err(|e: UndecodableEvent| ProjectError::Rejected(e.to_string()))
+}
+
+fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, ProjectError> {
+    if value.is_empty() {
+        return Err(ProjectError::Rejected(format!("`{field}` is required")));
+    }
+    Ok(value)
+}
