@@ -9,8 +9,12 @@ use super::entries::{save, update, update_existing};
 use super::keys::{app_key, org_key, round_key};
 use super::money::{currency, minor, money_text};
 use super::records::{AppRec, OrgRec, RoundRec, Stage};
-use super::{ProjectError, required, timeline};
+use super::timeline::Timeline;
+use super::{ProjectError, required};
 use crate::store::Store;
+
+/// The applications' steps of an application's timeline.
+const TIMELINE: Timeline = Timeline { kind: "app", source: service::APPLICATIONS };
 
 pub(super) fn project(store: &mut impl Store, event: &RecordedEvent, decoded: Event) -> Result<(), ProjectError> {
     match decoded {
@@ -29,17 +33,6 @@ pub(super) fn project(store: &mut impl Store, event: &RecordedEvent, decoded: Ev
         // The read models hold no contact person and no free text: nothing to erase.
         Event::ContactPersonErased(_) | Event::ApplicationTextErased(_) => Ok(()),
     }
-}
-
-/// A step of the application's timeline.
-fn step(
-    store: &mut impl Store,
-    event: &RecordedEvent,
-    application_id: &str,
-    step: &str,
-    summary: String,
-) -> Result<(), ProjectError> {
-    timeline::record(store, "app", application_id, service::APPLICATIONS, event, step, summary)
 }
 
 fn round_opened(store: &mut impl Store, e: &apps::RoundOpened) -> Result<(), ProjectError> {
@@ -79,7 +72,7 @@ fn drafted(store: &mut impl Store, event: &RecordedEvent, e: apps::ApplicationDr
         services: content.services_offered.clone(),
     };
     save(store, &app_key(id), &app)?;
-    step(store, event, id, "application", format!("drafted \"{}\"", content.title))
+    TIMELINE.step(store, event, id, "application", format!("drafted \"{}\"", content.title))
 }
 
 fn edited(store: &mut impl Store, event: &RecordedEvent, e: apps::ApplicationEdited) -> Result<(), ProjectError> {
@@ -92,7 +85,7 @@ fn edited(store: &mut impl Store, event: &RecordedEvent, e: apps::ApplicationEdi
         a.countries = content.countries.clone();
         a.services = content.services_offered.clone();
     })?;
-    step(store, event, id, "application", "edited".into())
+    TIMELINE.step(store, event, id, "application", "edited".into())
 }
 
 fn submitted(store: &mut impl Store, event: &RecordedEvent, e: apps::ApplicationSubmitted) -> Result<(), ProjectError> {
@@ -109,7 +102,7 @@ fn submitted(store: &mut impl Store, event: &RecordedEvent, e: apps::Application
         a.countries = content.countries.clone();
         a.services = content.services_offered.clone();
     })?;
-    step(store, event, id, "application", format!("submitted, requesting {}", money_text(requested)))
+    TIMELINE.step(store, event, id, "application", format!("submitted, requesting {}", money_text(requested)))
 }
 
 fn withdrawn(
@@ -119,7 +112,7 @@ fn withdrawn(
 ) -> Result<(), ProjectError> {
     let id = required("application_id", &e.application_id)?;
     update_existing(store, &app_key(id), |a: &mut AppRec| a.stage = Stage::Withdrawn)?;
-    step(store, event, id, "application", "withdrawn".into())
+    TIMELINE.step(store, event, id, "application", "withdrawn".into())
 }
 
 fn reviewer_assigned(
@@ -133,7 +126,7 @@ fn reviewer_assigned(
             a.stage = Stage::UnderReview;
         }
     })?;
-    step(store, event, id, "review", format!("reviewer {} assigned", e.reviewer_subject))
+    TIMELINE.step(store, event, id, "review", format!("reviewer {} assigned", e.reviewer_subject))
 }
 
 fn conflict_of_interest_declared(
@@ -143,7 +136,7 @@ fn conflict_of_interest_declared(
 ) -> Result<(), ProjectError> {
     let id = required("application_id", &e.application_id)?;
     let summary = if e.has_conflict { "declared a conflict of interest" } else { "declared no conflict of interest" };
-    step(store, event, id, "review", format!("{} {summary}", e.reviewer_subject))
+    TIMELINE.step(store, event, id, "review", format!("{} {summary}", e.reviewer_subject))
 }
 
 fn review_recorded(
@@ -153,7 +146,7 @@ fn review_recorded(
 ) -> Result<(), ProjectError> {
     let id = required("application_id", &e.application_id)?;
     let summary = format!("review by {}: {} basis points", e.reviewer_subject, e.weighted_total_basis_points);
-    step(store, event, id, "review", summary)
+    TIMELINE.step(store, event, id, "review", summary)
 }
 
 fn approved(store: &mut impl Store, event: &RecordedEvent, e: &apps::ApplicationApproved) -> Result<(), ProjectError> {
@@ -177,7 +170,7 @@ fn approved(store: &mut impl Store, event: &RecordedEvent, e: &apps::Application
             a.services = e.services_offered.clone();
         }
     })?;
-    step(store, event, id, "decision", format!("approved {}", money_text(approved)))
+    TIMELINE.step(store, event, id, "decision", format!("approved {}", money_text(approved)))
 }
 
 fn rejected(store: &mut impl Store, event: &RecordedEvent, e: &apps::ApplicationRejected) -> Result<(), ProjectError> {
@@ -187,5 +180,5 @@ fn rejected(store: &mut impl Store, event: &RecordedEvent, e: &apps::Application
         a.organisation_id = e.organisation_id.clone();
         a.stage = Stage::Rejected;
     })?;
-    step(store, event, id, "decision", "rejected".into())
+    TIMELINE.step(store, event, id, "decision", "rejected".into())
 }

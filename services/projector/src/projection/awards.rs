@@ -8,32 +8,33 @@ use super::entries::{save, update_existing};
 use super::keys::award_key;
 use super::money::{currency, minor, money_text};
 use super::records::AwardRec;
-use super::{ProjectError, required, timeline};
+use super::timeline::Timeline;
+use super::{ProjectError, required};
 use crate::store::Store;
+
+/// The awards service's steps of an award's timeline.
+const TIMELINE: Timeline = Timeline { kind: "award", source: service::AWARDS };
 
 pub(super) fn project(store: &mut impl Store, event: &RecordedEvent, decoded: Event) -> Result<(), ProjectError> {
     match decoded {
         Event::AwardOffered(e) => offered(store, event, &e),
         Event::AgreementSet(e) => {
             let amount = e.terms.as_ref().and_then(|t| t.amount.as_ref());
-            step(store, event, &e.award_id, "agreement", format!("terms set for {}", money_text(amount)))
+            let summary = format!("terms set for {}", money_text(amount));
+            TIMELINE.step(store, event, required("award_id", &e.award_id)?, "agreement", summary)
         }
         Event::AgreementSigned(e) => agreement_signed(store, event, &e),
         Event::TrancheReleased(e) => tranche_released(store, event, &e),
         Event::BudgetReallocated(e) => {
             let summary = format!("budget reallocated ({} basis points)", e.moved_basis_points);
-            step(store, event, &e.award_id, "variation", summary)
+            TIMELINE.step(store, event, required("award_id", &e.award_id)?, "variation", summary)
         }
-        Event::VariationRequested(e) => {
-            step(store, event, &e.award_id, "variation", format!("variation {} requested", e.variation_id))
-        }
+        Event::VariationRequested(e) => variation_step(store, event, &e.award_id, &e.variation_id, "requested"),
         Event::VariationApproved(e) => variation_approved(store, event, &e),
-        Event::VariationDeclined(e) => {
-            step(store, event, &e.award_id, "variation", format!("variation {} declined", e.variation_id))
-        }
+        Event::VariationDeclined(e) => variation_step(store, event, &e.award_id, &e.variation_id, "declined"),
         Event::ReportConditionMet(e) => {
             let summary = format!("report {} counts towards its tranches", e.report_ref);
-            step(store, event, &e.award_id, "report", summary)
+            TIMELINE.step(store, event, required("award_id", &e.award_id)?, "report", summary)
         }
         Event::AwardSuspended(e) => status_changed(store, event, &e.award_id, "suspended", "suspended"),
         Event::AwardResumed(e) => status_changed(store, event, &e.award_id, "active", "resumed"),
@@ -44,16 +45,16 @@ pub(super) fn project(store: &mut impl Store, event: &RecordedEvent, decoded: Ev
     }
 }
 
-/// A step of the award's timeline; the award id is required.
-fn step(
+/// A variation's step that changes nothing else: `what` became of variation `variation_id`.
+fn variation_step(
     store: &mut impl Store,
     event: &RecordedEvent,
     award_id: &str,
-    step: &str,
-    summary: String,
+    variation_id: &str,
+    what: &str,
 ) -> Result<(), ProjectError> {
-    let id = required("award_id", award_id)?;
-    timeline::record(store, "award", id, service::AWARDS, event, step, summary)
+    let summary = format!("variation {variation_id} {what}");
+    TIMELINE.step(store, event, required("award_id", award_id)?, "variation", summary)
 }
 
 fn offered(store: &mut impl Store, event: &RecordedEvent, e: &awards::AwardOffered) -> Result<(), ProjectError> {
@@ -72,7 +73,7 @@ fn offered(store: &mut impl Store, event: &RecordedEvent, e: &awards::AwardOffer
         countries: e.countries.clone(),
     };
     save(store, &award_key(id), &award)?;
-    step(store, event, id, "award", format!("offered {}", money_text(amount)))
+    TIMELINE.step(store, event, id, "award", format!("offered {}", money_text(amount)))
 }
 
 fn agreement_signed(
@@ -89,7 +90,7 @@ fn agreement_signed(
             a.currency = m.currency.clone();
         }
     })?;
-    step(store, event, id, "agreement", format!("signed for {}", money_text(amount)))
+    TIMELINE.step(store, event, id, "agreement", format!("signed for {}", money_text(amount)))
 }
 
 fn tranche_released(
@@ -101,7 +102,7 @@ fn tranche_released(
     let total = e.released_total.as_ref();
     update_existing(store, &award_key(id), |a: &mut AwardRec| a.released = minor(total))?;
     let summary = format!("tranche {} released: {}", e.tranche_id, money_text(e.amount.as_ref()));
-    step(store, event, id, "release", summary)
+    TIMELINE.step(store, event, id, "release", summary)
 }
 
 fn variation_approved(
@@ -116,7 +117,7 @@ fn variation_approved(
             a.committed = m.minor_units;
         }
     })?;
-    step(store, event, id, "variation", format!("variation {} approved", e.variation_id))
+    TIMELINE.step(store, event, id, "variation", format!("variation {} approved", e.variation_id))
 }
 
 /// A suspension or resumption: the award's status, and the step shown as `summary`.
@@ -129,7 +130,7 @@ fn status_changed(
 ) -> Result<(), ProjectError> {
     let id = required("award_id", award_id)?;
     update_existing(store, &award_key(id), |a: &mut AwardRec| a.status = status.into())?;
-    step(store, event, id, "status", summary.into())
+    TIMELINE.step(store, event, id, "status", summary.into())
 }
 
 fn terminated(store: &mut impl Store, event: &RecordedEvent, e: &awards::AwardTerminated) -> Result<(), ProjectError> {
@@ -141,7 +142,7 @@ fn terminated(store: &mut impl Store, event: &RecordedEvent, e: &awards::AwardTe
         // Nothing more will be paid: what was released is all that stays committed.
         a.committed = total;
     })?;
-    step(store, event, id, "status", "terminated".into())
+    TIMELINE.step(store, event, id, "status", "terminated".into())
 }
 
 fn closed(store: &mut impl Store, event: &RecordedEvent, e: &awards::AwardClosed) -> Result<(), ProjectError> {
@@ -151,5 +152,5 @@ fn closed(store: &mut impl Store, event: &RecordedEvent, e: &awards::AwardClosed
         a.status = "closed".into();
         a.released = total;
     })?;
-    step(store, event, id, "status", "closed out".into())
+    TIMELINE.step(store, event, id, "status", "closed out".into())
 }

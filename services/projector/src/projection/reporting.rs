@@ -11,8 +11,12 @@ use super::days::{day, day_of_micros, day_of_timestamp};
 use super::entries::{load, save, update, update_existing};
 use super::keys::{ind_prefix, obl_key, pending_key};
 use super::records::{Contribution, IndRec, IndicatorCounts, Obl, OblRec, OblStatus, PendingReport, cell_key};
-use super::{ProjectError, required, timeline};
+use super::timeline::Timeline;
+use super::{ProjectError, required};
 use crate::store::Store;
+
+/// The reporting service's steps of an award's timeline.
+const TIMELINE: Timeline = Timeline { kind: "award", source: service::REPORTING };
 
 pub(super) fn project(store: &mut impl Store, event: &RecordedEvent, decoded: Event) -> Result<(), ProjectError> {
     match decoded {
@@ -23,13 +27,19 @@ pub(super) fn project(store: &mut impl Store, event: &RecordedEvent, decoded: Ev
         Event::ObligationsCancelled(e) => {
             let id = required("award_id", &e.award_id)?;
             update_existing(store, &obl_key(id), |r: &mut OblRec| cancel(r, &e.cancelled_report_refs))?;
-            step(store, event, id, "obligation", format!("{} obligations cancelled", e.cancelled_report_refs.len()))
+            TIMELINE.step(
+                store,
+                event,
+                id,
+                "obligation",
+                format!("{} obligations cancelled", e.cancelled_report_refs.len()),
+            )
         }
         Event::ReportSubmitted(e) => submitted(store, event, &e),
         Event::RevisionRequested(e) => {
             let id = required("award_id", &e.award_id)?;
             set_status(store, id, &e.report_ref, OblStatus::RevisionRequested)?;
-            step(
+            TIMELINE.step(
                 store,
                 event,
                 id,
@@ -40,22 +50,11 @@ pub(super) fn project(store: &mut impl Store, event: &RecordedEvent, decoded: Ev
         Event::ReportAccepted(e) => accepted(store, event, &e),
         Event::DisbursementRecorded(e) => {
             let id = required("award_id", &e.award_id)?;
-            step(store, event, id, "release", format!("disbursement of tranche {} recorded", e.tranche_id))
+            TIMELINE.step(store, event, id, "release", format!("disbursement of tranche {} recorded", e.tranche_id))
         }
         // The read models hold no free text: nothing to erase.
         Event::ReportTextErased(_) => Ok(()),
     }
-}
-
-/// A step of the award's timeline.
-fn step(
-    store: &mut impl Store,
-    event: &RecordedEvent,
-    award_id: &str,
-    step: &str,
-    summary: String,
-) -> Result<(), ProjectError> {
-    timeline::record(store, "award", award_id, service::REPORTING, event, step, summary)
 }
 
 fn obligation_of(o: &reporting::Obligation) -> Obl {
@@ -107,7 +106,7 @@ fn scheduled(
         obligations: e.obligations.iter().map(|o| (o.report_ref.clone(), obligation_of(o))).collect(),
     };
     save(store, &obl_key(id), &record)?;
-    step(store, event, id, "obligation", format!("{} reporting obligations scheduled", e.obligations.len()))
+    TIMELINE.step(store, event, id, "obligation", format!("{} reporting obligations scheduled", e.obligations.len()))
 }
 
 fn rescheduled(
@@ -131,7 +130,7 @@ fn rescheduled(
         }
         cancel(r, &e.cancelled_report_refs);
     })?;
-    step(store, event, id, "obligation", format!("obligations rescheduled ({})", e.cause))
+    TIMELINE.step(store, event, id, "obligation", format!("obligations rescheduled ({})", e.cause))
 }
 
 fn suspended(
@@ -142,7 +141,7 @@ fn suspended(
     let id = required("award_id", &e.award_id)?;
     let on = day(e.suspended_on.as_ref()).unwrap_or_else(|| day_of_micros(event.recorded_at.as_micros()));
     update_existing(store, &obl_key(id), |r: &mut OblRec| r.suspended_on = Some(on))?;
-    step(store, event, id, "obligation", "obligations on hold".into())
+    TIMELINE.step(store, event, id, "obligation", "obligations on hold".into())
 }
 
 fn resumed(
@@ -161,7 +160,13 @@ fn resumed(
             }
         }
     })?;
-    step(store, event, id, "obligation", format!("obligations resumed, {} due dates moved", e.extensions.len()))
+    TIMELINE.step(
+        store,
+        event,
+        id,
+        "obligation",
+        format!("obligations resumed, {} due dates moved", e.extensions.len()),
+    )
 }
 
 fn submitted(
@@ -182,7 +187,7 @@ fn submitted(
     let indicators = e.progress.as_ref().map(|p| counts_of(&p.indicators)).unwrap_or_default();
     let pending = PendingReport { organisation_id: e.organisation_id.clone(), indicators };
     save(store, &pending_key(report_id), &pending)?;
-    step(store, event, id, "report", format!("report {} version {} submitted", e.report_ref, e.version))
+    TIMELINE.step(store, event, id, "report", format!("report {} version {} submitted", e.report_ref, e.version))
 }
 
 fn accepted(store: &mut impl Store, event: &RecordedEvent, e: &reporting::ReportAccepted) -> Result<(), ProjectError> {
@@ -200,5 +205,5 @@ fn accepted(store: &mut impl Store, event: &RecordedEvent, e: &reporting::Report
         }
         store.remove(&pending_key(report_id))?;
     }
-    step(store, event, id, "report", format!("report {} accepted", e.report_ref))
+    TIMELINE.step(store, event, id, "report", format!("report {} accepted", e.report_ref))
 }
