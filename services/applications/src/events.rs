@@ -45,3 +45,23 @@ impl Aggregate for Application {
         application::apply(self, event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::applications::v1::ApplicationsEvent;
+    use contracts::events::ServiceEvents;
+    use service_runtime::DomainEvent;
+
+    #[test]
+    fn every_event_of_the_contract_is_recorded_by_exactly_one_aggregate() {
+        for event_type in ApplicationsEvent::EVENT_TYPES {
+            let recorders = [
+                RoundEvent::decode_payload(event_type, &[]).is_ok(),
+                OrganisationEvent::decode_payload(event_type, &[]).is_ok(),
+                ApplicationEvent::decode_payload(event_type, &[]).is_ok(),
+            ];
+            assert_eq!(recorders.iter().filter(|r| **r).count(), 1, "{event_type}");
+        }
+    }
+}

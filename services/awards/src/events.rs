@@ -30,3 +30,19 @@ impl Aggregate for Award {
         award::apply(self, event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::awards::v1::AwardsEvent;
+    use contracts::events::ServiceEvents;
+    use service_runtime::DomainEvent;
+
+    #[test]
+    fn every_event_of_the_contract_is_an_award_event() {
+        for event_type in AwardsEvent::EVENT_TYPES {
+            let decoded = AwardEvent::decode_payload(event_type, &[]).unwrap();
+            assert_eq!(decoded.event_type(), *event_type);
+        }
+    }
+}

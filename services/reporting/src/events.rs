@@ -27,3 +27,18 @@ impl Aggregate for Schedule {
         schedule::apply(self, event)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::events::ServiceEvents;
+    use service_runtime::DomainEvent;
+
+    #[test]
+    fn every_event_of_the_contract_is_a_reporting_event() {
+        for event_type in contracts::reporting::v1::ReportingEvent::EVENT_TYPES {
+            let decoded = ReportingEvent::decode_payload(event_type, &[]).unwrap();
+            assert_eq!(decoded.event_type(), *event_type);
+        }
+    }
+}

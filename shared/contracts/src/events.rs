@@ -19,6 +19,9 @@ pub trait ServiceEvents: Sized {
     /// The service whose log records these events (see [`crate::names::service`]).
     const SERVICE: &'static str;
 
+    /// Every event type of the service, in the order its `events.proto` declares them.
+    const EVENT_TYPES: &'static [&'static str];
+
     /// Decodes a recorded event: `Ok(None)` for an event type this version of the contract does not
     /// know (a newer producer), an error naming the type for a payload that does not decode.
     fn decode(event_type: &str, payload: &[u8]) -> Result<Option<Self>, UndecodableEvent>;
@@ -61,6 +64,7 @@ macro_rules! event_catalogue {
 
             impl ServiceEvents for $enum {
                 const SERVICE: &'static str = stringify!($package);
+                const EVENT_TYPES: &'static [&'static str] = &[$(stringify!($event)),*];
 
                 fn decode(event_type: &str, payload: &[u8]) -> Result<Option<Self>, UndecodableEvent> {
                     match event_type {
@@ -146,6 +150,9 @@ mod tests {
                 .count()
         };
         assert_eq!(listed("applications"), 14);
+        assert_eq!(ApplicationsEvent::EVENT_TYPES.len(), 14);
+        assert_eq!(AwardsEvent::EVENT_TYPES.len(), listed("awards"));
+        assert_eq!(ReportingEvent::EVENT_TYPES.len(), listed("reporting"));
         assert_eq!(listed("awards"), file("awards").messages().count() - 1, "all but GatingReport");
         assert_eq!(listed("reporting"), file("reporting").messages().count() - 1, "all but DueDateExtension");
     }

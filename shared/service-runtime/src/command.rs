@@ -709,6 +709,65 @@ mod tests {
         assert!(decisions.into_inner() > 80);
     }
 
+    /// An event of another service, recorded in `store`'s log for the test, as a consumer receives it.
+    async fn consumed(store: &EventStore) -> RecordedEvent {
+        let cause = NewEvent {
+            event_id: Uuid::new_v4(),
+            event_type: "Happened".into(),
+            schema_version: 1,
+            payload: Vec::new(),
+            metadata: EventMetadata {
+                actor: Actor { subject: "officer-1".into(), role: Role::ProgramOfficer, organisation: None }
+                    .to_log_actor(),
+                correlation_id: Uuid::new_v4(),
+                causation_id: Uuid::new_v4(),
+                occurred_at: event_log::Timestamp::from_micros(1_000_000),
+            },
+        };
+        let source = StreamId::new("source", "1").unwrap();
+        let position = store.log().next_position();
+        store.log().append(source, ExpectedVersion::Any, vec![cause]).await.unwrap();
+        store.log().event(position).unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reaction_is_decided_on_the_loaded_aggregate_like_a_command() {
+        let (_dir, store) = store();
+        store.execute::<Counter, _>(&ctx(Uuid::new_v4(), 8), "c", None, decide(8), reply).await.unwrap();
+        let consumed = consumed(&store).await;
+        let react = || {
+            store.react::<Counter>(&consumed, "counting", "c", |counter| {
+                assert_eq!(counter.0, 8, "decided on the stream as it stands");
+                Ok(vec![Added(1), Added(1)])
+            })
+        };
+        let reaction = react().unwrap().expect("events decided");
+        assert_eq!(reaction.stream, StreamId::new("counter", "c").unwrap());
+        assert_eq!(reaction.expected, ExpectedVersion::Exact(0));
+        assert_eq!(reaction.events.len(), 2);
+        let again = react().unwrap().unwrap();
+        let ids = |r: &LogReaction| r.events.iter().map(|e| e.event_id).collect::<Vec<_>>();
+        assert_eq!(ids(&reaction), ids(&again), "derived from the consumed event");
+        assert_eq!(reaction.events[0].metadata.causation_id, consumed.event_id);
+        assert_eq!(reaction.events[0].metadata.actor, consumed.metadata.actor);
+        assert_eq!(reaction.events[0].event_type, "Added");
+    }
+
+    #[tokio::test]
+    async fn a_reaction_that_decides_nothing_is_none_and_a_rejection_refuses_the_event_with_its_reason() {
+        let (_dir, store) = store();
+        let consumed = consumed(&store).await;
+        assert!(store.react::<Counter>(&consumed, "counting", "c", |_| Ok(Vec::new())).unwrap().is_none());
+        let refused = store
+            .react::<Counter>(&consumed, "counting", "c", |_| {
+                Err(Rejection::precondition("amount", "would pass the limit of 10"))
+            })
+            .unwrap_err();
+        assert!(refused.0.starts_with("Happened at position 0: "), "{}", refused.0);
+        assert!(refused.0.contains("would pass the limit of 10"), "{}", refused.0);
+        assert_eq!(store.log().next_position(), 1, "nothing appended");
+    }
+
     #[derive(Clone, PartialEq, prost::Message)]
     struct Opened {
         #[prost(string, tag = "1")]
