@@ -39,6 +39,12 @@ pub struct UndecodableEvent {
     pub source: prost::DecodeError,
 }
 
+/// The full protobuf name of the message of `event_type` in the log of `service`: each service's events
+/// are in its own package, `grants.<service>.v1`.
+pub fn message_name(service: &str, event_type: &str) -> String {
+    format!("grants.{service}.v1.{event_type}")
+}
+
 /// Decodes `payload` as the message `M`, naming `M` when it does not decode.
 pub fn decode_message<M: EventMessage>(payload: &[u8]) -> Result<M, UndecodableEvent> {
     M::decode(payload).map_err(|source| UndecodableEvent { event_type: M::EVENT_TYPE, source })
@@ -155,6 +161,13 @@ mod tests {
         assert_eq!(ReportingEvent::EVENT_TYPES.len(), listed("reporting"));
         assert_eq!(listed("awards"), file("awards").messages().count() - 1, "all but GatingReport");
         assert_eq!(listed("reporting"), file("reporting").messages().count() - 1, "all but DueDateExtension");
+    }
+
+    #[test]
+    fn an_event_s_message_is_named_by_its_service_s_package() {
+        let pool = prost_reflect::DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET).unwrap();
+        let name = message_name(AwardsEvent::SERVICE, crate::awards::v1::AwardOffered::EVENT_TYPE);
+        assert_eq!(pool.get_message_by_name(&name).map(|m| m.name().to_owned()).as_deref(), Some("AwardOffered"));
     }
 
     #[test]

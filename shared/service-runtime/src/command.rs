@@ -8,8 +8,8 @@
 //! as a second line of defence: two racing copies of one request cannot both append.
 //!
 //! [`EventStore::react`] is its twin for a consumed event: load, the domain's reaction, and the events to
-//! append with the consumer's checkpoint. Both build their events in one place ([`EventStore::record`]),
-//! from what caused them ([`Cause`]): ids, metadata and sealing of free text cannot drift apart.
+//! append with the consumer's checkpoint. Both build their events in one place (`EventStore::record`),
+//! from what caused them (`Cause`): ids, metadata and sealing of free text cannot drift apart.
 
 use prost::Message;
 use sha2::{Digest, Sha256};

@@ -34,7 +34,7 @@ pub mod server;
 
 pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
 pub use bus::ServiceBus;
-pub use command::{Aggregate, CommandContext, DomainEvent, EventDecodeError, EventStore, Loaded};
+pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Rejection, Reply, ServiceError, reply};
 pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;

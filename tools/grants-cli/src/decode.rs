@@ -4,6 +4,7 @@
 use event_log::RecordedEvent;
 use std::collections::HashSet;
 
+use contracts::events::message_name;
 use contracts::free_text::FreeTextSchema;
 use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, SerializeOptions};
 use serde_json::{Value, json};
@@ -30,7 +31,7 @@ impl PayloadDecoder {
     /// erased; other events are ignored.
     pub fn note_erasure(&mut self, service: &str, event_type: &str, payload: &[u8]) {
         let schema = FreeTextSchema::contracts();
-        let Some(descriptor) = schema.message(&format!("grants.{service}.v1.{event_type}")) else { return };
+        let Some(descriptor) = schema.message(&message_name(service, event_type)) else { return };
         if !schema.is_erasure(&descriptor) {
             return;
         }
@@ -64,7 +65,7 @@ impl PayloadDecoder {
 
     /// As [`PayloadDecoder::payload`], and whether clear text about an erased subject was shown as erased.
     fn decode(&self, service: &str, event_type: &str, payload: &[u8]) -> (Value, bool) {
-        let preferred = format!("grants.{service}.v1.{event_type}");
+        let preferred = message_name(service, event_type);
         let descriptor = self.pool.get_message_by_name(&preferred).or_else(|| {
             self.pool.all_messages().find(|m| m.name() == event_type && m.package_name().starts_with("grants."))
         });
