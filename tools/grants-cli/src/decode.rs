@@ -203,7 +203,7 @@ mod tests {
                 occurred_at: Timestamp::now(),
             },
         };
-        let stream = StreamId::new("award", &award).unwrap();
+        let stream = StreamId::new(contracts::names::stream::AWARD, &award).unwrap();
         log.append(stream, ExpectedVersion::Any, vec![suspended("in clear"), suspended("")]).await.unwrap();
         let (in_clear, without_text) = (log.event(0).unwrap().unwrap(), log.event(1).unwrap().unwrap());
         let mut decoder = PayloadDecoder::new().unwrap();
