@@ -104,3 +104,55 @@ fn required<'a>(field: &str, value: &'a str) -> Result<&'a str, ProjectError> {
     }
     Ok(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemStore;
+    use contracts::events::EventMessage;
+    use event_log::{EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId};
+    use prost::Message;
+
+    /// `events` (type, schema version, payload) recorded in a fresh log, as the projector reads them.
+    async fn recorded(events: Vec<(&str, u32, Vec<u8>)>) -> Vec<RecordedEvent> {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        let new = |(event_type, schema_version, payload): (&str, u32, Vec<u8>)| NewEvent {
+            event_id: uuid::Uuid::new_v4(),
+            event_type: event_type.to_owned(),
+            schema_version,
+            payload,
+            metadata: EventMetadata {
+                actor: event_log::Actor { subject: "s".into(), role: "staff".into(), organisation: String::new() },
+                correlation_id: uuid::Uuid::new_v4(),
+                causation_id: uuid::Uuid::new_v4(),
+                occurred_at: event_log::Timestamp::now(),
+            },
+        };
+        let stream = StreamId::new(contracts::names::stream::ROUND, "r-1").unwrap();
+        log.append(stream, ExpectedVersion::Any, events.into_iter().map(new).collect()).await.unwrap();
+        log.read_all(0).map(Result::unwrap).collect()
+    }
+
+    #[tokio::test]
+    async fn an_unknown_type_or_source_changes_nothing_and_a_known_type_of_another_schema_version_is_refused() {
+        let opened = contracts::applications::v1::RoundOpened { round_id: "r-1".into(), ..Default::default() };
+        let events = recorded(vec![
+            ("RoundRenamed", 1, vec![0xff]),
+            (contracts::applications::v1::RoundOpened::EVENT_TYPE, 2, opened.encode_to_vec()),
+            (contracts::applications::v1::RoundOpened::EVENT_TYPE, 1, opened.encode_to_vec()),
+        ])
+        .await;
+        let mut store = MemStore::default();
+        project(&mut store, service::APPLICATIONS, &events[0]).unwrap();
+        project(&mut store, "elsewhere", &events[2]).unwrap();
+        assert!(store.entries.is_empty());
+        match project(&mut store, service::APPLICATIONS, &events[1]) {
+            Err(ProjectError::Rejected(reason)) => assert!(reason.contains("`schema_version`"), "{reason}"),
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+        assert!(store.entries.is_empty());
+        project(&mut store, service::APPLICATIONS, &events[2]).unwrap();
+        assert!(store.entries.contains_key("round/r-1"));
+    }
+}
