@@ -8,52 +8,69 @@
 //! checkpoint (for example the same approval published twice under different event ids) finds the award
 //! already there and changes nothing.
 
-use contracts::applications::v1::ApplicationApproved;
-use contracts::reporting::v1::ReportAccepted;
+use contracts::applications::v1::ApplicationsEvent as Applications;
+use contracts::events::PlatformEvent;
+use contracts::names::service;
+use contracts::reporting::v1::ReportingEvent as Reporting;
 use event_bus::{LogReaction, Rejection as BusRejection};
 use event_log::RecordedEvent;
-use prost::Message;
 use service_runtime::EventStore;
-use service_runtime::command::stream_id;
+use service_runtime::bus::refusal;
 
-use crate::domain::award::{self, Award};
-use crate::domain::{ApplicationId, AwardId};
+use crate::domain::award::{self, Award, AwardEvent};
+use crate::domain::{ApplicationId, AwardId, Rejection};
 
 /// The source services the awards consumer binds (`<source>.#`).
-pub const SOURCES: [&str; 2] = ["applications", "reporting"];
+pub const SOURCES: [&str; 2] = [service::APPLICATIONS, service::REPORTING];
 
 /// The reaction to one consumed event: `None` for events the service does not care about and for
 /// duplicates; a rejection (the event goes to the dead-letter queue with the reason) for events that
 /// break a rule, for example a report acceptance for a requirement the award does not have.
 pub fn react(store: &EventStore, event: &RecordedEvent) -> Result<Option<LogReaction>, BusRejection> {
-    let refuse = |e: String| BusRejection::new(format!("{} at position {}: {e}", event.event_type, event.position));
-    let (award_id, decided) = match event.event_type.as_str() {
-        "ApplicationApproved" => {
-            let approved = ApplicationApproved::decode(event.payload.as_slice()).map_err(|e| refuse(e.to_string()))?;
-            let application =
-                ApplicationId::parse("application_id", &approved.application_id).map_err(|e| refuse(e.to_string()))?;
-            let award_id = AwardId::for_application(application);
-            let loaded = load(store, award_id).map_err(refuse)?;
-            (award_id, award::offer(&loaded.0, &approved).map(|events| (loaded.1, events)))
-        }
-        "ReportAccepted" => {
-            let accepted = ReportAccepted::decode(event.payload.as_slice()).map_err(|e| refuse(e.to_string()))?;
-            let award_id = AwardId::parse("award_id", &accepted.award_id).map_err(|e| refuse(e.to_string()))?;
-            let loaded = load(store, award_id).map_err(refuse)?;
-            (award_id, award::accept_report(&loaded.0, &accepted).map(|events| (loaded.1, events)))
-        }
-        _ => return Ok(None),
-    };
-    let (stream_version, events) = decided.map_err(|e| refuse(e.to_string()))?;
-    if events.is_empty() {
+    let refuse = |e: &dyn std::fmt::Display| refusal(event, e);
+    let Some(consumed) = PlatformEvent::decode(&event.event_type, &event.payload).map_err(|e| refuse(&e))? else {
         return Ok(None);
+    };
+    let react = |award_id: AwardId, decide: &dyn Fn(&Award) -> Result<Vec<AwardEvent>, Rejection>| {
+        store.react::<Award>(event, service::AWARDS, &award_id.to_string(), decide)
+    };
+    match consumed {
+        PlatformEvent::Applications(Applications::ApplicationApproved(approved)) => {
+            let application =
+                ApplicationId::parse("application_id", &approved.application_id).map_err(|e| refuse(&e))?;
+            react(AwardId::for_application(application), &|award| award::offer(award, &approved))
+        }
+        PlatformEvent::Reporting(Reporting::ReportAccepted(accepted)) => {
+            let award_id = AwardId::parse("award_id", &accepted.award_id).map_err(|e| refuse(&e))?;
+            react(award_id, &|award| award::accept_report(award, &accepted))
+        }
+        PlatformEvent::Applications(
+            Applications::RoundOpened(_)
+            | Applications::RoundClosed(_)
+            | Applications::OrganisationRegistered(_)
+            | Applications::ContactPersonErased(_)
+            | Applications::ApplicationDrafted(_)
+            | Applications::ApplicationEdited(_)
+            | Applications::ApplicationSubmitted(_)
+            | Applications::ApplicationWithdrawn(_)
+            | Applications::ReviewerAssigned(_)
+            | Applications::ConflictOfInterestDeclared(_)
+            | Applications::ReviewRecorded(_)
+            | Applications::ApplicationRejected(_)
+            | Applications::ApplicationTextErased(_),
+        )
+        | PlatformEvent::Reporting(
+            Reporting::ObligationsScheduled(_)
+            | Reporting::ObligationsRescheduled(_)
+            | Reporting::DisbursementRecorded(_)
+            | Reporting::ObligationsSuspended(_)
+            | Reporting::ObligationsResumed(_)
+            | Reporting::ObligationsCancelled(_)
+            | Reporting::ReportSubmitted(_)
+            | Reporting::RevisionRequested(_)
+            | Reporting::ReportTextErased(_),
+        )
+        // Not a source: the service's own events never come back to it.
+        | PlatformEvent::Awards(_) => Ok(None),
     }
-    let stream = stream_id("award", &award_id.to_string()).map_err(|e| refuse(e.to_string()))?;
-    let reaction = store.reaction(event, "awards", stream, stream_version, &events);
-    Ok(Some(reaction.map_err(|e| refuse(e.to_string()))?))
-}
-
-fn load(store: &EventStore, id: AwardId) -> Result<(Award, Option<u64>), String> {
-    let loaded = store.load::<Award>(&id.to_string()).map_err(|e| format!("cannot read award {id}: {e}"))?;
-    Ok((loaded.state, loaded.stream_version))
 }

@@ -10,72 +10,49 @@
 //! already did (a schedule that exists, a variation applied, a tranche recorded, a suspension in force),
 //! so even a duplicate that slipped past the checkpoint changes nothing.
 
-use contracts::awards::v1 as awards;
+use contracts::awards::v1::AwardsEvent as Awards;
+use contracts::events::ServiceEvents;
+use contracts::names::service;
 use contracts::values::Timestamp;
 use event_bus::{LogReaction, Rejection as BusRejection};
 use event_log::RecordedEvent;
-use prost::Message;
 use service_runtime::EventStore;
-use service_runtime::command::stream_id;
+use service_runtime::bus::refusal;
 
 use crate::domain::schedule::{self, ReportingEvent, Schedule};
 use crate::domain::{AwardId, Rejection, dates};
-use crate::events::STREAM_TYPE;
 
 /// The source services the reporting consumer binds (`<source>.#`).
-pub const SOURCES: [&str; 1] = ["awards"];
-
-fn decode<M: Message + Default>(event: &RecordedEvent) -> Result<M, String> {
-    M::decode(event.payload.as_slice()).map_err(|e| e.to_string())
-}
+pub const SOURCES: [&str; 1] = [service::AWARDS];
 
 /// The reaction to one consumed event: `None` for events the service does not care about and for
 /// duplicates; a rejection (the event goes to the dead-letter queue with the reason) for events that
 /// break a rule, for example a suspension of an award whose agreement was never signed.
 pub fn react(store: &EventStore, event: &RecordedEvent) -> Result<Option<LogReaction>, BusRejection> {
-    let refuse = |e: String| BusRejection::new(format!("{} at position {}: {e}", event.event_type, event.position));
-    let on = dates::date_of(Timestamp::from_micros(event.metadata.occurred_at.as_micros()));
-    type Decide = Box<dyn FnOnce(&Schedule) -> Result<Vec<ReportingEvent>, Rejection>>;
-    let (award_id, decide): (String, Decide) = match event.event_type.as_str() {
-        "AgreementSigned" => {
-            let e: awards::AgreementSigned = decode(event).map_err(refuse)?;
-            (e.award_id.clone(), Box::new(move |s| schedule::on_agreement_signed(s, &e)))
-        }
-        "VariationApproved" => {
-            let e: awards::VariationApproved = decode(event).map_err(refuse)?;
-            (e.award_id.clone(), Box::new(move |s| schedule::on_variation_approved(s, &e, on)))
-        }
-        "BudgetReallocated" => {
-            let e: awards::BudgetReallocated = decode(event).map_err(refuse)?;
-            (e.award_id.clone(), Box::new(move |s| schedule::on_budget_reallocated(s, &e, on)))
-        }
-        "TrancheReleased" => {
-            let e: awards::TrancheReleased = decode(event).map_err(refuse)?;
-            (e.award_id.clone(), Box::new(move |s| schedule::on_tranche_released(s, &e)))
-        }
-        "AwardSuspended" => {
-            let e: awards::AwardSuspended = decode(event).map_err(refuse)?;
-            (e.award_id.clone(), Box::new(move |s| schedule::on_suspended(s, &e, on)))
-        }
-        "AwardResumed" => {
-            let e: awards::AwardResumed = decode(event).map_err(refuse)?;
-            (e.award_id.clone(), Box::new(move |s| schedule::on_resumed(s, &e, on)))
-        }
-        "AwardTerminated" => {
-            let e: awards::AwardTerminated = decode(event).map_err(refuse)?;
-            (e.award_id.clone(), Box::new(move |s| schedule::on_terminated(s, &e, on)))
-        }
-        _ => return Ok(None),
-    };
-    let award_id = AwardId::parse("award_id", &award_id).map_err(|e| refuse(e.to_string()))?;
-    let loaded = store
-        .load::<Schedule>(&award_id.to_string())
-        .map_err(|e| refuse(format!("cannot read the reporting of award {award_id}: {e}")))?;
-    let events = decide(&loaded.state).map_err(|e| refuse(e.to_string()))?;
-    if events.is_empty() {
+    let refuse = |e: &dyn std::fmt::Display| refusal(event, e);
+    let Some(consumed) = Awards::decode(&event.event_type, &event.payload).map_err(|e| refuse(&e))? else {
         return Ok(None);
+    };
+    let on = dates::date_of(Timestamp::from_micros(event.metadata.occurred_at.as_micros()));
+    let react = |award_id: &str, decide: &dyn Fn(&Schedule) -> Result<Vec<ReportingEvent>, Rejection>| {
+        let award_id = AwardId::parse("award_id", award_id).map_err(|e| refuse(&e))?;
+        store.react::<Schedule>(event, service::REPORTING, &award_id.to_string(), decide)
+    };
+    match consumed {
+        Awards::AgreementSigned(e) => react(&e.award_id, &|s| schedule::on_agreement_signed(s, &e)),
+        Awards::VariationApproved(e) => react(&e.award_id, &|s| schedule::on_variation_approved(s, &e, on)),
+        Awards::BudgetReallocated(e) => react(&e.award_id, &|s| schedule::on_budget_reallocated(s, &e, on)),
+        Awards::TrancheReleased(e) => react(&e.award_id, &|s| schedule::on_tranche_released(s, &e)),
+        Awards::AwardSuspended(e) => react(&e.award_id, &|s| schedule::on_suspended(s, &e, on)),
+        Awards::AwardResumed(e) => react(&e.award_id, &|s| schedule::on_resumed(s, &e, on)),
+        Awards::AwardTerminated(e) => react(&e.award_id, &|s| schedule::on_terminated(s, &e, on)),
+        Awards::AwardOffered(_)
+        | Awards::AgreementSet(_)
+        | Awards::ReportConditionMet(_)
+        | Awards::VariationRequested(_)
+        | Awards::VariationDeclined(_)
+        | Awards::AwardClosed(_)
+        | Awards::AwardTextErased(_)
+        | Awards::VariationTextErased(_) => Ok(None),
     }
-    let stream = stream_id(STREAM_TYPE, &award_id.to_string()).map_err(|e| refuse(e.to_string()))?;
-    let reaction = store.reaction(event, "reporting", stream, loaded.stream_version, &events);
-    Ok(Some(reaction.map_err(|e| refuse(e.to_string()))?))
 }

@@ -3,7 +3,9 @@
 //! The generated code is private; each protobuf package is re-exported as a module of curated items
 //! (`contracts::applications::v1::OpenRoundRequest`, `contracts::common::v1::Money`, ...). Conversions
 //! between wire and domain values (money, ids, timestamps, dates, countries) are written once, in
-//! [`values`], and report the field and the rule a value breaks.
+//! [`values`], and report the field and the rule a value breaks. Each service's events are one typed
+//! enum ([`events`]: `contracts::awards::v1::AwardsEvent`), and the names of services and stream types
+//! are spelled once, in [`names`].
 //!
 //! The event log's own record (`grants.eventlog.v1`) is compiled by the `event-log` crate and is not
 //! repeated here.
@@ -25,7 +27,9 @@ mod generated {
     }
 }
 
+pub mod events;
 pub mod free_text;
+pub mod names;
 pub mod values;
 
 /// The encoded `FileDescriptorSet` of every contract in this crate (with source comments), for the
@@ -58,6 +62,7 @@ pub mod applications {
             ServiceType,
         };
         // Events.
+        pub use crate::events::ApplicationsEvent;
         pub use crate::generated::grants::applications::v1::{
             ApplicationApproved, ApplicationDrafted, ApplicationEdited, ApplicationRejected, ApplicationSubmitted,
             ApplicationTextErased, ApplicationWithdrawn, ConflictOfInterestDeclared, ContactPersonErased,
@@ -110,6 +115,7 @@ pub mod reporting {
             ReportingService, ReportingServiceServer,
         };
         // Events.
+        pub use crate::events::ReportingEvent;
         pub use crate::generated_awards::grants::reporting::v1::{
             DisbursementRecorded, ObligationsCancelled, ObligationsRescheduled, ObligationsResumed,
             ObligationsScheduled, ObligationsSuspended, ReportAccepted, ReportSubmitted, ReportTextErased,
@@ -147,6 +153,7 @@ pub mod awards {
             Reallocation, ReportRequirement, Tranche, TrancheAmount, TrancheKind, VariationChange,
         };
         // Events.
+        pub use crate::events::AwardsEvent;
         pub use crate::generated_awards::grants::awards::v1::{
             AgreementSet, AgreementSigned, AwardClosed, AwardOffered, AwardResumed, AwardSuspended, AwardTerminated,
             AwardTextErased, BudgetReallocated, GatingReport, ReportConditionMet, TrancheReleased, VariationApproved,

@@ -7,10 +7,7 @@ use std::collections::HashMap;
 use event_bus::{
     Backlog, BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, LogReaction, Rejection, Relay, RelayConfig,
 };
-use event_log::{EventLog, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
-use uuid::Uuid;
-
-use crate::command::DomainEvent;
+use event_log::{EventLog, RecordedEvent};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -113,41 +110,18 @@ impl Drop for ServiceBus {
     }
 }
 
-/// What a consumer appends in reaction to `consumed`: `events` for `stream`, which stood at
-/// `stream_version` when they were decided. The consumed event caused them: its actor, correlation and
-/// time carry over, and their ids are derived from its id and `service` (the reacting service), so that a
-/// retried reaction is the very same append.
-pub(crate) fn reaction<E: DomainEvent>(
-    consumed: &RecordedEvent,
-    service: &str,
-    stream: StreamId,
-    stream_version: Option<u64>,
-    events: &[E],
-) -> LogReaction {
-    let metadata = EventMetadata {
-        actor: consumed.metadata.actor.clone(),
-        correlation_id: consumed.metadata.correlation_id,
-        causation_id: consumed.event_id,
-        occurred_at: consumed.metadata.occurred_at,
-    };
-    let events = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| NewEvent {
-            event_id: Uuid::new_v5(&consumed.event_id, format!("{service}/{stream}/{i}").as_bytes()),
-            event_type: e.event_type().to_owned(),
-            schema_version: e.schema_version(),
-            payload: e.encode_payload(),
-            metadata: metadata.clone(),
-        })
-        .collect();
-    let expected = stream_version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
-    LogReaction { stream, expected, events }
+/// Refuses a consumed event for `reason`: it goes to the dead-letter queue, the reason naming the event.
+pub fn refusal(consumed: &RecordedEvent, reason: &dyn std::fmt::Display) -> Rejection {
+    Rejection::new(format!("{} at position {}: {reason}", consumed.event_type, consumed.position))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EventStore;
+    use crate::command::{DomainEvent, EventDecodeError};
+    use event_log::{EventMetadata, ExpectedVersion, NewEvent, StreamId};
+    use uuid::Uuid;
 
     #[derive(Debug)]
     struct Noted;
@@ -159,7 +133,7 @@ mod tests {
         fn encode_payload(&self) -> Vec<u8> {
             b"noted".to_vec()
         }
-        fn decode_payload(_: &str, _: &[u8]) -> Result<Self, String> {
+        fn decode_payload(_: &str, _: &[u8]) -> Result<Self, EventDecodeError> {
             Ok(Noted)
         }
     }
@@ -232,9 +206,13 @@ mod tests {
         let consumed = log.event(0).unwrap().unwrap();
         let stream = StreamId::new("target", "7").unwrap();
 
-        let first = reaction(&consumed, "awards", stream.clone(), Some(3), &[Noted, Noted]);
-        let again = reaction(&consumed, "awards", stream.clone(), Some(3), &[Noted, Noted]);
-        let elsewhere = reaction(&consumed, "reporting", stream.clone(), None, &[Noted]);
+        let store = EventStore::new(log.clone());
+        let reaction = |service, version, events: &[Noted]| {
+            store.reaction(&consumed, service, stream.clone(), version, events).unwrap()
+        };
+        let first = reaction("awards", Some(3), &[Noted, Noted]);
+        let again = reaction("awards", Some(3), &[Noted, Noted]);
+        let elsewhere = reaction("reporting", None, &[Noted]);
         assert_eq!(first.expected, ExpectedVersion::Exact(3));
         assert_eq!(elsewhere.expected, ExpectedVersion::NoStream);
         let ids = |r: &LogReaction| r.events.iter().map(|e| e.event_id).collect::<Vec<_>>();

@@ -6,6 +6,10 @@
 //! `request/<request_id>` **in the same atomic append**, so a retry with the same request id returns the
 //! first response without running the command again. Event ids are derived from the request id (UUID v5)
 //! as a second line of defence: two racing copies of one request cannot both append.
+//!
+//! [`EventStore::react`] is its twin for a consumed event: load, the domain's reaction, and the events to
+//! append with the consumer's checkpoint. Both build their events in one place (`EventStore::record`),
+//! from what caused them (`Cause`): ids, metadata and sealing of free text cannot drift apart.
 
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -14,7 +18,9 @@ use uuid::Uuid;
 use std::collections::HashSet;
 
 use contracts::common::v1::SealedPersonalData;
+use contracts::events::{EventMessage, UndecodableEvent};
 use contracts::values::{Timestamp, WireError};
+use event_bus::LogReaction;
 use event_log::{
     AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, RecordedEvent, StreamId,
 };
@@ -33,7 +39,45 @@ pub trait DomainEvent: Sized {
     }
     fn encode_payload(&self) -> Vec<u8>;
     /// Decodes a stored payload; the error names what was wrong.
-    fn decode_payload(event_type: &str, payload: &[u8]) -> Result<Self, String>;
+    fn decode_payload(event_type: &str, payload: &[u8]) -> Result<Self, EventDecodeError>;
+}
+
+/// A stored event that is not one of the domain's events.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EventDecodeError {
+    #[error("unknown event type `{0}`")]
+    UnknownType(String),
+    #[error("{event_type}: {source}")]
+    Undecodable {
+        event_type: &'static str,
+        #[source]
+        source: prost::DecodeError,
+    },
+}
+
+impl From<UndecodableEvent> for EventDecodeError {
+    fn from(undecodable: UndecodableEvent) -> EventDecodeError {
+        EventDecodeError::Undecodable { event_type: undecodable.event_type, source: undecodable.source }
+    }
+}
+
+/// For [`domain_event_codec!`]: the event type of the message a variant wraps.
+#[doc(hidden)]
+pub fn event_type_of<M: EventMessage>(_: &M) -> &'static str {
+    M::EVENT_TYPE
+}
+
+/// For [`domain_event_codec!`]: the payload decoded into `variant` when `event_type` names its message.
+#[doc(hidden)]
+pub fn decode_variant<M: EventMessage, E>(
+    event_type: &str,
+    payload: &[u8],
+    variant: fn(M) -> E,
+) -> Result<Option<E>, EventDecodeError> {
+    if event_type != M::EVENT_TYPE {
+        return Ok(None);
+    }
+    Ok(Some(variant(contracts::events::decode_message(payload)?)))
 }
 
 /// An aggregate whose state is the fold of its stream's events.
@@ -298,27 +342,8 @@ impl EventStore {
         }
         let version = loaded.version() + events.len() as u64;
 
-        let metadata = EventMetadata {
-            actor: ctx.actor.to_log_actor(),
-            correlation_id: ctx.correlation_id,
-            causation_id: ctx.request_id,
-            occurred_at: event_log::Timestamp::from_micros(ctx.now.as_micros()),
-        };
-        let mut new_events = Vec::with_capacity(events.len());
-        let (mut sealed_scope, mut erased_now) = (None, HashSet::new());
-        for (i, event) in events.iter().enumerate() {
-            let recorded = self.record_payload(event)?;
-            let payload = recorded.payload;
-            sealed_scope = sealed_scope.or(recorded.sealed_scope);
-            erased_now.extend(recorded.erased_scope);
-            new_events.push(NewEvent {
-                event_id: ctx.derive_id(&format!("event/{stream}/{i}")),
-                event_type: event.event_type().to_owned(),
-                schema_version: event.schema_version(),
-                payload,
-                metadata: metadata.clone(),
-            });
-        }
+        let Recorded { events: new_events, sealed_scope, erased: erased_now } =
+            self.record(&Cause::Command(ctx), stream, &events)?;
         // The answer shows the state after the command: with what it erased shown as erased.
         let base =
             if erased_now.is_empty() { loaded.state.clone() } else { self.load_erasing::<A>(key, &erased_now)?.state };
@@ -367,24 +392,32 @@ impl EventStore {
 }
 
 impl EventStore {
-    /// The payload to record for a decided event, and the scope its free text was sealed under: an erasure
-    /// destroys its scope's keys first (so the key is gone even if recording then fails, and a retry finds
-    /// nothing left to erase); free text is guarded and sealed.
-    fn record_payload<E: DomainEvent>(&self, event: &E) -> Result<RecordedPayload, ServiceError> {
-        let payload = event.encode_payload();
-        let Some(sealer) = &self.sealer else {
-            return Ok(RecordedPayload { payload, sealed_scope: None, erased_scope: None });
-        };
-        let erased_scope = sealer.erased_scope(event.event_type(), &payload)?;
-        if let Some(scope) = erased_scope {
-            sealer.erase(scope)?;
+    /// Runs the reaction of the aggregate `A` at `key` to `consumed` (an event of another service, decoded
+    /// by the caller), as [`Self::execute`] runs a command: load, the pure decision, and the events to
+    /// append, built like a command's. The consumer appends them with its checkpoint (`LogHandler`).
+    ///
+    /// `None` when the domain decided nothing (an event it already reacted to). A rejection, or a log it
+    /// cannot read, refuses the event with the reason: it goes to the dead-letter queue.
+    pub fn react<A: Aggregate>(
+        &self,
+        consumed: &RecordedEvent,
+        service: &str,
+        key: &str,
+        decide: impl FnOnce(&A) -> Result<Vec<A::Event>, Rejection>,
+    ) -> Result<Option<LogReaction>, event_bus::Rejection> {
+        let refuse = |reason: &dyn std::fmt::Display| crate::bus::refusal(consumed, reason);
+        let stream = stream_id(A::STREAM_TYPE, key).map_err(|e| refuse(&e))?;
+        let loaded = self.load::<A>(key).map_err(|e| refuse(&format_args!("cannot read {stream}: {e}")))?;
+        let events = decide(&loaded.state).map_err(|e| refuse(&e))?;
+        if events.is_empty() {
+            return Ok(None);
         }
-        let sealed = sealer.seal(event.event_type(), payload)?;
-        Ok(RecordedPayload { payload: sealed.payload, sealed_scope: sealed.scope, erased_scope })
+        let reaction = self.reaction(consumed, service, stream, loaded.stream_version, &events);
+        reaction.map(Some).map_err(|e| refuse(&e))
     }
 
-    /// What a consumer appends for `events` it decided in reaction to `consumed` (see
-    /// [`crate::bus::reaction`]), their free text sealed like a command's.
+    /// What a consumer appends for `events` it decided in reaction to `consumed`: `events` for `stream`,
+    /// which stood at `stream_version` when they were decided, their free text sealed like a command's.
     pub fn reaction<E: DomainEvent>(
         &self,
         consumed: &RecordedEvent,
@@ -392,23 +425,97 @@ impl EventStore {
         stream: StreamId,
         stream_version: Option<u64>,
         events: &[E],
-    ) -> Result<event_bus::LogReaction, ServiceError> {
-        let mut reaction = crate::bus::reaction(consumed, service, stream, stream_version, events);
-        for event in &mut reaction.events {
+    ) -> Result<LogReaction, ServiceError> {
+        let recorded = self.record(&Cause::Reaction { consumed, service }, &stream, events)?;
+        let expected = stream_version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+        Ok(LogReaction { stream, expected, events: recorded.events })
+    }
+
+    /// The decided `events` for `stream` as they are appended, whatever caused them: ids and metadata from
+    /// the cause, free text sealed (and, from a command, guarded first), an erasure's keys destroyed first
+    /// (so the key is gone even if recording then fails, and a retry finds nothing left to erase).
+    fn record<E: DomainEvent>(
+        &self,
+        cause: &Cause<'_>,
+        stream: &StreamId,
+        events: &[E],
+    ) -> Result<Recorded, ServiceError> {
+        let metadata = cause.metadata();
+        let mut recorded =
+            Recorded { events: Vec::with_capacity(events.len()), sealed_scope: None, erased: HashSet::new() };
+        for (index, event) in events.iter().enumerate() {
+            let mut payload = event.encode_payload();
             if let Some(sealer) = &self.sealer {
-                event.payload = sealer.seal_reaction(&event.event_type, std::mem::take(&mut event.payload))?.payload;
+                let erased_scope = sealer.erased_scope(event.event_type(), &payload)?;
+                if let Some(scope) = erased_scope {
+                    sealer.erase(scope)?;
+                    recorded.erased.insert(scope);
+                }
+                let sealed = match cause {
+                    Cause::Command(_) => sealer.seal(event.event_type(), payload)?,
+                    // Its text was guarded by the service that recorded the consumed event; refusing it
+                    // here would only dead-letter a fact that is already recorded.
+                    Cause::Reaction { .. } => sealer.seal_reaction(event.event_type(), payload)?,
+                };
+                payload = sealed.payload;
+                recorded.sealed_scope = recorded.sealed_scope.or(sealed.scope);
             }
+            recorded.events.push(NewEvent {
+                event_id: cause.event_id(stream, index),
+                event_type: event.event_type().to_owned(),
+                schema_version: event.schema_version(),
+                payload,
+                metadata: metadata.clone(),
+            });
         }
-        Ok(reaction)
+        Ok(recorded)
     }
 }
 
-/// A decided event's payload as it is recorded, the scope its free text was sealed under, and the scope it
-/// erased, if it is an erasure.
-struct RecordedPayload {
-    payload: Vec<u8>,
+/// What caused the events being recorded: it decides their metadata and their ids.
+enum Cause<'a> {
+    /// A client's request.
+    Command(&'a CommandContext),
+    /// An event of another service, consumed by `service` (the reacting service).
+    Reaction { consumed: &'a RecordedEvent, service: &'a str },
+}
+
+impl Cause<'_> {
+    /// A command's actor and time; a consumed event's actor, correlation and time carry over.
+    fn metadata(&self) -> EventMetadata {
+        match self {
+            Cause::Command(ctx) => EventMetadata {
+                actor: ctx.actor.to_log_actor(),
+                correlation_id: ctx.correlation_id,
+                causation_id: ctx.request_id,
+                occurred_at: event_log::Timestamp::from_micros(ctx.now.as_micros()),
+            },
+            Cause::Reaction { consumed, .. } => EventMetadata {
+                actor: consumed.metadata.actor.clone(),
+                correlation_id: consumed.metadata.correlation_id,
+                causation_id: consumed.event_id,
+                occurred_at: consumed.metadata.occurred_at,
+            },
+        }
+    }
+
+    /// The id of the `index`th event for `stream`: derived from the request id, or from the consumed event's
+    /// id and the reacting service, so that a retry is the very same append.
+    fn event_id(&self, stream: &StreamId, index: usize) -> Uuid {
+        match self {
+            Cause::Command(ctx) => ctx.derive_id(&format!("event/{stream}/{index}")),
+            Cause::Reaction { consumed, service } => {
+                Uuid::new_v5(&consumed.event_id, format!("{service}/{stream}/{index}").as_bytes())
+            }
+        }
+    }
+}
+
+/// Decided events as they are appended, the scope their free text was sealed under, and the scopes erased.
+struct Recorded {
+    events: Vec<NewEvent>,
     sealed_scope: Option<Uuid>,
-    erased_scope: Option<Uuid>,
+    erased: HashSet<Uuid>,
 }
 
 /// How one round of a command ended.
@@ -418,28 +525,31 @@ enum Attempt<R> {
     LostRace,
 }
 
-/// Implements [`DomainEvent`] for an enum whose every variant wraps one protobuf message: the event type is
-/// the name given for the variant (the message's name, in the past tense) and the payload the message's
-/// encoding. `domain_event_codec!(RoundEvent { Opened => "RoundOpened", Closed => "RoundClosed" });`
+/// Implements [`DomainEvent`] for an enum whose every variant wraps one event message of the contracts: the
+/// event type is the message's [`EventMessage::EVENT_TYPE`] and the payload the message's encoding, so no
+/// event name is spelled here. `domain_event_codec!(RoundEvent { Opened, Closed });`
 #[macro_export]
 macro_rules! domain_event_codec {
-    ($enum:ident { $($variant:ident => $name:literal),* $(,)? }) => {
+    ($enum:ident { $($variant:ident),* $(,)? }) => {
         impl $crate::DomainEvent for $enum {
             fn event_type(&self) -> &'static str {
-                match self { $($enum::$variant(_) => $name),* }
+                match self { $($enum::$variant(e) => $crate::command::event_type_of(e)),* }
             }
 
             fn encode_payload(&self) -> Vec<u8> {
                 match self { $($enum::$variant(e) => $crate::__prost::Message::encode_to_vec(e)),* }
             }
 
-            fn decode_payload(event_type: &str, payload: &[u8]) -> Result<Self, String> {
-                match event_type {
-                    $($name => $crate::__prost::Message::decode(payload)
-                        .map($enum::$variant)
-                        .map_err(|e| format!("{}: {e}", $name)),)*
-                    other => Err(format!("unknown event type `{other}`")),
-                }
+            fn decode_payload(
+                event_type: &str,
+                payload: &[u8],
+            ) -> Result<Self, $crate::command::EventDecodeError> {
+                $(
+                    if let Some(event) = $crate::command::decode_variant(event_type, payload, $enum::$variant)? {
+                        return Ok(event);
+                    }
+                )*
+                Err($crate::command::EventDecodeError::UnknownType(event_type.to_owned()))
             }
         }
     };
@@ -489,10 +599,10 @@ mod tests {
         fn encode_payload(&self) -> Vec<u8> {
             self.0.to_be_bytes().to_vec()
         }
-        fn decode_payload(event_type: &str, payload: &[u8]) -> Result<Self, String> {
+        fn decode_payload(event_type: &str, payload: &[u8]) -> Result<Self, EventDecodeError> {
             match (event_type, <[u8; 8]>::try_from(payload)) {
                 ("Added", Ok(bytes)) => Ok(Added(u64::from_be_bytes(bytes))),
-                _ => Err("not an Added".into()),
+                _ => Err(EventDecodeError::UnknownType(event_type.to_owned())),
             }
         }
     }
@@ -608,6 +718,65 @@ mod tests {
         assert!(decisions.into_inner() > 80);
     }
 
+    /// An event of another service, recorded in `store`'s log for the test, as a consumer receives it.
+    async fn consumed(store: &EventStore) -> RecordedEvent {
+        let cause = NewEvent {
+            event_id: Uuid::new_v4(),
+            event_type: "Happened".into(),
+            schema_version: 1,
+            payload: Vec::new(),
+            metadata: EventMetadata {
+                actor: Actor { subject: "officer-1".into(), role: Role::ProgramOfficer, organisation: None }
+                    .to_log_actor(),
+                correlation_id: Uuid::new_v4(),
+                causation_id: Uuid::new_v4(),
+                occurred_at: event_log::Timestamp::from_micros(1_000_000),
+            },
+        };
+        let source = StreamId::new("source", "1").unwrap();
+        let position = store.log().next_position();
+        store.log().append(source, ExpectedVersion::Any, vec![cause]).await.unwrap();
+        store.log().event(position).unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reaction_is_decided_on_the_loaded_aggregate_like_a_command() {
+        let (_dir, store) = store();
+        store.execute::<Counter, _>(&ctx(Uuid::new_v4(), 8), "c", None, decide(8), reply).await.unwrap();
+        let consumed = consumed(&store).await;
+        let react = || {
+            store.react::<Counter>(&consumed, "counting", "c", |counter| {
+                assert_eq!(counter.0, 8, "decided on the stream as it stands");
+                Ok(vec![Added(1), Added(1)])
+            })
+        };
+        let reaction = react().unwrap().expect("events decided");
+        assert_eq!(reaction.stream, StreamId::new("counter", "c").unwrap());
+        assert_eq!(reaction.expected, ExpectedVersion::Exact(0));
+        assert_eq!(reaction.events.len(), 2);
+        let again = react().unwrap().unwrap();
+        let ids = |r: &LogReaction| r.events.iter().map(|e| e.event_id).collect::<Vec<_>>();
+        assert_eq!(ids(&reaction), ids(&again), "derived from the consumed event");
+        assert_eq!(reaction.events[0].metadata.causation_id, consumed.event_id);
+        assert_eq!(reaction.events[0].metadata.actor, consumed.metadata.actor);
+        assert_eq!(reaction.events[0].event_type, "Added");
+    }
+
+    #[tokio::test]
+    async fn a_reaction_that_decides_nothing_is_none_and_a_rejection_refuses_the_event_with_its_reason() {
+        let (_dir, store) = store();
+        let consumed = consumed(&store).await;
+        assert!(store.react::<Counter>(&consumed, "counting", "c", |_| Ok(Vec::new())).unwrap().is_none());
+        let refused = store
+            .react::<Counter>(&consumed, "counting", "c", |_| {
+                Err(Rejection::precondition("amount", "would pass the limit of 10"))
+            })
+            .unwrap_err();
+        assert!(refused.0.starts_with("Happened at position 0: "), "{}", refused.0);
+        assert!(refused.0.contains("would pass the limit of 10"), "{}", refused.0);
+        assert_eq!(store.log().next_position(), 1, "nothing appended");
+    }
+
     #[derive(Clone, PartialEq, prost::Message)]
     struct Opened {
         #[prost(string, tag = "1")]
@@ -626,7 +795,15 @@ mod tests {
         Closed(Closed),
     }
 
-    crate::domain_event_codec!(RoundEvent { Opened => "RoundOpened", Closed => "RoundClosed" });
+    impl EventMessage for Opened {
+        const EVENT_TYPE: &'static str = "RoundOpened";
+    }
+
+    impl EventMessage for Closed {
+        const EVENT_TYPE: &'static str = "RoundClosed";
+    }
+
+    crate::domain_event_codec!(RoundEvent { Opened, Closed });
 
     #[test]
     fn the_codec_names_encodes_and_decodes_each_variant_and_refuses_the_rest() {
@@ -637,8 +814,11 @@ mod tests {
             assert_eq!(decoded, event);
         }
         assert_eq!(RoundEvent::Closed(Closed { applications: 1 }).event_type(), "RoundClosed");
-        assert_eq!(RoundEvent::decode_payload("RoundRenamed", &[]).unwrap_err(), "unknown event type `RoundRenamed`");
-        let broken = RoundEvent::decode_payload("RoundOpened", &[0x0a, 0x05, b'a']).unwrap_err();
+        assert_eq!(
+            RoundEvent::decode_payload("RoundRenamed", &[]).unwrap_err().to_string(),
+            "unknown event type `RoundRenamed`"
+        );
+        let broken = RoundEvent::decode_payload("RoundOpened", &[0x0a, 0x05, b'a']).unwrap_err().to_string();
         assert!(broken.starts_with("RoundOpened: "), "{broken}");
     }
 }

@@ -90,6 +90,7 @@ where
 mod tests {
     use contracts::values::WireError;
     use service_runtime::DomainEvent;
+    use service_runtime::command::EventDecodeError;
 
     use super::*;
 
@@ -105,10 +106,12 @@ mod tests {
             "Arrived"
         }
         fn encode_payload(&self) -> Vec<u8> {
-            self.0.clone().into_bytes()
+            prost::Message::encode_to_vec(&self.0)
         }
-        fn decode_payload(_: &str, payload: &[u8]) -> Result<Self, String> {
-            String::from_utf8(payload.to_vec()).map(Arrived).map_err(|e| e.to_string())
+        fn decode_payload(_: &str, payload: &[u8]) -> Result<Self, EventDecodeError> {
+            <String as prost::Message>::decode(payload)
+                .map(Arrived)
+                .map_err(|source| EventDecodeError::Undecodable { event_type: "Arrived", source })
         }
     }
 

@@ -4,6 +4,7 @@
 use event_log::RecordedEvent;
 use std::collections::HashSet;
 
+use contracts::events::message_name;
 use contracts::free_text::FreeTextSchema;
 use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, SerializeOptions};
 use serde_json::{Value, json};
@@ -30,7 +31,7 @@ impl PayloadDecoder {
     /// erased; other events are ignored.
     pub fn note_erasure(&mut self, service: &str, event_type: &str, payload: &[u8]) {
         let schema = FreeTextSchema::contracts();
-        let Some(descriptor) = schema.message(&format!("grants.{service}.v1.{event_type}")) else { return };
+        let Some(descriptor) = schema.message(&message_name(service, event_type)) else { return };
         if !schema.is_erasure(&descriptor) {
             return;
         }
@@ -64,7 +65,7 @@ impl PayloadDecoder {
 
     /// As [`PayloadDecoder::payload`], and whether clear text about an erased subject was shown as erased.
     fn decode(&self, service: &str, event_type: &str, payload: &[u8]) -> (Value, bool) {
-        let preferred = format!("grants.{service}.v1.{event_type}");
+        let preferred = message_name(service, event_type);
         let descriptor = self.pool.get_message_by_name(&preferred).or_else(|| {
             self.pool.all_messages().find(|m| m.name() == event_type && m.package_name().starts_with("grants."))
         });
@@ -154,6 +155,8 @@ fn encode_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use contracts::events::EventMessage;
+    use contracts::names::service::{APPLICATIONS, AWARDS};
 
     #[test]
     fn text_recorded_in_clear_about_an_erased_subject_is_shown_erased_before_and_after_the_erasure() {
@@ -162,14 +165,17 @@ mod tests {
         let award = Uuid::new_v4().to_string();
         let suspended = aw::AwardSuspended { award_id: award.clone(), reason: "in clear".into(), sealed_text: None };
         let mut decoder = PayloadDecoder::new().unwrap();
-        let shown = decoder.payload("awards", "AwardSuspended", &suspended.encode_to_vec());
+        let shown = decoder.payload(AWARDS, aw::AwardSuspended::EVENT_TYPE, &suspended.encode_to_vec());
         assert_eq!(shown["reason"], "in clear", "nothing erased yet");
         let erasure = aw::AwardTextErased { award_id: award.clone(), reason: 1, erased_by: "officer-1".into() };
-        decoder.note_erasure("awards", "AwardTextErased", &erasure.encode_to_vec());
-        let shown = decoder.payload("awards", "AwardSuspended", &suspended.encode_to_vec());
+        decoder.note_erasure(AWARDS, aw::AwardTextErased::EVENT_TYPE, &erasure.encode_to_vec());
+        let shown = decoder.payload(AWARDS, aw::AwardSuspended::EVENT_TYPE, &suspended.encode_to_vec());
         assert_eq!(shown["reason"], contracts::free_text::ERASED_TEXT);
         let other = aw::AwardSuspended { award_id: Uuid::new_v4().to_string(), ..suspended };
-        assert_eq!(decoder.payload("awards", "AwardSuspended", &other.encode_to_vec())["reason"], "in clear");
+        assert_eq!(
+            decoder.payload(AWARDS, aw::AwardSuspended::EVENT_TYPE, &other.encode_to_vec())["reason"],
+            "in clear"
+        );
     }
 
     #[tokio::test]
@@ -182,7 +188,7 @@ mod tests {
         let log = EventLog::open(dir.path()).unwrap();
         let suspended = |reason: &str| NewEvent {
             event_id: Uuid::new_v4(),
-            event_type: "AwardSuspended".into(),
+            event_type: aw::AwardSuspended::EVENT_TYPE.into(),
             schema_version: 1,
             payload: aw::AwardSuspended { award_id: award.clone(), reason: reason.into(), sealed_text: None }
                 .encode_to_vec(),
@@ -197,21 +203,21 @@ mod tests {
                 occurred_at: Timestamp::now(),
             },
         };
-        let stream = StreamId::new("award", &award).unwrap();
+        let stream = StreamId::new(contracts::names::stream::AWARD, &award).unwrap();
         log.append(stream, ExpectedVersion::Any, vec![suspended("in clear"), suspended("")]).await.unwrap();
         let (in_clear, without_text) = (log.event(0).unwrap().unwrap(), log.event(1).unwrap().unwrap());
         let mut decoder = PayloadDecoder::new().unwrap();
-        let row = decoder.event("awards", &in_clear);
+        let row = decoder.event(AWARDS, &in_clear);
         assert_eq!(row["record_hex"], encode_hex(in_clear.record_bytes()), "nothing erased yet");
 
         let erasure = aw::AwardTextErased { award_id: award.clone(), reason: 1, erased_by: "officer-1".into() };
-        decoder.note_erasure("awards", "AwardTextErased", &erasure.encode_to_vec());
-        let row = decoder.event("awards", &in_clear);
+        decoder.note_erasure(AWARDS, aw::AwardTextErased::EVENT_TYPE, &erasure.encode_to_vec());
+        let row = decoder.event(AWARDS, &in_clear);
         assert_eq!(row["payload"]["reason"], contracts::free_text::ERASED_TEXT);
         assert!(row.get("record_hex").is_none(), "{row}");
         assert!(!row.to_string().contains(&encode_hex(b"in clear")), "{row}");
         // An event of the same subject with no text in clear keeps its record bytes.
-        let row = decoder.event("awards", &without_text);
+        let row = decoder.event(AWARDS, &without_text);
         assert_eq!(row["record_hex"], encode_hex(without_text.record_bytes()));
     }
 
@@ -228,9 +234,13 @@ mod tests {
         use prost::Message;
         let decoder = PayloadDecoder::new().unwrap();
         let closed = contracts::applications::v1::RoundClosed { round_id: "r-1".into(), reason: "budget spent".into() };
-        let json = decoder.payload("applications", "RoundClosed", &closed.encode_to_vec());
+        let json = decoder.payload(
+            APPLICATIONS,
+            contracts::applications::v1::RoundClosed::EVENT_TYPE,
+            &closed.encode_to_vec(),
+        );
         assert_eq!(json, json!({ "round_id": "r-1", "reason": "budget spent" }));
-        let unknown = decoder.payload("applications", "NoSuchEvent", b"\x01");
+        let unknown = decoder.payload(APPLICATIONS, "NoSuchEvent", b"\x01");
         assert_eq!(unknown["undecoded_hex"], "01");
     }
 }

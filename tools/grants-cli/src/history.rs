@@ -20,7 +20,8 @@ use crate::endpoints::Connection;
 use crate::stdout::say;
 
 const LINKING_FIELDS: [&str; 5] = ["application_id", "award_id", "obligation_id", "report_id", "variation_id"];
-const GRANT_SERVICES: [&str; 3] = ["applications", "awards", "reporting"];
+/// The services a grant flows through, in that order.
+const GRANT_SERVICES: [&str; 3] = contracts::names::service::EVENT_SOURCES;
 
 pub async fn run(connection: &Connection, application: uuid::Uuid, as_json: bool) -> anyhow::Result<Outcome> {
     let mut decoder = PayloadDecoder::new()?;

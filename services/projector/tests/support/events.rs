@@ -5,9 +5,10 @@
 
 use contracts::applications::v1 as apps;
 use contracts::awards::v1 as aw;
+use contracts::events::EventMessage;
+use contracts::names::{service, stream};
 use contracts::reporting::v1 as rp;
 use event_log::{EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId};
-use prost::Message;
 pub use test_support::fixtures::{date, usd};
 
 /// One event to append to a source's log.
@@ -20,17 +21,12 @@ pub struct Ev {
     pub subject: String,
 }
 
-fn ev(
-    source: &'static str,
-    stream: (&str, &str),
-    event_type: &'static str,
-    payload: impl Message,
-    subject: &str,
-) -> Ev {
+/// The event `payload` of `source`, in `stream` (stream type, key), caused by `subject`.
+fn ev<M: EventMessage>(source: &'static str, stream: (&str, &str), payload: M, subject: &str) -> Ev {
     Ev {
         source,
         stream: StreamId::new(stream.0, stream.1).expect("valid stream"),
-        event_type,
+        event_type: M::EVENT_TYPE,
         payload: payload.encode_to_vec(),
         subject: subject.to_owned(),
     }
@@ -82,7 +78,7 @@ pub fn round_opened(round: &str) -> Ev {
         eligible_countries: vec!["KH".into(), "TH".into()],
         ..Default::default()
     };
-    ev("applications", ("round", round), "RoundOpened", e, "officer-1")
+    ev(service::APPLICATIONS, (stream::ROUND, round), e, "officer-1")
 }
 
 /// Registration, draft, submission, review and approval of `g`'s application.
@@ -94,12 +90,11 @@ pub fn application_approved(g: &Grant, country: &str, requested: i64, approved: 
         services_offered: vec![apps::ServiceType::Shelter as i32, apps::ServiceType::LegalAid as i32],
         ..Default::default()
     };
-    let stream = ("application", g.app.as_str());
+    let app_stream = (stream::APPLICATION, g.app.as_str());
     vec![
         ev(
-            "applications",
-            ("organisation", &g.org),
-            "OrganisationRegistered",
+            service::APPLICATIONS,
+            (stream::ORGANISATION, &g.org),
             apps::OrganisationRegistered {
                 organisation_id: g.org.clone(),
                 legal_name: "Safe Harbour".into(),
@@ -109,9 +104,8 @@ pub fn application_approved(g: &Grant, country: &str, requested: i64, approved: 
             "officer-1",
         ),
         ev(
-            "applications",
-            stream,
-            "ApplicationDrafted",
+            service::APPLICATIONS,
+            app_stream,
             apps::ApplicationDrafted {
                 application_id: g.app.clone(),
                 round_id: g.round.clone(),
@@ -122,9 +116,8 @@ pub fn application_approved(g: &Grant, country: &str, requested: i64, approved: 
             "partner-1",
         ),
         ev(
-            "applications",
-            stream,
-            "ApplicationSubmitted",
+            service::APPLICATIONS,
+            app_stream,
             apps::ApplicationSubmitted {
                 application_id: g.app.clone(),
                 round_id: g.round.clone(),
@@ -136,16 +129,14 @@ pub fn application_approved(g: &Grant, country: &str, requested: i64, approved: 
             "partner-1",
         ),
         ev(
-            "applications",
-            stream,
-            "ReviewerAssigned",
+            service::APPLICATIONS,
+            app_stream,
             apps::ReviewerAssigned { application_id: g.app.clone(), reviewer_subject: "reviewer-1".into() },
             "officer-1",
         ),
         ev(
-            "applications",
-            stream,
-            "ReviewRecorded",
+            service::APPLICATIONS,
+            app_stream,
             apps::ReviewRecorded {
                 application_id: g.app.clone(),
                 reviewer_subject: "reviewer-1".into(),
@@ -155,9 +146,8 @@ pub fn application_approved(g: &Grant, country: &str, requested: i64, approved: 
             "reviewer-1",
         ),
         ev(
-            "applications",
-            stream,
-            "ApplicationApproved",
+            service::APPLICATIONS,
+            app_stream,
             apps::ApplicationApproved {
                 application_id: g.app.clone(),
                 round_id: g.round.clone(),
@@ -185,12 +175,11 @@ pub fn award_signed(g: &Grant, country: &str, amount: i64) -> Vec<Ev> {
         }],
         ..Default::default()
     };
-    let stream = ("award", g.award.as_str());
+    let award_stream = (stream::AWARD, g.award.as_str());
     vec![
         ev(
-            "awards",
-            stream,
-            "AwardOffered",
+            service::AWARDS,
+            award_stream,
             aw::AwardOffered {
                 award_id: g.award.clone(),
                 application_id: g.app.clone(),
@@ -204,9 +193,8 @@ pub fn award_signed(g: &Grant, country: &str, amount: i64) -> Vec<Ev> {
             "officer-1",
         ),
         ev(
-            "awards",
-            stream,
-            "AgreementSigned",
+            service::AWARDS,
+            award_stream,
             aw::AgreementSigned {
                 award_id: g.award.clone(),
                 organisation_id: g.org.clone(),
@@ -223,9 +211,8 @@ pub fn award_signed(g: &Grant, country: &str, amount: i64) -> Vec<Ev> {
 
 pub fn tranche_released(g: &Grant, tranche: &str, amount: i64, released_total: i64) -> Ev {
     ev(
-        "awards",
-        ("award", &g.award),
-        "TrancheReleased",
+        service::AWARDS,
+        (stream::AWARD, &g.award),
         aw::TrancheReleased {
             award_id: g.award.clone(),
             organisation_id: g.org.clone(),
@@ -241,9 +228,8 @@ pub fn tranche_released(g: &Grant, tranche: &str, amount: i64, released_total: i
 
 pub fn obligations_scheduled(g: &Grant) -> Ev {
     ev(
-        "reporting",
-        ("obligations", &g.award),
-        "ObligationsScheduled",
+        service::REPORTING,
+        (stream::OBLIGATIONS, &g.award),
         rp::ObligationsScheduled {
             award_id: g.award.clone(),
             organisation_id: g.org.clone(),
@@ -272,9 +258,8 @@ pub fn report_submitted(g: &Grant, cells: &[(rp::Sex, rp::AgeBand, rp::Disabilit
             .collect(),
     };
     ev(
-        "reporting",
-        ("obligations", &g.award),
-        "ReportSubmitted",
+        service::REPORTING,
+        (stream::OBLIGATIONS, &g.award),
         rp::ReportSubmitted {
             report_id: g.report.clone(),
             award_id: g.award.clone(),
@@ -292,9 +277,8 @@ pub fn report_submitted(g: &Grant, cells: &[(rp::Sex, rp::AgeBand, rp::Disabilit
 
 pub fn report_accepted(g: &Grant) -> Ev {
     ev(
-        "reporting",
-        ("obligations", &g.award),
-        "ReportAccepted",
+        service::REPORTING,
+        (stream::OBLIGATIONS, &g.award),
         rp::ReportAccepted {
             report_id: g.report.clone(),
             award_id: g.award.clone(),
