@@ -11,7 +11,7 @@
 //! so even a duplicate that slipped past the checkpoint changes nothing.
 
 use contracts::awards::v1 as awards;
-use contracts::values::Timestamp;
+use domain_kernel::Timestamp;
 use event_bus::{LogReaction, Rejection as BusRejection};
 use event_log::RecordedEvent;
 use prost::Message;

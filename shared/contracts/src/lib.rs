@@ -2,8 +2,8 @@
 //!
 //! The generated code is private; each protobuf package is re-exported as a module of curated items
 //! (`contracts::applications::v1::OpenRoundRequest`, `contracts::common::v1::Money`, ...). Conversions
-//! between wire and domain values (money, ids, timestamps, dates, countries) are written once, in
-//! [`values`], and report the field and the rule a value breaks.
+//! between wire messages and the domain values of `domain_kernel` (money, timestamps, dates) are written
+//! once, in [`values`], and report the field and the rule a value breaks.
 //!
 //! The event log's own record (`grants.eventlog.v1`) is compiled by the `event-log` crate and is not
 //! repeated here.

@@ -14,13 +14,13 @@ use uuid::Uuid;
 use std::collections::HashSet;
 
 use contracts::common::v1::SealedPersonalData;
-use contracts::values::Timestamp;
+use domain_kernel::{Actor, Rejection, Timestamp, parse_uuid};
 use event_log::{
     AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, RecordedEvent, StreamId,
 };
 
-use crate::errors::{Rejection, ServiceError};
-use crate::identity::Actor;
+use crate::errors::ServiceError;
+use crate::identity;
 use crate::sealing::TextSealer;
 
 /// A domain event that can be stored as a log payload (a protobuf message named by `event_type`).
@@ -91,7 +91,7 @@ impl CommandContext {
         actor: Actor,
         request: &M,
     ) -> Result<CommandContext, ServiceError> {
-        let request_id = contracts::values::parse_uuid("request_id", request_id)?;
+        let request_id = parse_uuid("request_id", request_id)?;
         let mut hash = Sha256::new();
         hash.update(rpc.as_bytes());
         hash.update([0]);
@@ -292,7 +292,7 @@ impl EventStore {
         let version = loaded.version() + events.len() as u64;
 
         let metadata = EventMetadata {
-            actor: ctx.actor.to_log_actor(),
+            actor: identity::log_actor(&ctx.actor),
             correlation_id: ctx.correlation_id,
             causation_id: ctx.request_id,
             occurred_at: event_log::Timestamp::from_micros(ctx.now.as_micros()),
@@ -436,7 +436,7 @@ macro_rules! domain_event_codec {
     };
 }
 
-/// The body of a command RPC: takes the caller's [`Actor`](crate::Actor) from the request, builds the
+/// The body of a command RPC: takes the caller's [`Actor`](domain_kernel::Actor) from the request, builds the
 /// [`CommandContext`](crate::CommandContext) for the RPC at `$path`, decodes the request with `$decode` into
 /// `(object id, expected version, command)`, hands them to `$self.command` and answers with [`reply`].
 /// `service_runtime::command_rpc!(self, request, "pkg.Service/Method", |ctx, req| (id, req.expected_version, cmd))`
@@ -464,7 +464,7 @@ pub fn stream_id(stream_type: &str, key: &str) -> Result<StreamId, ServiceError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Role;
+    use domain_kernel::Role;
 
     /// A counter that may not pass a limit: enough to exercise the helper.
     #[derive(Clone, Debug, Default)]

@@ -4,7 +4,8 @@ use contracts::common::v1::ErasureReason;
 use std::collections::BTreeSet;
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Country, Money, Timestamp, WireError};
+use contracts::values::{OptionalWireValue, WireError, WireValue};
+use domain_kernel::{Country, Money, Timestamp};
 
 use super::round::RoundData;
 use super::{Actor, ApplicationId, OrganisationId, Rejection, Role, RoundId, check_count, check_text};
@@ -833,10 +834,7 @@ mod tests {
             (|c| c.requested_amount = None, "content.requested_amount"),
             (|c| c.requested_amount = Some(usd(0)), "content.requested_amount"),
             (
-                |c| {
-                    c.requested_amount =
-                        Some(Money::new(10_000, contracts::values::Currency::parse("c", "AUD").unwrap()))
-                },
+                |c| c.requested_amount = Some(Money::new(10_000, domain_kernel::Currency::parse("c", "AUD").unwrap())),
                 "content.requested_amount.currency",
             ),
             (
@@ -1000,7 +998,7 @@ mod tests {
         );
         let reviewed = s.reviewed();
         rejects(handle(&reviewed, s.ctx(&officer()), approve(usd(0), usd(0))), "approved_amount.minor_units");
-        let aud = Money::new(1, contracts::values::Currency::parse("c", "AUD").unwrap());
+        let aud = Money::new(1, domain_kernel::Currency::parse("c", "AUD").unwrap());
         rejects(handle(&reviewed, s.ctx(&officer()), approve(aud, usd(0))), "approved_amount.currency");
         rejects(handle(&reviewed, s.ctx(&officer()), approve(usd(10_001), usd(0))), "amount requested");
         rejects(handle(&reviewed, s.ctx(&officer()), approve(usd(10_000), usd(995_000))), "remaining ceiling");

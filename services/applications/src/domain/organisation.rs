@@ -1,7 +1,7 @@
 //! Partner organisations: registered once; their contact person's personal data recorded sealed and erasable.
 
 use contracts::applications::v1 as pb;
-use contracts::values::Country;
+use domain_kernel::Country;
 
 use super::{OrganisationId, Rejection, check_text};
 

@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Country, Currency, Money, Timestamp};
+use contracts::values::WireValue;
+use domain_kernel::{Country, Currency, Money, Timestamp};
 
 use super::{Rejection, RoundId, check_count, check_text};
 

@@ -7,7 +7,8 @@ use contracts::applications::v1 as apps;
 use contracts::awards::v1 as pb;
 use contracts::common::v1::ErasureReason;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
-use contracts::values::{Date, Money, Timestamp, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Date, Money, Timestamp};
 
 use super::terms::{Change, Move, Terms, TermsStage};
 use super::{Actor, ApplicationId, AwardId, OrganisationId, Rejection, Role, RoundId, check_text};

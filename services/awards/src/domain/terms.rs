@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as pb;
 use contracts::reporting::v1::ReportKind;
-use contracts::values::{Date, Money, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Date, Money};
 
 use super::{Rejection, check_count, check_short_id, check_text, sum};
 

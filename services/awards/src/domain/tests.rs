@@ -4,7 +4,8 @@
 use contracts::applications::v1 as apps;
 use contracts::awards::v1 as pb;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
-use contracts::values::{Currency, Date, Money, Timestamp};
+use contracts::values::WireValue;
+use domain_kernel::{Currency, Date, Money, Timestamp};
 
 use super::award::{self, Award, AwardCommand, AwardEvent, Context, PaymentInput, Status};
 use super::terms::{BudgetLine, Change, Move, Requirement, Terms, TrancheTerms};

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as awards;
 use contracts::reporting::v1::{self as pb, ReportKind};
-use contracts::values::{Date, Money, Timestamp, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Date, Money, Timestamp};
 use uuid::Uuid;
 
 use super::catalogue::Catalogue;
@@ -45,13 +46,13 @@ impl ObligationTerms {
 
     fn from_wire(o: &pb::Obligation) -> Result<ObligationTerms, WireError> {
         Ok(ObligationTerms {
-            obligation_id: contracts::values::parse_uuid("obligation_id", &o.obligation_id)?,
+            obligation_id: domain_kernel::parse_uuid("obligation_id", &o.obligation_id)?,
             report_ref: o.report_ref.clone(),
             kind: ReportKind::try_from(o.kind).map_err(|_| WireError::new("kind", "unknown"))?,
             period_start: Date::from_wire("period_start", o.period_start.as_ref())?,
             period_end: Date::from_wire("period_end", o.period_end.as_ref())?,
             due_date: Date::from_wire("due_date", o.due_date.as_ref())?,
-            report_id: contracts::values::parse_uuid("report_id", &o.report_id)?,
+            report_id: domain_kernel::parse_uuid("report_id", &o.report_id)?,
             gates_tranches: o.gates_tranches.clone(),
         })
     }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use domain_kernel::Role;
 use service_runtime::config::JwtArgs;
-use service_runtime::identity::{Role, issue_dev_token};
+use service_runtime::identity::issue_dev_token;
 
 #[derive(Debug, Parser)]
 #[command(about = "Issue a development bearer token for one role of the grants platform")]
