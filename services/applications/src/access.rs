@@ -2,7 +2,8 @@
 //! to every role. Object-level rules (partners only their own organisation's) are in the domain.
 
 use contracts::applications::v1::SERVICE_NAME;
-use service_runtime::{AccessTable, Role};
+use domain_kernel::Role;
+use service_runtime::AccessTable;
 
 const ALL: &[Role] = &Role::ALL;
 const PROGRAM_OFFICER: &[Role] = &[Role::ProgramOfficer];

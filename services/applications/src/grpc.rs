@@ -3,8 +3,10 @@
 //! `service_runtime::AuthLayer`); which objects an actor may touch is decided by the domain.
 
 use contracts::applications::v1::{self as pb, ApplicationsService};
-use contracts::values::{Country, Money, Timestamp};
-use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
+use contracts::values::WireValue;
+use domain_kernel::{Actor, Rejection, Role};
+use domain_kernel::{Country, Money, Timestamp};
+use service_runtime::{CommandContext, EventStore, ServiceError, actor_of};
 use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 

@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use contracts::values::Money;
+use contracts::values::WireValue;
+use domain_kernel::Money;
 use event_log::EventLog;
 use service_runtime::{DomainEvent, ServiceError};
 

@@ -6,10 +6,10 @@ mod common;
 use std::time::Duration;
 
 use contracts::applications::v1 as pb;
+use domain_kernel::Role;
 use event_bus::lapin::options::{BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use event_bus::lapin::types::{FieldTable, ShortString};
 use event_bus::lapin::{Connection, ConnectionProperties, ExchangeKind};
-use service_runtime::Role;
 use test_support::{Vhost, authed, request_id, token};
 
 #[tokio::test]

@@ -4,8 +4,8 @@
 mod common;
 
 use contracts::applications::v1::{self as pb, ApplicationsServiceClient};
+use domain_kernel::Role;
 use event_log::{EventLog, StreamId};
-use service_runtime::Role;
 use test_support::fixtures::{from_now, usd};
 use test_support::{Running, authed, request_id, token};
 use tonic::Code;

@@ -4,7 +4,7 @@
 mod common;
 
 use contracts::applications::v1 as pb;
-use service_runtime::Role;
+use domain_kernel::Role;
 use test_support::{authed, request_id, token};
 use tonic::Code;
 

@@ -4,8 +4,8 @@
 mod common;
 
 use contracts::applications::v1 as pb;
+use domain_kernel::Role;
 use event_log::EventLog;
-use service_runtime::Role;
 use test_support::disk::{contains, files_containing};
 use test_support::{authed, request_id, token};
 use tonic::Code;

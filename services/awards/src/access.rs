@@ -3,7 +3,8 @@
 //! own organisation's awards) are in the domain.
 
 use contracts::awards::v1::SERVICE_NAME;
-use service_runtime::{AccessTable, Role};
+use domain_kernel::Role;
+use service_runtime::AccessTable;
 
 const PROGRAM_OFFICER: &[Role] = &[Role::ProgramOfficer];
 /// Reviewers score applications; they have no business with awards.

@@ -3,9 +3,11 @@
 //! `service_runtime::AuthLayer`); which awards an actor may touch is decided by the domain.
 
 use contracts::awards::v1::{self as pb, AwardsService};
-use contracts::values::Timestamp;
+use contracts::values::WireValue;
+use domain_kernel::Timestamp;
+use domain_kernel::{Actor, Rejection, Role};
 use service_runtime::command::stream_id;
-use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
+use service_runtime::{CommandContext, EventStore, ServiceError, actor_of};
 use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 
@@ -212,7 +214,7 @@ fn award_id(value: &str) -> Result<AwardId, ServiceError> {
 /// A variation id names a variation the service derived from the request that asked for it: a UUID, so a
 /// malformed one is refused as input rather than looked up.
 fn variation_id(value: &str) -> Result<String, ServiceError> {
-    Ok(contracts::values::parse_uuid("variation_id", value)?.to_string())
+    Ok(domain_kernel::parse_uuid("variation_id", value)?.to_string())
 }
 
 #[tonic::async_trait]

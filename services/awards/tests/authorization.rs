@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use common::start_awards;
 use contracts::awards::v1::SERVICE_NAME;
-use service_runtime::Role;
+use domain_kernel::Role;
 use test_support::authorization::{
     assert_enforced, assert_forged_token_refused, assert_not_yet_valid_token_refused, assert_table_covers, call,
     service_methods,

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use common::{append, react_offline, start_awards};
 use contracts::awards::v1::{self as pb, AwardsServiceClient};
+use domain_kernel::Role;
 use event_log::{EventLog, StreamId};
 use prost::Message;
-use service_runtime::Role;
 use test_support::fixtures::{agree_and_sign, agreement, approved, date, payment, usd};
 use test_support::{authed, request_id, token};
 use tonic::Code;

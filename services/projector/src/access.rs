@@ -2,7 +2,8 @@
 //! own organisation) are in the handlers.
 
 use contracts::projector::v1::SERVICE_NAME;
-use service_runtime::{AccessTable, Role};
+use domain_kernel::Role;
+use service_runtime::AccessTable;
 
 /// Staff and auditors: program-wide views.
 const STAFF: &[Role] = &[Role::ProgramOfficer, Role::FinanceOfficer, Role::Auditor, Role::Administrator];

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use contracts::common::v1::{Date, PageRequest};
 use contracts::projector::v1::{self as pb, ProjectorService};
-use service_runtime::{Actor, Rejection, Role, ServiceError, actor_of};
+use contracts::values::WireValue;
+use domain_kernel::{Actor, Rejection, Role};
+use service_runtime::{ServiceError, actor_of};
 use tonic::{Request, Response, Status};
 
 use crate::as_of::{Point, Replayed, replay_to};
@@ -95,12 +97,12 @@ fn optional_id(field: &str, value: &str) -> Result<Option<String>, Status> {
     if value.is_empty() {
         return Ok(None);
     }
-    contracts::values::parse_uuid(field, value).map_err(|e| Status::from(ServiceError::from(e)))?;
+    domain_kernel::parse_uuid(field, value).map_err(|e| Status::from(ServiceError::from(e)))?;
     Ok(Some(value.to_owned()))
 }
 
 fn required_id(field: &str, value: &str) -> Result<String, Status> {
-    contracts::values::parse_uuid(field, value).map_err(|e| Status::from(ServiceError::from(e)))?;
+    domain_kernel::parse_uuid(field, value).map_err(|e| Status::from(ServiceError::from(e)))?;
     Ok(value.to_owned())
 }
 
@@ -110,7 +112,7 @@ fn today() -> Day {
 
 fn parse_date(field: &str, date: Option<&Date>) -> Result<Option<Day>, Status> {
     let Some(d) = date else { return Ok(None) };
-    contracts::values::Date::from_wire(field, Some(d)).map_err(|e| Status::from(ServiceError::from(e)))?;
+    domain_kernel::Date::from_wire(field, Some(d)).map_err(|e| Status::from(ServiceError::from(e)))?;
     Ok(day(Some(d)))
 }
 
@@ -119,7 +121,7 @@ fn parse_as_of(as_of: Option<pb::AsOf>) -> Result<Option<Point>, Status> {
     match as_of.point {
         None => Err(ServiceError::from(Rejection::invalid("as_of", "must set `recorded_at` or `positions`")).into()),
         Some(pb::Point::RecordedAt(ts)) => {
-            let at = contracts::values::Timestamp::from_wire("as_of.recorded_at", Some(&ts))
+            let at = domain_kernel::Timestamp::from_wire("as_of.recorded_at", Some(&ts))
                 .map_err(|e| Status::from(ServiceError::from(e)))?;
             Ok(Some(Point::RecordedAt(event_log::Timestamp::from_micros(at.as_micros()))))
         }
@@ -241,7 +243,7 @@ fn status_of(state: &RebuildState) -> pb::RebuildStatus {
 }
 
 fn now_timestamp() -> Option<prost_types::Timestamp> {
-    Some(contracts::values::Timestamp::now().to_wire())
+    Some(domain_kernel::Timestamp::now().to_wire())
 }
 
 #[tonic::async_trait]

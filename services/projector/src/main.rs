@@ -16,9 +16,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
+use domain_kernel::Role;
 use projector::service::PerturbationConfig;
+use service_runtime::TokenIssuer;
 use service_runtime::config::{JwtArgs, ServerArgs, init_tracing};
-use service_runtime::{Role, TokenIssuer};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]

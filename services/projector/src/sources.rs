@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use domain_kernel::Role;
 use event_log_grpc::LogClient;
-use service_runtime::{JwtConfig, Role, TokenIssuer};
+use service_runtime::{JwtConfig, TokenIssuer};
 
 use crate::models::RebuildError;
 

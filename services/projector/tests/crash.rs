@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
+use domain_kernel::Role;
 use event_bus::{BusConfig, Relay, RelayConfig};
 use event_log::EventLog;
-use service_runtime::Role;
 use support::events::{Grant, append_all, application_approved, round_opened};
 use test_support::{Vhost, authed, eventually_within, jwt, token};
 use tokio_util::sync::CancellationToken;

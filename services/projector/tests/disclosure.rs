@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use contracts::reporting::v1::{AgeBand, Disability, Sex};
+use domain_kernel::Role;
 use event_log::EventLog;
 use projector::disclosure::month_end_at_or_before;
 use projector::projection::SOURCES;
 use projector::service::PerturbationConfig;
-use service_runtime::Role;
 use support::events::*;
 use test_support::services::{listen, server_config};
 use test_support::{Running, Vhost, authed, eventually_within, jwt, token};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use contracts::awards::v1 as aw;
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use contracts::reporting::v1 as rp;
-use service_runtime::Role;
+use domain_kernel::Role;
 use test_support::fixtures::{agree_and_sign, agreement, approve_application, usd};
 use test_support::services::{Sources, listen, server_config};
 use test_support::{Running, Vhost, authed, eventually_within, jwt, request_id, start_sources, token};

@@ -3,7 +3,8 @@
 //! Object-level rules (partners only their own organisation's obligations and reports) are in the domain.
 
 use contracts::reporting::v1::SERVICE_NAME;
-use service_runtime::{AccessTable, Role};
+use domain_kernel::Role;
+use service_runtime::AccessTable;
 
 const PROGRAM_OFFICER: &[Role] = &[Role::ProgramOfficer];
 /// Safeguarding erasures of free text.

@@ -5,8 +5,10 @@
 use std::sync::Arc;
 
 use contracts::reporting::v1::{self as pb, ReportingService};
-use contracts::values::{Date, Timestamp};
-use service_runtime::{Actor, CommandContext, EventStore, Rejection, Role, ServiceError, actor_of};
+use contracts::values::WireValue;
+use domain_kernel::{Actor, Rejection, Role};
+use domain_kernel::{Date, Timestamp};
+use service_runtime::{CommandContext, EventStore, ServiceError, actor_of};
 use service_runtime::{Page, Reply, reply};
 use tonic::{Request, Response};
 
@@ -114,7 +116,7 @@ impl ReportingApi {
         let (award_id, report_ref) = if req.report_id.is_empty() {
             (AwardId::parse("award_id", &req.award_id)?, req.report_ref.clone())
         } else {
-            contracts::values::parse_uuid("report_id", &req.report_id)?;
+            domain_kernel::parse_uuid("report_id", &req.report_id)?;
             self.index.catch_up(self.store.log())?;
             let entry =
                 self.index.report(&req.report_id).ok_or_else(|| Rejection::not_found("report", &req.report_id))?;

@@ -13,7 +13,7 @@
 use contracts::awards::v1::AwardsEvent as Awards;
 use contracts::events::ServiceEvents;
 use contracts::names::service;
-use contracts::values::Timestamp;
+use domain_kernel::Timestamp;
 use event_bus::{LogReaction, Rejection as BusRejection};
 use event_log::RecordedEvent;
 use service_runtime::EventStore;

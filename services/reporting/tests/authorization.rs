@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use contracts::reporting::v1::SERVICE_NAME;
-use service_runtime::Role;
+use domain_kernel::Role;
 use test_support::authorization::{
     assert_enforced, assert_not_yet_valid_token_refused, assert_table_covers, service_methods,
 };

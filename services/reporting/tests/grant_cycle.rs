@@ -9,10 +9,10 @@
 use contracts::awards::v1::{self as awards, AwardsServiceClient};
 use contracts::common::v1::Date;
 use contracts::reporting::v1::{self as pb, ReportKind, ReportingServiceClient};
+use domain_kernel::Role;
 use event_bus::lapin::Confirmation;
 use event_log::RecordedEvent;
 use event_log_grpc::LogClient;
-use service_runtime::Role;
 use test_support::broker::Unrouted;
 use test_support::disk::files_containing;
 use test_support::fixtures::{self, agree_and_sign, approve_application, date, release_tranche, usd};

@@ -2,10 +2,10 @@
 //!
 //! The generated code is private; each protobuf package is re-exported as a module of curated items
 //! (`contracts::applications::v1::OpenRoundRequest`, `contracts::common::v1::Money`, ...). Conversions
-//! between wire and domain values (money, ids, timestamps, dates, countries) are written once, in
-//! [`values`], and report the field and the rule a value breaks. Each service's events are one typed
-//! enum ([`events`]: `contracts::awards::v1::AwardsEvent`), and the names of services and stream types
-//! are spelled once, in [`names`].
+//! between wire messages and the domain values of `domain_kernel` (money, ids, timestamps, dates,
+//! countries) are written once, in [`values`], and report the field and the rule a value breaks. Each
+//! service's events are one typed enum ([`events`]: `contracts::awards::v1::AwardsEvent`), and the names
+//! of services and stream types are spelled once, in [`names`].
 //!
 //! The event log's own record (`grants.eventlog.v1`) is compiled by the `event-log` crate and is not
 //! repeated here.

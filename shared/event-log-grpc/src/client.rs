@@ -14,8 +14,14 @@ use crate::pb::{EventBatch, GetHeadRequest, ReadAllRequest, ReadStreamRequest, S
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot connect to the log service at {address}: {reason}")]
-    Connect { address: String, reason: String },
+    #[error("cannot connect to the log service at {address}: {source}")]
+    Connect {
+        address: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+    #[error("cannot connect to the log service at {address}: token is not valid ASCII")]
+    TokenNotAscii { address: String },
     #[error("log service answered {}: {}", .0.code(), .0.message())]
     Status(#[from] Status),
     #[error("log service sent an event that does not decode: {0}")]
@@ -53,13 +59,15 @@ pub struct LogClient {
 impl LogClient {
     /// Connects to `address` (for example `http://127.0.0.1:50051`), sending `token` with every call.
     pub async fn connect(address: &str, token: Option<&str>) -> Result<LogClient, ClientError> {
-        let connect_error = |reason: String| ClientError::Connect { address: address.to_owned(), reason };
-        let endpoint = Endpoint::from_shared(address.to_owned()).map_err(|e| connect_error(e.to_string()))?;
-        let channel = endpoint.connect().await.map_err(|e| connect_error(e.to_string()))?;
+        let connect_error = |source| ClientError::Connect { address: address.to_owned(), source };
+        let endpoint = Endpoint::from_shared(address.to_owned()).map_err(connect_error)?;
+        let channel = endpoint.connect().await.map_err(connect_error)?;
         let token = match token {
-            Some(t) => {
-                Some(format!("Bearer {t}").parse().map_err(|_| connect_error("token is not valid ASCII".into()))?)
-            }
+            Some(t) => Some(
+                format!("Bearer {t}")
+                    .parse()
+                    .map_err(|_| ClientError::TokenNotAscii { address: address.to_owned() })?,
+            ),
             None => None,
         };
         let inner = EventLogServiceClient::with_interceptor(channel, BearerToken(token))
@@ -194,4 +202,19 @@ fn decode_in_order(
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_connection_keeps_its_cause_under_the_same_message() {
+        let Err(refused) = LogClient::connect("not an address", None).await else { panic!("connected to no address") };
+        assert!(matches!(&refused, ClientError::Connect { address, .. } if address == "not an address"));
+        let cause = refused.source().expect("the cause is kept");
+        assert_eq!(refused.to_string(), format!("cannot connect to the log service at not an address: {cause}"));
+    }
 }

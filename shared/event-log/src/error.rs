@@ -1,6 +1,8 @@
 //! Errors of the log. Rejections (the caller asked for something the log refuses) and storage failures
 //! (the log could not do its job) are different variants so that services can map them apart.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use crate::stream::{CurrentVersion, ExpectedVersion, StreamId};
@@ -33,12 +35,18 @@ impl AppendError {
 }
 
 /// The log's storage failed or holds something it cannot read.
+///
+/// Cloned to answer every append of a failed commit, hence the shared IO errors.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
     #[error("event log storage failed: {0}")]
-    Sled(String),
+    Sled(#[source] sled::Error),
+    /// sled's data file could not be synced.
     #[error("event log file could not be synced: {0}")]
-    Sync(String),
+    Sync(#[source] Arc<std::io::Error>),
+    /// A blob file sled wrote beside its data file could not be synced.
+    #[error("event log file could not be synced: cannot sync sled's blob files: {0}")]
+    BlobSync(#[source] Arc<std::io::Error>),
     #[error("event log is corrupt at {location}: {reason}")]
     Corrupt { location: String, reason: String },
     #[error("event log has stopped after an earlier storage failure; reopen it")]
@@ -51,7 +59,7 @@ impl From<sled::Error> for StorageError {
             sled::Error::Corruption { at, .. } => {
                 StorageError::Corrupt { location: format!("{at:?}"), reason: "sled reported corruption".into() }
             }
-            other => StorageError::Sled(other.to_string()),
+            other => StorageError::Sled(other),
         }
     }
 }
@@ -59,8 +67,27 @@ impl From<sled::Error> for StorageError {
 /// Why a log could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("cannot open event log at {path}: {reason}")]
-    Storage { path: String, reason: String },
+    /// sled failed while opening the log's database or reading its head.
+    #[error("cannot open event log at {path}: {source}")]
+    Storage {
+        path: String,
+        #[source]
+        source: sled::Error,
+    },
+    /// The directory, its entries or the log's writer thread could not be made.
+    #[error("cannot open event log at {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// sled's data file, which every commit syncs, could not be opened.
+    #[error("cannot open event log at {path}: cannot open sled data file: {source}")]
+    DataFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// Another process holds the directory (sled lets one process at a time open it).
     #[error("{path} is in use by another process")]
     InUse { path: String },
@@ -73,4 +100,40 @@ pub enum OpenError {
         "event log at {path} was written by an incompatible version (format {found:?}, this build reads {expected:?})"
     )]
     Incompatible { path: String, found: String, expected: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn storage_failures_keep_their_cause_under_the_same_message() {
+        let sled_error = sled::Error::Unsupported("a feature".into());
+        let failed = StorageError::from(sled_error.clone());
+        assert_eq!(failed.to_string(), format!("event log storage failed: {sled_error}"));
+        assert_eq!(failed.source().map(ToString::to_string), Some(sled_error.to_string()));
+
+        let unsynced = StorageError::BlobSync(Arc::new(std::io::Error::other("disk gone")));
+        assert_eq!(
+            unsynced.to_string(),
+            "event log file could not be synced: cannot sync sled's blob files: disk gone"
+        );
+        assert_eq!(unsynced.source().map(ToString::to_string).as_deref(), Some("disk gone"));
+        // Every append of a failed commit gets its own copy of the failure.
+        assert_eq!(unsynced.clone().to_string(), unsynced.to_string());
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_made_keeps_the_io_error() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"not a directory").expect("the file is written");
+        let Err(refused) = crate::EventLog::open(file.join("log")) else { panic!("a log was made inside a file") };
+        assert!(matches!(refused, OpenError::Io { .. }), "{refused:?}");
+        let cause = refused.source().expect("the cause is kept");
+        assert!(cause.downcast_ref::<std::io::Error>().is_some());
+        assert_eq!(refused.to_string(), format!("cannot open event log at {}: {cause}", file.join("log").display()));
+    }
 }

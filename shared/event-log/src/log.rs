@@ -117,15 +117,16 @@ impl EventLog {
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<EventLog, OpenError> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
-        let storage = |reason: String| OpenError::Storage { path: shown.clone(), reason };
+        let storage = |source| OpenError::Storage { path: shown.clone(), source };
+        let io = |source| OpenError::Io { path: shown.clone(), source };
         let corrupt = |reason: String| OpenError::Corrupt { path: shown.clone(), reason };
 
-        std::fs::create_dir_all(&path).map_err(|e| storage(e.to_string()))?;
+        std::fs::create_dir_all(&path).map_err(io)?;
         let config = sled::Config::new().path(&path).cache_capacity(options.cache_capacity_bytes);
         let db = open_when_unlocked(&config, &path).map_err(|attempt| attempt.into_error(&path))?;
-        let tree = db.open_tree(keys::TREE).map_err(|e| storage(e.to_string()))?;
+        let tree = db.open_tree(keys::TREE).map_err(storage)?;
 
-        match tree.get(keys::FORMAT_KEY).map_err(|e| storage(e.to_string()))? {
+        match tree.get(keys::FORMAT_KEY).map_err(storage)? {
             Some(found) if found.as_ref() == keys::FORMAT => {}
             Some(found) => {
                 return Err(OpenError::Incompatible {
@@ -142,15 +143,15 @@ impl EventLog {
                 });
             }
             None => {
-                tree.insert(keys::FORMAT_KEY, keys::FORMAT).map_err(|e| storage(e.to_string()))?;
-                db.flush().map_err(|e| storage(e.to_string()))?;
+                tree.insert(keys::FORMAT_KEY, keys::FORMAT).map_err(storage)?;
+                db.flush().map_err(storage)?;
             }
         }
 
         let (next_position, head_hash, last_recorded) = match tree.scan_prefix(keys::EVENT_PREFIX).next_back() {
             None => (0, Hash::GENESIS, Timestamp::default()),
             Some(entry) => {
-                let (key, value) = entry.map_err(|e| storage(e.to_string()))?;
+                let (key, value) = entry.map_err(storage)?;
                 let position =
                     keys::position_of_event_key(&key).ok_or_else(|| corrupt("malformed event key".into()))?;
                 let last = decode_stored(position, &value).map_err(|e| corrupt(e.to_string()))?;
@@ -161,9 +162,10 @@ impl EventLog {
             }
         };
 
-        let data_file = File::open(path.join("db")).map_err(|e| storage(format!("cannot open sled data file: {e}")))?;
+        let data_file =
+            File::open(path.join("db")).map_err(|source| OpenError::DataFile { path: shown.clone(), source })?;
         // Make the directory entries of sled's files durable once; later syncs cover file contents.
-        File::open(&path).and_then(|dir| dir.sync_all()).map_err(|e| storage(e.to_string()))?;
+        File::open(&path).and_then(|dir| dir.sync_all()).map_err(io)?;
 
         let (durable_tx, durable_rx) = watch::channel(next_position);
         let (commands_tx, commands_rx) = mpsc::channel(MAX_EVENTS_PER_APPEND);
@@ -174,7 +176,7 @@ impl EventLog {
         let handle = std::thread::Builder::new()
             .name("event-log-writer".into())
             .spawn(move || writer.run(syncer, commands_rx))
-            .map_err(|e| storage(e.to_string()))?;
+            .map_err(io)?;
 
         Ok(EventLog {
             inner: Arc::new(Inner {
@@ -418,7 +420,7 @@ impl OpenAttempt {
             OpenAttempt::Failed(e @ sled::Error::Corruption { .. }) => {
                 OpenError::Corrupt { path, reason: e.to_string() }
             }
-            OpenAttempt::Failed(other) => OpenError::Storage { path, reason: other.to_string() },
+            OpenAttempt::Failed(other) => OpenError::Storage { path, source: other },
         }
     }
 }

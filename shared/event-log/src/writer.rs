@@ -392,8 +392,8 @@ impl Syncer {
         self.db.flush()?;
         if self.durability == Durability::Fdatasync {
             // Blobs first: the log must never be durable while a blob it points to is not.
-            self.blobs.sync_new().map_err(|e| StorageError::Sync(format!("cannot sync sled's blob files: {e}")))?;
-            self.data_file.sync_data().map_err(|e| StorageError::Sync(e.to_string()))?;
+            self.blobs.sync_new().map_err(|e| StorageError::BlobSync(Arc::new(e)))?;
+            self.data_file.sync_data().map_err(|e| StorageError::Sync(Arc::new(e)))?;
         }
         Ok(())
     }

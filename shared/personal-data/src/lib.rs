@@ -45,12 +45,26 @@ pub struct Sealed {
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    #[error("personal-data key store at {path}: {reason}")]
-    Io { path: String, reason: String },
+    #[error("personal-data key store at {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: KeyStoreFailure,
+    },
     #[error("sealed personal data under key {key_id} does not decrypt: it was altered or sealed with another key")]
     Tampered { key_id: Uuid },
     #[error("sealed personal data field `{field}` is malformed: {rule}")]
     Malformed { field: &'static str, rule: &'static str },
+}
+
+/// Why the key store could not do its work: its files, or sealing with a key it holds.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStoreFailure {
+    #[error(transparent)]
+    File(#[from] std::io::Error),
+    /// The cipher refused to seal; XChaCha20-Poly1305 refuses only a plaintext beyond its length limit.
+    #[error("encryption failed")]
+    Encryption,
 }
 
 /// The keys of one service's personal data, in a directory of their own.
@@ -174,7 +188,7 @@ impl KeyVault {
         let aad = key_id.hyphenated().to_string();
         let ciphertext =
             XChaCha20Poly1305::new(key).encrypt(&nonce, Payload { msg: plaintext, aad: aad.as_bytes() }).map_err(
-                |_| VaultError::Io { path: self.dir.display().to_string(), reason: "encryption failed".into() },
+                |_| VaultError::Io { path: self.dir.display().to_string(), source: KeyStoreFailure::Encryption },
             )?;
         Ok(Sealed { key_id, nonce: nonce.to_vec(), ciphertext })
     }
@@ -257,12 +271,25 @@ impl KeyVault {
 }
 
 fn io_error(path: &Path, error: std::io::Error) -> VaultError {
-    VaultError::Io { path: path.display().to_string(), reason: error.to_string() }
+    VaultError::Io { path: path.display().to_string(), source: error.into() }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
+
     use super::*;
+
+    #[test]
+    fn a_key_store_failure_keeps_the_io_error_under_the_same_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        fs::write(&file, b"not a directory").unwrap();
+        let Err(refused) = KeyVault::open(file.join("keys")) else { panic!("a key store was made inside a file") };
+        let VaultError::Io { source: KeyStoreFailure::File(io), .. } = &refused else { panic!("{refused:?}") };
+        assert_eq!(refused.to_string(), format!("personal-data key store at {}: {io}", file.join("keys").display()));
+        assert_eq!(refused.source().map(ToString::to_string), Some(io.to_string()));
+    }
 
     #[test]
     fn only_the_owner_may_read_the_keys() {

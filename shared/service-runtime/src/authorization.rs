@@ -9,8 +9,10 @@ use std::task::{Context, Poll};
 use futures::future::BoxFuture;
 use tonic::body::Body;
 
+use domain_kernel::{Actor, Role};
+
 use crate::errors::ServiceError;
-use crate::identity::{Actor, Role, TokenVerifier};
+use crate::identity::TokenVerifier;
 
 /// gRPC services that every server exposes without a token (probes and tooling).
 pub const PUBLIC_SERVICES: [&str; 3] =

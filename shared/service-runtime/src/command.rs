@@ -19,14 +19,15 @@ use std::collections::HashSet;
 
 use contracts::common::v1::SealedPersonalData;
 use contracts::events::{EventMessage, UndecodableEvent};
-use contracts::values::{Timestamp, WireError};
+use contracts::values::WireError;
+use domain_kernel::{Actor, Rejection, Timestamp, parse_uuid};
 use event_bus::LogReaction;
 use event_log::{
     AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, RecordedEvent, StreamId,
 };
 
-use crate::errors::{Rejection, ServiceError};
-use crate::identity::Actor;
+use crate::errors::ServiceError;
+use crate::identity;
 use crate::sealing::TextSealer;
 
 /// A domain event that can be stored as a log payload (a protobuf message named by `event_type`).
@@ -137,7 +138,7 @@ impl CommandContext {
         actor: Actor,
         request: &M,
     ) -> Result<CommandContext, ServiceError> {
-        let request_id = contracts::values::parse_uuid("request_id", request_id)?;
+        let request_id = parse_uuid("request_id", request_id)?;
         let mut hash = Sha256::new();
         hash.update(rpc.as_bytes());
         hash.update([0]);
@@ -485,7 +486,7 @@ impl Cause<'_> {
     fn metadata(&self) -> EventMetadata {
         match self {
             Cause::Command(ctx) => EventMetadata {
-                actor: ctx.actor.to_log_actor(),
+                actor: identity::log_actor(&ctx.actor),
                 correlation_id: ctx.correlation_id,
                 causation_id: ctx.request_id,
                 occurred_at: event_log::Timestamp::from_micros(ctx.now.as_micros()),
@@ -555,7 +556,7 @@ macro_rules! domain_event_codec {
     };
 }
 
-/// The body of a command RPC: takes the caller's [`Actor`](crate::Actor) from the request, builds the
+/// The body of a command RPC: takes the caller's [`Actor`](domain_kernel::Actor) from the request, builds the
 /// [`CommandContext`](crate::CommandContext) for the RPC at `$path`, decodes the request with `$decode` into
 /// `(object id, expected version, command)`, hands them to `$self.command` and answers with [`reply`].
 /// `service_runtime::command_rpc!(self, request, "pkg.Service/Method", |ctx, req| (id, req.expected_version, cmd))`
@@ -583,7 +584,7 @@ pub fn stream_id(stream_type: &str, key: &str) -> Result<StreamId, ServiceError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Role;
+    use domain_kernel::Role;
 
     /// A counter that may not pass a limit: enough to exercise the helper.
     #[derive(Clone, Debug, Default)]
@@ -726,8 +727,11 @@ mod tests {
             schema_version: 1,
             payload: Vec::new(),
             metadata: EventMetadata {
-                actor: Actor { subject: "officer-1".into(), role: Role::ProgramOfficer, organisation: None }
-                    .to_log_actor(),
+                actor: identity::log_actor(&Actor {
+                    subject: "officer-1".into(),
+                    role: Role::ProgramOfficer,
+                    organisation: None,
+                }),
                 correlation_id: Uuid::new_v4(),
                 causation_id: Uuid::new_v4(),
                 occurred_at: event_log::Timestamp::from_micros(1_000_000),

@@ -1,54 +1,11 @@
 //! One mapping from what can go wrong in a service to gRPC status codes.
 //!
-//! Domain code returns [`Rejection`]s (pure values, no gRPC in them); services add infrastructure
-//! failures and identity errors as [`ServiceError`]; `From<ServiceError> for tonic::Status` is the only
-//! place that chooses a status code.
+//! Domain code returns [`Rejection`]s (pure values of `domain_kernel`, no gRPC in them); services add
+//! infrastructure failures and identity errors as [`ServiceError`]; `From<ServiceError> for tonic::Status`
+//! is the only place that chooses a status code.
 
 use contracts::values::WireError;
-
-/// Why a command or query was refused by the rules. Messages name the field and the rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    /// The input is malformed: `INVALID_ARGUMENT`.
-    #[error("`{field}` {rule}")]
-    Invalid { field: String, rule: String },
-    /// A business rule does not allow it in the current state: `FAILED_PRECONDITION`.
-    #[error("`{field}` {rule}")]
-    Precondition { field: String, rule: String },
-    /// The object does not exist (or is not visible to the caller): `NOT_FOUND`.
-    #[error("{what} {id} not found")]
-    NotFound { what: &'static str, id: String },
-    /// The object, or a value that must be unique, exists already: `ALREADY_EXISTS`.
-    #[error("{what} already exists: {detail}")]
-    Duplicate { what: &'static str, detail: String },
-    /// The caller may not do this to this object: `PERMISSION_DENIED`.
-    #[error("{0}")]
-    NotAllowed(String),
-}
-
-impl Rejection {
-    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Rejection {
-        Rejection::Invalid { field: field.into(), rule: rule.into() }
-    }
-
-    pub fn precondition(field: impl Into<String>, rule: impl Into<String>) -> Rejection {
-        Rejection::Precondition { field: field.into(), rule: rule.into() }
-    }
-
-    pub fn not_found(what: &'static str, id: impl ToString) -> Rejection {
-        Rejection::NotFound { what, id: id.to_string() }
-    }
-
-    pub fn duplicate(what: &'static str, detail: impl Into<String>) -> Rejection {
-        Rejection::Duplicate { what, detail: detail.into() }
-    }
-}
-
-impl From<WireError> for Rejection {
-    fn from(e: WireError) -> Self {
-        Rejection::Invalid { field: e.field, rule: e.rule }
-    }
-}
+use domain_kernel::{InvalidValue, Rejection};
 
 /// Everything a service call can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,6 +31,12 @@ pub enum ServiceError {
 
 impl From<WireError> for ServiceError {
     fn from(e: WireError) -> Self {
+        ServiceError::Rejected(e.into())
+    }
+}
+
+impl From<InvalidValue> for ServiceError {
+    fn from(e: InvalidValue) -> Self {
         ServiceError::Rejected(e.into())
     }
 }

@@ -6,69 +6,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use domain_kernel::{Actor, Role, parse_uuid};
+
 use crate::errors::ServiceError;
 
-/// The roles of the platform.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    Partner,
-    ProgramOfficer,
-    Reviewer,
-    FinanceOfficer,
-    Auditor,
-    Administrator,
-}
-
-impl Role {
-    pub const ALL: [Role; 6] =
-        [Role::Partner, Role::ProgramOfficer, Role::Reviewer, Role::FinanceOfficer, Role::Auditor, Role::Administrator];
-
-    /// The role's name in tokens and in event metadata.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Partner => "partner",
-            Role::ProgramOfficer => "program_officer",
-            Role::Reviewer => "reviewer",
-            Role::FinanceOfficer => "finance_officer",
-            Role::Auditor => "auditor",
-            Role::Administrator => "administrator",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == value)
-    }
-
-    /// Program staff and auditors: everyone who is not acting for a partner organisation.
-    pub fn is_staff(self) -> bool {
-        !matches!(self, Role::Partner)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The authenticated caller of a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Actor {
-    /// The token's `sub`.
-    pub subject: String,
-    pub role: Role,
-    /// The token's `org`: required for partners (a UUID), optional for staff.
-    pub organisation: Option<String>,
-}
-
-impl Actor {
-    /// The actor as the event log records it on every event.
-    pub fn to_log_actor(&self) -> event_log::Actor {
-        event_log::Actor {
-            subject: self.subject.clone(),
-            role: self.role.as_str().to_owned(),
-            organisation: self.organisation.clone().unwrap_or_default(),
-        }
+/// The actor as the event log records it on every event.
+pub fn log_actor(actor: &Actor) -> event_log::Actor {
+    event_log::Actor {
+        subject: actor.subject.clone(),
+        role: actor.role.as_str().to_owned(),
+        organisation: actor.organisation.clone().unwrap_or_default(),
     }
 }
 
@@ -180,7 +127,7 @@ impl TokenVerifier {
         if role == Role::Partner {
             match &organisation {
                 None => return Err(unauthenticated("`org` is required for partners")),
-                Some(org) if contracts::values::parse_uuid("org", org).is_err() => {
+                Some(org) if parse_uuid("org", org).is_err() => {
                     return Err(unauthenticated("`org` must be a UUID"));
                 }
                 Some(_) => {}
@@ -267,7 +214,7 @@ impl TokenIssuer {
         if subject.is_empty() {
             return Err(IdentityError::Invalid { field: "subject", rule: "must not be empty" });
         }
-        if role == Role::Partner && organisation.is_none_or(|o| contracts::values::parse_uuid("org", o).is_err()) {
+        if role == Role::Partner && organisation.is_none_or(|o| parse_uuid("org", o).is_err()) {
             return Err(IdentityError::Invalid { field: "organisation", rule: "must be a UUID for partners" });
         }
         let seconds = |t: SystemTime| t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);

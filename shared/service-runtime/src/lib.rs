@@ -2,15 +2,15 @@
 //!
 //! - [`server`]: a tonic server with health and reflection, message-size and concurrency limits, request
 //!   timeouts, and graceful shutdown on SIGTERM/ctrl-c ([`server::serve`], [`server::cancel_on_signals`]).
-//! - [`identity`]: bearer tokens (JWT, HS256 pinned, `exp`/`iss`/`aud`/`sub` checked) verified into an
-//!   [`Actor`]; [`identity::issue_dev_token`] and the `grants-token` command issue development tokens.
+//! - [`identity`]: bearer tokens (JWT, HS256 pinned, `exp`/`iss`/`aud`/`sub` checked) verified into a
+//!   `domain_kernel::Actor`; [`identity::issue_dev_token`] and the `grants-token` command issue development
+//!   tokens.
 //! - [`authorization`]: one [`AccessTable`] per service (RPC -> roles, deny by default), enforced for every
 //!   request by [`AuthLayer`] before any handler runs.
-//! - [`errors`]: domain [`Rejection`]s and infrastructure failures as [`ServiceError`], mapped to gRPC
-//!   status codes in one place.
+//! - [`errors`]: domain rejections (`domain_kernel::Rejection`) and infrastructure failures as
+//!   [`ServiceError`], mapped to gRPC status codes in one place.
 //! - [`command`]: load an aggregate from its stream, decide, append with optimistic concurrency and the
 //!   actor on every event, once per client request id ([`EventStore::execute`]).
-//! - [`field_rules`]: the text, list and short-id rules every domain checks alike.
 //! - [`config`]: flags and environment variables every service shares, and tracing.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
 //! - [`message_limit`]: a message over the size limit answers `RESOURCE_EXHAUSTED`.
@@ -24,7 +24,6 @@ pub mod bus;
 pub mod command;
 pub mod config;
 pub mod errors;
-pub mod field_rules;
 pub mod identity;
 pub mod log_sources;
 pub mod message_limit;
@@ -35,8 +34,8 @@ pub mod server;
 pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
 pub use bus::ServiceBus;
 pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
-pub use errors::{Rejection, Reply, ServiceError, reply};
-pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
+pub use errors::{Reply, ServiceError, reply};
+pub use identity::{JwtConfig, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;
 pub use paging::Page;
 pub use sealing::TextSealer;

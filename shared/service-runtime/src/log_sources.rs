@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use domain_kernel::Role;
 use event_bus::{SourceError, SourceReader};
 use event_log::RecordedEvent;
 use event_log_grpc::LogClient;
 
-use crate::identity::{JwtConfig, Role, TokenIssuer};
+use crate::identity::{JwtConfig, TokenIssuer};
 
 /// Reads source logs over gRPC; `endpoints` maps a source service to its address (`http://host:port`).
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 
 use contracts::common::v1::PageRequest;
 
-use crate::errors::Rejection;
+use domain_kernel::Rejection;
 
 /// Entries in a page when the caller does not say.
 pub const DEFAULT_PAGE_SIZE: usize = 50;

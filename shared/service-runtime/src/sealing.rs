@@ -16,9 +16,10 @@ use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage, Value};
 use uuid::Uuid;
 
+use domain_kernel::Rejection;
 use identity_guard::GuardContext;
 
-use crate::errors::{Rejection, ServiceError};
+use crate::errors::ServiceError;
 
 /// Seals and opens the free text of one service's events with the keys in its vault.
 #[derive(Clone, Debug)]

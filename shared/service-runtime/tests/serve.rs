@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use domain_kernel::Role;
 use futures::future::BoxFuture;
-use service_runtime::{AccessTable, AuthLayer, JwtConfig, Role, ServerConfig, Serving, TokenIssuer, TokenVerifier};
+use service_runtime::{AccessTable, AuthLayer, JwtConfig, ServerConfig, Serving, TokenIssuer, TokenVerifier};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::body::Body;

@@ -1,8 +1,9 @@
 //! A service's role table checked against its compiled contract, and enforced over the wire. The expected
 //! rules stay in each suite, written independently of the service's table.
 
+use domain_kernel::Role;
 use prost::Message;
-use service_runtime::{AccessTable, Role};
+use service_runtime::AccessTable;
 use tonic::Code;
 use tonic::transport::Channel;
 

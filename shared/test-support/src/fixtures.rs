@@ -7,7 +7,7 @@ use contracts::applications::v1 as apps;
 use contracts::awards::v1::{self as aw, AwardsServiceClient};
 use contracts::common::v1::{Date, Money};
 use contracts::reporting::v1::ReportKind;
-use service_runtime::Role;
+use domain_kernel::Role;
 use tonic::transport::Channel;
 
 use crate::identity::{authed, token};

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use service_runtime::{JwtConfig, Role, TokenIssuer};
+use domain_kernel::Role;
+use service_runtime::{JwtConfig, TokenIssuer};
 
 /// The JWT settings of every service a test starts, so that one token is accepted by all of them.
 pub fn jwt() -> JwtConfig {

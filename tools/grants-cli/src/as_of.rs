@@ -6,7 +6,7 @@
 
 use anyhow::{Context, bail};
 use contracts::projector::v1::{self as projector, ProjectorServiceClient};
-use contracts::values::{Date, Money, Timestamp};
+use domain_kernel::{Date, Money, Timestamp};
 use event_log::RecordedEvent;
 use prost::Message;
 use serde_json::{Value, json};

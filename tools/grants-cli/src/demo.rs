@@ -20,7 +20,7 @@ use contracts::applications::v1::{self as apps, ApplicationsServiceClient};
 use contracts::awards::v1::{self as aw, AwardsServiceClient};
 use contracts::common::v1::{Date, Money};
 use contracts::reporting::v1::{self as rp, ReportingServiceClient};
-use service_runtime::Role;
+use domain_kernel::Role;
 use tonic::transport::Channel;
 
 use crate::Outcome;

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use domain_kernel::Role;
 use event_log_grpc::LogClient;
-use service_runtime::identity::{JwtConfig, Role, issue_dev_token};
+use service_runtime::identity::{JwtConfig, issue_dev_token};
 
 /// The platform's services, in the order commands visit them, at the addresses `deploy/local/start` gives
 /// them on its default ports.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
-use service_runtime::Role;
+use domain_kernel::Role;
 use tonic::transport::Channel;
 
 use crate::Outcome;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use service_runtime::Role;
+use domain_kernel::Role;
 
 use crate::Outcome;
 use crate::endpoints::Connection;

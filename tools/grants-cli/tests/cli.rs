@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use contracts::applications::v1::{self as pb, ApplicationsServiceClient};
 use contracts::common::v1::Money;
+use domain_kernel::Role;
 use event_log::{ChainVerifier, EventLog, Hash};
-use service_runtime::{JwtConfig, Role, ServerConfig, TokenIssuer};
+use service_runtime::{JwtConfig, ServerConfig, TokenIssuer};
 use test_support::services::{serve_log, server_config};
 use tokio_util::sync::CancellationToken;
 

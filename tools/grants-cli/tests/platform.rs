@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use contracts::applications::v1::{self as apps, ApplicationsServiceClient};
+use domain_kernel::Role;
 use event_bus::lapin::options::BasicPublishOptions;
 use event_bus::lapin::types::ShortString;
 use event_bus::lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -15,7 +16,7 @@ use event_bus::{
     BusConfig, CancellationToken, Consumer, ConsumerConfig, DeadLetters, LogHandler, Rejection, Relay, RelayConfig,
 };
 use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp};
-use service_runtime::{Role, TokenVerifier};
+use service_runtime::TokenVerifier;
 use test_support::services::{data_dir, listen};
 use test_support::{Vhost, eventually_within};
 

@@ -9,18 +9,18 @@ pub mod application;
 pub mod organisation;
 pub mod round;
 
-pub(crate) use service_runtime::field_rules::{check_count, check_text};
-pub use service_runtime::{Actor, Rejection, Role};
+pub(crate) use domain_kernel::field_rules::{check_count, check_text};
+pub use domain_kernel::{Actor, Rejection, Role};
 
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies a funding round.
     RoundId
 );
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies a registered organisation.
     OrganisationId
 );
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies an application.
     ApplicationId
 );

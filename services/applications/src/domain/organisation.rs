@@ -2,7 +2,8 @@
 
 use contracts::applications::v1 as pb;
 use contracts::common::v1::SealedPersonalData;
-use contracts::values::{Country, WireError};
+use contracts::values::WireError;
+use domain_kernel::Country;
 
 use super::{OrganisationId, Rejection, check_text};
 

@@ -3,7 +3,8 @@
 use std::collections::BTreeSet;
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Country, Currency, Money, Timestamp, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Country, Currency, Money, Timestamp};
 
 use super::{Rejection, RoundId, check_count, check_text};
 

@@ -10,24 +10,24 @@
 pub mod award;
 pub mod terms;
 
-use contracts::values::Money;
-pub(crate) use service_runtime::field_rules::{check_count, check_short_id, check_text};
-pub use service_runtime::{Actor, Rejection, Role};
+use domain_kernel::Money;
+pub(crate) use domain_kernel::field_rules::{check_count, check_short_id, check_text};
+pub use domain_kernel::{Actor, Rejection, Role};
 use uuid::Uuid;
 
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies an award: derived from its application's id ([`AwardId::for_application`]).
     AwardId
 );
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies the application an award was offered for.
     ApplicationId
 );
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies a funding round.
     RoundId
 );
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies a partner organisation.
     OrganisationId
 );

@@ -4,7 +4,8 @@
 use contracts::applications::v1 as apps;
 use contracts::awards::v1 as pb;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
-use contracts::values::{Currency, Date, Money, Timestamp};
+use contracts::values::WireValue;
+use domain_kernel::{Currency, Date, Money, Timestamp};
 
 use test_support::decider::{fold, given, given_state};
 

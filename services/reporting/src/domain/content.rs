@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::reporting::v1 as pb;
-use contracts::values::{Currency, Money};
+use contracts::values::WireValue;
+use domain_kernel::{Currency, Money};
 
 use super::catalogue::{Catalogue, Dimension};
 use super::identity_guard::{self, GuardContext};

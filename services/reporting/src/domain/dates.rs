@@ -1,7 +1,7 @@
 //! Calendar arithmetic on [`Date`]s (days since the Unix epoch, proleptic Gregorian calendar), enough
 //! for due dates, overdue days and suspensions without a date library.
 
-use contracts::values::{Date, Timestamp};
+use domain_kernel::{Date, Timestamp};
 
 /// Days since 1970-01-01.
 pub fn days(d: Date) -> i64 {

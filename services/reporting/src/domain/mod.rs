@@ -18,15 +18,15 @@ pub mod dates;
 pub mod identity_guard;
 pub mod schedule;
 
-pub(crate) use service_runtime::field_rules::{check_short_id, check_text};
-pub use service_runtime::{Actor, Rejection, Role};
+pub(crate) use domain_kernel::field_rules::{check_short_id, check_text};
+pub use domain_kernel::{Actor, Rejection, Role};
 use uuid::Uuid;
 
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies an award (as the awards service names it).
     AwardId
 );
-contracts::define_id!(
+domain_kernel::define_id!(
     /// Identifies a partner organisation.
     OrganisationId
 );

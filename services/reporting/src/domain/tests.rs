@@ -4,7 +4,7 @@
 use contracts::awards::v1 as awards;
 use contracts::common::v1 as common;
 use contracts::reporting::v1::{self as pb, ReportKind};
-use contracts::values::{Date, Timestamp};
+use domain_kernel::{Date, Timestamp};
 
 use test_support::decider::{fold, given, given_state};
 

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Country, Money, WireError};
+use contracts::values::{OptionalWireValue, WireError, WireValue};
+use domain_kernel::{Country, Money};
 
 use crate::domain::round::RoundData;
 use crate::domain::{Rejection, check_count, check_text};

@@ -2,7 +2,7 @@
 
 use contracts::applications::v1 as pb;
 use contracts::common::v1::ErasureReason;
-use contracts::values::{Money, Timestamp};
+use domain_kernel::{Money, Timestamp};
 
 use super::content::Content;
 use super::state::{Application, ApplicationData, ApplicationEvent};

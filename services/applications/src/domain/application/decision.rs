@@ -2,7 +2,8 @@
 //! or rejected with reasons; either only after the round's required reviews.
 
 use contracts::applications::v1 as pb;
-use contracts::values::Money;
+use contracts::values::WireValue;
+use domain_kernel::Money;
 
 use super::decide::ExistingApplication;
 use super::state::{ApplicationData, ApplicationEvent, Status};

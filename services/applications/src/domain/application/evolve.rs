@@ -2,7 +2,8 @@
 //! values here, once; an event whose values do not read is an error naming the value, never skipped.
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Money, Timestamp, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Money, Timestamp};
 
 use super::content::Content;
 use super::state::{Application, ApplicationData, ApplicationEvent, Decision, Review, Reviewer, Status};

@@ -2,7 +2,7 @@
 //! and reviews, and the decision, all as domain values.
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Money, Timestamp};
+use domain_kernel::{Money, Timestamp};
 
 use super::content::Content;
 use crate::domain::{Actor, ApplicationId, OrganisationId, Rejection, Role, RoundId};

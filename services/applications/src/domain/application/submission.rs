@@ -1,6 +1,7 @@
 //! Deciding an applicant's own commands on a drafted application: edit, submit, withdraw.
 
 use contracts::applications::v1 as pb;
+use contracts::values::WireValue;
 
 use super::content::Content;
 use super::decide::ExistingApplication;

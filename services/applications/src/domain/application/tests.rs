@@ -1,7 +1,8 @@
 //! Every rule of the application aggregate, through its commands.
 
 use contracts::applications::v1 as pb;
-use contracts::values::{Country, Money, Timestamp};
+use contracts::values::WireValue;
+use domain_kernel::{Country, Money, Timestamp};
 use test_support::decider::{fold, given_state};
 
 use super::{Application, ApplicationCommand, ApplicationEvent, Content, Context, Status, apply, handle};
@@ -156,7 +157,7 @@ fn submission_rules() {
         (|c| c.requested_amount = None, "content.requested_amount"),
         (|c| c.requested_amount = Some(usd(0)), "content.requested_amount"),
         (
-            |c| c.requested_amount = Some(Money::new(10_000, contracts::values::Currency::parse("c", "AUD").unwrap())),
+            |c| c.requested_amount = Some(Money::new(10_000, domain_kernel::Currency::parse("c", "AUD").unwrap())),
             "content.requested_amount.currency",
         ),
         (
@@ -308,7 +309,7 @@ fn decision_rules() {
     );
     let reviewed = s.reviewed();
     rejects(handle(&reviewed, s.ctx(&officer()), approve(usd(0), usd(0))), "approved_amount.minor_units");
-    let aud = Money::new(1, contracts::values::Currency::parse("c", "AUD").unwrap());
+    let aud = Money::new(1, domain_kernel::Currency::parse("c", "AUD").unwrap());
     rejects(handle(&reviewed, s.ctx(&officer()), approve(aud, usd(0))), "approved_amount.currency");
     rejects(handle(&reviewed, s.ctx(&officer()), approve(usd(10_001), usd(0))), "amount requested");
     rejects(handle(&reviewed, s.ctx(&officer()), approve(usd(10_000), usd(995_000))), "remaining ceiling");

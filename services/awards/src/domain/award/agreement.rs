@@ -2,6 +2,7 @@
 //! the agreement's variance threshold.
 
 use contracts::awards::v1 as pb;
+use contracts::values::WireValue;
 
 use super::decide::{Context, check_reason};
 use super::state::{AwardData, AwardEvent, Status};

@@ -1,7 +1,7 @@
 //! The commands on an award and the decider that routes each to the function deciding it.
 
 use contracts::common::v1::ErasureReason;
-use contracts::values::Timestamp;
+use domain_kernel::Timestamp;
 
 use super::payment::Payment;
 use super::state::{Award, AwardEvent};

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as pb;
-use contracts::values::{Money, Timestamp, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Money, Timestamp};
 
 use super::payment::Payment;
 use super::state::{Acceptance, Award, AwardData, AwardEvent, Release, Status, Variation, VariationStatus};

@@ -4,6 +4,7 @@
 use contracts::awards::v1 as pb;
 use contracts::common::v1::ErasureReason;
 use contracts::reporting::v1::ReportKind;
+use contracts::values::WireValue;
 
 use super::decide::{Context, check_reason};
 use super::state::{AwardData, AwardEvent, Status};

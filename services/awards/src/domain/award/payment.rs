@@ -2,7 +2,8 @@
 //! exchange rate, its source and its value date.
 
 use contracts::awards::v1 as pb;
-use contracts::values::{Date, Money, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Date, Money};
 
 use crate::domain::{Rejection, check_text};
 

@@ -4,7 +4,8 @@
 use contracts::applications::v1 as apps;
 use contracts::awards::v1 as pb;
 use contracts::reporting::v1::ReportAccepted;
-use contracts::values::{Money, Timestamp};
+use contracts::values::WireValue;
+use domain_kernel::{Money, Timestamp};
 
 use super::state::{Award, AwardEvent};
 use crate::domain::{ApplicationId, AwardId, OrganisationId, Rejection, RoundId, check_text};

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as pb;
-use contracts::values::{Money, Timestamp};
+use domain_kernel::{Money, Timestamp};
 
 use super::payment::Payment;
 use crate::domain::terms::{Change, Terms};

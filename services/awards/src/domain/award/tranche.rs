@@ -2,7 +2,8 @@
 //! reports accepted, the payer none of those who decided to pay (maker-checker), the award not exceeded.
 
 use contracts::awards::v1 as pb;
-use contracts::values::Money;
+use contracts::values::WireValue;
+use domain_kernel::Money;
 
 use super::decide::Context;
 use super::payment::Payment;

@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as pb;
-use contracts::values::{Date, Money, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Date, Money};
 
 use super::{Move, Terms, TermsStage};
 use crate::domain::{Rejection, sum};

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 
 use contracts::awards::v1 as pb;
 use contracts::reporting::v1::ReportKind;
-use contracts::values::{Date, Money, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Date, Money};
 
 pub use change::Change;
 pub use reallocation::Move;

@@ -2,7 +2,8 @@
 //! need an approved variation.
 
 use contracts::awards::v1 as pb;
-use contracts::values::{Money, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::Money;
 
 use super::{BudgetLine, Terms};
 use crate::domain::{Rejection, check_count};

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use contracts::awards::v1 as pb;
 use contracts::reporting::v1::ReportKind;
-use contracts::values::Money;
+use domain_kernel::Money;
 
 use super::{Terms, TermsStage};
 use crate::domain::{Rejection, check_count, check_short_id, check_text, sum};

@@ -2,9 +2,10 @@
 //! a partner submits, a reviewer requests a revision or accepts, safeguarding erases a report's text.
 
 use contracts::common::v1::ErasureReason;
+use contracts::values::WireValue;
 
 use contracts::reporting::v1::{self as pb};
-use contracts::values::Timestamp;
+use domain_kernel::Timestamp;
 
 use super::state::{ObligationState, ReportingEvent, Review, Schedule, ScheduleData};
 use super::submission;

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use contracts::reporting::v1::{self as pb};
-use contracts::values::{Date, Money, Timestamp, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Date, Money, Timestamp};
 
 use super::state::{ObligationState, ObligationTerms, ReportingEvent, Review, Schedule, ScheduleData, Version};
 use crate::domain::content::BudgetLine;

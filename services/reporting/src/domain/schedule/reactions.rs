@@ -2,11 +2,12 @@
 //! scheduled when the agreement is signed, rescheduled by variations and reallocations, disbursements
 //! recorded, held while suspended, cancelled on termination.
 
+use contracts::values::WireValue;
 use std::collections::BTreeSet;
 
 use contracts::awards::v1 as awards;
 use contracts::reporting::v1::{self as pb, ReportKind};
-use contracts::values::{Date, Money};
+use domain_kernel::{Date, Money};
 
 use super::state::{ObligationTerms, ReportingEvent, Schedule, ScheduleData};
 use crate::domain::content::BudgetLine;

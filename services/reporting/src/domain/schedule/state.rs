@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use contracts::reporting::v1::{self as pb, ReportKind};
-use contracts::values::{Date, Money, Timestamp, WireError};
+use contracts::values::{WireError, WireValue};
+use domain_kernel::{Date, Money, Timestamp};
 use uuid::Uuid;
 
 use crate::domain::content::BudgetLine;
@@ -42,13 +43,13 @@ impl ObligationTerms {
     pub(super) fn from_wire(field: &str, o: &pb::Obligation) -> Result<ObligationTerms, WireError> {
         let path = |name: &str| format!("{field}.{name}");
         Ok(ObligationTerms {
-            obligation_id: contracts::values::parse_uuid(&path("obligation_id"), &o.obligation_id)?,
+            obligation_id: domain_kernel::parse_uuid(&path("obligation_id"), &o.obligation_id)?,
             report_ref: o.report_ref.clone(),
             kind: ReportKind::try_from(o.kind).map_err(|_| WireError::new(path("kind"), "unknown"))?,
             period_start: Date::from_wire(&path("period_start"), o.period_start.as_ref())?,
             period_end: Date::from_wire(&path("period_end"), o.period_end.as_ref())?,
             due_date: Date::from_wire(&path("due_date"), o.due_date.as_ref())?,
-            report_id: contracts::values::parse_uuid(&path("report_id"), &o.report_id)?,
+            report_id: domain_kernel::parse_uuid(&path("report_id"), &o.report_id)?,
             gates_tranches: o.gates_tranches.clone(),
         })
     }

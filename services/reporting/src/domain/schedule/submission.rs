@@ -1,10 +1,11 @@
 //! Deciding a report's submission: the obligation open for it, the content its kind requires (checked by
 //! the identity guard first, then against the catalogue and the budget), every attestation given.
 
+use contracts::values::WireValue;
 use std::collections::BTreeMap;
 
 use contracts::reporting::v1::{self as pb, ReportKind};
-use contracts::values::Money;
+use domain_kernel::Money;
 
 use super::decide::{Context, Submission, last_review};
 use super::state::{ObligationState, ReportingEvent, Review, ScheduleData};

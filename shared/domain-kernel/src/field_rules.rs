@@ -1,7 +1,7 @@
 //! The field rules every service's domain checks the same way, with rejections that name the field and
 //! the rule. Pure: domain modules use them without any IO.
 
-use crate::errors::Rejection;
+use crate::Rejection;
 
 /// The length of a text field in characters, and that it holds no control characters but line breaks and
 /// tabs.
