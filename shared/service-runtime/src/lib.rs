@@ -18,6 +18,8 @@
 //! - [`sealing`]: free text of events guarded, sealed under its scope's key before it is appended, opened
 //!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
 //! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
+//! - [`visible`]: an aggregate loaded for a caller who may see it, NOT_FOUND otherwise ([`Guarded`]).
+//! - [`rpc_path`]: `package.Service/Method` as a constant ([`rpc_path!`]).
 
 pub mod authorization;
 pub mod bus;
@@ -29,8 +31,10 @@ pub mod identity;
 pub mod log_sources;
 pub mod message_limit;
 pub mod paging;
+pub mod rpc_path;
 pub mod sealing;
 pub mod server;
+pub mod visible;
 
 pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
 pub use bus::ServiceBus;
@@ -40,6 +44,7 @@ pub use identity::{Actor, JwtConfig, Role, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;
 pub use paging::Page;
 pub use sealing::TextSealer;
+pub use visible::Guarded;
 
 /// For [`domain_event_codec!`], which expands in the services' crates.
 #[doc(hidden)]
