@@ -89,11 +89,13 @@ impl AwardsApi {
             _ => None,
         };
         self.index.catch_up(self.store.log())?;
-        let found = self.index.list(after, limit + 1, |entry| {
-            status.is_none_or(|s| entry.status.to_wire() == s)
-                && organisation.is_none_or(|o| entry.organisation_id == o)
-                && round.is_none_or(|r| entry.round_id == r)
-                && own_organisation.is_none_or(|o| entry.organisation_id == o)
+        let found = self.index.read(|awards| {
+            awards.list(after, limit + 1, |entry| {
+                status.is_none_or(|s| entry.status.to_wire() == s)
+                    && organisation.is_none_or(|o| entry.organisation_id == o)
+                    && round.is_none_or(|r| entry.round_id == r)
+                    && own_organisation.is_none_or(|o| entry.organisation_id == o)
+            })
         });
         let next_page_token = page.next_token(&found);
         let mut awards = Vec::with_capacity(found.len().min(limit));

@@ -102,8 +102,10 @@ impl ReportingApi {
         } else {
             contracts::values::parse_uuid("report_id", &req.report_id)?;
             self.index.catch_up(self.store.log())?;
-            let entry =
-                self.index.report(&req.report_id).ok_or_else(|| Rejection::not_found("report", &req.report_id))?;
+            let entry = self
+                .index
+                .read(|reports| reports.report(&req.report_id))
+                .ok_or_else(|| Rejection::not_found("report", &req.report_id))?;
             (entry.award_id, entry.report_ref)
         };
         let (s, version) = self.store.load_visible::<Schedule>(actor, &award_id.to_string())?;
@@ -127,7 +129,9 @@ impl ReportingApi {
             return Err(ServiceError::PermissionDenied("partners may not list reports awaiting review".into()));
         }
         self.index.catch_up(self.store.log())?;
-        let found = self.index.awaiting(after, limit + 1, |e| organisation.is_none_or(|o| e.organisation_id == o));
+        let found = self.index.read(|reports| {
+            reports.awaiting(after, limit + 1, |e| organisation.is_none_or(|o| e.organisation_id == o))
+        });
         let next_page_token = page.next_token(&found);
         let mut reports = Vec::with_capacity(found.len().min(limit));
         for (_, entry) in found.into_iter().take(limit) {

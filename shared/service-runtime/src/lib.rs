@@ -19,6 +19,7 @@
 //!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
 //! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
 //! - [`visible`]: an aggregate loaded for a caller who may see it, NOT_FOUND otherwise ([`Guarded`]).
+//! - [`listing_index`]: the core of the services' in-memory listing indexes ([`listing_index::ListingIndex`]).
 //! - [`rpc_path`]: `package.Service/Method` as a constant ([`rpc_path!`]).
 
 pub mod authorization;
@@ -28,6 +29,7 @@ pub mod config;
 pub mod errors;
 pub mod field_rules;
 pub mod identity;
+pub mod listing_index;
 pub mod log_sources;
 pub mod message_limit;
 pub mod paging;
