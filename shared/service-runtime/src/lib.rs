@@ -12,6 +12,7 @@
 //!   actor on every event, once per client request id ([`EventStore::execute`]).
 //! - [`field_rules`]: the text, list and short-id rules every domain checks alike.
 //! - [`config`]: flags and environment variables every service shares, and tracing.
+//! - [`log_location`]: a service's log in `log/` of its data directory, moved there from the root once.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
 //! - [`message_limit`]: a message over the size limit answers `RESOURCE_EXHAUSTED`.
 //! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
@@ -19,6 +20,8 @@
 //!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
 //! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
 //! - [`visible`]: an aggregate loaded for a caller who may see it, NOT_FOUND otherwise ([`Guarded`]).
+//! - [`launch`]: one skeleton for every service's process and assembly ([`launch::service_main`],
+//!   [`launch::Foundation`]).
 //! - [`listing_index`]: the core of the services' in-memory listing indexes ([`listing_index::ListingIndex`]).
 //! - [`rpc_path`]: `package.Service/Method` as a constant ([`rpc_path!`]).
 
@@ -29,7 +32,9 @@ pub mod config;
 pub mod errors;
 pub mod field_rules;
 pub mod identity;
+pub mod launch;
 pub mod listing_index;
+pub mod log_location;
 pub mod log_sources;
 pub mod message_limit;
 pub mod paging;
