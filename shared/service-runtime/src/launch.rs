@@ -291,3 +291,50 @@ pub struct Api {
     pub routes: Routes,
     pub access: AccessTable,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    const AWARDS: Process = Process {
+        name: "awards",
+        about: "awards",
+        package: "grants.awards.v1",
+        consumes: Consumes::Every(&["applications", "reporting"]),
+    };
+
+    fn parse(process: Process, args: &[&str]) -> Result<CommonArgs, clap::Error> {
+        let matches = command::<NoFlags>(process).try_get_matches_from(args)?;
+        CommonArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn a_service_listens_on_its_own_port_with_its_data_in_its_own_folder_unless_told_otherwise() {
+        let defaults = parse(AWARDS, &["awards", "--jwt-secret", "secret"]).unwrap();
+        assert_eq!(defaults.listen, "127.0.0.1:50052".parse::<SocketAddr>().unwrap());
+        assert_eq!(defaults.data_dir, PathBuf::from("./data/awards"));
+        assert!(!defaults.without_bus && defaults.sources.is_empty());
+
+        let given = parse(
+            AWARDS,
+            &["awards", "--jwt-secret", "secret", "--listen", "127.0.0.1:9", "--source", "applications=http://a"],
+        )
+        .unwrap();
+        assert_eq!(given.listen, "127.0.0.1:9".parse::<SocketAddr>().unwrap());
+        assert_eq!(given.sources, vec![SourceArg { name: "applications".into(), url: "http://a".into() }]);
+        assert!(parse(AWARDS, &["awards", "--jwt-secret", "secret", "--source", "http://a"]).is_err());
+    }
+
+    #[test]
+    fn each_service_reads_environment_variables_of_its_own_name() {
+        let command = command::<NoFlags>(AWARDS);
+        let env_of = |id: &str| command.get_arguments().find(|arg| arg.get_id() == id).and_then(|arg| arg.get_env());
+        assert_eq!(env_of("listen"), Some(OsStr::new("AWARDS_LISTEN")));
+        assert_eq!(env_of("data_dir"), Some(OsStr::new("AWARDS_DATA_DIR")));
+        assert_eq!(env_of("without_bus"), Some(OsStr::new("AWARDS_WITHOUT_BUS")));
+        assert_eq!(env_of("sources"), Some(OsStr::new("AWARDS_SOURCES")));
+        assert_eq!(env_of("amqp_url"), Some(OsStr::new("GRANTS_AMQP_URL")));
+    }
+}
