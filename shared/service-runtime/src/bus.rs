@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 
 use event_bus::{
-    Backlog, BusConfig, BusError, Consumer, ConsumerConfig, Handler, LogHandler, LogReaction, Rejection, Relay,
-    RelayConfig,
+    Backlog, BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, LogReaction, Rejection, Relay, RelayConfig,
 };
 use event_log::{EventLog, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
 use uuid::Uuid;
@@ -101,7 +100,7 @@ impl ServiceBus {
 
     /// Consumes the events of `sources` into `handler`, which commits each effect with its checkpoint in a
     /// store of its own (the projector's read models); gaps are filled from `readers`.
-    pub fn consume_into<H: Handler + Sync + 'static>(
+    pub fn consume_into<H: event_bus::Handler + Sync + 'static>(
         mut self,
         sources: &[&str],
         handler: H,
