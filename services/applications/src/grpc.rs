@@ -2,10 +2,10 @@
 //! helper, encode the result. Authentication and the role table are enforced before these run (see
 //! `service_runtime::AuthLayer`); which objects an actor may touch is decided by the domain.
 
-use contracts::applications::v1::{self as pb, ApplicationsService};
+use contracts::applications::v1::{self as pb, ApplicationsService, SERVICE_NAME};
 use contracts::values::WireValue;
-use domain_kernel::{Actor, Rejection, Role};
-use domain_kernel::{Country, Money, Timestamp};
+use domain_kernel::{Actor, Country, Money, Rejection, Role, Timestamp};
+use service_runtime::rpc_path;
 use service_runtime::{CommandContext, EventStore, ServiceError, actor_of};
 use service_runtime::{Page, Reply, reply};
 use tonic::Request;
@@ -25,12 +25,6 @@ pub struct ApplicationsApi {
     index: Index,
     /// Keys of the contact persons' sealed personal data.
     vault: KeyVault,
-}
-
-macro_rules! rpc_path {
-    ($method:literal) => {
-        concat!("grants.applications.v1.ApplicationsService/", $method)
-    };
 }
 
 impl ApplicationsApi {
@@ -95,7 +89,7 @@ impl ApplicationsApi {
     }
 
     async fn open_round(&self, actor: Actor, req: pb::OpenRoundRequest) -> Result<pb::RoundResponse, ServiceError> {
-        let ctx = CommandContext::new(rpc_path!("OpenRound"), &req.request_id, actor, &req)?;
+        let ctx = CommandContext::new(rpc_path!(SERVICE_NAME, "OpenRound"), &req.request_id, actor, &req)?;
         let ceiling = Money::from_wire("budget_ceiling", req.budget_ceiling.as_ref())?;
         let mut countries = Vec::new();
         for (i, c) in req.eligible_countries.iter().enumerate() {
@@ -126,7 +120,7 @@ impl ApplicationsApi {
     }
 
     async fn close_round(&self, actor: Actor, req: pb::CloseRoundRequest) -> Result<pb::RoundResponse, ServiceError> {
-        let ctx = CommandContext::new(rpc_path!("CloseRound"), &req.request_id, actor, &req)?;
+        let ctx = CommandContext::new(rpc_path!(SERVICE_NAME, "CloseRound"), &req.request_id, actor, &req)?;
         let id = RoundId::parse("round_id", &req.round_id)?;
         self.store
             .execute::<Round, _>(
@@ -153,7 +147,7 @@ impl ApplicationsApi {
         actor: Actor,
         req: pb::RegisterOrganisationRequest,
     ) -> Result<pb::OrganisationResponse, ServiceError> {
-        let ctx = CommandContext::new(rpc_path!("RegisterOrganisation"), &req.request_id, actor, &req)?;
+        let ctx = CommandContext::new(rpc_path!(SERVICE_NAME, "RegisterOrganisation"), &req.request_id, actor, &req)?;
         let organisation_id = match (req.organisation_id.is_empty(), ctx.actor.role, ctx.actor.organisation.as_deref())
         {
             (true, Role::Partner, Some(own)) => OrganisationId::parse("org", own)?,
@@ -237,7 +231,7 @@ impl ApplicationsApi {
         actor: Actor,
         req: pb::EraseContactPersonRequest,
     ) -> Result<pb::OrganisationResponse, ServiceError> {
-        let ctx = CommandContext::new(rpc_path!("EraseContactPerson"), &req.request_id, actor, &req)?;
+        let ctx = CommandContext::new(rpc_path!(SERVICE_NAME, "EraseContactPerson"), &req.request_id, actor, &req)?;
         let id = OrganisationId::parse("organisation_id", &req.organisation_id)?;
         if let Some(response) = self.store.stored_response(&ctx)? {
             return Ok(response);
@@ -303,15 +297,6 @@ impl ApplicationsApi {
         Ok(response)
     }
 
-    fn load_visible(&self, actor: &Actor, id: ApplicationId) -> Result<(ApplicationData, u64), ServiceError> {
-        let loaded = self.store.load::<Application>(&id.to_string())?;
-        let version = loaded.version();
-        match loaded.state.0 {
-            Some(app) if app.visible_to(actor) => Ok((app, version)),
-            _ => Err(Rejection::not_found("application", id).into()),
-        }
-    }
-
     async fn approve(
         &self,
         ctx: &CommandContext,
@@ -360,7 +345,7 @@ impl ApplicationsApi {
         let next_page_token = page.next_token(&found);
         let mut applications = Vec::with_capacity(limit);
         for (_, id) in found.into_iter().take(limit) {
-            let (app, version) = self.load_visible(actor, id)?;
+            let (app, version) = self.store.load_visible::<Application>(actor, &id.to_string())?;
             applications.push(application_view(&app, version, actor));
         }
         Ok(pb::ListApplicationsResponse { applications, next_page_token })
@@ -467,7 +452,8 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("DraftApplication"), &req.request_id, actor, &req)?;
+                let ctx =
+                    CommandContext::new(rpc_path!(SERVICE_NAME, "DraftApplication"), &req.request_id, actor, &req)?;
                 let round_id = RoundId::parse("round_id", &req.round_id)?;
                 let content = Content::from_wire("content", req.content.as_ref())?;
                 let organisation_registered = match ctx.actor.organisation.as_deref() {
@@ -487,7 +473,8 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("EditApplication"), &req.request_id, actor, &req)?;
+                let ctx =
+                    CommandContext::new(rpc_path!(SERVICE_NAME, "EditApplication"), &req.request_id, actor, &req)?;
                 let id = application_id(&req.application_id)?;
                 let content = Content::from_wire("content", req.content.as_ref())?;
                 self.application_command(&ctx, id, None, req.expected_version, ApplicationCommand::Edit { content })
@@ -505,7 +492,8 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("SubmitApplication"), &req.request_id, actor, &req)?;
+                let ctx =
+                    CommandContext::new(rpc_path!(SERVICE_NAME, "SubmitApplication"), &req.request_id, actor, &req)?;
                 let id = application_id(&req.application_id)?;
                 self.application_command(&ctx, id, None, req.expected_version, ApplicationCommand::Submit).await
             }
@@ -521,7 +509,8 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("WithdrawApplication"), &req.request_id, actor, &req)?;
+                let ctx =
+                    CommandContext::new(rpc_path!(SERVICE_NAME, "WithdrawApplication"), &req.request_id, actor, &req)?;
                 let id = application_id(&req.application_id)?;
                 let command = ApplicationCommand::Withdraw { reason: req.reason.clone() };
                 self.application_command(&ctx, id, None, None, command).await
@@ -535,7 +524,7 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("AssignReviewer"), &req.request_id, actor, &req)?;
+                let ctx = CommandContext::new(rpc_path!(SERVICE_NAME, "AssignReviewer"), &req.request_id, actor, &req)?;
                 let id = application_id(&req.application_id)?;
                 let command = ApplicationCommand::AssignReviewer { reviewer_subject: req.reviewer_subject.clone() };
                 self.application_command(&ctx, id, None, None, command).await
@@ -552,7 +541,12 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("DeclareConflictOfInterest"), &req.request_id, actor, &req)?;
+                let ctx = CommandContext::new(
+                    rpc_path!(SERVICE_NAME, "DeclareConflictOfInterest"),
+                    &req.request_id,
+                    actor,
+                    &req,
+                )?;
                 let id = application_id(&req.application_id)?;
                 let command = ApplicationCommand::DeclareConflictOfInterest {
                     has_conflict: req.has_conflict,
@@ -569,7 +563,7 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("RecordReview"), &req.request_id, actor, &req)?;
+                let ctx = CommandContext::new(rpc_path!(SERVICE_NAME, "RecordReview"), &req.request_id, actor, &req)?;
                 let id = application_id(&req.application_id)?;
                 let recommendation = pb::Recommendation::try_from(req.recommendation)
                     .map_err(|_| Rejection::invalid("recommendation", "must be a known recommendation"))?;
@@ -592,7 +586,8 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("ApproveApplication"), &req.request_id, actor, &req)?;
+                let ctx =
+                    CommandContext::new(rpc_path!(SERVICE_NAME, "ApproveApplication"), &req.request_id, actor, &req)?;
                 self.approve(&ctx, &req).await
             }
             .await,
@@ -607,7 +602,8 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("RejectApplication"), &req.request_id, actor, &req)?;
+                let ctx =
+                    CommandContext::new(rpc_path!(SERVICE_NAME, "RejectApplication"), &req.request_id, actor, &req)?;
                 let id = application_id(&req.application_id)?;
                 let command = ApplicationCommand::Reject { reasons: req.reasons.clone() };
                 self.application_command(&ctx, id, None, None, command).await
@@ -624,7 +620,8 @@ impl ApplicationsService for ApplicationsApi {
         let req = request.into_inner();
         reply(
             async {
-                let ctx = CommandContext::new(rpc_path!("EraseApplicationText"), &req.request_id, actor, &req)?;
+                let ctx =
+                    CommandContext::new(rpc_path!(SERVICE_NAME, "EraseApplicationText"), &req.request_id, actor, &req)?;
                 let id = application_id(&req.application_id)?;
                 let reason = contracts::free_text::erasure_reason("reason", req.reason)?;
                 self.application_command(&ctx, id, None, None, ApplicationCommand::EraseText { reason }).await
@@ -637,7 +634,8 @@ impl ApplicationsService for ApplicationsApi {
         let actor = actor_of(&request)?;
         let req = request.into_inner();
         reply((|| {
-            let (app, version) = self.load_visible(&actor, application_id(&req.application_id)?)?;
+            let (app, version) =
+                self.store.load_visible::<Application>(&actor, &application_id(&req.application_id)?.to_string())?;
             Ok(pb::ApplicationResponse { application: Some(application_view(&app, version, &actor)) })
         })())
     }
@@ -648,5 +646,13 @@ impl ApplicationsService for ApplicationsApi {
     ) -> Reply<pb::ListApplicationsResponse> {
         let actor = actor_of(&request)?;
         reply(self.list(&actor, request.into_inner()))
+    }
+}
+
+impl service_runtime::Guarded for Application {
+    type Data = ApplicationData;
+    const WHAT: &'static str = "application";
+    fn visible_to(self, actor: &Actor) -> Option<ApplicationData> {
+        self.0.filter(|data| data.visible_to(actor))
     }
 }

@@ -1,19 +1,18 @@
-//! The service's in-memory read index, derived only from its own log.
-//!
-//! Rebuilt at start-up by reading the whole log, and caught up (reading every durable event it has not
-//! seen, in position order) after each append, so a caller reads its own writes. It holds what a single
+//! What the applications service indexes from its own log (the runtime's [`ListingIndex`] builds it at
+//! start-up and catches it up after each append, so a caller reads its own writes). It holds what a single
 //! stream cannot answer: applications per round in drafting order (for listing), each round's approved
 //! total (for the ceiling rule), and registration numbers per country (for uniqueness). Decisions and
 //! registrations run under [`Index::lock_for_decision`]: the log is opened by one process only (sled
 //! locks its files), so an in-process lock is enough to keep check-then-append atomic.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use contracts::values::WireValue;
 use domain_kernel::Money;
-use event_log::EventLog;
-use service_runtime::{DomainEvent, ServiceError};
+use event_log::{EventLog, RecordedEvent};
+use service_runtime::ServiceError;
+use service_runtime::listing_index::{Indexed, ListingIndex, decode, page_after};
 
 use crate::domain::application::ApplicationEvent;
 use crate::domain::organisation::OrganisationEvent;
@@ -28,9 +27,9 @@ pub struct Entry {
     pub reviewers: HashSet<String>,
 }
 
+/// The indexed applications, approved totals and registrations.
 #[derive(Debug, Default)]
 struct State {
-    next_position: u64,
     /// Per round: drafting position -> application.
     by_round: HashMap<RoundId, BTreeMap<u64, ApplicationId>>,
     entries: HashMap<ApplicationId, Entry>,
@@ -38,49 +37,37 @@ struct State {
     registrations: HashSet<(String, String)>,
 }
 
+impl Indexed for State {
+    fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ServiceError> {
+        match recorded.stream.stream_type() {
+            "application" => self.apply_application(recorded.position, &decode(recorded)?),
+            "organisation" => {
+                if let OrganisationEvent::Registered(e) = decode(recorded)? {
+                    self.registrations.insert((e.country, e.registration_number));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The applications service's index, and the lock its cross-aggregate decisions take.
 #[derive(Clone, Debug, Default)]
 pub struct Index {
-    state: Arc<Mutex<State>>,
+    listing: ListingIndex<State>,
     decisions: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Index {
     /// Builds the index from everything in `log`.
     pub fn build(log: &EventLog) -> Result<Index, ServiceError> {
-        let index = Index::default();
-        index.catch_up(log)?;
-        Ok(index)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        Ok(Index { listing: ListingIndex::build(log)?, decisions: Arc::default() })
     }
 
     /// Applies every durable event the index has not seen yet.
     pub fn catch_up(&self, log: &EventLog) -> Result<(), ServiceError> {
-        let mut state = self.lock();
-        for recorded in log.read_all(state.next_position) {
-            let recorded = recorded?;
-            // The position advances only once the event is applied: one that fails to decode is read
-            // again by the next catch-up instead of being skipped for good.
-            match recorded.stream.stream_type() {
-                "application" => {
-                    let event = ApplicationEvent::decode_payload(&recorded.event_type, &recorded.payload)
-                        .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))?;
-                    state.apply_application(recorded.position, &event);
-                }
-                "organisation" => {
-                    let event = OrganisationEvent::decode_payload(&recorded.event_type, &recorded.payload)
-                        .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))?;
-                    if let OrganisationEvent::Registered(e) = event {
-                        state.registrations.insert((e.country, e.registration_number));
-                    }
-                }
-                _ => {}
-            }
-            state.next_position = recorded.position + 1;
-        }
-        Ok(())
+        self.listing.catch_up(log)
     }
 
     /// Serialises decisions and registrations (see the module documentation).
@@ -89,11 +76,11 @@ impl Index {
     }
 
     pub fn approved_total(&self, round: RoundId) -> Option<Money> {
-        self.lock().approved.get(&round).copied()
+        self.listing.read(|state| state.approved.get(&round).copied())
     }
 
     pub fn registration_taken(&self, country: &str, number: &str) -> bool {
-        self.lock().registrations.contains(&(country.to_owned(), number.to_owned()))
+        self.listing.read(|state| state.registrations.contains(&(country.to_owned(), number.to_owned())))
     }
 
     /// The round's applications after drafting position `after`, in drafting order, that pass `keep`;
@@ -105,15 +92,10 @@ impl Index {
         limit: usize,
         keep: impl Fn(&Entry) -> bool,
     ) -> Vec<(u64, ApplicationId)> {
-        let state = self.lock();
-        let Some(applications) = state.by_round.get(&round) else { return Vec::new() };
-        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        applications
-            .range((start, std::ops::Bound::Unbounded))
-            .filter(|(_, id)| state.entries.get(id).is_some_and(&keep))
-            .take(limit)
-            .map(|(p, id)| (*p, *id))
-            .collect()
+        self.listing.read(|state| {
+            let Some(applications) = state.by_round.get(&round) else { return Vec::new() };
+            page_after(applications, after, limit, |id| state.entries.get(id).is_some_and(&keep))
+        })
     }
 }
 

@@ -1,18 +1,26 @@
-//! Assembling the service: open the log, build the index, serve until shutdown, close the log.
+//! What the applications service adds to the runtime's skeleton: its index, its gRPC service and its
+//! role table (it reacts to no other service's events).
 
 use std::path::PathBuf;
 
 use contracts::applications::v1::{ApplicationsServiceServer, SERVICE_NAME};
-use event_log::EventLog;
-use personal_data::KeyVault;
-use service_runtime::{
-    AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceBus, ServiceError, Serving, TextSealer, TokenVerifier,
-};
+use service_runtime::config::Consumes;
+use service_runtime::launch::{Foundation, Process, Settings, StartError};
+use service_runtime::{JwtConfig, ServerConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::grpc::ApplicationsApi;
 use crate::index::Index;
+
+/// The service's process: its name on the bus is the first part of its routing keys
+/// (`applications.<EventType>`).
+pub const PROCESS: Process = Process {
+    name: "applications",
+    about: "The applications service of the grants platform: rounds, organisations, applications, review, decision",
+    package: "grants.applications.v1",
+    consumes: Consumes::Nothing,
+};
 
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
@@ -27,64 +35,27 @@ pub struct Config {
     pub amqp_uri: Option<String>,
 }
 
-/// The protobuf package of this service's contract and events.
-const PACKAGE: &str = "grants.applications.v1";
-
-/// The service's name on the bus: first part of its routing keys (`applications.<EventType>`).
-pub const BUS_NAME: &str = "applications";
+impl From<Settings> for Config {
+    fn from(settings: Settings) -> Config {
+        Config { data_dir: settings.data_dir, server: settings.server, jwt: settings.jwt, amqp_uri: settings.amqp_uri }
+    }
+}
 
 /// Where the service keeps its event log inside its data directory (beside `personal-data-keys/`).
-pub fn log_dir(data_dir: &std::path::Path) -> PathBuf {
-    data_dir.join("log")
-}
+pub use service_runtime::launch::log_dir;
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Open(#[from] event_log::OpenError),
-    #[error(transparent)]
-    Keys(#[from] personal_data::VaultError),
-    #[error("cannot build the read index: {0}")]
-    Index(ServiceError),
-    #[error(transparent)]
-    Identity(#[from] service_runtime::identity::IdentityError),
-    #[error("cannot start the event relay: {0}")]
-    Relay(event_bus::BusError),
-    #[error(transparent)]
-    Serve(#[from] service_runtime::server::ServeError),
-}
+/// Why the service could not start or stopped with a failure.
+pub type RunError = StartError;
 
 /// Serves the applications service on `listener` until `shutdown` is cancelled; then drains requests in
 /// flight, stops the relay (which stores its cursor after outstanding confirms) and closes the log (every
 /// acknowledged append is already on disk).
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
-    let verifier = TokenVerifier::new(&config.jwt)?;
-    let log = EventLog::open(log_dir(&config.data_dir))?;
-    // Before the bus starts: a log that no longer extends its last signed checkpoint is neither published
-    // nor reacted to.
-    let checkpoints = service_runtime::server::check_log_against_checkpoint(&log, BUS_NAME, &config.server).await?;
-    let vault = KeyVault::open(service_runtime::sealing::key_dir(&config.data_dir))?;
-    let index = Index::build(&log).map_err(RunError::Index)?;
-    tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
-    // The relay publishes the log from its own cursor; it is stopped only after the server has drained.
-    let bus = ServiceBus::publish(config.amqp_uri.as_deref(), BUS_NAME, &log).map_err(RunError::Relay)?;
-    let sealer = TextSealer::new(vault.clone(), PACKAGE);
-    let api = ApplicationsApi::new(EventStore::with_sealer(log.clone(), sealer), index, vault);
-    let service = ApplicationsServiceServer::new(api)
-        .max_decoding_message_size(config.server.max_message_bytes)
-        .max_encoding_message_size(config.server.max_message_bytes);
-    let routes = tonic::service::Routes::new(service);
-    let auth = AuthLayer::new(verifier, vec![crate::access::table()]);
-    let serving = Serving {
-        service_names: &[SERVICE_NAME],
-        file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
-        log: log.clone(),
-        log_owner: BUS_NAME,
-        bus: Some(bus),
-        checkpoints,
-    };
-    let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
-    drop(log);
-    tracing::info!("event log closed");
-    Ok(result?)
+    let foundation = Foundation::open(PROCESS, &config.data_dir, &config.jwt, &config.server).await?;
+    let index = Index::build(&foundation.log).map_err(StartError::Index)?;
+    let (store, vault) = foundation.sealed_store(&config.data_dir)?;
+    let bus = foundation.publish(config.amqp_uri.as_deref())?;
+    let server = ApplicationsServiceServer::new(ApplicationsApi::new(store, index, vault));
+    let api = service_runtime::grpc_api!(server, SERVICE_NAME, crate::access::table(), config.server);
+    foundation.serve(listener, &config.server, api, Some(bus), shutdown).await
 }

@@ -2,31 +2,26 @@
 //! helper, encode the result. Authentication and the role table are enforced before these run (see
 //! `service_runtime::AuthLayer`); which awards an actor may touch is decided by the domain.
 
-use contracts::awards::v1::{self as pb, AwardsService};
+use contracts::awards::v1::{self as pb, AwardsService, SERVICE_NAME};
 use contracts::values::WireValue;
-use domain_kernel::Timestamp;
-use domain_kernel::{Actor, Rejection, Role};
+use domain_kernel::{Actor, Rejection, Role, Timestamp};
 use service_runtime::command::stream_id;
+use service_runtime::rpc_path;
 use service_runtime::{CommandContext, EventStore, ServiceError, actor_of};
 use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 
-use crate::domain::award::{self, Award, AwardCommand, AwardData, Context, Payment, VariationStatus};
+use crate::domain::award::{self, Award, AwardCommand, AwardData, Context, Payment};
 use crate::domain::terms::{Change, Move, Terms};
 use crate::domain::{AwardId, OrganisationId, RoundId};
 use crate::index::Index;
+use crate::view::award_view;
 
 /// The `AwardsService` implementation.
 #[derive(Clone, Debug)]
 pub struct AwardsApi {
     store: EventStore,
     index: Index,
-}
-
-macro_rules! rpc_path {
-    ($method:literal) => {
-        concat!("grants.awards.v1.AwardsService/", $method)
-    };
 }
 
 impl AwardsApi {
@@ -55,18 +50,9 @@ impl AwardsApi {
             .await
     }
 
-    fn load_visible(&self, actor: &Actor, id: AwardId) -> Result<(AwardData, u64), ServiceError> {
-        let loaded = self.store.load::<Award>(&id.to_string())?;
-        let version = loaded.version();
-        match loaded.state.0 {
-            Some(award) if award.visible_to(actor) => Ok((award, version)),
-            _ => Err(Rejection::not_found("award", id).into()),
-        }
-    }
-
     fn get(&self, actor: &Actor, req: pb::GetAwardRequest) -> Result<pb::AwardResponse, ServiceError> {
         let id = award_id(&req.award_id)?;
-        let (award, version) = self.load_visible(actor, id)?;
+        let (award, version) = self.store.load_visible::<Award>(actor, &id.to_string())?;
         let mut history = Vec::new();
         // As far as the loaded state goes: events appended since loading belong to the next read.
         let events = self.store.log().read_stream(&stream_id("award", &id.to_string())?, 0);
@@ -105,105 +91,21 @@ impl AwardsApi {
             _ => None,
         };
         self.index.catch_up(self.store.log())?;
-        let found = self.index.list(after, limit + 1, |entry| {
-            status.is_none_or(|s| entry.status.to_wire() == s)
-                && organisation.is_none_or(|o| entry.organisation_id == o)
-                && round.is_none_or(|r| entry.round_id == r)
-                && own_organisation.is_none_or(|o| entry.organisation_id == o)
+        let found = self.index.read(|awards| {
+            awards.list(after, limit + 1, |entry| {
+                status.is_none_or(|s| entry.status.to_wire() == s)
+                    && organisation.is_none_or(|o| entry.organisation_id == o)
+                    && round.is_none_or(|r| entry.round_id == r)
+                    && own_organisation.is_none_or(|o| entry.organisation_id == o)
+            })
         });
         let next_page_token = page.next_token(&found);
         let mut awards = Vec::with_capacity(found.len().min(limit));
         for (_, id) in found.into_iter().take(limit) {
-            let (award, version) = self.load_visible(actor, id)?;
+            let (award, version) = self.store.load_visible::<Award>(actor, &id.to_string())?;
             awards.push(award_view(&award, version, Vec::new()));
         }
         Ok(pb::ListAwardsResponse { awards, next_page_token })
-    }
-}
-
-/// An award as every reader may see it (partners see their own awards in full).
-fn award_view(award: &AwardData, version: u64, history: Vec<pb::HistoryEntry>) -> pb::Award {
-    let terms = award.terms.as_ref();
-    let tranches = terms
-        .map(|terms| {
-            terms
-                .tranches
-                .iter()
-                .map(|t| {
-                    let release = award.released.get(&t.tranche_id);
-                    let status = if release.is_some() {
-                        pb::TrancheStatus::Released
-                    } else if award.cancelled.contains(&t.tranche_id) {
-                        pb::TrancheStatus::Cancelled
-                    } else {
-                        pb::TrancheStatus::Pending
-                    };
-                    pb::TrancheView {
-                        tranche: Some(pb::Tranche {
-                            tranche_id: t.tranche_id.clone(),
-                            kind: t.kind as i32,
-                            amount: Some(t.amount.to_wire()),
-                            due_date: Some(t.due_date.to_wire()),
-                            required_reports: t.required_reports.clone(),
-                        }),
-                        status: status as i32,
-                        conditions_met: t.required_reports.iter().all(|r| award.met.contains_key(r)),
-                        payment: release.map(|r| r.payment.to_wire()),
-                        released_by: release.map(|r| r.released_by.clone()).unwrap_or_default(),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let terms_wire = terms.map(Terms::to_wire);
-    let conditions = terms_wire
-        .iter()
-        .flat_map(|t| t.reports.iter())
-        .map(|requirement| {
-            let met = award.met.get(&requirement.report_ref);
-            pb::ReportCondition {
-                requirement: Some(requirement.clone()),
-                met: met.is_some(),
-                report_id: met.map(|m| m.report_id.clone()).unwrap_or_default(),
-                accepted_by: met.map(|m| m.accepted_by.clone()).unwrap_or_default(),
-                accepted_at: met.map(|m| m.accepted_at.to_wire()),
-            }
-        })
-        .collect();
-    pb::Award {
-        award_id: award.id.to_string(),
-        application_id: award.application_id.to_string(),
-        round_id: award.round_id.to_string(),
-        organisation_id: award.organisation_id.to_string(),
-        title: award.title.clone(),
-        approved_amount: Some(award.approved_amount.to_wire()),
-        status: award.status.to_wire() as i32,
-        terms: terms_wire,
-        signed: award.signed_by.is_some(),
-        signed_by: award.signed_by.clone().unwrap_or_default(),
-        tranches,
-        conditions,
-        variations: award
-            .variations
-            .iter()
-            .map(|v| pb::VariationView {
-                variation_id: v.variation_id.clone(),
-                change: Some(v.change.to_wire()),
-                reason: v.reason.clone(),
-                requested_by: v.requested_by.clone(),
-                status: match v.status {
-                    VariationStatus::Requested => pb::VariationStatus::Requested,
-                    VariationStatus::Approved => pb::VariationStatus::Approved,
-                    VariationStatus::Declined => pb::VariationStatus::Declined,
-                } as i32,
-                decided_by: v.decided_by.clone(),
-                decision_note: v.decision_note.clone(),
-            })
-            .collect(),
-        released_total: Some(award.released_total.to_wire()),
-        status_reason: award.status_reason.clone(),
-        version,
-        history,
     }
 }
 
@@ -220,20 +122,20 @@ fn variation_id(value: &str) -> Result<String, ServiceError> {
 #[tonic::async_trait]
 impl AwardsService for AwardsApi {
     async fn set_agreement(&self, request: Request<pb::SetAgreementRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("SetAgreement"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "SetAgreement"), |ctx, req| {
             let terms = Terms::from_wire("terms", req.terms.as_ref())?;
             (award_id(&req.award_id)?, req.expected_version, AwardCommand::SetAgreement { terms })
         })
     }
 
     async fn sign_agreement(&self, request: Request<pb::SignAgreementRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("SignAgreement"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "SignAgreement"), |ctx, req| {
             (award_id(&req.award_id)?, req.expected_version, AwardCommand::Sign)
         })
     }
 
     async fn release_tranche(&self, request: Request<pb::ReleaseTrancheRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("ReleaseTranche"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "ReleaseTranche"), |ctx, req| {
             let payment = Payment::from_wire("payment", req.payment.as_ref())?;
             let command = AwardCommand::ReleaseTranche { tranche_id: req.tranche_id.clone(), payment };
             (award_id(&req.award_id)?, None, command)
@@ -241,14 +143,14 @@ impl AwardsService for AwardsApi {
     }
 
     async fn reallocate_budget(&self, request: Request<pb::ReallocateBudgetRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("ReallocateBudget"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "ReallocateBudget"), |ctx, req| {
             let moves = Move::many_from_wire("moves", &req.moves)?;
             (award_id(&req.award_id)?, None, AwardCommand::ReallocateBudget { moves, reason: req.reason.clone() })
         })
     }
 
     async fn request_variation(&self, request: Request<pb::RequestVariationRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("RequestVariation"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "RequestVariation"), |ctx, req| {
             let change = Change::from_wire("change", req.change.as_ref())?;
             let command = AwardCommand::RequestVariation {
                 variation_id: ctx.derive_id("variation").to_string(),
@@ -260,7 +162,7 @@ impl AwardsService for AwardsApi {
     }
 
     async fn approve_variation(&self, request: Request<pb::ApproveVariationRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("ApproveVariation"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "ApproveVariation"), |ctx, req| {
             let command = AwardCommand::ApproveVariation {
                 variation_id: variation_id(&req.variation_id)?,
                 comment: req.comment.clone(),
@@ -270,7 +172,7 @@ impl AwardsService for AwardsApi {
     }
 
     async fn decline_variation(&self, request: Request<pb::DeclineVariationRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("DeclineVariation"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "DeclineVariation"), |ctx, req| {
             let command = AwardCommand::DeclineVariation {
                 variation_id: variation_id(&req.variation_id)?,
                 reason: req.reason.clone(),
@@ -280,31 +182,31 @@ impl AwardsService for AwardsApi {
     }
 
     async fn suspend_award(&self, request: Request<pb::SuspendAwardRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("SuspendAward"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "SuspendAward"), |ctx, req| {
             (award_id(&req.award_id)?, None, AwardCommand::Suspend { reason: req.reason.clone() })
         })
     }
 
     async fn resume_award(&self, request: Request<pb::ResumeAwardRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("ResumeAward"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "ResumeAward"), |ctx, req| {
             (award_id(&req.award_id)?, None, AwardCommand::Resume { reason: req.reason.clone() })
         })
     }
 
     async fn terminate_award(&self, request: Request<pb::TerminateAwardRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("TerminateAward"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "TerminateAward"), |ctx, req| {
             (award_id(&req.award_id)?, None, AwardCommand::Terminate { reason: req.reason.clone() })
         })
     }
 
     async fn close_award(&self, request: Request<pb::CloseAwardRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("CloseAward"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "CloseAward"), |ctx, req| {
             (award_id(&req.award_id)?, None, AwardCommand::Close { comment: req.comment.clone() })
         })
     }
 
     async fn erase_award_text(&self, request: Request<pb::EraseAwardTextRequest>) -> Reply<pb::AwardResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("EraseAwardText"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "EraseAwardText"), |ctx, req| {
             let variation_id = match req.variation_id.as_str() {
                 "" => None,
                 id => Some(variation_id(id)?),
@@ -322,5 +224,13 @@ impl AwardsService for AwardsApi {
     async fn list_awards(&self, request: Request<pb::ListAwardsRequest>) -> Reply<pb::ListAwardsResponse> {
         let actor = actor_of(&request)?;
         reply(self.list(&actor, request.into_inner()))
+    }
+}
+
+impl service_runtime::Guarded for Award {
+    type Data = AwardData;
+    const WHAT: &'static str = "award";
+    fn visible_to(self, actor: &Actor) -> Option<AwardData> {
+        self.0.filter(|data| data.visible_to(actor))
     }
 }

@@ -6,6 +6,7 @@
 //! - [`events`]: how domain events are stored in the event log (protobuf payloads named by type).
 //! - [`inbound`]: the bus consumer's reactions to `ApplicationApproved` and `ReportAccepted`.
 //! - [`index`]: the in-memory listing index, rebuilt from the log and caught up before each listing.
+//! - [`view`]: the award as readers see it, built once (the service's answers, `grants as-of`).
 //! - [`grpc`]: handlers that only decode, call the domain through the runtime's command helper, encode.
 //! - [`service`]: assembling and running the server, the relay and the consumer.
 
@@ -16,3 +17,4 @@ pub mod grpc;
 pub mod inbound;
 pub mod index;
 pub mod service;
+pub mod view;

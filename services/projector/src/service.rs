@@ -1,5 +1,6 @@
-//! Assembling the service: open the read models, consume the source services' events from the bus,
-//! serve the query API; on shutdown stop the consumer (which acks only what it committed) and flush.
+//! What the projector adds to the runtime's skeleton: its read models, its flags (disclosure control), its
+//! query service and role table, and its bus consumer writing read models; on shutdown the runtime stops
+//! the consumer (which acks only what it committed) and the models are flushed.
 //!
 //! The projector owns no event log. The runtime serves every service's log read-only; the projector
 //! serves an empty log of its own (`log_owner` "projector") so that the same server shape and health
@@ -9,9 +10,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use contracts::projector::v1::{ProjectorServiceServer, SERVICE_NAME};
-use event_bus::{BusConfig, Consumer, ConsumerConfig};
-use event_log::EventLog;
-use service_runtime::{AuthLayer, JwtConfig, LogSources, ServerConfig, Serving, TokenVerifier};
+use service_runtime::config::Consumes;
+use service_runtime::launch::{Foundation, Process, Settings, StartError};
+use service_runtime::{JwtConfig, ServerConfig, ServiceBus};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +21,7 @@ use crate::grpc::ProjectorApi;
 use crate::models::Models;
 use crate::perturbation::{DEVELOPMENT_SECRET, PerturbationError};
 use crate::projection::SOURCES;
-use crate::sources::{READER_SUBJECT, SourceLogs};
+use crate::sources::SourceLogs;
 
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
@@ -47,6 +48,31 @@ pub struct PerturbationConfig {
     pub secret: Vec<u8>,
 }
 
+/// The projector's process: its queues are `projector.inbox` and `projector.dead-letters`. It consumes the
+/// sources it is given an address for (every one when none is given).
+pub const PROCESS: Process = Process {
+    name: "projector",
+    about: "The projector of the grants platform: read models from every service's events, rebuildable, as of any date",
+    package: "grants.projector.v1",
+    consumes: Consumes::Given(&SOURCES),
+};
+
+/// The projector's own flags.
+#[derive(Debug, clap::Args)]
+pub struct Flags {
+    /// Small-cell suppression threshold k: indicator counts 1..k-1 are withheld.
+    #[arg(long, env = "PROJECTOR_SUPPRESSION_K", default_value_t = 5)]
+    pub suppression_k: u32,
+    /// Perturbation bound D: every shown indicator count is within D of the exact count (2 or 3).
+    #[arg(long, env = "PROJECTOR_PERTURBATION_BOUND", default_value_t = DEFAULT_BOUND)]
+    pub perturbation_bound: u32,
+    /// Secret of the record keys that pick each count's perturbation, at least 32 bytes; the same for
+    /// every replica and kept across rebuilds. Required unless listening on a loopback address, where a
+    /// development secret is used (with a warning).
+    #[arg(long, env = "PROJECTOR_PERTURBATION_SECRET", hide_env_values = true)]
+    pub perturbation_secret: Option<String>,
+}
+
 impl std::fmt::Debug for PerturbationConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PerturbationConfig").field("bound", &self.bound).field("secret", &"<secret>").finish()
@@ -61,9 +87,7 @@ impl PerturbationConfig {
     }
 }
 
-/// The service's name on the bus: its queues are `projector.inbox` and `projector.dead-letters`.
-pub const BUS_NAME: &str = "projector";
-
+/// Why the projector could not start or stopped with a failure.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("`suppression_k` must be at least 1, is {0}")]
@@ -72,14 +96,49 @@ pub enum RunError {
     Perturbation(#[from] PerturbationError),
     #[error("`source_logs` names unknown source `{0}`; sources are applications, awards, reporting")]
     UnknownSource(String),
+    #[error(
+        "--perturbation-secret (PROJECTOR_PERTURBATION_SECRET) is required when listening on {0}, which is not a \
+         loopback address: published counts need a secret of their own, the same for every replica"
+    )]
+    PerturbationSecretMissing(std::net::SocketAddr),
     #[error("cannot open the read models in {path}: {error}")]
     Open { path: PathBuf, error: String },
     #[error(transparent)]
-    Identity(#[from] service_runtime::identity::IdentityError),
-    #[error("cannot start the event bus: {0}")]
-    Bus(event_bus::BusError),
-    #[error(transparent)]
-    Serve(#[from] service_runtime::server::ServeError),
+    Start(#[from] StartError),
+}
+
+impl Config {
+    /// The configuration from the common settings and the projector's own flags.
+    pub fn new(settings: Settings, flags: &Flags) -> Config {
+        Config {
+            data_dir: settings.data_dir,
+            server: settings.server,
+            jwt: settings.jwt,
+            amqp_uri: settings.amqp_uri,
+            source_logs: settings.source_logs,
+            suppression_k: flags.suppression_k,
+        }
+    }
+}
+
+impl PerturbationConfig {
+    /// The perturbation settings of the flags; without a secret, the development one, but only on a
+    /// loopback address: a projector reachable from elsewhere would publish counts whose noise anyone can
+    /// compute.
+    pub fn of_flags(flags: &Flags, listen: std::net::SocketAddr) -> Result<PerturbationConfig, RunError> {
+        let bound = flags.perturbation_bound;
+        match &flags.perturbation_secret {
+            Some(secret) => Ok(PerturbationConfig { bound, secret: secret.as_bytes().to_vec() }),
+            None if listen.ip().is_loopback() => {
+                tracing::warn!(
+                    "no --perturbation-secret (PROJECTOR_PERTURBATION_SECRET): using the development secret, \
+                     acceptable on a loopback address only"
+                );
+                Ok(PerturbationConfig { bound, ..PerturbationConfig::development() })
+            }
+            None => Err(RunError::PerturbationSecretMissing(listen)),
+        }
+    }
 }
 
 /// Serves the projector on `listener` until `shutdown` is cancelled, perturbing with the development
@@ -105,34 +164,26 @@ pub async fn run_with(
     if let Some(unknown) = config.source_logs.keys().find(|s| !SOURCES.contains(&s.as_str())) {
         return Err(RunError::UnknownSource(unknown.clone()));
     }
-    let verifier = TokenVerifier::new(&config.jwt)?;
     let open_error = |error: String| RunError::Open { path: config.data_dir.clone(), error };
     let db =
         event_log::open_sled_when_unlocked(config.data_dir.join("models")).map_err(|e| open_error(e.to_string()))?;
     let models = Models::open(db).map_err(|e| open_error(e.to_string()))?;
-    let own_log = EventLog::open(config.data_dir.join("log")).map_err(|e| open_error(e.to_string()))?;
+    // Its own log stays empty, so there is never a head to sign: a configured checkpoint key is ignored
+    // rather than announced as signing.
+    if config.server.checkpoint.is_some() {
+        tracing::info!("the projector records no events of its own and signs no checkpoints; ignoring the key");
+    }
+    let server_config = ServerConfig { checkpoint: None, ..config.server.clone() };
+    let foundation = Foundation::open(PROCESS, &config.data_dir, &config.jwt, &server_config).await?;
     let sources = SourceLogs::new(config.source_logs.clone(), config.jwt.clone());
     tracing::info!(data_dir = %config.data_dir.display(), generation = models.active().number, "read models opened");
 
-    let bus_shutdown = CancellationToken::new();
-    let mut consumer = None;
-    if let Some(uri) = &config.amqp_uri {
-        let names: Vec<&str> = SOURCES.iter().copied().filter(|s| sources.has(s)).collect();
-        let names = if names.is_empty() { SOURCES.to_vec() } else { names };
-        let consumer_config = ConsumerConfig::new(BusConfig::new(uri.clone()), BUS_NAME, &names);
-        // Gap filling reads with the runtime's shared reader (auditor tokens, one connection per gap).
-        let gaps =
-            LogSources::new(config.source_logs.clone().into_iter().collect(), config.jwt.clone(), READER_SUBJECT);
-        let applier = Consumer::new(consumer_config, models.handler(), gaps).map_err(RunError::Bus)?;
-        consumer = Some(tokio::spawn(applier.run(bus_shutdown.clone())));
-    } else {
-        let queue = ConsumerConfig::default_queue(BUS_NAME);
-        tracing::warn!(
-            %queue,
-            "running without the bus: the read models are not updated; events wait in queue {queue} until a run \
-             with the bus"
-        );
-    }
+    let consumed: Vec<&str> = SOURCES.iter().copied().filter(|s| sources.has(s)).collect();
+    let consumed = if consumed.is_empty() { SOURCES.to_vec() } else { consumed };
+    // The consumer writes read models, not the projector's own log: it has no relay.
+    let bus = ServiceBus::without_relay(config.amqp_uri.as_deref(), PROCESS.name)
+        .consume_into(&consumed, models.handler(), sources.log_sources())
+        .map_err(StartError::Bus)?;
 
     let api = ProjectorApi::new(models.clone(), sources, disclosure);
     if let Some(format) = models.outdated_format() {
@@ -144,34 +195,11 @@ pub async fn run_with(
         );
         api.start_rebuild().map_err(|e| open_error(e.to_string()))?;
     }
-    let service = ProjectorServiceServer::new(api)
-        .max_decoding_message_size(config.server.max_message_bytes)
-        .max_encoding_message_size(config.server.max_message_bytes);
-    let routes = tonic::service::Routes::new(service);
-    let auth = AuthLayer::new(verifier, vec![crate::access::table()]);
-    let serving = Serving {
-        service_names: &[SERVICE_NAME],
-        file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
-        log: own_log.clone(),
-        log_owner: BUS_NAME,
-        // Its consumer writes read models, not this log: it is stopped below.
-        bus: None,
-        checkpoints: None,
-    };
-    // Its own log stays empty, so there is never a head to sign: a configured checkpoint key is ignored
-    // rather than announced as signing.
-    if config.server.checkpoint.is_some() {
-        tracing::info!("the projector records no events of its own and signs no checkpoints; ignoring the key");
-    }
-    let server = ServerConfig { checkpoint: None, ..config.server.clone() };
-    let result = service_runtime::serve(listener, &server, auth, routes, serving, shutdown).await;
-    bus_shutdown.cancel();
-    if let Some(consumer) = consumer {
-        service_runtime::server::join_stopped("event consumer", consumer).await;
-    }
+    let server = ProjectorServiceServer::new(api);
+    let api = service_runtime::grpc_api!(server, SERVICE_NAME, crate::access::table(), config.server);
+    let result = foundation.serve(listener, &server_config, api, Some(bus), shutdown).await;
     if let Err(e) = models.flush().await {
         tracing::error!(error = %e, "flushing the read models failed");
     }
-    drop(own_log);
     Ok(result?)
 }

@@ -1,58 +1,56 @@
-//! The source services' logs, read through their read-only `EventLogService` with an administrator token
-//! issued from the platform's JWT configuration: for rebuilds, as-of answers and lag. (The bus consumer
-//! fills gaps with the runtime's `LogSources`.)
+//! The source services' logs as the projector reads them for rebuilds, as-of answers and lag: the
+//! runtime's [`LogSources`] (which its bus consumer also fills gaps with), reading as an administrator
+//! with tokens long enough for a whole-log read, its failures told as rebuild errors.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use domain_kernel::Role;
+use event_bus::SourceError;
 use event_log_grpc::LogClient;
-use service_runtime::{JwtConfig, TokenIssuer};
+use service_runtime::{JwtConfig, LogSources};
 
 use crate::models::RebuildError;
 
 /// The subject the projector reads logs as.
 pub const READER_SUBJECT: &str = "service:projector";
 
-/// Addresses of the source logs by source service name (`http://host:port`).
+/// The source logs by source service name (`http://host:port`).
 #[derive(Clone, Debug)]
 pub struct SourceLogs {
-    endpoints: BTreeMap<String, String>,
-    jwt: JwtConfig,
+    logs: LogSources,
 }
 
 impl SourceLogs {
     pub fn new(endpoints: BTreeMap<String, String>, jwt: JwtConfig) -> SourceLogs {
-        SourceLogs { endpoints, jwt }
+        // Reading whole logs is for auditors, administrators and program officers; the projector operates
+        // the platform, and a rebuild's reads may outlast an auditor's short token.
+        let logs =
+            LogSources::new(endpoints, jwt, READER_SUBJECT).reading_as(Role::Administrator, Duration::from_secs(3600));
+        SourceLogs { logs }
     }
 
     pub fn has(&self, source: &str) -> bool {
-        self.endpoints.contains_key(source)
+        self.logs.has(source)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.endpoints.keys().map(String::as_str)
+        self.logs.names()
     }
 
-    /// A client of `source`'s log with a fresh administrator token (reading whole logs is for auditors,
-    /// administrators and program officers; the projector operates the platform).
+    /// The same logs, for the bus consumer's gap filling.
+    pub fn log_sources(&self) -> LogSources {
+        self.logs.clone()
+    }
+
+    /// A client of `source`'s log with a fresh token.
     pub async fn client(&self, source: &str) -> Result<LogClient, RebuildError> {
-        let failed = |reason: String| RebuildError::Source(source.to_owned(), reason);
-        let address =
-            self.endpoints.get(source).ok_or_else(|| failed("no address is configured for it (--source)".into()))?;
-        let token = TokenIssuer::new(&self.jwt)
-            .and_then(|issuer| issuer.issue(Role::Administrator, READER_SUBJECT, None, Duration::from_secs(3600)))
-            .map_err(|e| failed(e.to_string()))?;
-        LogClient::connect(address, Some(&token)).await.map_err(|e| failed(e.to_string()))
+        self.logs.connect(source).await.map_err(|error| {
+            let reason = match error {
+                SourceError::UnknownSource(_) => "no address is configured for it (--source)".to_owned(),
+                SourceError::Failed { reason, .. } => reason,
+            };
+            RebuildError::Source(source.to_owned(), reason)
+        })
     }
-}
-
-/// Parses `name=address` as given to `--source`.
-pub fn parse_source(value: &str) -> Result<(String, String), String> {
-    let (name, address) =
-        value.split_once('=').ok_or_else(|| format!("`--source` must be NAME=ADDRESS, got `{value}`"))?;
-    if name.is_empty() || address.is_empty() {
-        return Err(format!("`--source` must be NAME=ADDRESS with both parts non-empty, got `{value}`"));
-    }
-    Ok((name.to_owned(), address.to_owned()))
 }

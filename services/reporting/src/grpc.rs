@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use contracts::reporting::v1::{self as pb, ReportingService};
+use contracts::reporting::v1::{self as pb, ReportingService, SERVICE_NAME};
 use contracts::values::WireValue;
-use domain_kernel::{Actor, Rejection, Role};
-use domain_kernel::{Date, Timestamp};
+use domain_kernel::{Actor, Date, Rejection, Role, Timestamp};
+use service_runtime::rpc_path;
 use service_runtime::{CommandContext, EventStore, ServiceError, actor_of};
 use service_runtime::{Page, Reply, reply};
 use tonic::{Request, Response};
@@ -23,12 +23,6 @@ pub struct ReportingApi {
     store: EventStore,
     index: Index,
     catalogue: Arc<Catalogue>,
-}
-
-macro_rules! rpc_path {
-    ($method:literal) => {
-        concat!("grants.reporting.v1.ReportingService/", $method)
-    };
 }
 
 fn today() -> Date {
@@ -77,15 +71,6 @@ impl ReportingApi {
             .await
     }
 
-    fn load_visible(&self, actor: &Actor, id: AwardId) -> Result<(ScheduleData, u64), ServiceError> {
-        let loaded = self.store.load::<Schedule>(&id.to_string())?;
-        let version = loaded.version();
-        match loaded.state.0 {
-            Some(schedule) if schedule.visible_to(actor) => Ok((schedule, version)),
-            _ => Err(Rejection::not_found("award reporting schedule", id).into()),
-        }
-    }
-
     fn obligations(
         &self,
         actor: &Actor,
@@ -96,7 +81,7 @@ impl ReportingApi {
             None => today(),
             Some(d) => Date::from_wire("as_of", Some(d))?,
         };
-        let (s, version) = self.load_visible(actor, id)?;
+        let (s, version) = self.store.load_visible::<Schedule>(actor, &id.to_string())?;
         Ok(pb::ObligationsResponse {
             award_id: s.award_id.to_string(),
             organisation_id: s.organisation_id.to_string(),
@@ -118,11 +103,13 @@ impl ReportingApi {
         } else {
             domain_kernel::parse_uuid("report_id", &req.report_id)?;
             self.index.catch_up(self.store.log())?;
-            let entry =
-                self.index.report(&req.report_id).ok_or_else(|| Rejection::not_found("report", &req.report_id))?;
+            let entry = self
+                .index
+                .read(|reports| reports.report(&req.report_id))
+                .ok_or_else(|| Rejection::not_found("report", &req.report_id))?;
             (entry.award_id, entry.report_ref)
         };
-        let (s, version) = self.load_visible(actor, award_id)?;
+        let (s, version) = self.store.load_visible::<Schedule>(actor, &award_id.to_string())?;
         let o = s.obligation(&report_ref).ok_or_else(|| Rejection::not_found("report", &report_ref))?;
         Ok(pb::ReportResponse { report: Some(report_view(&s, o, version, today())) })
     }
@@ -143,11 +130,13 @@ impl ReportingApi {
             return Err(ServiceError::PermissionDenied("partners may not list reports awaiting review".into()));
         }
         self.index.catch_up(self.store.log())?;
-        let found = self.index.awaiting(after, limit + 1, |e| organisation.is_none_or(|o| e.organisation_id == o));
+        let found = self.index.read(|reports| {
+            reports.awaiting(after, limit + 1, |e| organisation.is_none_or(|o| e.organisation_id == o))
+        });
         let next_page_token = page.next_token(&found);
         let mut reports = Vec::with_capacity(found.len().min(limit));
         for (_, entry) in found.into_iter().take(limit) {
-            let (s, version) = self.load_visible(actor, entry.award_id)?;
+            let (s, version) = self.store.load_visible::<Schedule>(actor, &entry.award_id.to_string())?;
             if let Some(o) = s.obligation(&entry.report_ref) {
                 reports.push(report_view(&s, o, version, today()));
             }
@@ -216,7 +205,7 @@ fn award_id(value: &str) -> Result<AwardId, ServiceError> {
 #[tonic::async_trait]
 impl ReportingService for ReportingApi {
     async fn submit_report(&self, request: Request<pb::SubmitReportRequest>) -> Reply<pb::ReportResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("SubmitReport"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "SubmitReport"), |ctx, req| {
             let command = Command::Submit(Submission {
                 report_ref: req.report_ref.clone(),
                 progress: req.progress.clone(),
@@ -228,20 +217,20 @@ impl ReportingService for ReportingApi {
     }
 
     async fn request_revision(&self, request: Request<pb::RequestRevisionRequest>) -> Reply<pb::ReportResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("RequestRevision"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "RequestRevision"), |ctx, req| {
             let command = Command::RequestRevision { report_ref: req.report_ref.clone(), reasons: req.reasons.clone() };
             (award_id(&req.award_id)?, None, command)
         })
     }
 
     async fn accept_report(&self, request: Request<pb::AcceptReportRequest>) -> Reply<pb::ReportResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("AcceptReport"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "AcceptReport"), |ctx, req| {
             (award_id(&req.award_id)?, req.expected_version, Command::Accept { report_ref: req.report_ref.clone() })
         })
     }
 
     async fn erase_report_text(&self, request: Request<pb::EraseReportTextRequest>) -> Reply<pb::ReportResponse> {
-        service_runtime::command_rpc!(self, request, rpc_path!("EraseReportText"), |ctx, req| {
+        service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "EraseReportText"), |ctx, req| {
             let reason = contracts::free_text::erasure_reason("reason", req.reason)?;
             (award_id(&req.award_id)?, None, Command::EraseText { report_ref: req.report_ref.clone(), reason })
         })
@@ -270,5 +259,13 @@ impl ReportingService for ReportingApi {
         _request: Request<pb::GetIndicatorCatalogueRequest>,
     ) -> Reply<pb::IndicatorCatalogue> {
         Ok(Response::new(self.catalogue.to_wire()))
+    }
+}
+
+impl service_runtime::Guarded for Schedule {
+    type Data = ScheduleData;
+    const WHAT: &'static str = "award reporting schedule";
+    fn visible_to(self, actor: &Actor) -> Option<ScheduleData> {
+        self.0.filter(|data| data.visible_to(actor))
     }
 }

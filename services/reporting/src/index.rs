@@ -1,18 +1,20 @@
-//! The service's in-memory read index, derived only from its own log: which award each report belongs
-//! to, and the reports whose last version waits for review in the order they were submitted. Rebuilt at
-//! start-up and caught up (reading every durable event it has not seen, in position order) before each
-//! read that needs it, so a caller reads its own writes and sees schedules the bus consumer appended.
+//! What the reporting service indexes from its own log (the runtime's [`ListingIndex`] builds and catches
+//! it up): which award each report belongs to, and the reports whose last version waits for review in the
+//! order they were submitted.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 
 use contracts::reporting::v1 as pb;
-use event_log::EventLog;
-use service_runtime::{DomainEvent, ServiceError};
+use event_log::RecordedEvent;
+use service_runtime::ServiceError;
+use service_runtime::listing_index::{Indexed, ListingIndex, decode, page_after};
 
 use crate::domain::schedule::ReportingEvent;
 use crate::domain::{AwardId, OrganisationId};
 use crate::events::STREAM_TYPE;
+
+/// The reporting service's index.
+pub type Index = ListingIndex<Reports>;
 
 /// Where a report lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,9 +24,9 @@ pub struct ReportEntry {
     pub organisation_id: OrganisationId,
 }
 
+/// The indexed reports.
 #[derive(Debug, Default)]
-struct State {
-    next_position: u64,
+pub struct Reports {
     reports: HashMap<String, ReportEntry>,
     organisations: HashMap<AwardId, OrganisationId>,
     /// Submission position -> report id, for reports whose last version waits for review.
@@ -32,71 +34,50 @@ struct State {
     awaiting_position: HashMap<String, u64>,
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Index {
-    state: Arc<Mutex<State>>,
-}
-
-impl Index {
-    /// Builds the index from everything in `log`.
-    pub fn build(log: &EventLog) -> Result<Index, ServiceError> {
-        let index = Index::default();
-        index.catch_up(log)?;
-        Ok(index)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Applies every durable event the index has not seen yet.
-    pub fn catch_up(&self, log: &EventLog) -> Result<(), ServiceError> {
-        let mut state = self.lock();
-        for recorded in log.read_all(state.next_position) {
-            let recorded = recorded?;
-            let reporting = match AwardId::parse("", recorded.stream.key()) {
-                Ok(award_id) if recorded.stream.stream_type() == STREAM_TYPE => Some((award_id, decode(&recorded)?)),
-                _ => None,
-            };
-            // Past the event only once it decoded: one that fails is read again by the next catch-up.
-            state.next_position = recorded.position + 1;
-            let Some((award_id, event)) = reporting else { continue };
-            match &event {
-                ReportingEvent::Scheduled(e) => {
-                    let Ok(organisation_id) = OrganisationId::parse("", &e.organisation_id) else { continue };
-                    state.organisations.insert(award_id, organisation_id);
-                    for o in &e.obligations {
-                        let entry = ReportEntry { award_id, report_ref: o.report_ref.clone(), organisation_id };
-                        state.reports.insert(o.report_id.clone(), entry);
-                    }
-                }
-                ReportingEvent::Rescheduled(e) => {
-                    let Some(organisation_id) = state.organisations.get(&award_id).copied() else { continue };
-                    for o in &e.obligations {
-                        let entry = ReportEntry { award_id, report_ref: o.report_ref.clone(), organisation_id };
-                        state.reports.insert(o.report_id.clone(), entry);
-                    }
-                }
-                ReportingEvent::Submitted(e) => {
-                    if let Some(old) = state.awaiting_position.insert(e.report_id.clone(), recorded.position) {
-                        state.awaiting.remove(&old);
-                    }
-                    state.awaiting.insert(recorded.position, e.report_id.clone());
-                }
-                ReportingEvent::RevisionRequested(pb::RevisionRequested { report_id, .. })
-                | ReportingEvent::Accepted(pb::ReportAccepted { report_id, .. }) => {
-                    if let Some(old) = state.awaiting_position.remove(report_id) {
-                        state.awaiting.remove(&old);
-                    }
-                }
-                _ => {}
+impl Indexed for Reports {
+    fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ServiceError> {
+        let award_id = match AwardId::parse("", recorded.stream.key()) {
+            Ok(award_id) if recorded.stream.stream_type() == STREAM_TYPE => award_id,
+            _ => return Ok(()),
+        };
+        match decode::<ReportingEvent>(recorded)? {
+            ReportingEvent::Scheduled(e) => {
+                let Ok(organisation_id) = OrganisationId::parse("", &e.organisation_id) else { return Ok(()) };
+                self.organisations.insert(award_id, organisation_id);
+                self.place(award_id, organisation_id, &e.obligations);
             }
+            ReportingEvent::Rescheduled(e) => {
+                let Some(organisation_id) = self.organisations.get(&award_id).copied() else { return Ok(()) };
+                self.place(award_id, organisation_id, &e.obligations);
+            }
+            ReportingEvent::Submitted(e) => {
+                if let Some(old) = self.awaiting_position.insert(e.report_id.clone(), recorded.position) {
+                    self.awaiting.remove(&old);
+                }
+                self.awaiting.insert(recorded.position, e.report_id);
+            }
+            ReportingEvent::RevisionRequested(pb::RevisionRequested { report_id, .. })
+            | ReportingEvent::Accepted(pb::ReportAccepted { report_id, .. }) => {
+                if let Some(old) = self.awaiting_position.remove(&report_id) {
+                    self.awaiting.remove(&old);
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
+}
+
+impl Reports {
+    fn place(&mut self, award_id: AwardId, organisation_id: OrganisationId, obligations: &[pb::Obligation]) {
+        for o in obligations {
+            let entry = ReportEntry { award_id, report_ref: o.report_ref.clone(), organisation_id };
+            self.reports.insert(o.report_id.clone(), entry);
+        }
+    }
 
     pub fn report(&self, report_id: &str) -> Option<ReportEntry> {
-        self.lock().reports.get(report_id).cloned()
+        self.reports.get(report_id).cloned()
     }
 
     /// Reports waiting for review submitted after position `after`, oldest first, that pass `keep`; at
@@ -107,19 +88,9 @@ impl Index {
         limit: usize,
         keep: impl Fn(&ReportEntry) -> bool,
     ) -> Vec<(u64, ReportEntry)> {
-        let state = self.lock();
-        let start = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        state
-            .awaiting
-            .range((start, std::ops::Bound::Unbounded))
-            .filter_map(|(p, id)| state.reports.get(id).map(|e| (*p, e.clone())))
-            .filter(|(_, e)| keep(e))
-            .take(limit)
+        page_after(&self.awaiting, after, limit, |id| self.reports.get(id).is_some_and(&keep))
+            .into_iter()
+            .filter_map(|(position, id)| self.reports.get(&id).map(|entry| (position, entry.clone())))
             .collect()
     }
-}
-
-fn decode(recorded: &event_log::RecordedEvent) -> Result<ReportingEvent, ServiceError> {
-    ReportingEvent::decode_payload(&recorded.event_type, &recorded.payload)
-        .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))
 }

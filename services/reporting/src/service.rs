@@ -1,17 +1,14 @@
-//! Assembling the service: load the indicator catalogue, compile the identity guard, open the log, build
-//! the index, serve the reporting API and the read-only log service, publish the log with the relay,
-//! apply the awards service's events with the consumer; on shutdown stop all of them and close the log.
+//! What the reporting service adds to the runtime's skeleton: the indicator catalogue, its index, its gRPC
+//! service, its role table, and its reactions to the awards service's events.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use contracts::reporting::v1::{ReportingServiceServer, SERVICE_NAME};
-use event_log::EventLog;
-use personal_data::KeyVault;
-use service_runtime::{
-    AuthLayer, EventStore, JwtConfig, ServerConfig, ServiceBus, ServiceError, Serving, TextSealer, TokenVerifier,
-};
+use service_runtime::config::Consumes;
+use service_runtime::launch::{Foundation, Process, Settings, StartError};
+use service_runtime::{JwtConfig, ServerConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -19,10 +16,29 @@ use crate::domain::catalogue::{Catalogue, CatalogueError};
 use crate::grpc::ReportingApi;
 use crate::index::Index;
 
+/// The service's process: its name on the bus is the first part of its routing keys
+/// (`reporting.<EventType>`) and of its queues (`reporting.inbox`, `reporting.dead-letters`).
+pub const PROCESS: Process = Process {
+    name: "reporting",
+    about: "The reporting service of the grants platform: reporting obligations, victim-safe indicator reports, acquittals, review",
+    package: "grants.reporting.v1",
+    consumes: Consumes::Every(&crate::inbound::SOURCES),
+};
+
+/// The reporting service's own flags.
+#[derive(Debug, clap::Args)]
+pub struct Flags {
+    /// An indicator catalogue (JSON, the format of the embedded `indicators.json`) to use instead of the
+    /// embedded one; validated at start-up.
+    #[arg(long, env = "REPORTING_INDICATORS")]
+    pub indicators: Option<PathBuf>,
+}
+
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Directory of the service's event log.
+    /// Directory of the service's data: its event log (`log/`; moved there at start from the root, where
+    /// earlier versions kept it) and the keys of sealed free text (`personal-data-keys/`).
     pub data_dir: PathBuf,
     pub server: ServerConfig,
     pub jwt: JwtConfig,
@@ -36,31 +52,35 @@ pub struct Config {
     pub indicators: Option<PathBuf>,
 }
 
-/// The protobuf package of this service's contract and events.
-const PACKAGE: &str = "grants.reporting.v1";
+impl Config {
+    /// The configuration from the common settings and the service's own flags.
+    pub fn new(settings: Settings, flags: Flags) -> Config {
+        Config {
+            data_dir: settings.data_dir,
+            server: settings.server,
+            jwt: settings.jwt,
+            amqp_uri: settings.amqp_uri,
+            source_logs: settings.source_logs.into_iter().collect(),
+            indicators: flags.indicators,
+        }
+    }
+}
 
-/// The service's name on the bus: first part of its routing keys (`reporting.<EventType>`), and its
-/// queues (`reporting.inbox`, `reporting.dead-letters`).
-pub const BUS_NAME: &str = "reporting";
+/// Where the event log lives inside the data directory.
+pub use service_runtime::launch::log_dir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot read the indicator catalogue {path}: {error}")]
-    CatalogueFile { path: PathBuf, error: std::io::Error },
+    #[error("cannot read the indicator catalogue {path}")]
+    CatalogueFile {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
     #[error(transparent)]
     Catalogue(#[from] CatalogueError),
     #[error(transparent)]
-    Open(#[from] event_log::OpenError),
-    #[error(transparent)]
-    Keys(#[from] personal_data::VaultError),
-    #[error("cannot build the read index: {0}")]
-    Index(ServiceError),
-    #[error(transparent)]
-    Identity(#[from] service_runtime::identity::IdentityError),
-    #[error("cannot start the event bus: {0}")]
-    Bus(event_bus::BusError),
-    #[error(transparent)]
-    Serve(#[from] service_runtime::server::ServeError),
+    Start(#[from] StartError),
 }
 
 /// Loads and validates the catalogue the service checks reports against.
@@ -81,41 +101,12 @@ pub fn load_catalogue(path: Option<&PathBuf>) -> Result<Catalogue, RunError> {
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     let catalogue = Arc::new(load_catalogue(config.indicators.as_ref())?);
     tracing::info!(version = %catalogue.version, indicators = catalogue.len(), "indicator catalogue loaded");
-    let verifier = TokenVerifier::new(&config.jwt)?;
-    let log = EventLog::open(&config.data_dir)?;
-    // Before the bus starts: a log that no longer extends its last signed checkpoint is neither published
-    // nor reacted to.
-    let checkpoints = service_runtime::server::check_log_against_checkpoint(&log, BUS_NAME, &config.server).await?;
-    let index = Index::build(&log).map_err(RunError::Index)?;
-    tracing::info!(data_dir = %config.data_dir.display(), events = log.next_position(), "event log opened");
-    let vault = KeyVault::open(service_runtime::sealing::key_dir(&config.data_dir))?;
-    let store = EventStore::with_sealer(log.clone(), TextSealer::new(vault, PACKAGE));
-
-    let reactions = store.clone();
-    let bus = ServiceBus::publish(config.amqp_uri.as_deref(), BUS_NAME, &log)
-        .and_then(|bus| {
-            let react = move |event: &_| crate::inbound::react(&reactions, event);
-            bus.consume(&crate::inbound::SOURCES, &log, config.source_logs.clone(), config.jwt.clone(), react)
-        })
-        .map_err(RunError::Bus)?;
-
-    let api = ReportingApi::new(store, index, catalogue);
-    let service = ReportingServiceServer::new(api)
-        .max_decoding_message_size(config.server.max_message_bytes)
-        .max_encoding_message_size(config.server.max_message_bytes);
-    // The runtime also serves the log read-only (EventLogService) under its own access table.
-    let routes = tonic::service::Routes::new(service);
-    let auth = AuthLayer::new(verifier, vec![crate::access::table()]);
-    let serving = Serving {
-        service_names: &[SERVICE_NAME],
-        file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
-        log: log.clone(),
-        log_owner: BUS_NAME,
-        bus: Some(bus),
-        checkpoints,
-    };
-    let result = service_runtime::serve(listener, &config.server, auth, routes, serving, shutdown).await;
-    drop(log);
-    tracing::info!("event log closed");
-    Ok(result?)
+    let foundation = Foundation::open(PROCESS, &config.data_dir, &config.jwt, &config.server).await?;
+    let index = Index::build(&foundation.log).map_err(StartError::Index)?;
+    let (store, _) = foundation.sealed_store(&config.data_dir)?;
+    let bus =
+        foundation.publish_and_react(config.amqp_uri.as_deref(), &config.source_logs, &store, crate::inbound::react)?;
+    let server = ReportingServiceServer::new(ReportingApi::new(store, index, catalogue));
+    let api = service_runtime::grpc_api!(server, SERVICE_NAME, crate::access::table(), config.server);
+    Ok(foundation.serve(listener, &config.server, api, Some(bus), shutdown).await?)
 }

@@ -90,6 +90,37 @@ impl ServiceBus {
         Ok(self)
     }
 
+    /// No relay, for a service whose own log stays empty (the projector): only [`ServiceBus::consume_into`].
+    pub fn without_relay(uri: Option<&str>, name: &'static str) -> ServiceBus {
+        ServiceBus { uri: uri.map(str::to_owned), name, stop: CancellationToken::new(), relay: None, consumer: None }
+    }
+
+    /// Consumes the events of `sources` into `handler`, which commits each effect with its checkpoint in a
+    /// store of its own (the projector's read models); gaps are filled from `readers`.
+    pub fn consume_into<H: event_bus::Handler + Sync + 'static>(
+        mut self,
+        sources: &[&str],
+        handler: H,
+        readers: LogSources,
+    ) -> Result<ServiceBus, BusError> {
+        let Some(uri) = &self.uri else {
+            let queue = ConsumerConfig::default_queue(self.name);
+            tracing::warn!(
+                service = self.name,
+                %queue,
+                "running without the bus: nothing is consumed; events of {} wait in queue {queue} until a run \
+                 with the bus",
+                sources.join(", ")
+            );
+            return Ok(self);
+        };
+        let consumer =
+            Consumer::new(ConsumerConfig::new(BusConfig::new(uri.clone()), self.name, sources), handler, readers)?;
+        let stop = self.stop.clone();
+        self.consumer = Some(tokio::spawn(async move { consumer.run(stop).await.map(drop) }));
+        Ok(self)
+    }
+
     /// Stops the consumer (which acks only what it committed), then the relay (which saves its cursor after
     /// the outstanding confirms), and waits for both.
     pub async fn stop(mut self) {

@@ -1,6 +1,7 @@
 //! Configuration shared by every service: flags with environment variables and defaults. Each service
 //! flattens these into its own command line (`#[command(flatten)]`).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::identity::JwtConfig;
@@ -104,6 +105,95 @@ impl JwtArgs {
     }
 }
 
+/// Each service's port on a developer machine; a source given no `--source` is read there.
+pub const DEFAULT_PORTS: [(&str, u16); 4] =
+    [("applications", 50051), ("awards", 50052), ("reporting", 50053), ("projector", 50054)];
+
+/// `service`'s port on a developer machine, if it is one of the platform's.
+pub fn default_port(service: &str) -> Option<u16> {
+    DEFAULT_PORTS.iter().find(|(name, _)| *name == service).map(|(_, port)| *port)
+}
+
+/// One `--source NAME=URL`: the address of the log service of a service whose events this one consumes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceArg {
+    pub name: String,
+    pub url: String,
+}
+
+impl std::str::FromStr for SourceArg {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<SourceArg, String> {
+        match value.split_once('=') {
+            Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+                Ok(SourceArg { name: name.to_owned(), url: url.to_owned() })
+            }
+            _ => Err(format!("`--source` must be NAME=URL with both parts, got `{value}`")),
+        }
+    }
+}
+
+/// Which other services' events a service consumes, and so which `--source` names it takes.
+#[derive(Clone, Copy, Debug)]
+pub enum Consumes {
+    /// None: it takes no `--source`.
+    Nothing,
+    /// Every one of these: each needs its log's address, all of them or none (then the default local ones).
+    Every(&'static [&'static str]),
+    /// Those of these it is given (all of them at their default local addresses when none is given).
+    Given(&'static [&'static str]),
+}
+
+/// A `--source` set that does not fit what a service consumes.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SourcesError {
+    #[error("`--source {name}=…`: {service} consumes no events of `{name}` (it consumes {consumed})")]
+    Unknown { service: &'static str, name: String, consumed: String },
+    #[error("`--source {name}=…` is given twice")]
+    Twice { name: String },
+    #[error(
+        "missing `--source {name}=URL`: {service} consumes {consumed}; give each of them, or none to read each at \
+         its default local address"
+    )]
+    Missing { service: &'static str, name: &'static str, consumed: String },
+}
+
+impl Consumes {
+    /// The services it may consume.
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Consumes::Nothing => &[],
+            Consumes::Every(names) | Consumes::Given(names) => names,
+        }
+    }
+
+    /// The log address of each source `service` reads, by name, from the `--source`s given.
+    pub fn resolve(self, service: &'static str, given: &[SourceArg]) -> Result<BTreeMap<String, String>, SourcesError> {
+        let names = self.names();
+        let consumed = if names.is_empty() { "no other service's events".to_owned() } else { names.join(", ") };
+        let mut sources = BTreeMap::new();
+        for SourceArg { name, url } in given {
+            if !names.contains(&name.as_str()) {
+                return Err(SourcesError::Unknown { service, name: name.clone(), consumed });
+            }
+            if sources.insert(name.clone(), url.clone()).is_some() {
+                return Err(SourcesError::Twice { name: name.clone() });
+            }
+        }
+        if sources.is_empty() {
+            for name in names {
+                let port = default_port(name).unwrap_or_default();
+                sources.insert((*name).to_owned(), format!("http://127.0.0.1:{port}"));
+            }
+        }
+        if let (Consumes::Every(_), Some(name)) = (self, names.iter().find(|name| !sources.contains_key(**name))) {
+            return Err(SourcesError::Missing { service, name, consumed });
+        }
+        Ok(sources)
+    }
+}
+
 /// What is logged unless `RUST_LOG` says otherwise. lapin, the AMQP library, logs every broker failure
 /// at error level from its own targets (`lapin::channel`, `lapin::channels`, `lapin::io_loop`,
 /// `lapin::heartbeat`): several lines per broker restart, three a second while the credentials are
@@ -183,6 +273,54 @@ mod tests {
         .unwrap();
         assert_eq!(with_key.checkpoint.unwrap().previous_public_keys, vec![[3u8; 32]]);
         assert!(server_config(&[]).unwrap().checkpoint.is_none());
+    }
+
+    fn sources(given: &[&str]) -> Vec<SourceArg> {
+        given.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_source_is_name_equals_url() {
+        assert_eq!(
+            "awards=http://a:1".parse::<SourceArg>(),
+            Ok(SourceArg { name: "awards".into(), url: "http://a:1".into() })
+        );
+        for malformed in ["http://a:1", "=http://a:1", "awards=", ""] {
+            let error = malformed.parse::<SourceArg>().unwrap_err();
+            assert!(error.contains("NAME=URL") && error.contains(malformed), "{error}");
+        }
+    }
+
+    #[test]
+    fn sources_are_checked_against_what_the_service_consumes() {
+        let every = Consumes::Every(&["applications", "reporting"]);
+        let resolved = every.resolve("awards", &sources(&["reporting=http://r", "applications=http://a"])).unwrap();
+        assert_eq!(resolved["applications"], "http://a");
+        assert_eq!(resolved["reporting"], "http://r");
+        let defaults = every.resolve("awards", &[]).unwrap();
+        assert_eq!(defaults["applications"], "http://127.0.0.1:50051");
+        assert_eq!(defaults["reporting"], "http://127.0.0.1:50053");
+
+        let unknown = every.resolve("awards", &sources(&["awards=http://x"])).unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "`--source awards=…`: awards consumes no events of `awards` (it consumes applications, reporting)"
+        );
+        let missing = every.resolve("awards", &sources(&["applications=http://a"])).unwrap_err();
+        assert!(missing.to_string().starts_with("missing `--source reporting=URL`: awards consumes"), "{missing}");
+        let twice = every.resolve("awards", &sources(&["applications=http://a", "applications=http://b"]));
+        assert_eq!(twice, Err(SourcesError::Twice { name: "applications".into() }));
+        let nothing = Consumes::Nothing.resolve("applications", &sources(&["awards=http://x"])).unwrap_err();
+        assert!(nothing.to_string().ends_with("(it consumes no other service's events)"), "{nothing}");
+        assert!(Consumes::Nothing.resolve("applications", &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_service_that_consumes_what_it_is_given_takes_a_part_of_its_sources() {
+        let given = Consumes::Given(&["applications", "awards", "reporting"]);
+        let one = given.resolve("projector", &sources(&["applications=http://a"])).unwrap();
+        assert_eq!(one.into_iter().collect::<Vec<_>>(), vec![("applications".to_owned(), "http://a".to_owned())]);
+        assert_eq!(given.resolve("projector", &[]).unwrap().len(), 3);
     }
 
     /// What passes `filter` of one event at each level from lapin's and the bus's targets.

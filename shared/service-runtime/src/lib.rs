@@ -12,12 +12,18 @@
 //! - [`command`]: load an aggregate from its stream, decide, append with optimistic concurrency and the
 //!   actor on every event, once per client request id ([`EventStore::execute`]).
 //! - [`config`]: flags and environment variables every service shares, and tracing.
+//! - [`log_location`]: a service's log in `log/` of its data directory, moved there from the root once.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
 //! - [`message_limit`]: a message over the size limit answers `RESOURCE_EXHAUSTED`.
 //! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
 //! - [`sealing`]: free text of events guarded, sealed under its scope's key before it is appended, opened
 //!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
 //! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
+//! - [`visible`]: an aggregate loaded for a caller who may see it, NOT_FOUND otherwise ([`Guarded`]).
+//! - [`launch`]: one skeleton for every service's process and assembly ([`launch::service_main`],
+//!   [`launch::Foundation`]).
+//! - [`listing_index`]: the core of the services' in-memory listing indexes ([`listing_index::ListingIndex`]).
+//! - [`rpc_path`]: `package.Service/Method` as a constant ([`rpc_path!`]).
 
 pub mod authorization;
 pub mod bus;
@@ -25,11 +31,16 @@ pub mod command;
 pub mod config;
 pub mod errors;
 pub mod identity;
+pub mod launch;
+pub mod listing_index;
+pub mod log_location;
 pub mod log_sources;
 pub mod message_limit;
 pub mod paging;
+pub mod rpc_path;
 pub mod sealing;
 pub mod server;
+pub mod visible;
 
 pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
 pub use bus::ServiceBus;
@@ -39,6 +50,7 @@ pub use identity::{JwtConfig, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;
 pub use paging::Page;
 pub use sealing::TextSealer;
+pub use visible::Guarded;
 
 /// For [`domain_event_codec!`], which expands in the services' crates.
 #[doc(hidden)]

@@ -1,8 +1,8 @@
-//! Gap filling for bus consumers: reads the missing positions of a source service's log through that
-//! service's read-only `EventLogService`, with a short-lived auditor token issued from the platform's shared
-//! JWT configuration.
+//! Other services' logs, read through each one's read-only `EventLogService` with short-lived tokens
+//! issued from the platform's shared JWT configuration: bus consumers fill gaps with it (as a
+//! [`SourceReader`]), and the projector rebuilds and answers as-of queries from it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use domain_kernel::Role;
@@ -12,29 +12,55 @@ use event_log_grpc::LogClient;
 
 use crate::identity::{JwtConfig, TokenIssuer};
 
-/// Reads source logs over gRPC; `endpoints` maps a source service to its address (`http://host:port`).
+/// The source services' log addresses by service name (`http://host:port`), and how to read them.
 #[derive(Clone, Debug)]
 pub struct LogSources {
-    endpoints: HashMap<String, String>,
+    endpoints: BTreeMap<String, String>,
     jwt: JwtConfig,
     reader_subject: String,
+    role: Role,
+    token_lifetime: Duration,
 }
 
 impl LogSources {
-    /// `reader_subject` names the reading service in the tokens it presents, e.g. `service:awards`.
-    pub fn new(endpoints: HashMap<String, String>, jwt: JwtConfig, reader_subject: impl Into<String>) -> LogSources {
-        LogSources { endpoints, jwt, reader_subject: reader_subject.into() }
+    /// `reader_subject` names the reading service in the tokens it presents, e.g. `service:awards`. It reads
+    /// as an auditor with tokens of five minutes: gaps and catch-ups are short reads.
+    pub fn new(
+        endpoints: impl IntoIterator<Item = (String, String)>,
+        jwt: JwtConfig,
+        reader_subject: impl Into<String>,
+    ) -> LogSources {
+        LogSources {
+            endpoints: endpoints.into_iter().collect(),
+            jwt,
+            reader_subject: reader_subject.into(),
+            role: Role::Auditor,
+            token_lifetime: Duration::from_secs(300),
+        }
     }
-}
 
-impl LogSources {
-    /// A client of `source`'s log with a fresh short-lived token. Gaps and catch-ups are rare: a connection
-    /// and token per use keeps no token alive longer than needed.
-    async fn client(&self, source: &str) -> Result<LogClient, SourceError> {
+    /// Reads as `role` with tokens valid for `lifetime` instead (whole-log reads such as rebuilds).
+    pub fn reading_as(self, role: Role, lifetime: Duration) -> LogSources {
+        LogSources { role, token_lifetime: lifetime, ..self }
+    }
+
+    /// Whether an address is known for `source`.
+    pub fn has(&self, source: &str) -> bool {
+        self.endpoints.contains_key(source)
+    }
+
+    /// The sources with an address, in name order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.endpoints.keys().map(String::as_str)
+    }
+
+    /// A client of `source`'s log with a fresh token. A connection and token per use keeps no token alive
+    /// longer than needed.
+    pub async fn connect(&self, source: &str) -> Result<LogClient, SourceError> {
         let failed = |reason: String| SourceError::Failed { source_name: source.to_owned(), reason };
         let address = self.endpoints.get(source).ok_or_else(|| SourceError::UnknownSource(source.to_owned()))?;
         let token = TokenIssuer::new(&self.jwt)
-            .and_then(|issuer| issuer.issue(Role::Auditor, &self.reader_subject, None, Duration::from_secs(300)))
+            .and_then(|issuer| issuer.issue(self.role, &self.reader_subject, None, self.token_lifetime))
             .map_err(|e| failed(e.to_string()))?;
         LogClient::connect(address, Some(&token)).await.map_err(|e| failed(e.to_string()))
     }
@@ -42,14 +68,14 @@ impl LogSources {
 
 impl SourceReader for LogSources {
     async fn head(&mut self, source: &str) -> Result<u64, SourceError> {
-        let head = self.client(source).await?.head().await;
+        let head = self.connect(source).await?.head().await;
         head.map(|h| h.next_position)
             .map_err(|e| SourceError::Failed { source_name: source.to_owned(), reason: e.to_string() })
     }
 
     async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
         let failed = |reason: String| SourceError::Failed { source_name: source.to_owned(), reason };
-        let mut client = self.client(source).await?;
+        let mut client = self.connect(source).await?;
         client.read_range(from, to).await.map_err(|e| failed(e.to_string()))
     }
 }

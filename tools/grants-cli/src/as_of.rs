@@ -6,6 +6,7 @@
 
 use anyhow::{Context, bail};
 use contracts::projector::v1::{self as projector, ProjectorServiceClient};
+use contracts::values::WireValue;
 use domain_kernel::{Date, Money, Timestamp};
 use event_log::RecordedEvent;
 use prost::Message;
@@ -209,62 +210,61 @@ pub async fn application(connection: &Connection, id: uuid::Uuid, point: Point) 
 }
 
 pub async fn award(connection: &Connection, id: uuid::Uuid, point: Point) -> anyhow::Result<Outcome> {
-    use awards::domain::award::{Award, VariationStatus};
+    use awards::domain::award::Award;
+    use contracts::awards::v1 as aw;
     let decoder = PayloadDecoder::new()?;
     let key = id.to_string();
     let folded: Folded<Award> = fold(connection, "awards", &key, point).await?;
     let state = match &folded.state.0 {
         None => Value::Null,
         Some(award) => {
-            let tranches: Vec<Value> = award
-                .terms
+            // The awards service's own view of the award, shown under this command's names.
+            let view = awards::view::award_view(award, u64::try_from(folded.applied).unwrap_or(u64::MAX), Vec::new());
+            let tranches: Vec<Value> = view
+                .tranches
                 .iter()
-                .flat_map(|terms| &terms.tranches)
-                .map(|t| {
-                    let release = award.released.get(&t.tranche_id);
+                .filter_map(|t| Some((t, t.tranche.as_ref()?)))
+                .map(|(t, tranche)| {
+                    let released = t.status == aw::TrancheStatus::Released as i32;
                     json!({
-                        "tranche_id": t.tranche_id,
-                        "kind": t.kind.as_str_name().trim_start_matches("TRANCHE_KIND_"),
-                        "amount": money(&t.amount),
-                        "due_date": day(&t.due_date),
-                        "required_reports": t.required_reports,
-                        "conditions_met": t.required_reports.iter().all(|r| award.met.contains_key(r)),
-                        "released": release.is_some(),
-                        "released_amount": release.map(|r| money(&r.amount)),
-                        "released_by": release.map(|r| r.released_by.clone()),
-                        "cancelled": award.cancelled.contains(&t.tranche_id),
+                        "tranche_id": tranche.tranche_id,
+                        "kind": enum_name(aw::TrancheKind::try_from(tranche.kind).map(|k| k.as_str_name()), "TRANCHE_KIND_"),
+                        "amount": wire_money(tranche.amount.as_ref()),
+                        "due_date": wire_day(tranche.due_date.as_ref()),
+                        "required_reports": tranche.required_reports,
+                        "conditions_met": t.conditions_met,
+                        "released": released,
+                        "released_amount": released.then(|| wire_money(tranche.amount.as_ref())),
+                        "released_by": released.then(|| t.released_by.clone()),
+                        "cancelled": t.status == aw::TrancheStatus::Cancelled as i32,
                     })
                 })
                 .collect();
-            let conditions: Vec<Value> = award
-                .terms
+            let conditions: Vec<Value> = view
+                .conditions
                 .iter()
-                .flat_map(|terms| &terms.reports)
-                .map(|r| {
-                    let met = award.met.get(&r.report_ref);
+                .filter_map(|c| Some((c, c.requirement.as_ref()?)))
+                .map(|(c, r)| {
+                    let kind = contracts::reporting::v1::ReportKind::try_from(r.kind).map(|k| k.as_str_name());
                     json!({
                         "report_ref": r.report_ref,
-                        "kind": r.kind.as_str_name().trim_start_matches("REPORT_KIND_"),
-                        "due_date": day(&r.due_date),
-                        "met": met.is_some(),
-                        "report_id": met.map(|m| m.report_id.clone()),
-                        "accepted_by": met.map(|m| m.accepted_by.clone()),
-                        "accepted_at": met.map(|m| time_of(&m.accepted_at)),
+                        "kind": enum_name(kind, "REPORT_KIND_"),
+                        "due_date": wire_day(r.due_date.as_ref()),
+                        "met": c.met,
+                        "report_id": c.met.then(|| c.report_id.clone()),
+                        "accepted_by": c.met.then(|| c.accepted_by.clone()),
+                        "accepted_at": c.accepted_at.as_ref().and_then(|t| Timestamp::from_wire("", Some(t)).ok()).map(|t| time_of(&t)),
                     })
                 })
                 .collect();
-            let variations: Vec<Value> = award
+            let variations: Vec<Value> = view
                 .variations
                 .iter()
                 .map(|v| {
                     json!({
                         "variation_id": v.variation_id,
-                        "status": match v.status {
-                            VariationStatus::Requested => "REQUESTED",
-                            VariationStatus::Approved => "APPROVED",
-                            VariationStatus::Declined => "DECLINED",
-                        },
-                        "change": message_json(&decoder, "awards", "VariationChange", &v.change.to_wire()),
+                        "status": enum_name(aw::VariationStatus::try_from(v.status).map(|s| s.as_str_name()), "VARIATION_STATUS_"),
+                        "change": message_json(&decoder, "awards", "VariationChange", &v.change.clone().unwrap_or_default()),
                         "reason": v.reason,
                         "requested_by": v.requested_by,
                         "decided_by": v.decided_by,
@@ -272,33 +272,50 @@ pub async fn award(connection: &Connection, id: uuid::Uuid, point: Point) -> any
                     })
                 })
                 .collect();
+            let terms = view.terms.as_ref();
             json!({
-                "status": award.status.name(),
-                "status_reason": award.status_reason,
-                "application_id": award.application_id.to_string(),
-                "round_id": award.round_id.to_string(),
-                "organisation_id": award.organisation_id.to_string(),
-                "title": award.title,
-                "approved_amount": money(&award.approved_amount),
+                "status": enum_name(aw::AwardStatus::try_from(view.status).map(|s| s.as_str_name()), "AWARD_STATUS_"),
+                "status_reason": view.status_reason,
+                "application_id": view.application_id,
+                "round_id": view.round_id,
+                "organisation_id": view.organisation_id,
+                "title": view.title,
+                "approved_amount": wire_money(view.approved_amount.as_ref()),
+                // Where the work happens is not part of the service's view.
                 "countries": award.countries,
-                "signed": award.signed_by.is_some(),
-                "signed_by": award.signed_by,
-                "amount": award.terms.as_ref().map(|t| money(&t.amount)),
-                "period_start": award.terms.as_ref().map(|t| day(&t.period_start)),
-                "period_end": award.terms.as_ref().map(|t| day(&t.period_end)),
-                "budget_lines": award.terms.iter().flat_map(|t| &t.budget_lines).map(|l| json!({
-                    "line_id": l.line_id, "category": l.category, "amount": money(&l.amount),
+                "signed": view.signed,
+                "signed_by": view.signed.then_some(view.signed_by.as_str()),
+                "amount": terms.map(|t| wire_money(t.amount.as_ref())),
+                "period_start": terms.map(|t| wire_day(t.period_start.as_ref())),
+                "period_end": terms.map(|t| wire_day(t.period_end.as_ref())),
+                "budget_lines": terms.iter().flat_map(|t| &t.budget_lines).map(|l| json!({
+                    "line_id": l.line_id, "category": l.category, "amount": wire_money(l.amount.as_ref()),
                 })).collect::<Vec<_>>(),
-                "released_total": money(&award.released_total),
-                "tranches_released": award.released.len(),
+                "released_total": wire_money(view.released_total.as_ref()),
+                "tranches_released": tranches.iter().filter(|t| t["released"] == true).count(),
                 "tranches": tranches,
                 "conditions": conditions,
-                "conditions_met": award.met.len(),
+                "conditions_met": view.conditions.iter().filter(|c| c.met).count(),
                 "variations": variations,
             })
         }
     };
     print_json(&envelope("award_id", &key, "awards", point, &folded, state))
+}
+
+/// A protobuf enum value's name without its type's prefix (`TRANCHE_KIND_INTERIM` -> `INTERIM`).
+fn enum_name<E>(name: Result<&'static str, E>, prefix: &str) -> &'static str {
+    name.map_or("UNSPECIFIED", |name| name.strip_prefix(prefix).unwrap_or(name))
+}
+
+/// Money of a contract message as [`money`] shows it.
+fn wire_money(m: Option<&contracts::common::v1::Money>) -> Value {
+    Money::from_wire("", m).map_or(Value::Null, |m| money(&m))
+}
+
+/// A date of a contract message as [`day`] shows it.
+fn wire_day(d: Option<&contracts::common::v1::Date>) -> Value {
+    Date::from_wire("", d).map_or(Value::Null, |d| day(&d).into())
 }
 
 /// The projector's program summary as of a time (or now), optionally for one round.

@@ -1,0 +1,340 @@
+//! One skeleton for every service: the process (`service_main`: common flags, tracing, the bound listener,
+//! shutdown on signals) and what a service assembles around its own parts ([`Foundation`]: the token
+//! verifier, its own log checked against its last signed checkpoint, the sealed event store, the bus,
+//! serving). A service's `main.rs` names its [`Process`] and its `run`; its `service.rs` adds only its
+//! gRPC service, its reactions and its index.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, CommandFactory, FromArgMatches};
+use event_bus::{LogReaction, Rejection};
+use event_log::{EventLog, RecordedEvent};
+use personal_data::KeyVault;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+pub use tonic::service::Routes;
+
+use crate::authorization::{AccessTable, AuthLayer};
+use crate::bus::ServiceBus;
+use crate::command::EventStore;
+use crate::config::{Consumes, JwtArgs, ServerArgs, SourceArg, default_port, init_tracing};
+use crate::errors::ServiceError;
+use crate::identity::{JwtConfig, TokenVerifier};
+pub use crate::log_location::log_dir;
+use crate::sealing::{TextSealer, key_dir};
+use crate::server::{CheckedSigner, ServeError, ServerConfig, Serving, check_log_against_checkpoint};
+
+/// What names a service's process.
+#[derive(Clone, Copy, Debug)]
+pub struct Process {
+    /// Its name on the bus and in its log service, the prefix of its environment variables (upper case),
+    /// and the folder of its default data directory.
+    pub name: &'static str,
+    /// What `--help` says it is.
+    pub about: &'static str,
+    /// The protobuf package of its contract and events, whose annotations say which fields are free text.
+    pub package: &'static str,
+    /// Whose events it consumes: the `--source` names it takes.
+    pub consumes: Consumes,
+}
+
+/// The flags every service takes; the service's own come from its flag type (see [`service_main`]).
+#[derive(Debug, clap::Parser)]
+struct CommonArgs {
+    /// Address to serve gRPC on.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Directory of the service's data: its event log in `log/`, and what else it keeps beside it.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// AMQP URI of the message bus (the relay of its log, the consumer of the events it reacts to).
+    #[arg(long, env = "GRANTS_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    amqp_url: String,
+    /// Run without the bus: its events wait in the log, and the events it consumes in its queue, until a
+    /// run with the bus.
+    #[arg(long)]
+    without_bus: bool,
+    /// The log service of a service whose events it consumes, NAME=URL; repeat per source. None: each at
+    /// its default local address.
+    #[arg(long = "source", value_name = "NAME=URL", value_delimiter = ',')]
+    sources: Vec<SourceArg>,
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    jwt: JwtArgs,
+}
+
+/// A service that takes no flags of its own.
+#[derive(Debug, clap::Args)]
+pub struct NoFlags {}
+
+/// The settings every service runs with, from the common flags.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where it listens (already bound: see [`Launched::listener`]).
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub jwt: JwtConfig,
+    /// `None` runs without the bus.
+    pub amqp_uri: Option<String>,
+    /// The log services of the sources it consumes, by service name.
+    pub source_logs: std::collections::BTreeMap<String, String>,
+}
+
+/// What a service's `run` is given by [`service_main`].
+#[derive(Debug)]
+pub struct Launched<F> {
+    pub listener: TcpListener,
+    pub settings: Settings,
+    /// The service's own flags.
+    pub flags: F,
+    /// Cancelled on SIGTERM or ctrl-c.
+    pub shutdown: CancellationToken,
+}
+
+/// Runs a service's process: logs to stderr, parses the common flags and the service's own `F`, binds
+/// the listener, cancels the shutdown token on SIGTERM or ctrl-c, and runs `run` until it returns.
+pub fn service_main<F, R, Fut, E>(process: Process, run: R) -> anyhow::Result<()>
+where
+    F: Args + FromArgMatches,
+    R: FnOnce(Launched<F>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    init_tracing();
+    let matches = command::<F>(process).get_matches();
+    let parsed = CommonArgs::from_arg_matches(&matches).and_then(|common| Ok((common, F::from_arg_matches(&matches)?)));
+    let (common, flags) = parsed.unwrap_or_else(|error| error.exit());
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = crate::server::bind(common.listen).await?;
+        let shutdown = CancellationToken::new();
+        crate::server::cancel_on_signals(shutdown.clone());
+        let settings = Settings {
+            listen: common.listen,
+            source_logs: process.consumes.resolve(process.name, &common.sources)?,
+            data_dir: common.data_dir,
+            server: common.server.to_config()?,
+            jwt: common.jwt.to_config(),
+            amqp_uri: (!common.without_bus).then_some(common.amqp_url),
+        };
+        run(Launched { listener, settings, flags, shutdown })
+            .await
+            .with_context(|| format!("{} service failed", process.name))
+    })
+}
+
+/// The command line of `process`: the common flags, with its own environment variables and defaults, and
+/// its own flags `F`.
+fn command<F: Args>(process: Process) -> clap::Command {
+    let name = process.name;
+    // clap keeps environment variable names and defaults as `'static`; they are made once per process.
+    let fixed = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+    let prefix = name.to_uppercase();
+    let port = default_port(name).unwrap_or(0);
+    // After the service's flags: their type's own documentation would otherwise stand as the command's.
+    let command = F::augment_args(CommonArgs::command()).name(name).about(process.about);
+    command
+        .mut_arg("listen", |arg| {
+            arg.env(fixed(format!("{prefix}_LISTEN"))).default_value(fixed(format!("127.0.0.1:{port}"))).required(false)
+        })
+        .mut_arg("data_dir", |arg| {
+            arg.env(fixed(format!("{prefix}_DATA_DIR"))).default_value(fixed(format!("./data/{name}"))).required(false)
+        })
+        .mut_arg("without_bus", |arg| arg.env(fixed(format!("{prefix}_WITHOUT_BUS"))))
+        .mut_arg("sources", |arg| {
+            arg.env(fixed(format!("{prefix}_SOURCES"))).hide(matches!(process.consumes, Consumes::Nothing))
+        })
+}
+
+/// Why a service could not start, or stopped with a failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Open(#[from] event_log::OpenError),
+    #[error(transparent)]
+    Keys(#[from] personal_data::VaultError),
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
+    #[error("cannot build the read index")]
+    Index(#[source] ServiceError),
+    #[error("cannot start the event bus")]
+    Bus(#[from] event_bus::BusError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error(transparent)]
+    MoveLog(#[from] crate::log_location::MoveError),
+}
+
+/// What every service holds while it serves: the token verifier and its own log, which has been checked
+/// against its last signed checkpoint before anything publishes or extends it.
+pub struct Foundation {
+    /// The service's own log.
+    pub log: EventLog,
+    process: Process,
+    /// Issues the tokens with which its consumer reads other services' logs.
+    jwt: JwtConfig,
+    verifier: TokenVerifier,
+    checkpoints: Option<CheckedSigner>,
+}
+
+impl std::fmt::Debug for Foundation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Foundation").field("process", &self.process).field("log", &self.log).finish_non_exhaustive()
+    }
+}
+
+impl Foundation {
+    /// Opens the log of `process` in `data_dir`'s `log/` (moving it there first if an earlier
+    /// version wrote it at the root) and checks it against its last signed checkpoint when `server` has a
+    /// checkpoint key.
+    pub async fn open(
+        process: Process,
+        data_dir: &Path,
+        jwt: &JwtConfig,
+        server: &ServerConfig,
+    ) -> Result<Foundation, StartError> {
+        let verifier = TokenVerifier::new(jwt)?;
+        crate::log_location::move_root_log_into_log_dir(data_dir)?;
+        let log = EventLog::open(log_dir(data_dir))?;
+        // Before the bus starts: a log that no longer extends its last signed checkpoint is neither
+        // published nor reacted to.
+        let checkpoints = check_log_against_checkpoint(&log, process.name, server).await?;
+        tracing::info!(data_dir = %data_dir.display(), events = log.next_position(), "event log opened");
+        Ok(Foundation { log, process, jwt: jwt.clone(), verifier, checkpoints })
+    }
+
+    /// The event store over the log whose events' free text is sealed under the keys in `data_dir`; and the
+    /// key vault.
+    pub fn sealed_store(&self, data_dir: &Path) -> Result<(EventStore, KeyVault), StartError> {
+        let vault = KeyVault::open(key_dir(data_dir))?;
+        let store = EventStore::with_sealer(self.log.clone(), TextSealer::new(vault.clone(), self.process.package));
+        Ok((store, vault))
+    }
+
+    /// The relay publishing the log on the bus at `amqp_uri` (none without a bus).
+    pub fn publish(&self, amqp_uri: Option<&str>) -> Result<ServiceBus, StartError> {
+        Ok(ServiceBus::publish(amqp_uri, self.process.name, &self.log)?)
+    }
+
+    /// The relay, and the consumer of the events of every service the process consumes, which appends
+    /// what `react` makes of each (with `store`) to the log, together with its checkpoint. Gaps are filled
+    /// from `source_logs`.
+    pub fn publish_and_react<F>(
+        &self,
+        amqp_uri: Option<&str>,
+        source_logs: &HashMap<String, String>,
+        store: &EventStore,
+        react: F,
+    ) -> Result<ServiceBus, StartError>
+    where
+        F: Fn(&EventStore, &RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send + Sync + 'static,
+    {
+        let store = store.clone();
+        let reaction = move |event: &RecordedEvent| react(&store, event);
+        let sources = self.process.consumes.names();
+        Ok(self.publish(amqp_uri)?.consume(sources, &self.log, source_logs.clone(), self.jwt.clone(), reaction)?)
+    }
+
+    /// Serves `api` and the log read-only on `listener` until `shutdown`; then drains, stops `bus` (which
+    /// saves its cursors), signs a last checkpoint if configured, and closes the log.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        server: &ServerConfig,
+        api: Api,
+        bus: Option<ServiceBus>,
+        shutdown: CancellationToken,
+    ) -> Result<(), StartError> {
+        let auth = AuthLayer::new(self.verifier, vec![api.access]);
+        let serving = Serving {
+            service_names: &[api.service_name],
+            file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
+            log: self.log.clone(),
+            log_owner: self.process.name,
+            bus,
+            checkpoints: self.checkpoints,
+        };
+        let result = crate::server::serve(listener, server, auth, api.routes, serving, shutdown).await;
+        drop(self.log);
+        tracing::info!("event log closed");
+        Ok(result?)
+    }
+}
+
+/// A generated gRPC server (`$server`, e.g. `AwardsServiceServer::new(api)`) as an [`Api`] named
+/// `$service_name`, called as `$access` allows, with the message-size limit of the `ServerConfig`
+/// `$config` (tonic sets it per generated server, so it cannot be set once for all).
+#[macro_export]
+macro_rules! grpc_api {
+    ($server:expr, $service_name:expr, $access:expr, $config:expr $(,)?) => {{
+        let limit = $config.max_message_bytes;
+        $crate::launch::Api {
+            service_name: $service_name,
+            routes: $crate::launch::Routes::new(
+                $server.max_decoding_message_size(limit).max_encoding_message_size(limit),
+            ),
+            access: $access,
+        }
+    }};
+}
+
+/// A service's own gRPC service: its full name, its routes and who may call each RPC.
+#[derive(Debug)]
+pub struct Api {
+    pub service_name: &'static str,
+    pub routes: Routes,
+    pub access: AccessTable,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::*;
+
+    const AWARDS: Process = Process {
+        name: "awards",
+        about: "awards",
+        package: "grants.awards.v1",
+        consumes: Consumes::Every(&["applications", "reporting"]),
+    };
+
+    fn parse(process: Process, args: &[&str]) -> Result<CommonArgs, clap::Error> {
+        let matches = command::<NoFlags>(process).try_get_matches_from(args)?;
+        CommonArgs::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn a_service_listens_on_its_own_port_with_its_data_in_its_own_folder_unless_told_otherwise() {
+        let defaults = parse(AWARDS, &["awards", "--jwt-secret", "secret"]).unwrap();
+        assert_eq!(defaults.listen, "127.0.0.1:50052".parse::<SocketAddr>().unwrap());
+        assert_eq!(defaults.data_dir, PathBuf::from("./data/awards"));
+        assert!(!defaults.without_bus && defaults.sources.is_empty());
+
+        let given = parse(
+            AWARDS,
+            &["awards", "--jwt-secret", "secret", "--listen", "127.0.0.1:9", "--source", "applications=http://a"],
+        )
+        .unwrap();
+        assert_eq!(given.listen, "127.0.0.1:9".parse::<SocketAddr>().unwrap());
+        assert_eq!(given.sources, vec![SourceArg { name: "applications".into(), url: "http://a".into() }]);
+        assert!(parse(AWARDS, &["awards", "--jwt-secret", "secret", "--source", "http://a"]).is_err());
+    }
+
+    #[test]
+    fn each_service_reads_environment_variables_of_its_own_name() {
+        let command = command::<NoFlags>(AWARDS);
+        let env_of = |id: &str| command.get_arguments().find(|arg| arg.get_id() == id).and_then(|arg| arg.get_env());
+        assert_eq!(env_of("listen"), Some(OsStr::new("AWARDS_LISTEN")));
+        assert_eq!(env_of("data_dir"), Some(OsStr::new("AWARDS_DATA_DIR")));
+        assert_eq!(env_of("without_bus"), Some(OsStr::new("AWARDS_WITHOUT_BUS")));
+        assert_eq!(env_of("sources"), Some(OsStr::new("AWARDS_SOURCES")));
+        assert_eq!(env_of("amqp_url"), Some(OsStr::new("GRANTS_AMQP_URL")));
+    }
+}
