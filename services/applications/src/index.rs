@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use contracts::names::stream;
 use contracts::values::WireValue;
 use domain_kernel::Money;
 use event_log::{EventLog, RecordedEvent};
@@ -40,8 +41,8 @@ struct State {
 impl Indexed for State {
     fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ServiceError> {
         match recorded.stream.stream_type() {
-            "application" => self.apply_application(recorded.position, &decode(recorded)?),
-            "organisation" => {
+            stream::APPLICATION => self.apply_application(recorded.position, &decode(recorded)?),
+            stream::ORGANISATION => {
                 if let OrganisationEvent::Registered(e) = decode(recorded)? {
                     self.registrations.insert((e.country, e.registration_number));
                 }

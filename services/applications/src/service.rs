@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use contracts::applications::v1::{ApplicationsServiceServer, SERVICE_NAME};
+use contracts::names::service;
 use service_runtime::config::Consumes;
 use service_runtime::launch::{Foundation, Process, Settings, StartError};
 use service_runtime::{JwtConfig, ServerConfig};
@@ -16,7 +17,7 @@ use crate::index::Index;
 /// The service's process: its name on the bus is the first part of its routing keys
 /// (`applications.<EventType>`).
 pub const PROCESS: Process = Process {
-    name: "applications",
+    name: service::APPLICATIONS,
     about: "The applications service of the grants platform: rounds, organisations, applications, review, decision",
     package: "grants.applications.v1",
     consumes: Consumes::Nothing,

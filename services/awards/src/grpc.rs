@@ -3,6 +3,7 @@
 //! `service_runtime::AuthLayer`); which awards an actor may touch is decided by the domain.
 
 use contracts::awards::v1::{self as pb, AwardsService, SERVICE_NAME};
+use contracts::names::stream;
 use contracts::values::WireValue;
 use domain_kernel::{Actor, Rejection, Role, Timestamp};
 use service_runtime::command::stream_id;
@@ -55,7 +56,7 @@ impl AwardsApi {
         let (award, version) = self.store.load_visible::<Award>(actor, &id.to_string())?;
         let mut history = Vec::new();
         // As far as the loaded state goes: events appended since loading belong to the next read.
-        let events = self.store.log().read_stream(&stream_id("award", &id.to_string())?, 0);
+        let events = self.store.log().read_stream(&stream_id(stream::AWARD, &id.to_string())?, 0);
         for recorded in events.take(usize::try_from(version).unwrap_or(usize::MAX)) {
             let recorded = recorded?;
             history.push(pb::HistoryEntry {

@@ -1,6 +1,7 @@
 //! What the awards service indexes from its own log (the runtime's [`ListingIndex`] builds and catches it
 //! up): awards in the order they were offered, with what listing filters on (organisation, round, status).
 
+use contracts::names::stream;
 use std::collections::{BTreeMap, HashMap};
 
 use event_log::RecordedEvent;
@@ -33,7 +34,7 @@ pub struct Awards {
 impl Indexed for Awards {
     fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ServiceError> {
         let id = match AwardId::parse("", recorded.stream.key()) {
-            Ok(id) if recorded.stream.stream_type() == "award" => id,
+            Ok(id) if recorded.stream.stream_type() == stream::AWARD => id,
             _ => return Ok(()),
         };
         let status = match decode::<AwardEvent>(recorded)? {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use contracts::awards::v1::{AwardsServiceServer, SERVICE_NAME};
+use contracts::names::service;
 use service_runtime::config::Consumes;
 use service_runtime::launch::{Foundation, Process, Settings, StartError};
 use service_runtime::{JwtConfig, ServerConfig};
@@ -17,7 +18,7 @@ use crate::index::Index;
 /// The service's process: its name on the bus is the first part of its routing keys (`awards.<EventType>`)
 /// and of its queues (`awards.inbox`, `awards.dead-letters`).
 pub const PROCESS: Process = Process {
-    name: "awards",
+    name: service::AWARDS,
     about: "The awards service of the grants platform: agreements, tranches gated by accepted reports, variations, close-out",
     package: "grants.awards.v1",
     consumes: Consumes::Every(&crate::inbound::SOURCES),

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use contracts::names::service;
 use contracts::projector::v1::{ProjectorServiceServer, SERVICE_NAME};
 use service_runtime::config::Consumes;
 use service_runtime::launch::{Foundation, Process, Settings, StartError};
@@ -51,7 +52,7 @@ pub struct PerturbationConfig {
 /// The projector's process: its queues are `projector.inbox` and `projector.dead-letters`. It consumes the
 /// sources it is given an address for (every one when none is given).
 pub const PROCESS: Process = Process {
-    name: "projector",
+    name: service::PROJECTOR,
     about: "The projector of the grants platform: read models from every service's events, rebuildable, as of any date",
     package: "grants.projector.v1",
     consumes: Consumes::Given(&SOURCES),

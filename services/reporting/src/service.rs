@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use contracts::names::service;
 use contracts::reporting::v1::{ReportingServiceServer, SERVICE_NAME};
 use service_runtime::config::Consumes;
 use service_runtime::launch::{Foundation, Process, Settings, StartError};
@@ -19,7 +20,7 @@ use crate::index::Index;
 /// The service's process: its name on the bus is the first part of its routing keys
 /// (`reporting.<EventType>`) and of its queues (`reporting.inbox`, `reporting.dead-letters`).
 pub const PROCESS: Process = Process {
-    name: "reporting",
+    name: service::REPORTING,
     about: "The reporting service of the grants platform: reporting obligations, victim-safe indicator reports, acquittals, review",
     package: "grants.reporting.v1",
     consumes: Consumes::Every(&crate::inbound::SOURCES),

@@ -235,7 +235,7 @@ impl TokenIssuer {
     }
 }
 
-/// Issues a development token (see the `grants-token` command).
+/// Issues a development token (see `grants token`).
 pub fn issue_dev_token(
     config: &JwtConfig,
     role: Role,

@@ -3,14 +3,15 @@
 //! - [`server`]: a tonic server with health and reflection, message-size and concurrency limits, request
 //!   timeouts, and graceful shutdown on SIGTERM/ctrl-c ([`server::serve`], [`server::cancel_on_signals`]).
 //! - [`identity`]: bearer tokens (JWT, HS256 pinned, `exp`/`iss`/`aud`/`sub` checked) verified into a
-//!   `domain_kernel::Actor`; [`identity::issue_dev_token`] and the `grants-token` command issue development
-//!   tokens.
+//!   `domain_kernel::Actor`; [`identity::issue_dev_token`] (behind `grants token`) issues development tokens.
 //! - [`authorization`]: one [`AccessTable`] per service (RPC -> roles, deny by default), enforced for every
 //!   request by [`AuthLayer`] before any handler runs.
 //! - [`errors`]: domain rejections (`domain_kernel::Rejection`) and infrastructure failures as
 //!   [`ServiceError`], mapped to gRPC status codes in one place.
 //! - [`command`]: load an aggregate from its stream, decide, append with optimistic concurrency and the
-//!   actor on every event, once per client request id ([`EventStore::execute`]).
+//!   actor on every event, once per client request id ([`EventStore::execute`]); its twin for a consumed
+//!   event, whose events are appended with the consumer's checkpoint ([`EventStore::react`]); both build
+//!   their events in one place.
 //! - [`config`]: flags and environment variables every service shares, and tracing.
 //! - [`log_location`]: a service's log in `log/` of its data directory, moved there from the root once.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).

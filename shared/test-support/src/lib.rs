@@ -11,6 +11,7 @@
 //!   real applications service to approval, and an award signed and paid through the real awards service.
 //! - [`polling`]: waiting for what happens asynchronously (over the bus) with a bound.
 //! - [`authorization`]: a service's role table checked against its compiled contract and over the wire.
+//! - [`decider`]: given/when/then for the services' pure deciders (the domains' unit tests).
 //!
 //! The crate depends on no service: every service takes it as a dev-dependency. The service starters are
 //! macros, which name the service crates only where they expand, in suites that depend on them.

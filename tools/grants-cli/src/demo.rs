@@ -19,6 +19,7 @@ use anyhow::{Context, bail};
 use contracts::applications::v1::{self as apps, ApplicationsServiceClient};
 use contracts::awards::v1::{self as aw, AwardsServiceClient};
 use contracts::common::v1::{Date, Money};
+use contracts::names::service;
 use contracts::reporting::v1::{self as rp, ReportingServiceClient};
 use domain_kernel::Role;
 use tonic::transport::Channel;
@@ -312,9 +313,9 @@ pub async fn run(connection: &Connection) -> anyhow::Result<Outcome> {
         auditor: connection.issue(Role::Auditor, "demo-auditor", None)?,
     };
     let mut clients = Clients {
-        applications: ApplicationsServiceClient::new(connection.channel("applications").await?),
-        awards: AwardsServiceClient::new(connection.channel("awards").await?),
-        reporting: ReportingServiceClient::new(connection.channel("reporting").await?),
+        applications: ApplicationsServiceClient::new(connection.channel(service::APPLICATIONS).await?),
+        awards: AwardsServiceClient::new(connection.channel(service::AWARDS).await?),
+        reporting: ReportingServiceClient::new(connection.channel(service::REPORTING).await?),
     };
     let year = time::OffsetDateTime::now_utc().year();
     let mut seeded = Seeded::default();

@@ -1,5 +1,6 @@
 //! Where the services are and how to authenticate to them.
 
+use contracts::names::service;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -10,10 +11,10 @@ use service_runtime::identity::{JwtConfig, issue_dev_token};
 /// The platform's services, in the order commands visit them, at the addresses `deploy/local/start` gives
 /// them on its default ports.
 const DEFAULT_ENDPOINTS: [(&str, &str); 4] = [
-    ("applications", "http://127.0.0.1:50051"),
-    ("awards", "http://127.0.0.1:50052"),
-    ("reporting", "http://127.0.0.1:50053"),
-    ("projector", "http://127.0.0.1:50054"),
+    (service::APPLICATIONS, "http://127.0.0.1:50051"),
+    (service::AWARDS, "http://127.0.0.1:50052"),
+    (service::REPORTING, "http://127.0.0.1:50053"),
+    (service::PROJECTOR, "http://127.0.0.1:50054"),
 ];
 
 #[derive(Debug, Clone, clap::Args)]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::Subcommand;
+use contracts::names::service;
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use domain_kernel::Role;
 use tonic::transport::Channel;
@@ -40,7 +41,7 @@ pub async fn run(connection: &Connection, command: &ProjectorCommand) -> anyhow:
 }
 
 async fn client(connection: &Connection) -> anyhow::Result<ProjectorServiceClient<Channel>> {
-    Ok(ProjectorServiceClient::new(connection.channel("projector").await?))
+    Ok(ProjectorServiceClient::new(connection.channel(service::PROJECTOR).await?))
 }
 
 async fn rebuild(connection: &Connection) -> anyhow::Result<Outcome> {
