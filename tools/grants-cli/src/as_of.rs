@@ -5,6 +5,8 @@
 //! a time is asked of the projector, which rebuilds its read models at that point.
 
 use anyhow::{Context, bail};
+use contracts::awards::v1 as aw;
+use contracts::names::service;
 use contracts::projector::v1::{self as projector, ProjectorServiceClient};
 use contracts::values::WireValue;
 use domain_kernel::{Date, Money, Timestamp};
@@ -180,20 +182,20 @@ pub async fn application(connection: &Connection, id: uuid::Uuid, point: Point) 
     use applications::domain::application::Application;
     let decoder = PayloadDecoder::new()?;
     let key = id.to_string();
-    let folded: Folded<Application> = fold(connection, "applications", &key, point).await?;
+    let folded: Folded<Application> = fold(connection, service::APPLICATIONS, &key, point).await?;
     let state = match &folded.state.0 {
         None => Value::Null,
         Some(app) => json!({
             "status": app.status.to_wire().as_str_name().trim_start_matches("APPLICATION_STATUS_"),
             "round_id": app.round_id.to_string(),
             "organisation_id": app.organisation_id.to_string(),
-            "content": message_json(&decoder, "applications", "ApplicationContent", &app.content.to_wire()),
+            "content": message_json(&decoder, service::APPLICATIONS, "ApplicationContent", &app.content.to_wire()),
             "submitted_at": app.submitted_at.as_ref().map(time_of),
             "reviewers": app.reviewers.iter().map(|r| json!({
                 "subject": r.subject,
                 "declared": r.declaration.is_some(),
                 "has_conflict": r.declaration.as_ref().is_some_and(|(conflict, _)| *conflict),
-                "review": r.review.as_ref().map(|review| message_json(&decoder, "applications", "Review", &review.to_wire())),
+                "review": r.review.as_ref().map(|review| message_json(&decoder, service::APPLICATIONS, "Review", &review.to_wire())),
             })).collect::<Vec<_>>(),
             "completed_reviews": app.completed_reviews().len(),
             "decision": app.decision.as_ref().map(|d| json!({
@@ -206,101 +208,112 @@ pub async fn application(connection: &Connection, id: uuid::Uuid, point: Point) 
             "award_id": awards::domain::AwardId::for_application(awards::domain::ApplicationId(id)).to_string(),
         }),
     };
-    print_json(&envelope("application_id", &key, "applications", point, &folded, state))
+    print_json(&envelope("application_id", &key, service::APPLICATIONS, point, &folded, state))
 }
 
 pub async fn award(connection: &Connection, id: uuid::Uuid, point: Point) -> anyhow::Result<Outcome> {
     use awards::domain::award::Award;
-    use contracts::awards::v1 as aw;
     let decoder = PayloadDecoder::new()?;
     let key = id.to_string();
-    let folded: Folded<Award> = fold(connection, "awards", &key, point).await?;
+    let folded: Folded<Award> = fold(connection, service::AWARDS, &key, point).await?;
     let state = match &folded.state.0 {
         None => Value::Null,
-        Some(award) => {
-            // The awards service's own view of the award, shown under this command's names.
-            let view = awards::view::award_view(award, u64::try_from(folded.applied).unwrap_or(u64::MAX), Vec::new());
-            let tranches: Vec<Value> = view
-                .tranches
-                .iter()
-                .filter_map(|t| Some((t, t.tranche.as_ref()?)))
-                .map(|(t, tranche)| {
-                    let released = t.status == aw::TrancheStatus::Released as i32;
-                    json!({
-                        "tranche_id": tranche.tranche_id,
-                        "kind": enum_name(aw::TrancheKind::try_from(tranche.kind).map(|k| k.as_str_name()), "TRANCHE_KIND_"),
-                        "amount": wire_money(tranche.amount.as_ref()),
-                        "due_date": wire_day(tranche.due_date.as_ref()),
-                        "required_reports": tranche.required_reports,
-                        "conditions_met": t.conditions_met,
-                        "released": released,
-                        "released_amount": released.then(|| wire_money(tranche.amount.as_ref())),
-                        "released_by": released.then(|| t.released_by.clone()),
-                        "cancelled": t.status == aw::TrancheStatus::Cancelled as i32,
-                    })
-                })
-                .collect();
-            let conditions: Vec<Value> = view
-                .conditions
-                .iter()
-                .filter_map(|c| Some((c, c.requirement.as_ref()?)))
-                .map(|(c, r)| {
-                    let kind = contracts::reporting::v1::ReportKind::try_from(r.kind).map(|k| k.as_str_name());
-                    json!({
-                        "report_ref": r.report_ref,
-                        "kind": enum_name(kind, "REPORT_KIND_"),
-                        "due_date": wire_day(r.due_date.as_ref()),
-                        "met": c.met,
-                        "report_id": c.met.then(|| c.report_id.clone()),
-                        "accepted_by": c.met.then(|| c.accepted_by.clone()),
-                        "accepted_at": c.accepted_at.as_ref().and_then(|t| Timestamp::from_wire("", Some(t)).ok()).map(|t| time_of(&t)),
-                    })
-                })
-                .collect();
-            let variations: Vec<Value> = view
-                .variations
-                .iter()
-                .map(|v| {
-                    json!({
-                        "variation_id": v.variation_id,
-                        "status": enum_name(aw::VariationStatus::try_from(v.status).map(|s| s.as_str_name()), "VARIATION_STATUS_"),
-                        "change": message_json(&decoder, "awards", "VariationChange", &v.change.clone().unwrap_or_default()),
-                        "reason": v.reason,
-                        "requested_by": v.requested_by,
-                        "decided_by": v.decided_by,
-                        "decision_note": v.decision_note,
-                    })
-                })
-                .collect();
-            let terms = view.terms.as_ref();
-            json!({
-                "status": enum_name(aw::AwardStatus::try_from(view.status).map(|s| s.as_str_name()), "AWARD_STATUS_"),
-                "status_reason": view.status_reason,
-                "application_id": view.application_id,
-                "round_id": view.round_id,
-                "organisation_id": view.organisation_id,
-                "title": view.title,
-                "approved_amount": wire_money(view.approved_amount.as_ref()),
-                // Where the work happens is not part of the service's view.
-                "countries": award.countries,
-                "signed": view.signed,
-                "signed_by": view.signed.then_some(view.signed_by.as_str()),
-                "amount": terms.map(|t| wire_money(t.amount.as_ref())),
-                "period_start": terms.map(|t| wire_day(t.period_start.as_ref())),
-                "period_end": terms.map(|t| wire_day(t.period_end.as_ref())),
-                "budget_lines": terms.iter().flat_map(|t| &t.budget_lines).map(|l| json!({
-                    "line_id": l.line_id, "category": l.category, "amount": wire_money(l.amount.as_ref()),
-                })).collect::<Vec<_>>(),
-                "released_total": wire_money(view.released_total.as_ref()),
-                "tranches_released": tranches.iter().filter(|t| t["released"] == true).count(),
-                "tranches": tranches,
-                "conditions": conditions,
-                "conditions_met": view.conditions.iter().filter(|c| c.met).count(),
-                "variations": variations,
-            })
-        }
+        Some(award) => award_state(award, &decoder, u64::try_from(folded.applied).unwrap_or(u64::MAX)),
     };
-    print_json(&envelope("award_id", &key, "awards", point, &folded, state))
+    print_json(&envelope("award_id", &key, service::AWARDS, point, &folded, state))
+}
+
+/// The award after `applied` events: the awards service's own view of it, shown under this command's names.
+fn award_state(award: &awards::domain::award::AwardData, decoder: &PayloadDecoder, applied: u64) -> Value {
+    let view = awards::view::award_view(award, applied, Vec::new());
+    let tranches = tranches_json(&view);
+    let terms = view.terms.as_ref();
+    json!({
+        "status": enum_name(aw::AwardStatus::try_from(view.status).map(|s| s.as_str_name()), "AWARD_STATUS_"),
+        "status_reason": view.status_reason,
+        "application_id": view.application_id,
+        "round_id": view.round_id,
+        "organisation_id": view.organisation_id,
+        "title": view.title,
+        "approved_amount": wire_money(view.approved_amount.as_ref()),
+        // Where the work happens is not part of the service's view.
+        "countries": award.countries,
+        "signed": view.signed,
+        "signed_by": view.signed.then_some(view.signed_by.as_str()),
+        "amount": terms.map(|t| wire_money(t.amount.as_ref())),
+        "period_start": terms.map(|t| wire_day(t.period_start.as_ref())),
+        "period_end": terms.map(|t| wire_day(t.period_end.as_ref())),
+        "budget_lines": terms.iter().flat_map(|t| &t.budget_lines).map(|l| json!({
+            "line_id": l.line_id, "category": l.category, "amount": wire_money(l.amount.as_ref()),
+        })).collect::<Vec<_>>(),
+        "released_total": wire_money(view.released_total.as_ref()),
+        "tranches_released": tranches.iter().filter(|t| t["released"] == true).count(),
+        "tranches": tranches,
+        "conditions": conditions_json(&view),
+        "conditions_met": view.conditions.iter().filter(|c| c.met).count(),
+        "variations": variations_json(&view, decoder),
+    })
+}
+
+/// The agreement's tranches, and which were released and by whom.
+fn tranches_json(view: &aw::Award) -> Vec<Value> {
+    view.tranches
+        .iter()
+        .filter_map(|t| Some((t, t.tranche.as_ref()?)))
+        .map(|(t, tranche)| {
+            let released = t.status == aw::TrancheStatus::Released as i32;
+            json!({
+                "tranche_id": tranche.tranche_id,
+                "kind": enum_name(aw::TrancheKind::try_from(tranche.kind).map(|k| k.as_str_name()), "TRANCHE_KIND_"),
+                "amount": wire_money(tranche.amount.as_ref()),
+                "due_date": wire_day(tranche.due_date.as_ref()),
+                "required_reports": tranche.required_reports,
+                "conditions_met": t.conditions_met,
+                "released": released,
+                "released_amount": released.then(|| wire_money(tranche.amount.as_ref())),
+                "released_by": released.then(|| t.released_by.clone()),
+                "cancelled": t.status == aw::TrancheStatus::Cancelled as i32,
+            })
+        })
+        .collect()
+}
+
+/// The reports the tranches wait for, and whether each was accepted.
+fn conditions_json(view: &aw::Award) -> Vec<Value> {
+    view.conditions
+        .iter()
+        .filter_map(|c| Some((c, c.requirement.as_ref()?)))
+        .map(|(c, r)| {
+            let kind = contracts::reporting::v1::ReportKind::try_from(r.kind).map(|k| k.as_str_name());
+            json!({
+                "report_ref": r.report_ref,
+                "kind": enum_name(kind, "REPORT_KIND_"),
+                "due_date": wire_day(r.due_date.as_ref()),
+                "met": c.met,
+                "report_id": c.met.then(|| c.report_id.clone()),
+                "accepted_by": c.met.then(|| c.accepted_by.clone()),
+                "accepted_at": c.accepted_at.as_ref().and_then(|t| Timestamp::from_wire("", Some(t)).ok()).map(|t| time_of(&t)),
+            })
+        })
+        .collect()
+}
+
+/// The variations requested, and how each was decided.
+fn variations_json(view: &aw::Award, decoder: &PayloadDecoder) -> Vec<Value> {
+    view.variations
+        .iter()
+        .map(|v| {
+            json!({
+                "variation_id": v.variation_id,
+                "status": enum_name(aw::VariationStatus::try_from(v.status).map(|s| s.as_str_name()), "VARIATION_STATUS_"),
+                "change": message_json(decoder, service::AWARDS, "VariationChange", &v.change.clone().unwrap_or_default()),
+                "reason": v.reason,
+                "requested_by": v.requested_by,
+                "decided_by": v.decided_by,
+                "decision_note": v.decision_note,
+            })
+        })
+        .collect()
 }
 
 /// A protobuf enum value's name without its type's prefix (`TRANCHE_KIND_INTERIM` -> `INTERIM`).
@@ -342,7 +355,7 @@ pub async fn program(connection: &Connection, round: Option<uuid::Uuid>, point: 
     request
         .metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().context("the token is not a valid header value")?);
-    let mut client = ProjectorServiceClient::new(connection.channel("projector").await?);
+    let mut client = ProjectorServiceClient::new(connection.channel(service::PROJECTOR).await?);
     let summary = client
         .get_program_summary(request)
         .await
@@ -352,7 +365,7 @@ pub async fn program(connection: &Connection, round: Option<uuid::Uuid>, point: 
     let output = json!({
         "as_of": point.describe(),
         "round_id": round.map(|r| r.to_string()),
-        "program_summary": message_json(&decoder, "projector", "ProgramSummary", &summary),
+        "program_summary": message_json(&decoder, service::PROJECTOR, "ProgramSummary", &summary),
     });
     print_json(&output)
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use contracts::names;
 use event_log_grpc::CheckpointAudit;
 use event_log_grpc::checkpoint::key_from_hex;
 
@@ -11,9 +12,6 @@ use crate::Outcome;
 use crate::endpoints::Connection;
 use crate::stdout::say;
 use crate::verify::CheckpointFile;
-
-/// The service whose log stays empty: it only reads the others' events.
-const PROJECTOR: &str = "projector";
 
 pub async fn run(
     connection: &Connection,
@@ -34,7 +32,8 @@ pub async fn run(
         return Ok(Outcome::Tampered);
     }
     if report.verified == 0 {
-        if service == PROJECTOR {
+        // The projector's log stays empty: it only reads the others' events.
+        if service == names::service::PROJECTOR {
             bail!("the projector records no events of its own; it has no checkpoints");
         }
         bail!("{service}'s log holds no events yet, so it has no checkpoints");

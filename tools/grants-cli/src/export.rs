@@ -13,9 +13,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use event_log::{ChainVerifier, Hash, Mismatch};
-use event_log_grpc::ClientError;
-use futures::{FutureExt, StreamExt};
+use event_log::{ChainVerifier, Hash, Mismatch, RecordedEvent};
+use event_log_grpc::{ClientError, RemoteHead};
+use futures::{FutureExt, Stream, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
@@ -23,6 +23,9 @@ use crate::Outcome;
 use crate::decode::PayloadDecoder;
 use crate::endpoints::Connection;
 use crate::stdout::Stdout;
+
+/// What a failed write of the exported lines says.
+const WRITE_FAILED: &str = "cannot write the exported lines";
 
 /// How one service's export ended, with the next position it would have exported.
 enum Stop {
@@ -108,80 +111,116 @@ async fn export_one(
     out: &mut dyn Write,
     mut interrupted: watch::Receiver<bool>,
 ) -> (u64, Stop) {
-    let mut next = from;
-    let opened = async {
-        let mut client = connection.log_client(name).await?;
-        let head = client.head().await.with_context(|| name.to_owned())?;
-        let events = client.read_all(from).await.with_context(|| name.to_owned())?;
-        anyhow::Ok((head, events))
-    };
-    let (head, events) = match opened.await {
+    let (head, events) = match read_log(connection, name, from).await {
         Ok(opened) => opened,
-        Err(error) => return (next, Stop::Failed(error)),
+        Err(error) => return (from, Stop::Failed(error)),
     };
     let mut events = std::pin::pin!(events);
-    let bar = ProgressBar::new(head.next_position.saturating_sub(from)).with_style(
-        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} events {per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(name.to_owned());
+    let bar = progress_bar(name, head.next_position.saturating_sub(from));
     // From the start of the log the chain is checked from genesis; from a later position, from the first
     // event's own link on, which must be the hash of the line exported before it when the output holds it
     // (the positions before it were exported, and checked, before).
     let mut chain = (from == 0).then(ChainVerifier::from_genesis);
+    let mut next = from;
     let stop = loop {
-        if *interrupted.borrow() {
-            break Stop::Interrupted;
-        }
-        let event = match events.next().now_or_never() {
-            Some(event) => event,
-            None => {
-                // About to wait for the service: what was received goes out now, in whole lines.
-                if let Err(error) = out.flush() {
-                    break Stop::Failed(anyhow::Error::new(error).context("cannot write the exported lines"));
-                }
-                tokio::select! {
-                    event = events.next() => event,
-                    Ok(()) = interrupted.changed() => break Stop::Interrupted,
-                }
-            }
+        let event = match next_event(&mut events, name, next, out, &mut interrupted).await {
+            Ok(Some(event)) => event,
+            Ok(None) => break Stop::End,
+            Err(stop) => break stop,
         };
-        let event = match event {
-            None => break Stop::End,
-            Some(Ok(event)) => event,
-            // The service sent an event whose bytes do not match its own hash, or skipped positions.
-            Some(Err(error @ (ClientError::Decode(_) | ClientError::OutOfOrder { .. }))) => {
-                break Stop::Tampered(Mismatch { position: next, reason: error.to_string() });
-            }
-            Some(Err(error)) => break Stop::Failed(anyhow::Error::new(error).context(name.to_owned())),
-        };
-        // The history before `from` is not the one exported before.
-        if let Some(link) = link.take()
-            && event.prev_hash != link
-        {
-            let reason =
-                format!("links to {}, not to the hash of the line exported before it ({link})", event.prev_hash);
-            break Stop::Tampered(Mismatch { position: event.position, reason });
+        if let Err(stop) = check_chain(&event, link.take(), &mut chain) {
+            break stop;
         }
-        let verifier = chain.get_or_insert_with(|| ChainVerifier::resume(event.position, event.prev_hash));
-        if let Err(mismatch) = verifier.check(event.record_bytes(), &event.hash) {
-            break Stop::Tampered(mismatch);
-        }
-        let mut line = match serde_json::to_vec(&decoder.event(name, &event)) {
-            Ok(line) => line,
-            Err(error) => break Stop::Failed(anyhow::Error::new(error).context("cannot encode an event as JSON")),
-        };
-        line.push(b'\n');
-        // One write of the whole line: the buffer then holds, and flushes, only whole lines.
-        if let Err(error) = out.write_all(&line) {
-            break Stop::Failed(anyhow::Error::new(error).context("cannot write the exported lines"));
+        if let Err(stop) = write_line(decoder, name, &event, out) {
+            break stop;
         }
         next = event.position + 1;
         bar.inc(1);
     };
     bar.finish_and_clear();
     (next, stop)
+}
+
+/// The head of `name`'s log and its events from `from` on.
+async fn read_log(
+    connection: &Connection,
+    name: &str,
+    from: u64,
+) -> anyhow::Result<(RemoteHead, impl Stream<Item = Result<RecordedEvent, ClientError>> + use<>)> {
+    let mut client = connection.log_client(name).await?;
+    let head = client.head().await.with_context(|| name.to_owned())?;
+    let events = client.read_all(from).await.with_context(|| name.to_owned())?;
+    Ok((head, events))
+}
+
+fn progress_bar(name: &str, events: u64) -> ProgressBar {
+    let bar = ProgressBar::new(events).with_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} events {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_owned());
+    bar
+}
+
+/// The next event of the log (`None` at its end), or why the export stops before it; `next` is the
+/// position it should have.
+async fn next_event<S>(
+    events: &mut S,
+    name: &str,
+    next: u64,
+    out: &mut dyn Write,
+    interrupted: &mut watch::Receiver<bool>,
+) -> Result<Option<RecordedEvent>, Stop>
+where
+    S: Stream<Item = Result<RecordedEvent, ClientError>> + Unpin,
+{
+    if *interrupted.borrow() {
+        return Err(Stop::Interrupted);
+    }
+    let event = match events.next().now_or_never() {
+        Some(event) => event,
+        None => {
+            // About to wait for the service: what was received goes out now, in whole lines.
+            out.flush().map_err(|error| Stop::Failed(anyhow::Error::new(error).context(WRITE_FAILED)))?;
+            tokio::select! {
+                event = events.next() => event,
+                Ok(()) = interrupted.changed() => return Err(Stop::Interrupted),
+            }
+        }
+    };
+    match event {
+        None => Ok(None),
+        Some(Ok(event)) => Ok(Some(event)),
+        // The service sent an event whose bytes do not match its own hash, or skipped positions.
+        Some(Err(error @ (ClientError::Decode(_) | ClientError::OutOfOrder { .. }))) => {
+            Err(Stop::Tampered(Mismatch { position: next, reason: error.to_string() }))
+        }
+        Some(Err(error)) => Err(Stop::Failed(anyhow::Error::new(error).context(name.to_owned()))),
+    }
+}
+
+/// Checks that `event` links to `link` (the line exported before it, when the output holds it) and
+/// extends the chain checked so far, which starts at `event` when there is none yet.
+fn check_chain(event: &RecordedEvent, link: Option<Hash>, chain: &mut Option<ChainVerifier>) -> Result<(), Stop> {
+    // The history before `from` is not the one exported before.
+    if let Some(link) = link
+        && event.prev_hash != link
+    {
+        let reason = format!("links to {}, not to the hash of the line exported before it ({link})", event.prev_hash);
+        return Err(Stop::Tampered(Mismatch { position: event.position, reason }));
+    }
+    let verifier = chain.get_or_insert_with(|| ChainVerifier::resume(event.position, event.prev_hash));
+    verifier.check(event.record_bytes(), &event.hash).map(|_| ()).map_err(Stop::Tampered)
+}
+
+/// Writes `event` as one JSON line.
+fn write_line(decoder: &PayloadDecoder, name: &str, event: &RecordedEvent, out: &mut dyn Write) -> Result<(), Stop> {
+    let mut line = serde_json::to_vec(&decoder.event(name, event))
+        .map_err(|error| Stop::Failed(anyhow::Error::new(error).context("cannot encode an event as JSON")))?;
+    line.push(b'\n');
+    // One write of the whole line: the buffer then holds, and flushes, only whole lines.
+    out.write_all(&line).map_err(|error| Stop::Failed(anyhow::Error::new(error).context(WRITE_FAILED)))
 }
 
 /// Becomes true on ctrl-c or SIGTERM. The handlers are in place when this returns, so no signal between

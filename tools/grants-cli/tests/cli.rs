@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use contracts::applications::v1::{self as pb, ApplicationsServiceClient};
 use contracts::common::v1::Money;
+use contracts::names::service::{APPLICATIONS, AWARDS, PROJECTOR, REPORTING};
 use domain_kernel::Role;
 use event_log::{ChainVerifier, EventLog, Hash};
 use service_runtime::{JwtConfig, ServerConfig, TokenIssuer};
@@ -191,7 +192,7 @@ fn stdout(output: &Output) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("applications");
+    let data_dir = dir.path().join(APPLICATIONS);
     // The operator makes the service's checkpoint key; the auditor gets the public key it prints.
     let key_file = dir.path().join("applications.key");
     let keygen = Cli { endpoints: Vec::new() }.run(&["keygen", "--output", key_file.to_str().unwrap()]).await;
@@ -207,21 +208,21 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     // Restarting signs the head: the shutdown signs what the three commands recorded.
     service.stop().await;
     let service = start(data_dir.clone(), seed).await;
-    let awards = log_service(&dir.path().join("awards")).await;
-    let reporting = log_service(&dir.path().join("reporting")).await;
-    let projector = log_service(&dir.path().join("projector")).await;
+    let awards = log_service(&dir.path().join(AWARDS)).await;
+    let reporting = log_service(&dir.path().join(REPORTING)).await;
+    let projector = log_service(&dir.path().join(PROJECTOR)).await;
     let cli = Cli {
         endpoints: vec![
-            format!("applications=http://{}", service.address),
-            format!("awards={awards}"),
-            format!("reporting={reporting}"),
-            format!("projector={projector}"),
+            format!("{APPLICATIONS}=http://{}", service.address),
+            format!("{AWARDS}={awards}"),
+            format!("{REPORTING}={reporting}"),
+            format!("{PROJECTOR}={projector}"),
         ],
     };
 
     // verify, keeping the head as a checkpoint
     let checkpoint = dir.path().join("applications.checkpoint.json");
-    let verified = cli.run(&["verify", "--service", "applications", "--record", checkpoint.to_str().unwrap()]).await;
+    let verified = cli.run(&["verify", "--service", APPLICATIONS, "--record", checkpoint.to_str().unwrap()]).await;
     assert_eq!(verified.status.code(), Some(0), "{verified:?}");
     assert!(stdout(&verified).starts_with("applications: verified 4 events, head 3 "), "{}", stdout(&verified));
 
@@ -231,7 +232,7 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
         .run(&[
             "checkpoint",
             "--service",
-            "applications",
+            APPLICATIONS,
             "--public-key",
             &public_key,
             "--save",
@@ -241,14 +242,14 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     assert_eq!(signed.status.code(), Some(0), "{signed:?}");
     assert!(stdout(&signed).contains("checkpoint verified: position 2"), "{}", stdout(&signed));
     let impostor = hex::encode([1u8; 32]);
-    let wrong_key = cli.run(&["checkpoint", "--service", "applications", "--public-key", &impostor]).await;
+    let wrong_key = cli.run(&["checkpoint", "--service", APPLICATIONS, "--public-key", &impostor]).await;
     assert_eq!(wrong_key.status.code(), Some(1), "{wrong_key:?}");
-    let extends = cli.run(&["verify", "--service", "applications", "--against", signed_file.to_str().unwrap()]).await;
+    let extends = cli.run(&["verify", "--service", APPLICATIONS, "--against", signed_file.to_str().unwrap()]).await;
     assert_eq!(extends.status.code(), Some(0), "{extends:?}");
     let unpinned = String::from_utf8_lossy(&extends.stderr);
     assert!(unpinned.contains("warning:") && unpinned.contains("pass --public-key"), "{unpinned}");
     // The auditor pins the operator's key: the kept file, and every checkpoint in the log, must be its.
-    let against_signed = ["verify", "--service", "applications", "--against", signed_file.to_str().unwrap()];
+    let against_signed = ["verify", "--service", APPLICATIONS, "--against", signed_file.to_str().unwrap()];
     let pinned = cli.run(&[&against_signed[..], &["--public-key", &public_key]].concat()).await;
     assert_eq!(pinned.status.code(), Some(0), "{pinned:?}");
     assert!(!String::from_utf8_lossy(&pinned.stderr).contains("warning"), "no warning with a pinned key: {pinned:?}");
@@ -257,14 +258,14 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     assert_eq!(impostor_file.status.code(), Some(2), "a file signed by another key is refused: {impostor_file:?}");
     let message = String::from_utf8_lossy(&impostor_file.stderr);
     assert!(message.contains("not by the expected key"), "{message}");
-    let impostor_log = cli.run(&["verify", "--service", "applications", "--public-key", &impostor]).await;
+    let impostor_log = cli.run(&["verify", "--service", APPLICATIONS, "--public-key", &impostor]).await;
     assert_eq!(impostor_log.status.code(), Some(1), "checkpoints in the log by another key: {impostor_log:?}");
     assert!(stdout(&impostor_log).contains("TAMPERED at position 3"), "{}", stdout(&impostor_log));
     let unsigned_pinned = cli
         .run(&[
             "verify",
             "--service",
-            "applications",
+            APPLICATIONS,
             "--against",
             checkpoint.to_str().unwrap(),
             "--public-key",
@@ -277,11 +278,11 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     edited["position"] = 1.into();
     let edited_file = dir.path().join("edited.json");
     std::fs::write(&edited_file, edited.to_string()).unwrap();
-    let forged = cli.run(&["verify", "--service", "applications", "--against", edited_file.to_str().unwrap()]).await;
+    let forged = cli.run(&["verify", "--service", APPLICATIONS, "--against", edited_file.to_str().unwrap()]).await;
     assert_eq!(forged.status.code(), Some(2), "an edited signed checkpoint is refused: {forged:?}");
     // The Python verifier, written from the .proto files alone, agrees with the Rust tool.
     let rust: serde_json::Value = {
-        let json = cli.run(&["verify", "--service", "applications", "--json"]).await;
+        let json = cli.run(&["verify", "--service", APPLICATIONS, "--json"]).await;
         serde_json::from_str(stdout(&json).trim()).unwrap()
     };
     let (code, python) = python_verdict(service.address).await;
@@ -294,7 +295,7 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     assert_eq!(stdout(&all).lines().count(), 4);
 
     // export, then recount the chain from the exported lines alone
-    let exported = cli.run(&["export", "--service", "applications"]).await;
+    let exported = cli.run(&["export", "--service", APPLICATIONS]).await;
     assert_eq!(exported.status.code(), Some(0), "{exported:?}");
     let lines: Vec<serde_json::Value> = stdout(&exported).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4);
@@ -312,7 +313,7 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
         (kept["position"].as_u64().unwrap(), kept["hash"].as_str().unwrap().to_owned())
     );
     assert_eq!(lines[0]["payload"]["title"], "2021 round: services for survivors of trafficking");
-    let resumed = cli.run(&["export", "--service", "applications", "--from", "2"]).await;
+    let resumed = cli.run(&["export", "--service", APPLICATIONS, "--from", "2"]).await;
     assert_eq!(stdout(&resumed).lines().count(), 2, "export resumes from a position");
 
     // history of the drafted application: only its own events
@@ -332,10 +333,10 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
         let mut command = Command::new(env!("CARGO_BIN_EXE_grants"));
         command.args([
             "--endpoint",
-            &format!("applications=http://{}", service.address),
+            &format!("{APPLICATIONS}=http://{}", service.address),
             "verify",
             "--service",
-            "applications",
+            APPLICATIONS,
         ]);
         command.env_remove("GRANTS_JWT_SECRET").env_remove("GRANTS_TOKEN");
         tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap()
@@ -352,12 +353,12 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
         record[at + 3] = b'2';
     });
     let service = start(data_dir.clone(), seed).await;
-    let cli = Cli { endpoints: vec![format!("applications=http://{}", service.address)] };
-    let tampered = cli.run(&["verify", "--service", "applications"]).await;
+    let cli = Cli { endpoints: vec![format!("{APPLICATIONS}=http://{}", service.address)] };
+    let tampered = cli.run(&["verify", "--service", APPLICATIONS]).await;
     assert_eq!(tampered.status.code(), Some(1), "{tampered:?}");
     assert!(stdout(&tampered).contains("TAMPERED at position 0"), "{}", stdout(&tampered));
     let against =
-        cli.run(&["verify", "--service", "applications", "--against", checkpoint.to_str().unwrap(), "--json"]).await;
+        cli.run(&["verify", "--service", APPLICATIONS, "--against", checkpoint.to_str().unwrap(), "--json"]).await;
     assert_eq!(against.status.code(), Some(1));
     let verdict: serde_json::Value = serde_json::from_str(stdout(&against).trim()).unwrap();
     assert_eq!(verdict["first_mismatch"], 0);
@@ -366,8 +367,8 @@ async fn auditors_verify_export_and_trace_and_tampering_is_reported() {
     assert_eq!(python["first_mismatch"], 0);
     service.stop().await;
 
-    let unreachable = Cli { endpoints: vec!["applications=http://127.0.0.1:9".into()] };
-    let down = unreachable.run(&["verify", "--service", "applications"]).await;
+    let unreachable = Cli { endpoints: vec![format!("{APPLICATIONS}=http://127.0.0.1:9")] };
+    let down = unreachable.run(&["verify", "--service", APPLICATIONS]).await;
     assert_eq!(down.status.code(), Some(2));
 }
 
@@ -407,15 +408,15 @@ async fn a_rewritten_or_cut_log_is_refused_at_start_and_its_contradicted_checkpo
     assert_eq!(refused.lines().count(), 1, "{refused}");
     // Served without the service, the log shows the auditor the checkpoint the rebuilt chain contradicts.
     let served = log_service(&log_dir).await;
-    let cli = Cli { endpoints: vec![format!("applications={served}")] };
-    let verified = cli.run(&["verify", "--service", "applications", "--public-key", &public_key, "--json"]).await;
+    let cli = Cli { endpoints: vec![format!("{APPLICATIONS}={served}")] };
+    let verified = cli.run(&["verify", "--service", APPLICATIONS, "--public-key", &public_key, "--json"]).await;
     assert_eq!(verified.status.code(), Some(1), "{verified:?}");
     let verdict: serde_json::Value = serde_json::from_str(stdout(&verified).trim()).unwrap();
     assert_eq!(verdict["first_mismatch"], 3, "{verdict}");
     let reason = verdict["reason"].as_str().unwrap();
     assert!(reason.contains("signed checkpoint recorded here does not hold"), "{reason}");
     assert!(reason.contains("at position 2, but the chain holds"), "{reason}");
-    let checkpoint = cli.run(&["checkpoint", "--service", "applications", "--public-key", &public_key]).await;
+    let checkpoint = cli.run(&["checkpoint", "--service", APPLICATIONS, "--public-key", &public_key]).await;
     assert_eq!(checkpoint.status.code(), Some(1), "{checkpoint:?}");
 
     // The log cut short before its last checkpoint.
@@ -444,7 +445,7 @@ async fn an_old_checkpoint_appended_again_as_the_newest_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let seed = [6u8; 32];
     let public_key = hex::encode(event_log_grpc::checkpoint::public_key_of(&seed));
-    let data_dir = dir.path().join("applications");
+    let data_dir = dir.path().join(APPLICATIONS);
     history_with_a_checkpoint(&data_dir, seed).await;
     // With the service stopped, an insider appends through the log's own API: one more event, then a copy
     // of the genuine checkpoint of position 2, so that it looks like the newest checkpoint.
@@ -465,8 +466,8 @@ async fn an_old_checkpoint_appended_again_as_the_newest_is_reported() {
         log.append(checkpoint.stream.clone(), event_log::ExpectedVersion::Any, vec![copy(&checkpoint)]).await.unwrap();
     }
     let served = log_service(&log_dir).await;
-    let cli = Cli { endpoints: vec![format!("applications={served}")] };
-    let checked = cli.run(&["checkpoint", "--service", "applications", "--public-key", &public_key]).await;
+    let cli = Cli { endpoints: vec![format!("{APPLICATIONS}={served}")] };
+    let checked = cli.run(&["checkpoint", "--service", APPLICATIONS, "--public-key", &public_key]).await;
     assert_eq!(checked.status.code(), Some(1), "{checked:?}");
     assert!(
         stdout(&checked).contains(
@@ -476,7 +477,7 @@ async fn an_old_checkpoint_appended_again_as_the_newest_is_reported() {
         "{}",
         stdout(&checked)
     );
-    let verified = cli.run(&["verify", "--service", "applications"]).await;
+    let verified = cli.run(&["verify", "--service", APPLICATIONS]).await;
     assert_eq!(verified.status.code(), Some(1), "{verified:?}");
     assert!(stdout(&verified).contains("TAMPERED at position 5"), "{}", stdout(&verified));
 }
@@ -488,7 +489,7 @@ async fn the_projector_signs_nothing_and_the_cli_says_it_has_no_checkpoints() {
     let address = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let config = projector::service::Config {
-        data_dir: dir.path().join("projector"),
+        data_dir: dir.path().join(PROJECTOR),
         server: signing_server([4u8; 32]),
         jwt: jwt(),
         amqp_uri: None,
@@ -497,8 +498,8 @@ async fn the_projector_signs_nothing_and_the_cli_says_it_has_no_checkpoints() {
     };
     let token = shutdown.clone();
     let running = tokio::spawn(async move { projector::service::run(listener, config, token).await.unwrap() });
-    let cli = Cli { endpoints: vec![format!("projector=http://{address}")] };
-    let answer = cli.run(&["checkpoint", "--service", "projector"]).await;
+    let cli = Cli { endpoints: vec![format!("{PROJECTOR}=http://{address}")] };
+    let answer = cli.run(&["checkpoint", "--service", PROJECTOR]).await;
     assert_eq!(answer.status.code(), Some(2), "{answer:?}");
     let message = String::from_utf8_lossy(&answer.stderr);
     assert_eq!(
@@ -508,6 +509,6 @@ async fn the_projector_signs_nothing_and_the_cli_says_it_has_no_checkpoints() {
     shutdown.cancel();
     running.await.unwrap();
     // Stopped, it signed nothing either (a service signs at shutdown what it has not signed yet).
-    let log = EventLog::open(dir.path().join("projector").join("log")).unwrap();
+    let log = EventLog::open(dir.path().join(PROJECTOR).join("log")).unwrap();
     assert_eq!(log.next_position(), 0);
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use contracts::applications::v1::{self as apps, ApplicationsServiceClient};
 use contracts::awards::v1::{self as aw, AwardsServiceClient};
+use contracts::names::service::{APPLICATIONS, AWARDS, EVENT_SOURCES, PROJECTOR, REPORTING};
+use contracts::names::stream;
 use contracts::projector::v1::{self as pj, ProjectorServiceClient};
 use contracts::reporting::v1::{self as rp, ReportingServiceClient};
 use domain_kernel::Role;
@@ -53,7 +55,7 @@ impl Platform {
         let shutdown = CancellationToken::new();
         let mut listeners = HashMap::new();
         let mut urls = BTreeMap::new();
-        for name in ["applications", "awards", "reporting", "projector"] {
+        for name in [APPLICATIONS, AWARDS, REPORTING, PROJECTOR] {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             urls.insert(name, format!("http://{}", listener.local_addr().unwrap()));
             listeners.insert(name, listener);
@@ -63,50 +65,47 @@ impl Platform {
         let mut spawn = |run: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>| handles.push(tokio::spawn(run));
 
         let config = applications::service::Config {
-            data_dir: dir.path().join("applications"),
+            data_dir: dir.path().join(APPLICATIONS),
             server: server_config(),
             jwt: jwt(),
             amqp_uri: Some(amqp.clone()),
         };
-        let (listener, stop) = (listeners.remove("applications").unwrap(), shutdown.clone());
+        let (listener, stop) = (listeners.remove(APPLICATIONS).unwrap(), shutdown.clone());
         spawn(Box::pin(async move { applications::service::run(listener, config, stop).await.unwrap() }));
 
         let config = awards::service::Config {
-            data_dir: dir.path().join("awards"),
+            data_dir: dir.path().join(AWARDS),
             server: server_config(),
             jwt: jwt(),
             amqp_uri: Some(amqp.clone()),
             source_logs: HashMap::from([
-                ("applications".to_owned(), urls["applications"].clone()),
-                ("reporting".to_owned(), urls["reporting"].clone()),
+                (APPLICATIONS.to_owned(), urls[APPLICATIONS].clone()),
+                (REPORTING.to_owned(), urls[REPORTING].clone()),
             ]),
         };
-        let (listener, stop) = (listeners.remove("awards").unwrap(), shutdown.clone());
+        let (listener, stop) = (listeners.remove(AWARDS).unwrap(), shutdown.clone());
         spawn(Box::pin(async move { awards::service::run(listener, config, stop).await.unwrap() }));
 
         let config = reporting::service::Config {
-            data_dir: dir.path().join("reporting"),
+            data_dir: dir.path().join(REPORTING),
             server: server_config(),
             jwt: jwt(),
             amqp_uri: Some(amqp.clone()),
-            source_logs: HashMap::from([("awards".to_owned(), urls["awards"].clone())]),
+            source_logs: HashMap::from([(AWARDS.to_owned(), urls[AWARDS].clone())]),
             indicators: None,
         };
-        let (listener, stop) = (listeners.remove("reporting").unwrap(), shutdown.clone());
+        let (listener, stop) = (listeners.remove(REPORTING).unwrap(), shutdown.clone());
         spawn(Box::pin(async move { reporting::service::run(listener, config, stop).await.unwrap() }));
 
         let config = projector::service::Config {
-            data_dir: dir.path().join("projector"),
+            data_dir: dir.path().join(PROJECTOR),
             server: server_config(),
             jwt: jwt(),
             amqp_uri: Some(amqp),
-            source_logs: ["applications", "awards", "reporting"]
-                .into_iter()
-                .map(|s| (s.to_owned(), urls[s].clone()))
-                .collect(),
+            source_logs: EVENT_SOURCES.into_iter().map(|s| (s.to_owned(), urls[s].clone())).collect(),
             suppression_k: 5,
         };
-        let (listener, stop) = (listeners.remove("projector").unwrap(), shutdown.clone());
+        let (listener, stop) = (listeners.remove(PROJECTOR).unwrap(), shutdown.clone());
         spawn(Box::pin(async move { projector::service::run(listener, config, stop).await.unwrap() }));
 
         Platform { urls, shutdown, handles, dir, _vhost: vhost }
@@ -204,7 +203,7 @@ async fn the_demo_seeds_a_whole_program_whose_logs_verify() {
     let round_id = summary_value(&stdout, "round ");
 
     // Nine organisations applied, eight were approved and one rejected.
-    let mut applications = ApplicationsServiceClient::new(platform.channel("applications").await);
+    let mut applications = ApplicationsServiceClient::new(platform.channel(APPLICATIONS).await);
     let request = apps::ListApplicationsRequest { round_id: round_id.clone(), ..Default::default() };
     let listed = applications.list_applications(authed(request)).await.unwrap().into_inner().applications;
     let organisations: std::collections::BTreeSet<_> = listed.iter().map(|a| a.organisation_id.clone()).collect();
@@ -217,7 +216,7 @@ async fn the_demo_seeds_a_whole_program_whose_logs_verify() {
     }
 
     // Every award is signed; releases and the approved variation.
-    let mut awards = AwardsServiceClient::new(platform.channel("awards").await);
+    let mut awards = AwardsServiceClient::new(platform.channel(AWARDS).await);
     let request = aw::ListAwardsRequest { round_id: round_id.clone(), ..Default::default() };
     let listed = awards.list_awards(authed(request)).await.unwrap().into_inner().awards;
     assert_eq!(listed.len(), 8);
@@ -230,7 +229,7 @@ async fn the_demo_seeds_a_whole_program_whose_logs_verify() {
     assert_eq!(approved_variations, 1);
 
     // One obligation overdue, in the reporting service and in the projector's read models.
-    let mut reporting = ReportingServiceClient::new(platform.channel("reporting").await);
+    let mut reporting = ReportingServiceClient::new(platform.channel(REPORTING).await);
     let mut overdue = 0;
     for award in &listed {
         let request = rp::GetObligationsRequest { award_id: award.award_id.clone(), as_of: None };
@@ -238,7 +237,7 @@ async fn the_demo_seeds_a_whole_program_whose_logs_verify() {
         overdue += obligations.iter().filter(|o| o.status == rp::ObligationStatus::Overdue as i32).count();
     }
     assert!(overdue >= 1, "{overdue} overdue obligations");
-    let projector = ProjectorServiceClient::new(platform.channel("projector").await);
+    let projector = ProjectorServiceClient::new(platform.channel(PROJECTOR).await);
     let listed_overdue = eventually("the overdue obligation in the projector", || {
         let mut projector = projector.clone();
         async move {
@@ -304,7 +303,7 @@ async fn the_demo_seeds_a_whole_program_whose_logs_verify() {
 }
 
 /// The events of one stream, read as an auditor would.
-async fn stream(url: &str, stream_type: &str, key: &str) -> Vec<RecordedEvent> {
+async fn read_stream(url: &str, stream_type: &str, key: &str) -> Vec<RecordedEvent> {
     let mut client = LogClient::connect(url, Some(&auditor())).await.unwrap();
     client.read_stream(stream_type, key, 0).await.unwrap()
 }
@@ -351,7 +350,7 @@ async fn as_of_rebuilds_states_before_and_after_a_release_a_variation_and_a_repo
     let stdout = platform.demo().await;
     let application_id = summary_value(&stdout, "application ");
     let award_id = summary_value(&stdout, "award ");
-    let events = stream(&platform.urls["awards"], "award", &award_id).await;
+    let events = read_stream(&platform.urls[AWARDS], stream::AWARD, &award_id).await;
 
     // The report acceptance, learnt from the bus: the interim tranche's condition becomes met.
     let met = position_of(&events, "ReportConditionMet", 0).position;
@@ -400,7 +399,7 @@ async fn as_of_rebuilds_states_before_and_after_a_release_a_variation_and_a_repo
     // Before anything was recorded the award did not exist; the application before and after its approval.
     let nothing = platform.as_of(&["--award", &award_id, "--date", "2021-06-30"]).await;
     assert_eq!((nothing["state"].clone(), nothing["events_applied"].as_u64()), (Value::Null, Some(0)));
-    let app_events = stream(&platform.urls["applications"], "application", &application_id).await;
+    let app_events = read_stream(&platform.urls[APPLICATIONS], stream::APPLICATION, &application_id).await;
     let decided = position_of(&app_events, "ApplicationApproved", 0).position;
     let before = platform.application_at(&application_id, decided).await;
     let after = platform.application_at(&application_id, decided + 1).await;

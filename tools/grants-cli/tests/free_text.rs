@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use contracts::awards::v1::{self as aw, AwardsServiceClient};
 use contracts::common::v1::ErasureReason;
+use contracts::names::service::{AWARDS, PROJECTOR, REPORTING};
 use contracts::projector::v1::{self as pj, ProjectorServiceClient};
 use contracts::reporting::v1::{self as rp, ReportingServiceClient};
 use domain_kernel::Role;
@@ -100,19 +101,18 @@ async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again(
     let sources = start_sources!(vhost.uri());
     let capture = Capture::bind(&vhost.uri()).await;
     let (urls, amqp) = (sources.urls(), vhost.uri());
-    let projector =
-        Running::start(listen().await, "projector", tempfile::tempdir().unwrap(), projector::service::run, {
-            move |data_dir| projector::service::Config {
-                data_dir,
-                server: test_support::services::server_config(),
-                jwt: test_support::jwt(),
-                amqp_uri: Some(amqp),
-                source_logs: urls,
-                suppression_k: 5,
-            }
-        });
+    let projector = Running::start(listen().await, PROJECTOR, tempfile::tempdir().unwrap(), projector::service::run, {
+        move |data_dir| projector::service::Config {
+            data_dir,
+            server: test_support::services::server_config(),
+            jwt: test_support::jwt(),
+            amqp_uri: Some(amqp),
+            source_logs: urls,
+            suppression_k: 5,
+        }
+    });
     let mut endpoints: Vec<(String, String)> = sources.urls().into_iter().collect();
-    endpoints.push(("projector".into(), projector.url()));
+    endpoints.push((PROJECTOR.into(), projector.url()));
 
     // An approved application becomes an award over the bus; its agreement is signed; reporting schedules.
     let organisation = uuid::Uuid::new_v4().to_string();
@@ -269,14 +269,14 @@ async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again(
 
     // Erased for good: across a restart, and no key left that opens what the log holds.
     let dir = sources.reporting.stop().await;
-    let keys = dir.path().join("reporting").join("personal-data-keys");
+    let keys = dir.path().join(REPORTING).join("personal-data-keys");
     let key_files: Vec<_> = std::fs::read_dir(&keys)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "key"))
         .collect();
     assert!(key_files.is_empty(), "the report's key is destroyed and no other text was sealed: {key_files:?}");
-    let reporting_sources = std::collections::HashMap::from([("awards".to_owned(), sources.awards.url())]);
+    let reporting_sources = std::collections::HashMap::from([(AWARDS.to_owned(), sources.awards.url())]);
     let restarted = test_support::start_reporting!(listen().await, dir, Some(vhost.uri()), reporting_sources);
     let client = restarted.client(ReportingServiceClient::new).await;
     let after_restart = report(&client, &award_id).await;

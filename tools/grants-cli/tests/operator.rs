@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use contracts::applications::v1::ApplicationWithdrawn;
+use contracts::names::service::{APPLICATIONS, AWARDS, REPORTING};
+use contracts::names::stream;
 use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp};
 use prost::Message;
 use test_support::services::serve_log;
@@ -29,7 +31,7 @@ const APPLICATION: &str = "6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab";
 /// `count` events of one application in a new log at `dir`, each with a `reason` of about `reason_bytes`.
 async fn write_log(dir: &Path, count: usize, reason_bytes: usize) -> EventLog {
     let log = EventLog::open(dir).unwrap();
-    let stream = StreamId::new("application", APPLICATION).unwrap();
+    let application_stream = StreamId::new(stream::APPLICATION, APPLICATION).unwrap();
     let indexes: Vec<usize> = (0..count).collect();
     for chunk in indexes.chunks(100) {
         let events = chunk
@@ -54,7 +56,7 @@ async fn write_log(dir: &Path, count: usize, reason_bytes: usize) -> EventLog {
                 },
             })
             .collect();
-        log.append(stream.clone(), ExpectedVersion::Any, events).await.unwrap();
+        log.append(application_stream.clone(), ExpectedVersion::Any, events).await.unwrap();
     }
     log
 }
@@ -70,7 +72,7 @@ fn tamper(dir: &Path, position: u64) {
 
 /// `log` served read-only on a loopback port, as every service serves its own; returns its URL.
 async fn serve(log: EventLog) -> String {
-    serve_log(log, "applications", CancellationToken::new()).await
+    serve_log(log, APPLICATIONS, CancellationToken::new()).await
 }
 
 /// A URL nobody listens on: a port bound and released.
@@ -102,7 +104,7 @@ async fn only_the_endpoints_given_are_used_and_each_is_named() {
     let applications = serve(write_log(dir.path(), 5, 10).await).await;
 
     // Only the one service given is verified; nothing is tried on the default ports.
-    let verified = run(grants(&[("applications", &applications)], &["verify", "--all"])).await;
+    let verified = run(grants(&[(APPLICATIONS, &applications)], &["verify", "--all"])).await;
     assert_eq!(verified.status.code(), Some(0), "{verified:?}");
     assert_eq!(stdout(&verified).lines().count(), 1, "{}", stdout(&verified));
     assert!(stdout(&verified).starts_with("applications: verified 5 events"), "{}", stdout(&verified));
@@ -110,20 +112,20 @@ async fn only_the_endpoints_given_are_used_and_each_is_named() {
 
     // The same from GRANTS_ENDPOINTS, as `deploy/local/start` prints it.
     let mut from_environment = grants(&[], &["verify", "--all"]);
-    from_environment.env("GRANTS_ENDPOINTS", format!("applications={applications},"));
+    from_environment.env("GRANTS_ENDPOINTS", format!("{APPLICATIONS}={applications},"));
     let from_environment = run(from_environment).await;
     assert_eq!(from_environment.status.code(), Some(0), "{from_environment:?}");
     assert_eq!(stdout(&from_environment), stdout(&verified));
 
     // A command that needs a service not given says which, in one line.
-    let history = run(grants(&[("applications", &applications)], &["history", "--application", APPLICATION])).await;
+    let history = run(grants(&[(APPLICATIONS, &applications)], &["history", "--application", APPLICATION])).await;
     assert_eq!(history.status.code(), Some(2), "{history:?}");
     assert_eq!(stderr(&history).trim_end().lines().count(), 1, "{}", stderr(&history));
     assert!(stderr(&history).contains("no address for `awards`"), "{}", stderr(&history));
     assert!(stdout(&history).is_empty(), "nothing is read before every address is known: {}", stdout(&history));
 
     let twice =
-        run(grants(&[("applications", &applications), ("applications", &applications)], &["verify", "--all"])).await;
+        run(grants(&[(APPLICATIONS, &applications), (APPLICATIONS, &applications)], &["verify", "--all"])).await;
     assert_eq!(twice.status.code(), Some(2), "{twice:?}");
     assert!(stderr(&twice).contains("names `applications` twice"), "{}", stderr(&twice));
 }
@@ -139,8 +141,7 @@ async fn verify_all_reports_every_service_and_tampering_outranks_what_could_not_
 
     // An unreachable service in the middle: reported, and the one after it still verified.
     let partly =
-        run(grants(&[("applications", &intact), ("awards", &down), ("reporting", &intact)], &["verify", "--all"]))
-            .await;
+        run(grants(&[(APPLICATIONS, &intact), (AWARDS, &down), (REPORTING, &intact)], &["verify", "--all"])).await;
     assert_eq!(partly.status.code(), Some(2), "{partly:?}");
     let report: Vec<String> = stdout(&partly).lines().map(str::to_owned).collect();
     assert_eq!(report.len(), 3, "{report:?}");
@@ -151,7 +152,7 @@ async fn verify_all_reports_every_service_and_tampering_outranks_what_could_not_
 
     // Tampered anywhere is exit 1, also when another service could not be checked.
     let both = run(grants(
-        &[("applications", &down), ("awards", &tampered), ("reporting", &intact)],
+        &[(APPLICATIONS, &down), (AWARDS, &tampered), (REPORTING, &intact)],
         &["verify", "--all", "--json"],
     ))
     .await;
@@ -173,15 +174,15 @@ async fn a_closed_standard_output_ends_every_printing_command_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let log = write_log(&dir.path().join("log"), 20, 10).await;
     let seed = [7u8; 32];
-    event_log_grpc::CheckpointSigner::new(log.clone(), "applications", &seed).sign_now().await.unwrap();
+    event_log_grpc::CheckpointSigner::new(log.clone(), APPLICATIONS, &seed).sign_now().await.unwrap();
     let url = serve(log).await;
-    let endpoints = [("applications", url.as_str()), ("awards", url.as_str()), ("reporting", url.as_str())];
+    let endpoints = [(APPLICATIONS, url.as_str()), (AWARDS, url.as_str()), (REPORTING, url.as_str())];
     let key_file = dir.path().join("new.key");
     let commands: [&[&str]; 5] = [
         &["verify", "--all"],
         &["history", "--application", APPLICATION],
-        &["export", "--service", "applications"],
-        &["checkpoint", "--service", "applications"],
+        &["export", "--service", APPLICATIONS],
+        &["checkpoint", "--service", APPLICATIONS],
         &["keygen", "--output", key_file.to_str().unwrap()],
     ];
     for args in commands {
@@ -203,7 +204,7 @@ async fn export_of_a_tampered_log_exits_1_and_names_the_position() {
     drop(write_log(dir.path(), 6, 10).await);
     tamper(dir.path(), 3);
     let url = serve(EventLog::open(dir.path()).unwrap()).await;
-    let output = run(grants(&[("applications", &url)], &["export", "--service", "applications"])).await;
+    let output = run(grants(&[(APPLICATIONS, &url)], &["export", "--service", APPLICATIONS])).await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(stderr(&output).contains("applications: TAMPERED at position 3"), "{}", stderr(&output));
     let positions: Vec<u64> = stdout(&output)
@@ -250,8 +251,8 @@ async fn an_interrupted_export_ends_with_a_whole_line_and_names_where_to_resume(
     let url = serve(write_log(&dir.path().join("log"), 1024, 1200).await).await;
     let full = dir.path().join("full.jsonl");
     let reference = run(grants(
-        &[("applications", &url)],
-        &["export", "--service", "applications", "--output", full.to_str().unwrap()],
+        &[(APPLICATIONS, &url)],
+        &["export", "--service", APPLICATIONS, "--output", full.to_str().unwrap()],
     ))
     .await;
     assert_eq!(reference.status.code(), Some(0), "{reference:?}");
@@ -262,10 +263,8 @@ async fn an_interrupted_export_ends_with_a_whole_line_and_names_where_to_resume(
     let record_bytes = expected[0]["record_hex"].as_str().unwrap().len() / 2;
     let proxy = stalling_proxy(&url, 384 * (record_bytes + 40)).await;
     let part = dir.path().join("part.jsonl");
-    let mut command = grants(
-        &[("applications", &proxy)],
-        &["export", "--service", "applications", "--output", part.to_str().unwrap()],
-    );
+    let mut command =
+        grants(&[(APPLICATIONS, &proxy)], &["export", "--service", APPLICATIONS, "--output", part.to_str().unwrap()]);
     let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::fs::metadata(&part).map_or(0, |m| m.len()) == 0 {
@@ -288,8 +287,8 @@ async fn an_interrupted_export_ends_with_a_whole_line_and_names_where_to_resume(
     );
 
     let resumed = run(grants(
-        &[("applications", &url)],
-        &["export", "--service", "applications", "--from", &from, "--output", part.to_str().unwrap()],
+        &[(APPLICATIONS, &url)],
+        &["export", "--service", APPLICATIONS, "--from", &from, "--output", part.to_str().unwrap()],
     ))
     .await;
     assert_eq!(resumed.status.code(), Some(0), "{resumed:?}");
@@ -303,8 +302,8 @@ async fn resuming_into_a_torn_export_cuts_the_torn_line() {
     let full = dir.path().join("full.jsonl");
     let export = |from: &str, path: &Path| {
         grants(
-            &[("applications", &url)],
-            &["export", "--service", "applications", "--from", from, "--output", path.to_str().unwrap()],
+            &[(APPLICATIONS, &url)],
+            &["export", "--service", APPLICATIONS, "--from", from, "--output", path.to_str().unwrap()],
         )
     };
     assert_eq!(run(export("0", &full)).await.status.code(), Some(0));
@@ -337,8 +336,8 @@ async fn resuming_an_export_of_a_history_since_rewritten_reports_tampering() {
     let rewritten = serve(write_log(&dir.path().join("rewritten"), 10, 10).await).await;
     let export = |url: &str, from: &str, path: &Path| {
         grants(
-            &[("applications", url)],
-            &["export", "--service", "applications", "--from", from, "--output", path.to_str().unwrap()],
+            &[(APPLICATIONS, url)],
+            &["export", "--service", APPLICATIONS, "--from", from, "--output", path.to_str().unwrap()],
         )
     };
     let full = dir.path().join("full.jsonl");

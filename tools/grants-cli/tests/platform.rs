@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use contracts::applications::v1::{self as apps, ApplicationsServiceClient};
+use contracts::names::service::{APPLICATIONS, PROJECTOR};
+use contracts::names::stream;
 use domain_kernel::Role;
 use event_bus::lapin::options::BasicPublishOptions;
 use event_bus::lapin::types::ShortString;
@@ -104,8 +106,8 @@ async fn tokens_issued_by_grants_token_are_accepted_by_the_services() {
 
     // An auditor's token reads the service's log.
     let auditor = issued(&token("auditor", &["--subject", "a-1", "--ttl-seconds", "120"]));
-    let endpoint = format!("applications={}", applications.url());
-    let verified = run(grants(&["--endpoint", &endpoint, "--token", &auditor, "verify", "--service", "applications"]));
+    let endpoint = format!("{APPLICATIONS}={}", applications.url());
+    let verified = run(grants(&["--endpoint", &endpoint, "--token", &auditor, "verify", "--service", APPLICATIONS]));
     let verified = verified.await;
     assert!(verified.status.success(), "{}{}", stdout(&verified), stderr(&verified));
 
@@ -136,7 +138,7 @@ async fn tokens_issued_by_grants_token_are_accepted_by_the_services() {
     applications.stop().await;
 }
 
-const SOURCE: &str = "applications";
+const SOURCE: &str = APPLICATIONS;
 
 fn event(event_type: &str, payload: &[u8]) -> NewEvent {
     NewEvent {
@@ -161,7 +163,7 @@ async fn grants_bus_lists_shows_and_replays_dead_letters_on_the_broker() {
     let log = EventLog::open(dir.path().join("source")).unwrap();
     let own_log = EventLog::open(dir.path().join("consumer")).unwrap();
     let bus = BusConfig::new(uri.clone());
-    let config = ConsumerConfig::new(bus.clone(), "projector", &[SOURCE]);
+    let config = ConsumerConfig::new(bus.clone(), PROJECTOR, &[SOURCE]);
 
     // The consumer refuses poison until the test lifts the ban, as a fixed consumer would after a release.
     let refuse_poison = Arc::new(AtomicBool::new(true));
@@ -202,8 +204,8 @@ async fn grants_bus_lists_shows_and_replays_dead_letters_on_the_broker() {
         );
         publish.await.unwrap().await.unwrap();
     }
-    let poisoned = StreamId::new("application", "poisoned").unwrap();
-    let good = StreamId::new("application", "good").unwrap();
+    let poisoned = StreamId::new(stream::APPLICATION, "poisoned").unwrap();
+    let good = StreamId::new(stream::APPLICATION, "good").unwrap();
     for (stream, event_type) in [(&good, "Good"), (&poisoned, "Poison"), (&good, "Good"), (&poisoned, "Poison")] {
         log.append(stream.clone(), ExpectedVersion::Any, vec![event(event_type, b"1")]).await.unwrap();
     }
@@ -221,7 +223,7 @@ async fn grants_bus_lists_shows_and_replays_dead_letters_on_the_broker() {
 
     // The command line sees the same dead letters, and reports a bad id in one line.
     let bus_command = |args: &[&str]| {
-        let mut command = grants(&["bus", "--amqp-url", &uri, "--consumer", "projector"]);
+        let mut command = grants(&["bus", "--amqp-url", &uri, "--consumer", PROJECTOR]);
         command.args(args);
         command
     };
@@ -243,13 +245,13 @@ async fn grants_bus_lists_shows_and_replays_dead_letters_on_the_broker() {
     }
     assert!(!show.contains("LongString") && !show.contains("µs"), "{show}");
     // The broker is named as the services name it; the variable read before is refused, not ignored.
-    let mut by_variable = grants(&["bus", "--consumer", "projector", "dead-letters", "list"]);
+    let mut by_variable = grants(&["bus", "--consumer", PROJECTOR, "dead-letters", "list"]);
     by_variable.env("GRANTS_AMQP_URL", &uri);
     assert!(stdout(&run(by_variable).await).contains("4 dead letter(s)"));
     let mut by_consumer_variable = grants(&["bus", "--amqp-url", &uri, "dead-letters", "list"]);
-    by_consumer_variable.env("BUS_CONSUMER", "projector");
+    by_consumer_variable.env("BUS_CONSUMER", PROJECTOR);
     assert!(stdout(&run(by_consumer_variable).await).contains("4 dead letter(s)"));
-    let mut retired = grants(&["bus", "--consumer", "projector", "dead-letters", "list"]);
+    let mut retired = grants(&["bus", "--consumer", PROJECTOR, "dead-letters", "list"]);
     retired.env("BUS_AMQP_URI", &uri);
     let retired = run(retired).await;
     let text = stderr(&retired);
