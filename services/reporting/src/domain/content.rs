@@ -183,7 +183,8 @@ pub fn basis_points(part: i64, whole: i64) -> i64 {
     i64::try_from(bp).unwrap_or(if bp < 0 { i64::MIN } else { i64::MAX })
 }
 
-fn too_large() -> Rejection {
+/// Sums that do not fit in minor units.
+pub(crate) fn too_large() -> Rejection {
     Rejection::invalid("financial.lines", "the amounts are too large to add up")
 }
 

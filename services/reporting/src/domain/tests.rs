@@ -626,3 +626,15 @@ fn a_folded_submission_shows_exactly_what_was_recorded() {
     let o = s.obligation("final-1").unwrap();
     assert_eq!(o.versions[0].to_wire(s, &o.terms), *recorded);
 }
+
+#[test]
+fn spending_of_earlier_periods_too_large_to_add_up_is_refused_not_left_out() {
+    let (state, _) = ok(scheduled(), &partner(), date(2026, 6, 5), financial("financial-1", lines(i64::MAX, 0)));
+    let (mut state, _) = ok(state, &officer(), date(2026, 6, 6), accept("financial-1"));
+    // A second accepted period with the same spending: the two cannot be added up.
+    let s = state.0.as_mut().unwrap();
+    let accepted = s.obligation("financial-1").unwrap().versions[0].clone();
+    s.obligations.iter_mut().find(|o| o.terms.report_ref == "progress-1").unwrap().versions.push(accepted);
+    let final_report = submission("final-1", Some(progress_content()), Some(lines(0, 0)), attested());
+    refused(&state, &partner(), final_report, "financial.lines", "too large to add up");
+}

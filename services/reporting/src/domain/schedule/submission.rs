@@ -100,7 +100,7 @@ fn financial_summary(
     f: &Financial,
 ) -> Result<FinancialSummary, Rejection> {
     let spent = content::check_financial(f, &schedule.budget_lines, schedule.award_amount.currency)?;
-    let before = spent_before(schedule, o);
+    let before = spent_before(schedule, o)?;
     content::summarise(
         &schedule.budget_lines,
         &spent,
@@ -124,8 +124,8 @@ fn check_attestations(attestations: Attestations) -> Result<(), Rejection> {
 }
 
 /// Spent per budget line in the accepted financial (or final) reports of periods that ended before this
-/// obligation's period ends.
-fn spent_before(schedule: &ScheduleData, this: &ObligationState) -> BTreeMap<String, Money> {
+/// obligation's period ends. Amounts too large to add up are refused, never left out of the sum.
+fn spent_before(schedule: &ScheduleData, this: &ObligationState) -> Result<BTreeMap<String, Money>, Rejection> {
     let mut spent: BTreeMap<String, Money> = BTreeMap::new();
     for o in &schedule.obligations {
         if o.terms.obligation_id == this.terms.obligation_id || o.terms.period_end >= this.terms.period_end {
@@ -134,8 +134,8 @@ fn spent_before(schedule: &ScheduleData, this: &ObligationState) -> BTreeMap<Str
         let Some(accepted) = o.versions.iter().find(|v| matches!(v.review, Review::Accepted { .. })) else { continue };
         for (line_id, amount) in accepted.content.financial.iter().flat_map(Financial::spent) {
             let entry = spent.entry(line_id.to_owned()).or_insert(Money::zero(amount.currency));
-            *entry = entry.checked_add(amount).unwrap_or(*entry);
+            *entry = entry.checked_add(amount).ok_or_else(content::too_large)?;
         }
     }
-    spent
+    Ok(spent)
 }
