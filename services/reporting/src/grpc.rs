@@ -13,6 +13,7 @@ use service_runtime::{Page, Reply, reply};
 use tonic::{Request, Response};
 
 use crate::domain::catalogue::Catalogue;
+use crate::domain::report::ReportContent;
 use crate::domain::schedule::{self, Command, Context, ObligationState, Review, Schedule, ScheduleData, Submission};
 use crate::domain::{AwardId, OrganisationId, dates};
 use crate::index::Index;
@@ -186,7 +187,7 @@ fn report_view(s: &ScheduleData, o: &ObligationState, version: u64, on: Date) ->
                     }
                 };
                 pb::ReportVersion {
-                    submission: Some(v.submission.clone()),
+                    submission: Some(v.to_wire(s, &o.terms)),
                     review_status: review_status as i32,
                     revision_reasons,
                     reviewed_by,
@@ -206,13 +207,11 @@ fn award_id(value: &str) -> Result<AwardId, ServiceError> {
 impl ReportingService for ReportingApi {
     async fn submit_report(&self, request: Request<pb::SubmitReportRequest>) -> Reply<pb::ReportResponse> {
         service_runtime::command_rpc!(self, request, rpc_path!(SERVICE_NAME, "SubmitReport"), |ctx, req| {
-            let command = Command::Submit(Submission {
-                report_ref: req.report_ref.clone(),
-                progress: req.progress.clone(),
-                financial: req.financial.clone(),
-                attestations: req.attestations,
-            });
-            (award_id(&req.award_id)?, req.expected_version, command)
+            let award_id = award_id(&req.award_id)?;
+            let content =
+                ReportContent::from_wire(req.progress.as_ref(), req.financial.as_ref(), req.attestations.as_ref())?;
+            let command = Command::Submit(Submission { report_ref: req.report_ref.clone(), content });
+            (award_id, req.expected_version, command)
         })
     }
 

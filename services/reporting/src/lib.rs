@@ -7,8 +7,8 @@
 //! are disaggregated only by sex, age band and disability, and every free-text field passes the
 //! [`domain::identity_guard`] before anything is decided or stored.
 //!
-//! - [`domain`]: the pure schedule aggregate (one per award: obligations and reports with versions), the
-//!   indicator catalogue, content checks and the identity guard.
+//! - [`domain`]: the pure schedule aggregate (one per award: obligations and reports with versions), what
+//!   a report says as domain values, the indicator catalogue, content checks and the identity guard.
 //! - [`events`]: how domain events are stored in the event log (protobuf payloads named by type).
 //! - [`inbound`]: the bus consumer's reactions to the awards service's events.
 //! - [`index`]: the in-memory index of reports and of reports awaiting review.

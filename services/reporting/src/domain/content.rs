@@ -10,6 +10,7 @@ use domain_kernel::{Currency, Money};
 
 use super::catalogue::{Catalogue, Dimension};
 use super::identity_guard::{self, GuardContext};
+use super::report::{Cell, Financial, FinancialSummary, LineVariance, Progress};
 use super::{Rejection, check_text};
 
 /// Most characters of a narrative.
@@ -40,33 +41,30 @@ impl BudgetLine {
 }
 
 /// Checks the identity guard on free text (first, so that a refusal says why before anything else).
-pub fn guard_progress(p: &pb::ProgressContent, ctx: GuardContext) -> Result<(), Rejection> {
+pub fn guard_progress(p: &Progress, ctx: GuardContext) -> Result<(), Rejection> {
     identity_guard::check("progress.narrative", &p.narrative, ctx)
 }
 
-pub fn guard_financial(f: &pb::FinancialContent, ctx: GuardContext) -> Result<(), Rejection> {
+pub fn guard_financial(f: &Financial, ctx: GuardContext) -> Result<(), Rejection> {
     for (i, line) in f.lines.iter().enumerate() {
         identity_guard::check(&format!("financial.lines[{i}].explanation"), &line.explanation, ctx)?;
     }
     Ok(())
 }
 
-fn dimension_value(field: &str, dimension: Dimension, cell: &pb::Cell) -> Result<i32, Rejection> {
-    let (value, known) = match dimension {
-        Dimension::Sex => (cell.sex, pb::Sex::try_from(cell.sex).is_ok()),
-        Dimension::AgeBand => (cell.age_band, pb::AgeBand::try_from(cell.age_band).is_ok()),
-        Dimension::Disability => (cell.disability, pb::Disability::try_from(cell.disability).is_ok()),
-    };
-    if !known {
-        return Err(Rejection::invalid(format!("{field}.{}", dimension.name()), "must be a known value"));
+/// The value of one dimension of a cell, as the contract numbers it (0 when unspecified).
+fn dimension_value(dimension: Dimension, cell: &Cell) -> i32 {
+    match dimension {
+        Dimension::Sex => cell.sex.map_or(0, |v| v as i32),
+        Dimension::AgeBand => cell.age_band.map_or(0, |v| v as i32),
+        Dimension::Disability => cell.disability.map_or(0, |v| v as i32),
     }
-    Ok(value)
 }
 
 /// Checks a progress report's narrative and indicator values: known indicators, each at most once; for
 /// each cell exactly the indicator's dimensions set, no two cells alike; counts at most [`MAX_COUNT`];
 /// the total equal to the sum of the cells (or, without dimensions, no cells).
-pub fn check_progress(p: &pb::ProgressContent, catalogue: &Catalogue) -> Result<(), Rejection> {
+pub fn check_progress(p: &Progress, catalogue: &Catalogue) -> Result<(), Rejection> {
     check_text("progress.narrative", &p.narrative, 1, MAX_NARRATIVE)?;
     if p.indicators.len() > MAX_INDICATORS {
         return Err(Rejection::invalid("progress.indicators", format!("must hold at most {MAX_INDICATORS} values")));
@@ -101,7 +99,7 @@ pub fn check_progress(p: &pb::ProgressContent, catalogue: &Catalogue) -> Result<
             let cell_field = format!("{field}.cells[{j}]");
             let mut key = [0i32; 3];
             for (k, dimension) in Dimension::ALL.into_iter().enumerate() {
-                let v = dimension_value(&cell_field, dimension, cell)?;
+                let v = dimension_value(dimension, cell);
                 let applies = indicator.dimensions.contains(&dimension);
                 if applies && v == 0 {
                     return Err(Rejection::invalid(
@@ -139,7 +137,7 @@ pub fn check_progress(p: &pb::ProgressContent, catalogue: &Catalogue) -> Result<
 /// currency and not negative, explanations at most [`MAX_EXPLANATION`] characters. Returns the spent
 /// amount per line.
 pub fn check_financial(
-    f: &pb::FinancialContent,
+    f: &Financial,
     budget: &[BudgetLine],
     currency: Currency,
 ) -> Result<BTreeMap<String, Money>, Rejection> {
@@ -152,7 +150,7 @@ pub fn check_financial(
                 format!("`{}` is not a budget line of the agreement", line.line_id),
             ));
         }
-        let amount = Money::from_wire(&format!("{field}.spent"), line.spent.as_ref())?;
+        let amount = line.spent;
         if amount.currency != currency {
             return Err(Rejection::precondition(
                 format!("{field}.spent.currency"),
@@ -185,7 +183,8 @@ pub fn basis_points(part: i64, whole: i64) -> i64 {
     i64::try_from(bp).unwrap_or(if bp < 0 { i64::MIN } else { i64::MAX })
 }
 
-fn too_large() -> Rejection {
+/// Sums that do not fit in minor units.
+pub(crate) fn too_large() -> Rejection {
     Rejection::invalid("financial.lines", "the amounts are too large to add up")
 }
 
@@ -198,7 +197,7 @@ pub fn summarise(
     spent_before: &BTreeMap<String, Money>,
     released_total: Money,
     is_final: bool,
-) -> Result<pb::FinancialSummary, Rejection> {
+) -> Result<FinancialSummary, Rejection> {
     let zero = Money::zero(released_total.currency);
     let (mut total_budget, mut total_spent, mut total_cumulative) = (zero, zero, zero);
     let mut lines = Vec::with_capacity(budget.len());
@@ -210,30 +209,30 @@ pub fn summarise(
         total_budget = total_budget.checked_add(line.amount).ok_or_else(too_large)?;
         total_spent = total_spent.checked_add(now).ok_or_else(too_large)?;
         total_cumulative = total_cumulative.checked_add(cumulative).ok_or_else(too_large)?;
-        lines.push(pb::LineVariance {
+        lines.push(LineVariance {
             line_id: line.line_id.clone(),
-            budget: Some(line.amount.to_wire()),
-            spent: Some(now.to_wire()),
-            cumulative_spent: Some(cumulative.to_wire()),
-            variance: Some(Money::new(variance, zero.currency).to_wire()),
+            budget: line.amount,
+            spent: now,
+            cumulative_spent: cumulative,
+            variance: Money::new(variance, zero.currency),
             variance_basis_points: basis_points(variance, line.amount.minor_units),
         });
     }
     let total_variance = total_cumulative.minor_units.checked_sub(total_budget.minor_units).ok_or_else(too_large)?;
     let unspent = if is_final {
         let balance = released_total.minor_units.checked_sub(total_cumulative.minor_units).ok_or_else(too_large)?;
-        Some(Money::new(balance, zero.currency).to_wire())
+        Some(Money::new(balance, zero.currency))
     } else {
         None
     };
-    Ok(pb::FinancialSummary {
+    Ok(FinancialSummary {
         lines,
-        total_budget: Some(total_budget.to_wire()),
-        total_spent: Some(total_spent.to_wire()),
-        total_cumulative_spent: Some(total_cumulative.to_wire()),
-        total_variance: Some(Money::new(total_variance, zero.currency).to_wire()),
+        total_budget,
+        total_spent,
+        total_cumulative_spent: total_cumulative,
+        total_variance: Money::new(total_variance, zero.currency),
         total_variance_basis_points: basis_points(total_variance, total_budget.minor_units),
-        released_total: Some(released_total.to_wire()),
+        released_total,
         unspent_balance: unspent,
     })
 }

@@ -2,9 +2,9 @@
 //! reports that fulfil them, with every version and review decision). [`schedule::handle`] decides a
 //! partner's or reviewer's command, [`schedule::apply`] folds an event, and the `on_*` functions of
 //! [`schedule`] decide what the awards service's events (consumed from the bus) mean for the schedule.
-//! [`content`] checks report content against the [`catalogue`] and computes financial variances;
-//! [`identity_guard`] applies the shared identity guard (crate `identity-guard`) to free text. Nothing
-//! here does IO.
+//! [`report`] is what a report says, as domain values; [`content`] checks it against the [`catalogue`]
+//! and computes financial variances; [`identity_guard`] applies the shared identity guard (crate
+//! `identity-guard`) to free text. Nothing here does IO.
 //!
 //! Why one aggregate per award rather than one per obligation: an `AgreementSigned` must schedule every
 //! obligation of the award in one atomic append together with the bus consumer's checkpoint (a reaction
@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod content;
 pub mod dates;
 pub mod identity_guard;
+pub mod report;
 pub mod schedule;
 
 pub(crate) use domain_kernel::field_rules::{check_short_id, check_text};

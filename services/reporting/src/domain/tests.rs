@@ -4,12 +4,14 @@
 use contracts::awards::v1 as awards;
 use contracts::common::v1 as common;
 use contracts::reporting::v1::{self as pb, ReportKind};
+use contracts::values::WireError;
 use domain_kernel::{Date, Timestamp};
 
 use test_support::decider::{fold, given, given_state};
 
 use super::catalogue::Catalogue;
 use super::dates;
+use super::report::ReportContent;
 use super::schedule::{self, Command, Context, ReportingEvent, Schedule, Status, Submission};
 use super::{Actor, AwardId, Rejection, Role, obligation_id, report_id};
 
@@ -105,18 +107,48 @@ fn catalogue() -> Catalogue {
     Catalogue::embedded().unwrap()
 }
 
-fn decide(state: &Schedule, actor: &Actor, now: Date, command: Command) -> Result<Vec<ReportingEvent>, Rejection> {
+/// A command as the service decodes it from a request: a submission's wire content is read first, and a
+/// value that does not read is refused like a broken rule.
+trait Decoded {
+    fn decoded(self) -> Result<Command, Rejection>;
+}
+
+impl Decoded for Command {
+    fn decoded(self) -> Result<Command, Rejection> {
+        Ok(self)
+    }
+}
+
+impl Decoded for Result<Command, WireError> {
+    fn decoded(self) -> Result<Command, Rejection> {
+        Ok(self?)
+    }
+}
+
+/// A submission of the given wire sections, decoded as the service decodes a request.
+fn submission(
+    report_ref: &str,
+    progress: Option<pb::ProgressContent>,
+    financial: Option<pb::FinancialContent>,
+    attestations: Option<pb::Attestations>,
+) -> Result<Command, WireError> {
+    let content = ReportContent::from_wire(progress.as_ref(), financial.as_ref(), attestations.as_ref())?;
+    Ok(Command::Submit(Submission { report_ref: report_ref.into(), content }))
+}
+
+fn decide(state: &Schedule, actor: &Actor, now: Date, command: impl Decoded) -> Result<Vec<ReportingEvent>, Rejection> {
+    let command = command.decoded()?;
     let catalogue = catalogue();
     schedule::handle(state, Context { actor, now: at(now), catalogue: &catalogue }, command)
 }
 
 /// Runs a command that must succeed and folds its events.
-fn ok(state: Schedule, actor: &Actor, now: Date, command: Command) -> (Schedule, Vec<ReportingEvent>) {
+fn ok(state: Schedule, actor: &Actor, now: Date, command: impl Decoded) -> (Schedule, Vec<ReportingEvent>) {
     given_state(state).when(|state| decide(state, actor, now, command)).then_accept()
 }
 
 #[track_caller]
-fn refused(state: &Schedule, actor: &Actor, command: Command, field: &str, rule_part: &str) {
+fn refused(state: &Schedule, actor: &Actor, command: impl Decoded, field: &str, rule_part: &str) {
     match decide(state, actor, date(2026, 6, 5), command) {
         Err(Rejection::Invalid { field: f, rule } | Rejection::Precondition { field: f, rule }) => {
             assert_eq!(f, field, "{rule}");
@@ -157,13 +189,8 @@ fn progress_content() -> pb::ProgressContent {
     }
 }
 
-fn progress(report_ref: &str, content: pb::ProgressContent) -> Command {
-    Command::Submit(Submission {
-        report_ref: report_ref.into(),
-        progress: Some(content),
-        financial: None,
-        attestations: attested(),
-    })
+fn progress(report_ref: &str, content: pb::ProgressContent) -> Result<Command, WireError> {
+    submission(report_ref, Some(content), None, attested())
 }
 
 fn lines(shelter: i64, legal: i64) -> pb::FinancialContent {
@@ -175,13 +202,8 @@ fn lines(shelter: i64, legal: i64) -> pb::FinancialContent {
     }
 }
 
-fn financial(report_ref: &str, content: pb::FinancialContent) -> Command {
-    Command::Submit(Submission {
-        report_ref: report_ref.into(),
-        progress: None,
-        financial: Some(content),
-        attestations: attested(),
-    })
+fn financial(report_ref: &str, content: pb::FinancialContent) -> Result<Command, WireError> {
+    submission(report_ref, None, Some(content), attested())
 }
 
 fn accept(report_ref: &str) -> Command {
@@ -251,20 +273,10 @@ fn every_attestation_is_required() {
             1 => a.safeguarding_and_child_protection = false,
             _ => a.fraud_and_anti_corruption = false,
         }
-        let command = Command::Submit(Submission {
-            report_ref: "progress-1".into(),
-            progress: Some(progress_content()),
-            financial: None,
-            attestations: Some(a),
-        });
+        let command = submission("progress-1", Some(progress_content()), None, Some(a));
         refused(&scheduled(), &partner(), command, field, "must be attested");
     }
-    let none = Command::Submit(Submission {
-        report_ref: "progress-1".into(),
-        progress: Some(progress_content()),
-        financial: None,
-        attestations: None,
-    });
+    let none = submission("progress-1", Some(progress_content()), None, None);
     refused(&scheduled(), &partner(), none, fields[0], "cannot be submitted without it");
 }
 
@@ -280,12 +292,7 @@ fn the_content_must_fit_the_obligations_kind() {
     refused(&scheduled(), &partner(), progress("financial-1", progress_content()), "progress", "must be absent");
     let only_progress = progress("final-1", progress_content());
     refused(&scheduled(), &partner(), only_progress, "financial", "is required for a REPORT_KIND_FINAL");
-    let both = Command::Submit(Submission {
-        report_ref: "progress-1".into(),
-        progress: Some(progress_content()),
-        financial: Some(lines(1, 1)),
-        attestations: attested(),
-    });
+    let both = submission("progress-1", Some(progress_content()), Some(lines(1, 1)), attested());
     refused(&scheduled(), &partner(), both, "financial", "must be absent");
 }
 
@@ -400,6 +407,17 @@ fn expenditure_covers_every_budget_line_in_the_awards_currency() {
     refused(&s, &p, financial("financial-1", twice), "financial.lines[2].line_id", "repeated");
 }
 
+/// Tranche t1, 140 000 USD cents, released.
+fn first_tranche_released() -> awards::TrancheReleased {
+    awards::TrancheReleased {
+        award_id: AWARD.into(),
+        tranche_id: "t1".into(),
+        amount: usd(140_000),
+        released_total: usd(140_000),
+        ..Default::default()
+    }
+}
+
 fn summary(events: &[ReportingEvent]) -> pb::FinancialSummary {
     let [ReportingEvent::Submitted(e)] = events else { panic!("{events:?}") };
     e.financial_summary.clone().unwrap()
@@ -418,22 +436,11 @@ fn variances_are_cumulative_in_minor_units_and_basis_points_and_the_final_report
     let (state, _) = ok(state, &officer(), date(2026, 6, 6), accept("financial-1"));
 
     // 140 000 released; the final report counts the accepted earlier period.
-    let released = awards::TrancheReleased {
-        award_id: AWARD.into(),
-        tranche_id: "t1".into(),
-        amount: usd(140_000),
-        released_total: usd(140_000),
-        ..Default::default()
-    };
+    let released = first_tranche_released();
     let disbursed = schedule::on_tranche_released(&state, &released).unwrap();
     let state = fold(state, &disbursed);
     assert!(schedule::on_tranche_released(&state, &released).unwrap().is_empty(), "a tranche is recorded once");
-    let final_report = Command::Submit(Submission {
-        report_ref: "final-1".into(),
-        progress: Some(progress_content()),
-        financial: Some(lines(120_000, 110_000)),
-        attestations: attested(),
-    });
+    let final_report = submission("final-1", Some(progress_content()), Some(lines(120_000, 110_000)), attested());
     let (_, events) = ok(state, &partner(), date(2027, 1, 20), final_report);
     let last = summary(&events);
     assert_eq!(last.lines[0].cumulative_spent, usd(220_000));
@@ -605,4 +612,29 @@ fn a_submission_whose_spending_does_not_read_is_a_fold_error_naming_the_value() 
     let unstamped = pb::ReportSubmitted { submitted_at: None, ..submitted.clone() };
     let error = schedule::apply(scheduled(), &ReportingEvent::Submitted(unstamped)).unwrap_err();
     assert_eq!(error.field, "submitted_at");
+}
+
+#[test]
+fn a_folded_submission_shows_exactly_what_was_recorded() {
+    let released = first_tranche_released();
+    let state = fold(scheduled(), &schedule::on_tranche_released(&scheduled(), &released).unwrap());
+    let report = submission("final-1", Some(progress_content()), Some(lines(120_000, 110_000)), attested());
+    let (state, events) = ok(state, &partner(), date(2027, 1, 20), report);
+    let [ReportingEvent::Submitted(recorded)] = events.as_slice() else { panic!("{events:?}") };
+    assert!(recorded.financial_summary.as_ref().is_some_and(|s| s.unspent_balance.is_some()));
+    let s = state.0.as_ref().unwrap();
+    let o = s.obligation("final-1").unwrap();
+    assert_eq!(o.versions[0].to_wire(s, &o.terms), *recorded);
+}
+
+#[test]
+fn spending_of_earlier_periods_too_large_to_add_up_is_refused_not_left_out() {
+    let (state, _) = ok(scheduled(), &partner(), date(2026, 6, 5), financial("financial-1", lines(i64::MAX, 0)));
+    let (mut state, _) = ok(state, &officer(), date(2026, 6, 6), accept("financial-1"));
+    // A second accepted period with the same spending: the two cannot be added up.
+    let s = state.0.as_mut().unwrap();
+    let accepted = s.obligation("financial-1").unwrap().versions[0].clone();
+    s.obligations.iter_mut().find(|o| o.terms.report_ref == "progress-1").unwrap().versions.push(accepted);
+    let final_report = submission("final-1", Some(progress_content()), Some(lines(0, 0)), attested());
+    refused(&state, &partner(), final_report, "financial.lines", "too large to add up");
 }

@@ -2,7 +2,7 @@
 //! and reviews, and the decision, all as domain values.
 
 use contracts::applications::v1 as pb;
-use domain_kernel::{Money, Timestamp};
+use domain_kernel::{LifecycleStatus, Money, Timestamp, require_status};
 
 use super::content::Content;
 use crate::domain::{Actor, ApplicationId, OrganisationId, Rejection, Role, RoundId};
@@ -26,7 +26,9 @@ impl Status {
             Status::Rejected => pb::ApplicationStatus::Rejected,
         }
     }
+}
 
+impl LifecycleStatus for Status {
     fn name(self) -> &'static str {
         match self {
             Status::Draft => "DRAFT",
@@ -120,14 +122,7 @@ impl ApplicationData {
     /// Refuses a command unless the application is in one of the `allowed` statuses; `action` says what was
     /// tried.
     pub(super) fn require_status(&self, allowed: &[Status], action: &str) -> Result<(), Rejection> {
-        if allowed.contains(&self.status) {
-            return Ok(());
-        }
-        let names: Vec<_> = allowed.iter().map(|s| s.name()).collect();
-        Err(Rejection::precondition(
-            "status",
-            format!("must be {} to {action}, the application is {}", names.join(" or "), self.status.name()),
-        ))
+        require_status("application", self.status, allowed, action)
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as pb;
-use domain_kernel::{Money, Timestamp};
+use domain_kernel::{LifecycleStatus, Money, Timestamp, require_status};
 
 use super::payment::Payment;
 use crate::domain::terms::{Change, Terms};
@@ -29,8 +29,10 @@ impl Status {
             Status::Closed => pb::AwardStatus::Closed,
         }
     }
+}
 
-    pub fn name(self) -> &'static str {
+impl LifecycleStatus for Status {
+    fn name(self) -> &'static str {
         match self {
             Status::Offered => "OFFERED",
             Status::Active => "ACTIVE",
@@ -129,14 +131,7 @@ impl AwardData {
 
     /// Refuses a command unless the award is in one of the `allowed` statuses; `action` says what was tried.
     pub(super) fn require_status(&self, allowed: &[Status], action: &str) -> Result<(), Rejection> {
-        if allowed.contains(&self.status) {
-            return Ok(());
-        }
-        let names: Vec<_> = allowed.iter().map(|s| s.name()).collect();
-        Err(Rejection::precondition(
-            "status",
-            format!("must be {} to {action}, the award is {}", names.join(" or "), self.status.name()),
-        ))
+        require_status("award", self.status, allowed, action)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use contracts::awards::v1 as pb;
 use contracts::values::WireValue;
-use domain_kernel::Money;
+use domain_kernel::{LifecycleStatus, Money};
 
 use super::decide::Context;
 use super::payment::Payment;

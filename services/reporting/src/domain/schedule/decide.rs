@@ -11,15 +11,14 @@ use super::state::{ObligationState, ReportingEvent, Review, Schedule, ScheduleDa
 use super::submission;
 use crate::domain::catalogue::Catalogue;
 use crate::domain::identity_guard::{self, GuardContext};
+use crate::domain::report::ReportContent;
 use crate::domain::{Actor, Rejection, check_text};
 
 /// What a partner submits for an obligation, as decoded from the wire.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Submission {
     pub report_ref: String,
-    pub progress: Option<pb::ProgressContent>,
-    pub financial: Option<pb::FinancialContent>,
-    pub attestations: Option<pb::Attestations>,
+    pub content: ReportContent,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -52,7 +52,7 @@ pub fn apply(state: Schedule, event: &ReportingEvent) -> Result<Schedule, WireEr
             cancel(&mut s, &e.cancelled_report_refs, on);
         }
         ReportingEvent::Submitted(e) => {
-            let version = version(e)?;
+            let version = Version::from_wire(e)?;
             if let Some(o) = s.obligation_mut(&e.report_ref) {
                 o.versions.push(version);
             }
@@ -70,23 +70,6 @@ pub fn apply(state: Schedule, event: &ReportingEvent) -> Result<Schedule, WireEr
         }
     }
     Ok(Schedule(Some(s)))
-}
-
-fn version(e: &pb::ReportSubmitted) -> Result<Version, WireError> {
-    let spent = e
-        .financial
-        .iter()
-        .flat_map(|f| f.lines.iter().enumerate())
-        .map(|(i, line)| {
-            Ok((line.line_id.clone(), Money::from_wire(&format!("financial.lines[{i}].spent"), line.spent.as_ref())?))
-        })
-        .collect::<Result<_, WireError>>()?;
-    Ok(Version {
-        submission: e.clone(),
-        submitted_at: Timestamp::from_wire("submitted_at", e.submitted_at.as_ref())?,
-        spent,
-        review: Review::Awaiting,
-    })
 }
 
 fn rescheduled(s: &mut ScheduleData, e: &pb::ObligationsRescheduled) -> Result<(), WireError> {

@@ -10,7 +10,12 @@ use uuid::Uuid;
 
 use crate::domain::content::BudgetLine;
 use crate::domain::dates;
+use crate::domain::report::{Financial, FinancialSummary, Progress, ReportContent};
 use crate::domain::{Actor, AwardId, OrganisationId, Role};
+
+fn report_kind(field: &str, value: i32) -> Result<ReportKind, WireError> {
+    ReportKind::try_from(value).map_err(|_| WireError::new(field, "unknown"))
+}
 
 /// One obligation's terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +50,7 @@ impl ObligationTerms {
         Ok(ObligationTerms {
             obligation_id: domain_kernel::parse_uuid(&path("obligation_id"), &o.obligation_id)?,
             report_ref: o.report_ref.clone(),
-            kind: ReportKind::try_from(o.kind).map_err(|_| WireError::new(path("kind"), "unknown"))?,
+            kind: report_kind(&path("kind"), o.kind)?,
             period_start: Date::from_wire(&path("period_start"), o.period_start.as_ref())?,
             period_end: Date::from_wire(&path("period_end"), o.period_end.as_ref())?,
             due_date: Date::from_wire(&path("due_date"), o.due_date.as_ref())?,
@@ -63,15 +68,65 @@ pub enum Review {
     Accepted { by: String, at: Timestamp },
 }
 
+/// One submitted version of a report, as recorded: what the reviewer saw, and the decision about it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Version {
-    /// The submission as recorded, shown as it is (an auditor reads the figures the reviewer saw); what the
-    /// schedule decides on is read from it into the fields below when it is folded.
-    pub submission: pb::ReportSubmitted,
+    /// 1 for the first submission, counting up with each revision.
+    pub number: u32,
+    pub kind: ReportKind,
+    pub period_start: Date,
+    pub period_end: Date,
+    pub content: ReportContent,
+    /// What the service computed from the financial section when it was submitted.
+    pub financial_summary: Option<FinancialSummary>,
+    pub catalogue_version: String,
+    pub submitted_by: String,
     pub submitted_at: Timestamp,
-    /// Spent per budget line, as the financial section of this version reports it (read once, when folded).
-    pub spent: Vec<(String, Money)>,
     pub review: Review,
+}
+
+impl Version {
+    /// The recorded submission of this version of `obligation`'s report, as the event and readers show it.
+    pub fn to_wire(&self, schedule: &ScheduleData, obligation: &ObligationTerms) -> pb::ReportSubmitted {
+        pb::ReportSubmitted {
+            report_id: obligation.report_id.to_string(),
+            award_id: schedule.award_id.to_string(),
+            report_ref: obligation.report_ref.clone(),
+            kind: self.kind as i32,
+            version: self.number,
+            organisation_id: schedule.organisation_id.to_string(),
+            period_start: Some(self.period_start.to_wire()),
+            period_end: Some(self.period_end.to_wire()),
+            progress: self.content.progress.as_ref().map(Progress::to_wire),
+            financial: self.content.financial.as_ref().map(Financial::to_wire),
+            financial_summary: self.financial_summary.as_ref().map(FinancialSummary::to_wire),
+            attestations: Some(self.content.attestations.to_wire()),
+            submitted_by: self.submitted_by.clone(),
+            submitted_at: Some(self.submitted_at.to_wire()),
+            catalogue_version: self.catalogue_version.clone(),
+            sealed_text: None,
+        }
+    }
+
+    /// Reads a recorded submission, waiting for review.
+    pub(super) fn from_wire(e: &pb::ReportSubmitted) -> Result<Version, WireError> {
+        Ok(Version {
+            number: e.version,
+            kind: report_kind("kind", e.kind)?,
+            period_start: Date::from_wire("period_start", e.period_start.as_ref())?,
+            period_end: Date::from_wire("period_end", e.period_end.as_ref())?,
+            content: ReportContent::from_wire(e.progress.as_ref(), e.financial.as_ref(), e.attestations.as_ref())?,
+            financial_summary: e
+                .financial_summary
+                .as_ref()
+                .map(|s| FinancialSummary::from_wire("financial_summary", s))
+                .transpose()?,
+            catalogue_version: e.catalogue_version.clone(),
+            submitted_by: e.submitted_by.clone(),
+            submitted_at: Timestamp::from_wire("submitted_at", e.submitted_at.as_ref())?,
+            review: Review::Awaiting,
+        })
+    }
 }
 
 /// The status of an obligation on a date.

@@ -1,17 +1,17 @@
 //! Deciding a report's submission: the obligation open for it, the content its kind requires (checked by
 //! the identity guard first, then against the catalogue and the budget), every attestation given.
 
-use contracts::values::WireValue;
 use std::collections::BTreeMap;
 
-use contracts::reporting::v1::{self as pb, ReportKind};
+use contracts::reporting::v1::ReportKind;
 use domain_kernel::Money;
 
 use super::decide::{Context, Submission, last_review};
-use super::state::{ObligationState, ReportingEvent, Review, ScheduleData};
+use super::state::{ObligationState, ReportingEvent, Review, ScheduleData, Version};
 use crate::domain::Rejection;
-use crate::domain::content::{self};
+use crate::domain::content;
 use crate::domain::identity_guard::GuardContext;
+use crate::domain::report::{Attestations, Financial, FinancialSummary, ReportContent};
 
 pub(super) fn submit(
     schedule: &ScheduleData,
@@ -20,42 +20,37 @@ pub(super) fn submit(
 ) -> Result<Vec<ReportingEvent>, Rejection> {
     let o = open_for_submission(schedule, &s.report_ref)?;
     let kind = o.terms.kind;
-    check_sections(kind, &s)?;
+    let content = s.content;
+    check_sections(kind, &content)?;
     // The identity guard runs before any other check of the content.
     let guard = GuardContext { reference_year: o.terms.period_start.year };
-    if let Some(p) = &s.progress {
+    if let Some(p) = &content.progress {
         content::guard_progress(p, guard)?;
     }
-    if let Some(f) = &s.financial {
+    if let Some(f) = &content.financial {
         content::guard_financial(f, guard)?;
     }
-    if let Some(p) = &s.progress {
+    if let Some(p) = &content.progress {
         content::check_progress(p, ctx.catalogue)?;
     }
-    let financial_summary = match &s.financial {
+    let financial_summary = match &content.financial {
         None => None,
         Some(f) => Some(financial_summary(schedule, o, f)?),
     };
-    let attestations = s.attestations.unwrap_or_default();
-    check_attestations(&attestations)?;
-    Ok(vec![ReportingEvent::Submitted(pb::ReportSubmitted {
-        report_id: o.terms.report_id.to_string(),
-        award_id: schedule.award_id.to_string(),
-        report_ref: s.report_ref,
-        kind: kind as i32,
-        version: o.versions.len() as u32 + 1,
-        organisation_id: schedule.organisation_id.to_string(),
-        period_start: Some(o.terms.period_start.to_wire()),
-        period_end: Some(o.terms.period_end.to_wire()),
-        progress: s.progress,
-        financial: s.financial,
+    check_attestations(content.attestations)?;
+    let version = Version {
+        number: o.versions.len() as u32 + 1,
+        kind,
+        period_start: o.terms.period_start,
+        period_end: o.terms.period_end,
+        content,
         financial_summary,
-        attestations: Some(attestations),
-        submitted_by: ctx.actor.subject.clone(),
-        submitted_at: Some(ctx.now.to_wire()),
         catalogue_version: ctx.catalogue.version.clone(),
-        sealed_text: None,
-    })])
+        submitted_by: ctx.actor.subject.clone(),
+        submitted_at: ctx.now,
+        review: Review::Awaiting,
+    };
+    Ok(vec![ReportingEvent::Submitted(version.to_wire(schedule, &o.terms))])
 }
 
 /// The obligation of `report_ref`, if a version may be submitted now: not cancelled, not waiting for
@@ -78,7 +73,7 @@ fn open_for_submission<'a>(schedule: &'a ScheduleData, report_ref: &str) -> Resu
 }
 
 /// A progress section belongs to progress and final reports, a financial one to financial and final ones.
-fn check_sections(kind: ReportKind, s: &Submission) -> Result<(), Rejection> {
+fn check_sections(kind: ReportKind, s: &ReportContent) -> Result<(), Rejection> {
     let wants_progress = matches!(kind, ReportKind::Progress | ReportKind::Final);
     let wants_financial = matches!(kind, ReportKind::Financial | ReportKind::Final);
     let kind_name = kind.as_str_name();
@@ -102,10 +97,10 @@ fn check_sections(kind: ReportKind, s: &Submission) -> Result<(), Rejection> {
 fn financial_summary(
     schedule: &ScheduleData,
     o: &ObligationState,
-    f: &pb::FinancialContent,
-) -> Result<pb::FinancialSummary, Rejection> {
+    f: &Financial,
+) -> Result<FinancialSummary, Rejection> {
     let spent = content::check_financial(f, &schedule.budget_lines, schedule.award_amount.currency)?;
-    let before = spent_before(schedule, o);
+    let before = spent_before(schedule, o)?;
     content::summarise(
         &schedule.budget_lines,
         &spent,
@@ -115,7 +110,7 @@ fn financial_summary(
     )
 }
 
-fn check_attestations(attestations: &pb::Attestations) -> Result<(), Rejection> {
+fn check_attestations(attestations: Attestations) -> Result<(), Rejection> {
     for (field, given) in [
         ("attestations.consent_for_data_use", attestations.consent_for_data_use),
         ("attestations.safeguarding_and_child_protection", attestations.safeguarding_and_child_protection),
@@ -129,18 +124,18 @@ fn check_attestations(attestations: &pb::Attestations) -> Result<(), Rejection> 
 }
 
 /// Spent per budget line in the accepted financial (or final) reports of periods that ended before this
-/// obligation's period ends.
-fn spent_before(schedule: &ScheduleData, this: &ObligationState) -> BTreeMap<String, Money> {
+/// obligation's period ends. Amounts too large to add up are refused, never left out of the sum.
+fn spent_before(schedule: &ScheduleData, this: &ObligationState) -> Result<BTreeMap<String, Money>, Rejection> {
     let mut spent: BTreeMap<String, Money> = BTreeMap::new();
     for o in &schedule.obligations {
         if o.terms.obligation_id == this.terms.obligation_id || o.terms.period_end >= this.terms.period_end {
             continue;
         }
         let Some(accepted) = o.versions.iter().find(|v| matches!(v.review, Review::Accepted { .. })) else { continue };
-        for (line_id, amount) in &accepted.spent {
-            let entry = spent.entry(line_id.clone()).or_insert(Money::zero(amount.currency));
-            *entry = entry.checked_add(*amount).unwrap_or(*entry);
+        for (line_id, amount) in accepted.content.financial.iter().flat_map(Financial::spent) {
+            let entry = spent.entry(line_id.to_owned()).or_insert(Money::zero(amount.currency));
+            *entry = entry.checked_add(amount).ok_or_else(content::too_large)?;
         }
     }
-    spent
+    Ok(spent)
 }
