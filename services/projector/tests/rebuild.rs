@@ -13,7 +13,6 @@ use projector::disclosure::Disclosure;
 use projector::models::Models;
 use projector::projection::SOURCES;
 use projector::queries::{self, SummaryFilter};
-use projector::sources::SourceLogs;
 use support::events::*;
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +39,8 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
     append_all(&logs, &[tranche_released(&g, "t1", 140_000, 140_000)]).await;
 
     let shutdown = CancellationToken::new();
-    let sources = SourceLogs::new(support::logs::serve_logs(&logs, &shutdown).await, test_support::jwt());
+    let sources =
+        projector::service::source_logs(support::logs::serve_logs(&logs, &shutdown).await, test_support::jwt());
     let models = Models::open(sled::open(dir.path().join("models")).unwrap()).unwrap();
     let mut handler = models.handler();
     // Sources interleaved differently from a rebuild, and every event delivered twice.
@@ -137,7 +137,7 @@ async fn models_written_by_an_earlier_version_are_known_as_such_until_a_rebuild_
     let models = Models::open(db.clone()).unwrap();
     assert_eq!(models.outdated_format(), Some(1));
     // A rebuild from (here, no) source logs writes the current format with the new generation.
-    let sources = projector::sources::SourceLogs::new(Default::default(), test_support::jwt());
+    let sources = projector::service::source_logs(Default::default(), test_support::jwt());
     models.rebuild(&sources, |_| {}).await.unwrap();
     drop(models);
     let models = Models::open(db).unwrap();

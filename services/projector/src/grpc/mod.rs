@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use contracts::projector::v1::{self as pb, ProjectorService};
 use domain_kernel::Rejection;
-use service_runtime::{ServiceError, actor_of};
+use service_runtime::{LogSources, ServiceError, actor_of};
 use tonic::{Request, Response, Status};
 
 use self::rebuild_job::{RebuildState, status_of};
@@ -19,19 +19,18 @@ use crate::disclosure::{Disclosure, month_end_at_or_before};
 use crate::models::{Models, read_checkpoint};
 use crate::projection::{SOURCES, day_of_micros};
 use crate::queries::{self, SummaryFilter, date_of};
-use crate::sources::SourceLogs;
 use crate::store::{StoreError, View};
 
 #[derive(Clone, Debug)]
 pub struct ProjectorApi {
     models: Models,
-    sources: SourceLogs,
+    sources: LogSources,
     disclosure: Arc<Disclosure>,
     rebuild: Arc<Mutex<RebuildState>>,
 }
 
 impl ProjectorApi {
-    pub fn new(models: Models, sources: SourceLogs, disclosure: Disclosure) -> ProjectorApi {
+    pub fn new(models: Models, sources: LogSources, disclosure: Disclosure) -> ProjectorApi {
         ProjectorApi { models, sources, disclosure: Arc::new(disclosure), rebuild: Arc::default() }
     }
 
@@ -259,7 +258,7 @@ impl ProjectorService for ProjectorApi {
                 continue;
             }
             let applied = read_checkpoint(&generation.tree, source).map_err(store_error)?.next_position;
-            let head = match self.sources.client(source).await {
+            let head = match self.sources.connect(source).await {
                 Ok(mut client) => client.head().await.map(|h| h.next_position).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
