@@ -6,6 +6,7 @@ mod support;
 
 use std::collections::{BTreeSet, HashMap};
 
+use contracts::names::service;
 use event_bus::{Checkpoint, Handler};
 use event_log::EventLog;
 use projector::as_of::{Point, replay};
@@ -35,7 +36,7 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let before_release = event_log::Timestamp::now();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let awards_before_release = logs["awards"].next_position();
+    let awards_before_release = logs[service::AWARDS].next_position();
     append_all(&logs, &[tranche_released(&g, "t1", 140_000, 140_000)]).await;
 
     let shutdown = CancellationToken::new();
@@ -79,9 +80,9 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
         Point::RecordedAt(before_release),
         Point::Positions(
             [
-                ("applications".to_owned(), u64::MAX),
-                ("awards".to_owned(), awards_before_release),
-                ("reporting".to_owned(), u64::MAX),
+                (service::APPLICATIONS.to_owned(), u64::MAX),
+                (service::AWARDS.to_owned(), awards_before_release),
+                (service::REPORTING.to_owned(), u64::MAX),
             ]
             .into_iter()
             .collect(),
