@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{ReportingStandIn, start_applications, start_awards};
 use contracts::awards::v1::{self as pb, AwardsServiceClient};
+use contracts::names::{service, stream};
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
 use domain_kernel::Role;
 use event_bus::lapin::Confirmation;
@@ -163,14 +164,14 @@ async fn every_consumed_event_delivered_twice_changes_nothing() {
     // Every event the awards service consumed so far, delivered again (twice more for good measure).
     let applications_dir = p.applications.stop().await;
     let applications_log =
-        EventLog::open(applications::service::log_dir(&applications_dir.path().join("applications"))).unwrap();
+        EventLog::open(applications::service::log_dir(&applications_dir.path().join(service::APPLICATIONS))).unwrap();
     let from_applications = all_events(&applications_log);
     drop(applications_log);
     assert!(from_applications.iter().any(|e| e.event_type == "ApplicationApproved"));
     let from_reporting = all_events(&p.reporting.log);
     for _ in 0..2 {
-        publish_again(&p.vhost.uri(), "applications", &from_applications).await;
-        publish_again(&p.vhost.uri(), "reporting", &from_reporting).await;
+        publish_again(&p.vhost.uri(), service::APPLICATIONS, &from_applications).await;
+        publish_again(&p.vhost.uri(), service::REPORTING, &from_reporting).await;
     }
     // A fresh event behind the duplicates: once it is applied, so were (or were not) they.
     p.reporting.accept(&acceptance(&award_id, "final-1", ReportKind::Final, "reviewer-9")).await;
@@ -185,7 +186,7 @@ async fn every_consumed_event_delivered_twice_changes_nothing() {
 
     p.reporting.stop().await;
     let dir = p.awards.stop().await;
-    let log = EventLog::open(awards::service::log_dir(&dir.path().join("awards"))).unwrap();
+    let log = EventLog::open(awards::service::log_dir(&dir.path().join(service::AWARDS))).unwrap();
     let types: Vec<String> = all_events(&log).into_iter().map(|e| e.event_type).collect();
     assert_eq!(types, ["AwardOffered", "AgreementSet", "AgreementSigned", "ReportConditionMet", "ReportConditionMet"]);
     drop(p.vhost);
@@ -196,18 +197,18 @@ async fn a_gap_in_a_source_is_filled_from_its_log_service() {
     let vhost = Vhost::create();
     // The stand-in for the reporting service serves its log like every service does.
     let reporting_dir = tempfile::tempdir().unwrap();
-    let reporting_log = EventLog::open(reporting_dir.path().join("reporting")).unwrap();
+    let reporting_log = EventLog::open(reporting_dir.path().join(service::REPORTING)).unwrap();
     let log_server = serve_log(reporting_log.clone()).await;
-    let sources = HashMap::from([("reporting".to_owned(), format!("http://{}", log_server.0))]);
+    let sources = HashMap::from([(service::REPORTING.to_owned(), format!("http://{}", log_server.0))]);
 
     // An award offered and signed without a broker, then the service joins the bus.
     let awards_dir = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let applications_log = EventLog::open(scratch.path().join("applications")).unwrap();
+    let applications_log = EventLog::open(scratch.path().join(service::APPLICATIONS)).unwrap();
     let application_id = uuid::Uuid::new_v4().to_string();
     let approved =
         fixtures::approved(&application_id, &uuid::Uuid::new_v4().to_string(), &uuid::Uuid::new_v4().to_string());
-    let stream = event_log::StreamId::new("application", application_id.clone()).unwrap();
+    let stream = event_log::StreamId::new(stream::APPLICATION, application_id.clone()).unwrap();
     let recorded =
         common::append(&applications_log, stream, "ApplicationApproved", prost::Message::encode_to_vec(&approved))
             .await;
@@ -233,7 +234,7 @@ async fn a_gap_in_a_source_is_filled_from_its_log_service() {
     // The consumer's queue exists once the service has started consuming; publish until it is routed.
     eventually("the consumer's queue", || async {
         let published =
-            tokio::time::timeout(Duration::from_secs(5), try_publish(&vhost.uri(), "reporting", &late)).await;
+            tokio::time::timeout(Duration::from_secs(5), try_publish(&vhost.uri(), service::REPORTING, &late)).await;
         published.unwrap_or(false).then_some(())
     })
     .await;
@@ -269,7 +270,7 @@ async fn serve_log(log: EventLog) -> (std::net::SocketAddr, event_bus::Cancellat
             service_names: &[],
             file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
             log,
-            log_owner: "reporting",
+            log_owner: service::REPORTING,
             bus: None,
             checkpoints: None,
         };

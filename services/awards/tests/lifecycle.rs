@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use common::{append, react_offline, start_awards};
 use contracts::awards::v1::{self as pb, AwardsServiceClient};
+use contracts::names::{service, stream};
 use domain_kernel::Role;
 use event_log::{EventLog, StreamId};
 use prost::Message;
@@ -43,18 +44,18 @@ async fn start_with_one_offer_and(
 ) -> (test_support::Running, Client, String) {
     let dir = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let applications = EventLog::open(scratch.path().join("applications")).unwrap();
+    let applications = EventLog::open(scratch.path().join(service::APPLICATIONS)).unwrap();
     let app = uuid::Uuid::new_v4().to_string();
     let approval = approved(&app, &uuid::Uuid::new_v4().to_string(), &uuid::Uuid::new_v4().to_string());
-    let stream = StreamId::new("application", app.clone()).unwrap();
+    let stream = StreamId::new(stream::APPLICATION, app.clone()).unwrap();
     let event = append(&applications, stream, "ApplicationApproved", approval.encode_to_vec()).await;
     assert!(react_offline(dir.path(), &event).await);
     drop(applications);
     let award_id =
         awards::domain::AwardId::for_application(awards::domain::ApplicationId::parse("", &app).unwrap()).to_string();
-    let log = EventLog::open(awards::service::log_dir(&dir.path().join("awards"))).unwrap();
+    let log = EventLog::open(awards::service::log_dir(&dir.path().join(service::AWARDS))).unwrap();
     for (event_type, payload) in recorded(&log, &award_id) {
-        append(&log, StreamId::new("award", award_id.clone()).unwrap(), event_type, payload).await;
+        append(&log, StreamId::new(stream::AWARD, award_id.clone()).unwrap(), event_type, payload).await;
     }
     drop(log);
     let server = start_awards(dir, None, HashMap::new()).await;
@@ -72,12 +73,12 @@ async fn an_offer_is_agreed_signed_paid_and_varied_over_grpc() {
     // different event ids, which must not open a second award.
     let dir = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let applications = EventLog::open(scratch.path().join("applications")).unwrap();
+    let applications = EventLog::open(scratch.path().join(service::APPLICATIONS)).unwrap();
     let (org_a, org_b, round) =
         (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
     let (app_a, app_b) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
     for (app, org) in [(&app_a, &org_a), (&app_b, &org_b), (&app_a, &org_a)] {
-        let stream = StreamId::new("application", app.clone()).unwrap();
+        let stream = StreamId::new(stream::APPLICATION, app.clone()).unwrap();
         let event =
             append(&applications, stream, "ApplicationApproved", approved(app, org, &round).encode_to_vec()).await;
         let appended = react_offline(dir.path(), &event).await;
@@ -327,11 +328,11 @@ async fn the_consumer_refuses_acceptances_that_match_no_requirement_and_ignores_
     let source = EventLog::open(scratch.path().join("source")).unwrap();
     let app = uuid::Uuid::new_v4().to_string();
     let approval = approved(&app, &uuid::Uuid::new_v4().to_string(), &uuid::Uuid::new_v4().to_string());
-    let stream = StreamId::new("application", app.clone()).unwrap();
+    let stream = StreamId::new(stream::APPLICATION, app.clone()).unwrap();
     let event = append(&source, stream.clone(), "ApplicationApproved", approval.encode_to_vec()).await;
     assert!(react_offline(dir.path(), &event).await);
 
-    let log = EventLog::open(awards::service::log_dir(&dir.path().join("awards"))).unwrap();
+    let log = EventLog::open(awards::service::log_dir(&dir.path().join(service::AWARDS))).unwrap();
     let store = service_runtime::EventStore::new(log.clone());
     let award_id =
         awards::domain::AwardId::for_application(awards::domain::ApplicationId::parse("", &app).unwrap()).to_string();
@@ -351,7 +352,8 @@ async fn the_consumer_refuses_acceptances_that_match_no_requirement_and_ignores_
     assert!(refused.0.contains("not signed"), "{refused}");
     let other = append(&source, stream, "ApplicationEdited", Vec::new()).await;
     assert!(awards::inbound::react(&store, &other).unwrap().is_none());
-    let garbage = append(&source, StreamId::new("application", "x").unwrap(), "ApplicationApproved", vec![0xff]).await;
+    let garbage =
+        append(&source, StreamId::new(stream::APPLICATION, "x").unwrap(), "ApplicationApproved", vec![0xff]).await;
     assert!(awards::inbound::react(&store, &garbage).is_err());
     assert_eq!(log.next_position(), 1, "nothing but the offer was written");
 }
@@ -488,15 +490,16 @@ async fn free_text_is_sealed_and_text_recorded_in_clear_before_sealing_reads_as_
 
     // The legacy reason is redacted for every reader too: the history as of before the resumption.
     let dir = server.stop().await;
-    let log = EventLog::open(awards::service::log_dir(&dir.path().join("awards"))).unwrap();
+    let log = EventLog::open(awards::service::log_dir(&dir.path().join(service::AWARDS))).unwrap();
     let store = service_runtime::EventStore::with_sealer(
         log.clone(),
         service_runtime::TextSealer::new(
-            personal_data::KeyVault::open(service_runtime::sealing::key_dir(&dir.path().join("awards"))).unwrap(),
+            personal_data::KeyVault::open(service_runtime::sealing::key_dir(&dir.path().join(service::AWARDS)))
+                .unwrap(),
             "grants.awards.v1",
         ),
     );
-    let events = store.read_opened(&StreamId::new("award", award_id.clone()).unwrap()).unwrap();
+    let events = store.read_opened(&StreamId::new(stream::AWARD, award_id.clone()).unwrap()).unwrap();
     let suspended = pb::AwardSuspended::decode(events[1].payload.as_slice()).unwrap();
     assert_eq!(suspended.reason, contracts::free_text::ERASED_TEXT);
     let raw: Vec<_> = log.read_all(0).map(|e| e.unwrap()).collect();

@@ -19,7 +19,6 @@ use events::Ev;
 use futures::StreamExt;
 use projector::models::Models;
 use projector::projection::SOURCES;
-use projector::sources::SourceLogs;
 use tokio_util::sync::CancellationToken;
 
 /// The events of one whole grant: 6 applications, 5 awards and 7 reporting events.
@@ -107,13 +106,13 @@ async fn main() {
 
     let shutdown = CancellationToken::new();
     let addresses = logs::serve_logs(&logs, &shutdown).await;
-    let sources = SourceLogs::new(addresses, test_support::jwt());
+    let sources = projector::service::source_logs(addresses, test_support::jwt());
 
     // Raw ceiling: read and decode every event of every log through the same service and client.
     let started = Instant::now();
     let mut read = 0u64;
     for source in SOURCES {
-        let mut client = sources.client(source).await.unwrap();
+        let mut client = sources.connect(source).await.unwrap();
         let mut stream = std::pin::pin!(client.read_all(0).await.unwrap());
         while let Some(event) = stream.next().await {
             event.unwrap();

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use event_log::Timestamp;
 use futures::StreamExt;
+use service_runtime::LogSources;
 
 use crate::models::RebuildError;
 use crate::projection::{ProjectError, SOURCES, project};
-use crate::sources::SourceLogs;
 use crate::store::MemStore;
 
 /// A past point.
@@ -30,12 +30,12 @@ pub struct Replayed {
 }
 
 /// Replays every configured source up to `point` into memory.
-pub async fn replay(sources: &SourceLogs, point: &Point) -> Result<MemStore, RebuildError> {
+pub async fn replay(sources: &LogSources, point: &Point) -> Result<MemStore, RebuildError> {
     Ok(replay_to(sources, point).await?.store)
 }
 
 /// Replays every configured source up to `point` into memory, noting the latest time included.
-pub async fn replay_to(sources: &SourceLogs, point: &Point) -> Result<Replayed, RebuildError> {
+pub async fn replay_to(sources: &LogSources, point: &Point) -> Result<Replayed, RebuildError> {
     let mut store = MemStore::default();
     let mut latest_recorded_at: Option<Timestamp> = None;
     for source in SOURCES {
@@ -52,11 +52,10 @@ pub async fn replay_to(sources: &SourceLogs, point: &Point) -> Result<Replayed, 
         if until == Some(0) {
             continue;
         }
-        let mut client = sources.client(source).await?;
-        let failed = |e: event_log_grpc::ClientError| RebuildError::Source(source.to_owned(), e.to_string());
-        let mut stream = Box::pin(client.read_all(0).await.map_err(failed)?);
+        let mut client = sources.connect(source).await?;
+        let mut stream = Box::pin(client.read_all(0).await.map_err(RebuildError::reading(source))?);
         while let Some(event) = stream.next().await {
-            let event = event.map_err(failed)?;
+            let event = event.map_err(RebuildError::reading(source))?;
             let included = match point {
                 Point::RecordedAt(at) => event.recorded_at <= *at,
                 Point::Positions(_) => until.is_some_and(|until| event.position < until),

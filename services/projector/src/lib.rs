@@ -14,7 +14,6 @@
 //! - [`queries`]: read-model answers in the wire shapes, from any view.
 //! - [`models`]: generations on sled, the live bus handler, rebuilds, digests.
 //! - [`as_of`]: in-memory replays up to a time or position.
-//! - [`sources`]: the source logs over their read-only gRPC service.
 //! - [`grpc`], [`access`], [`service`]: the query API, who may call it, and the running process.
 
 pub mod access;
@@ -26,6 +25,5 @@ pub mod perturbation;
 pub mod projection;
 pub mod queries;
 pub mod service;
-pub mod sources;
 pub mod store;
 pub mod suppression;

@@ -12,14 +12,15 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use event_bus::{Checkpoint, Handler, HandlerError};
+use event_bus::{Checkpoint, Handler, HandlerError, SourceError};
 use event_log::RecordedEvent;
+use event_log_grpc::ClientError;
 use futures::StreamExt;
+use service_runtime::LogSources;
 use sha2::{Digest as _, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::projection::{ProjectError, SOURCES, checkpoint_key, project};
-use crate::sources::SourceLogs;
 use crate::store::{OverlayStore, Store, StoreError, TxStore};
 
 const META_TREE: &str = "projector.meta";
@@ -135,7 +136,7 @@ impl Models {
     /// counts so far every few thousand events.
     pub async fn rebuild(
         &self,
-        sources: &SourceLogs,
+        sources: &LogSources,
         mut progress: impl FnMut(&RebuildProgress),
     ) -> Result<RebuildProgress, RebuildError> {
         let started = Instant::now();
@@ -143,72 +144,27 @@ impl Models {
         let name = generation_tree_name(number);
         self.db.drop_tree(name.as_bytes())?;
         let tree = self.db.open_tree(&name)?;
-        let mut report = RebuildProgress { generation: number, ..RebuildProgress::default() };
-        for source in SOURCES {
-            if !sources.has(source) {
-                continue;
-            }
-            let mut client = sources.client(source).await?;
-            let head = client.head().await.map_err(|e| RebuildError::Source(source.into(), e.to_string()))?;
-            report.sources.push((source.to_owned(), 0, head.next_position));
-        }
+        let mut report =
+            RebuildProgress { generation: number, sources: heads(sources).await?, ..RebuildProgress::default() };
         progress(&report);
         let mut overlay = OverlayStore::new(tree.clone(), 100_000);
         for index in 0..report.sources.len() {
-            let source = report.sources[index].0.clone();
-            let mut client = sources.client(&source).await?;
-            let failed = |e: event_log_grpc::ClientError| RebuildError::Source(source.clone(), e.to_string());
-            let mut stream = Box::pin(client.read_all(0).await.map_err(failed)?);
-            let mut checkpoint = Checkpoint::start(&source);
-            while let Some(event) = stream.next().await {
-                let event = event.map_err(failed)?;
-                apply_to(&mut overlay, &mut checkpoint, &source, &event)?;
-                report.sources[index].1 = checkpoint.next_position;
-                report.events_applied += 1;
-                if report.events_applied.is_multiple_of(10_000) {
-                    report.elapsed = started.elapsed();
-                    progress(&report);
-                }
-            }
-            overlay.put(&checkpoint_key(&source), checkpoint.encode())?;
-            report.sources[index].2 = report.sources[index].2.max(checkpoint.next_position);
+            replay_source(sources, &mut overlay, &mut report, index, &mut |report: &mut RebuildProgress| {
+                report.elapsed = started.elapsed();
+                progress(report);
+            })
+            .await?;
         }
         overlay.flush()?;
 
         // The switch: no live event is applied between the catch-up and the pointer change.
         let mut writer = self.writer.lock().await;
         for index in 0..report.sources.len() {
-            let source = report.sources[index].0.clone();
-            let mut client = sources.client(&source).await?;
-            let failed = |e: event_log_grpc::ClientError| RebuildError::Source(source.clone(), e.to_string());
-            let mut checkpoint = read_checkpoint(&tree, &source)?;
-            let head = client.head().await.map_err(failed)?.next_position;
-            let events = client.read_range(checkpoint.next_position, head).await.map_err(failed)?;
-            for event in &events {
-                apply_to(&mut overlay, &mut checkpoint, &source, event)?;
-                report.events_applied += 1;
-            }
-            overlay.put(&checkpoint_key(&source), checkpoint.encode())?;
-            // The live generation can only be behind the log, so the new one now covers all it applied.
-            let live = read_checkpoint(&writer.tree, &source)?;
-            if live.next_position > checkpoint.next_position {
-                return Err(RebuildError::Behind {
-                    name: source,
-                    live: live.next_position,
-                    rebuilt: checkpoint.next_position,
-                });
-            }
-            report.sources[index].1 = checkpoint.next_position;
-            report.sources[index].2 = head;
+            catch_up_source(sources, &mut overlay, &tree, &writer.tree, &mut report, index).await?;
         }
         overlay.flush()?;
         tree.flush_async().await?;
-        self.meta.insert(ACTIVE_KEY, &number.to_be_bytes())?;
-        self.meta.insert(FORMAT_KEY, &MODEL_FORMAT.to_be_bytes())?;
-        self.meta.flush_async().await?;
-        let generation = Generation { number, tree };
-        let old = std::mem::replace(&mut *writer, generation.clone());
-        *self.reader.write().unwrap_or_else(std::sync::PoisonError::into_inner) = generation;
+        let old = self.switch_to(&mut writer, Generation { number, tree }).await?;
         drop(writer);
         self.db.drop_tree(generation_tree_name(old.number).as_bytes())?;
         report.elapsed = started.elapsed();
@@ -216,6 +172,88 @@ impl Models {
         progress(&report);
         Ok(report)
     }
+
+    /// Makes `generation` the active one, durably, for queries and for the live handler (whose lock the
+    /// caller holds as `writer`); returns the generation it replaces.
+    async fn switch_to(&self, writer: &mut Generation, generation: Generation) -> Result<Generation, RebuildError> {
+        self.meta.insert(ACTIVE_KEY, &generation.number.to_be_bytes())?;
+        self.meta.insert(FORMAT_KEY, &MODEL_FORMAT.to_be_bytes())?;
+        self.meta.flush_async().await?;
+        *self.reader.write().unwrap_or_else(std::sync::PoisonError::into_inner) = generation.clone();
+        Ok(std::mem::replace(writer, generation))
+    }
+}
+
+/// The sources a rebuild reads, each with nothing applied yet and its head now.
+async fn heads(sources: &LogSources) -> Result<Vec<(String, u64, u64)>, RebuildError> {
+    let mut heads = Vec::new();
+    for source in SOURCES.iter().copied().filter(|source| sources.has(source)) {
+        let head = sources.connect(source).await?.head().await.map_err(RebuildError::reading(source))?;
+        heads.push((source.to_owned(), 0, head.next_position));
+    }
+    Ok(heads)
+}
+
+/// Replays the whole log of the `index`th source of `report` into `overlay` and stores its checkpoint
+/// there, telling `progress` every ten thousand events.
+async fn replay_source(
+    sources: &LogSources,
+    overlay: &mut OverlayStore,
+    report: &mut RebuildProgress,
+    index: usize,
+    progress: &mut impl FnMut(&mut RebuildProgress),
+) -> Result<(), RebuildError> {
+    let source = report.sources[index].0.clone();
+    let mut client = sources.connect(&source).await?;
+    let mut stream = Box::pin(client.read_all(0).await.map_err(RebuildError::reading(&source))?);
+    let mut checkpoint = Checkpoint::start(&source);
+    while let Some(event) = stream.next().await {
+        let event = event.map_err(RebuildError::reading(&source))?;
+        apply_to(overlay, &mut checkpoint, &source, &event)?;
+        report.sources[index].1 = checkpoint.next_position;
+        report.events_applied += 1;
+        if report.events_applied.is_multiple_of(10_000) {
+            progress(report);
+        }
+    }
+    overlay.put(&checkpoint_key(&source), checkpoint.encode())?;
+    report.sources[index].2 = report.sources[index].2.max(checkpoint.next_position);
+    Ok(())
+}
+
+/// Applies to the new generation (`rebuilt`, written through its overlay) what the `index`th source of
+/// `report` recorded since the replay, up to its head now, while the live generation (`live`) is held
+/// still; refuses when the live models are ahead of the log.
+async fn catch_up_source(
+    sources: &LogSources,
+    overlay: &mut OverlayStore,
+    rebuilt: &sled::Tree,
+    live: &sled::Tree,
+    report: &mut RebuildProgress,
+    index: usize,
+) -> Result<(), RebuildError> {
+    let source = report.sources[index].0.clone();
+    let mut client = sources.connect(&source).await?;
+    let mut checkpoint = read_checkpoint(rebuilt, &source)?;
+    let head = client.head().await.map_err(RebuildError::reading(&source))?.next_position;
+    let events = client.read_range(checkpoint.next_position, head).await.map_err(RebuildError::reading(&source))?;
+    for event in &events {
+        apply_to(overlay, &mut checkpoint, &source, event)?;
+        report.events_applied += 1;
+    }
+    overlay.put(&checkpoint_key(&source), checkpoint.encode())?;
+    // The live generation can only be behind the log, so the new one now covers all it applied.
+    let applied_live = read_checkpoint(live, &source)?;
+    if applied_live.next_position > checkpoint.next_position {
+        return Err(RebuildError::Behind {
+            name: source,
+            live: applied_live.next_position,
+            rebuilt: checkpoint.next_position,
+        });
+    }
+    report.sources[index].1 = checkpoint.next_position;
+    report.sources[index].2 = head;
+    Ok(())
 }
 
 /// Applies one event of a replay to `store`, moving `checkpoint`; an event the projection refuses is
@@ -227,10 +265,8 @@ fn apply_to(
     event: &RecordedEvent,
 ) -> Result<(), RebuildError> {
     if event.position != checkpoint.next_position {
-        return Err(RebuildError::Source(
-            source.to_owned(),
-            format!("position {} arrived where {} was due", event.position, checkpoint.next_position),
-        ));
+        let out_of_order = ClientError::OutOfOrder { expected: checkpoint.next_position, actual: event.position };
+        return Err(RebuildError::reading(source)(out_of_order));
     }
     match project(store, source, event) {
         Ok(()) => {}
@@ -286,14 +322,29 @@ impl RebuildProgress {
     }
 }
 
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a rebuild or an as-of replay failed.
+#[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("source `{0}` cannot be read: {1}")]
-    Source(String, String),
+    /// No client of a source's log could be made.
+    #[error(transparent)]
+    Connect(#[from] SourceError),
+    #[error("source `{source_name}` cannot be read: {cause}")]
+    Read {
+        source_name: String,
+        #[source]
+        cause: ClientError,
+    },
     #[error("source `{name}`: the live models applied up to {live} but the log gave only {rebuilt}")]
     Behind { name: String, live: u64, rebuilt: u64 },
+}
+
+impl RebuildError {
+    /// A failed read of `source`'s log, for `map_err`.
+    pub fn reading(source: &str) -> impl Fn(ClientError) -> RebuildError + '_ {
+        move |cause| RebuildError::Read { source_name: source.to_owned(), cause }
+    }
 }
 
 impl From<sled::Error> for RebuildError {

@@ -8,12 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use contracts::names::service;
 use contracts::projector::v1::{ProjectorServiceServer, SERVICE_NAME};
+use domain_kernel::Role;
 use service_runtime::config::Consumes;
 use service_runtime::launch::{Foundation, Process, Settings, StartError};
-use service_runtime::{JwtConfig, ServerConfig, ServiceBus};
+use service_runtime::{JwtConfig, LogSources, ServerConfig, ServiceBus};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -22,7 +24,6 @@ use crate::grpc::ProjectorApi;
 use crate::models::Models;
 use crate::perturbation::{DEVELOPMENT_SECRET, PerturbationError};
 use crate::projection::SOURCES;
-use crate::sources::SourceLogs;
 
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
@@ -57,6 +58,17 @@ pub const PROCESS: Process = Process {
     package: "grants.projector.v1",
     consumes: Consumes::Given(&SOURCES),
 };
+
+/// The subject the projector reads source logs as.
+pub const READER_SUBJECT: &str = "service:projector";
+
+/// The source services' logs at `endpoints` (by source name, `http://host:port`) as the projector reads
+/// them: for rebuilds, as-of answers, lag and its consumer's gaps.
+pub fn source_logs(endpoints: BTreeMap<String, String>, jwt: JwtConfig) -> LogSources {
+    // Reading whole logs is for auditors, administrators and program officers; the projector operates the
+    // platform, and a rebuild's reads may outlast an auditor's short token.
+    LogSources::new(endpoints, jwt, READER_SUBJECT).reading_as(Role::Administrator, Duration::from_secs(3600))
+}
 
 /// The projector's own flags.
 #[derive(Debug, clap::Args)]
@@ -176,14 +188,14 @@ pub async fn run_with(
     }
     let server_config = ServerConfig { checkpoint: None, ..config.server.clone() };
     let foundation = Foundation::open(PROCESS, &config.data_dir, &config.jwt, &server_config).await?;
-    let sources = SourceLogs::new(config.source_logs.clone(), config.jwt.clone());
+    let sources = source_logs(config.source_logs.clone(), config.jwt.clone());
     tracing::info!(data_dir = %config.data_dir.display(), generation = models.active().number, "read models opened");
 
     let consumed: Vec<&str> = SOURCES.iter().copied().filter(|s| sources.has(s)).collect();
     let consumed = if consumed.is_empty() { SOURCES.to_vec() } else { consumed };
     // The consumer writes read models, not the projector's own log: it has no relay.
     let bus = ServiceBus::without_relay(config.amqp_uri.as_deref(), PROCESS.name)
-        .consume_into(&consumed, models.handler(), sources.log_sources())
+        .consume_into(&consumed, models.handler(), sources.clone())
         .map_err(StartError::Bus)?;
 
     let api = ProjectorApi::new(models.clone(), sources, disclosure);

@@ -9,6 +9,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use contracts::names::service;
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use domain_kernel::Role;
 use event_bus::{BusConfig, Relay, RelayConfig};
@@ -65,7 +66,7 @@ impl<T> Pipe for T {}
 
 async fn applied(client: &mut ProjectorServiceClient<Channel>, admin: &str) -> Option<(u64, u64)> {
     let lag = client.get_lag(authed(pb::GetLagRequest {}, admin)).await.ok()?.into_inner();
-    let source = lag.sources.iter().find(|s| s.source == "applications")?;
+    let source = lag.sources.iter().find(|s| s.source == service::APPLICATIONS)?;
     Some((source.applied_next_position, source.head_next_position))
 }
 
@@ -73,16 +74,16 @@ async fn applied(client: &mut ProjectorServiceClient<Channel>, admin: &str) -> O
 async fn a_projector_killed_mid_burst_ends_identical_to_a_full_rebuild() {
     let vhost = Vhost::create();
     let dir = tempfile::tempdir().unwrap();
-    let log = EventLog::open(dir.path().join("applications")).unwrap();
-    let logs: HashMap<&'static str, EventLog> = HashMap::from([("applications", log.clone())]);
+    let log = EventLog::open(dir.path().join(service::APPLICATIONS)).unwrap();
+    let logs: HashMap<&'static str, EventLog> = HashMap::from([(service::APPLICATIONS, log.clone())]);
     let shutdown = CancellationToken::new();
-    let source = support::logs::serve_log(log.clone(), "applications", shutdown.clone()).await;
-    let relay = Relay::new(log.clone(), RelayConfig::new(BusConfig::new(vhost.uri()), "applications")).unwrap();
+    let source = support::logs::serve_log(log.clone(), service::APPLICATIONS, shutdown.clone()).await;
+    let relay = Relay::new(log.clone(), RelayConfig::new(BusConfig::new(vhost.uri()), service::APPLICATIONS)).unwrap();
     let relay = tokio::spawn(relay.run(shutdown.clone()));
 
     let admin = token(Role::Administrator, "admin-1", None);
     let port = free_port().await;
-    let models_dir = dir.path().join("projector");
+    let models_dir = dir.path().join(service::PROJECTOR);
     let mut projector = start_projector(&models_dir, &vhost.uri(), &source, port).await;
     let mut grpc = client(&projector).await;
 

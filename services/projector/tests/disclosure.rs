@@ -12,6 +12,7 @@ mod support;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
+use contracts::names::service;
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use contracts::reporting::v1::{AgeBand, Disability, Sex};
 use domain_kernel::Role;
@@ -72,7 +73,7 @@ async fn program() -> Program {
     };
     let perturbation = PerturbationConfig { bound: BOUND as u32, secret: SECRET.to_vec() };
     let run = move |listener, config, stop| projector::service::run_with(listener, config, perturbation, stop);
-    let projector = Running::start(listen().await, "projector", tempfile::tempdir().unwrap(), run, config);
+    let projector = Running::start(listen().await, service::PROJECTOR, tempfile::tempdir().unwrap(), run, config);
     let grpc = projector.client(ProjectorServiceClient::new).await;
 
     let round = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"disclosure/round").to_string();
@@ -96,7 +97,7 @@ async fn program() -> Program {
     tokio::time::sleep(Duration::from_millis(5)).await;
     let before_b = prost_types::Timestamp::from(std::time::SystemTime::now());
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let reporting_before_b = logs["reporting"].next_position();
+    let reporting_before_b = logs[service::REPORTING].next_position();
     append_all(&logs, &[report_accepted(b)]).await;
 
     let program = Program {
@@ -235,9 +236,9 @@ async fn as_of_answers_give_indicator_counts_at_month_ends_so_one_report_cannot_
     // The same through positions: the reporting log just before B's acceptance.
     let positions = pb::SourcePositions {
         next_positions: [
-            ("applications".to_owned(), u64::MAX),
-            ("awards".to_owned(), u64::MAX),
-            ("reporting".to_owned(), p.reporting_before_b),
+            (service::APPLICATIONS.to_owned(), u64::MAX),
+            (service::AWARDS.to_owned(), u64::MAX),
+            (service::REPORTING.to_owned(), p.reporting_before_b),
         ]
         .into_iter()
         .collect(),
@@ -271,9 +272,9 @@ async fn averaging_many_questions_about_the_same_reports_gains_nothing() {
         answers
             .push(p.as_of(pb::Point::RecordedAt(prost_types::Timestamp { seconds: start + offset, nanos: 0 })).await);
     }
-    for position in 0..=p.logs["reporting"].next_position() {
+    for position in 0..=p.logs[service::REPORTING].next_position() {
         // Everything of the other sources, the reporting log up to each of its positions.
-        let up_to = |source: &str| if source == "reporting" { position } else { u64::MAX };
+        let up_to = |source: &str| if source == service::REPORTING { position } else { u64::MAX };
         let positions =
             pb::SourcePositions { next_positions: SOURCES.iter().map(|s| (s.to_string(), up_to(s))).collect() };
         answers.push(p.as_of(pb::Point::Positions(positions)).await);
@@ -354,7 +355,7 @@ async fn the_projector_refuses_to_listen_beyond_loopback_without_a_perturbation_
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_projector"));
         command
             .args(["--listen", listen, "--without-bus", "--data-dir"])
-            .arg(dir.path().join("projector"))
+            .arg(dir.path().join(service::PROJECTOR))
             .args(["--jwt-issuer", &jwt.issuer, "--jwt-audience", &jwt.audience])
             .env("GRANTS_JWT_SECRET", String::from_utf8(jwt.secret.clone()).unwrap())
             .env_remove("PROJECTOR_PERTURBATION_SECRET")

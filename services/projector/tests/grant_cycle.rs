@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use contracts::awards::v1 as aw;
+use contracts::names::service;
 use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use contracts::reporting::v1 as rp;
 use domain_kernel::Role;
@@ -42,8 +43,13 @@ async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past
         source_logs,
         suppression_k: 5,
     };
-    let projector =
-        Running::start(listen().await, "projector", tempfile::tempdir().unwrap(), projector::service::run, config);
+    let projector = Running::start(
+        listen().await,
+        service::PROJECTOR,
+        tempfile::tempdir().unwrap(),
+        projector::service::run,
+        config,
+    );
 
     let org = uuid::Uuid::new_v4().to_string();
     let officer = token(Role::ProgramOfficer, "officer-1", None);
@@ -190,7 +196,7 @@ async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past
         pb::GetGrantTimelineRequest { grant: Some(pb::Grant::ApplicationId(application.application_id.clone())) };
     let timeline = grpc.get_grant_timeline(authed(request.clone(), &partner)).await.unwrap().into_inner();
     let sources: std::collections::BTreeSet<&str> = timeline.entries.iter().map(|e| e.source.as_str()).collect();
-    assert_eq!(sources.into_iter().collect::<Vec<_>>(), ["applications", "awards", "reporting"]);
+    assert_eq!(sources.into_iter().collect::<Vec<_>>(), [service::APPLICATIONS, service::AWARDS, service::REPORTING]);
     let types: Vec<&str> = timeline.entries.iter().map(|e| e.event_type.as_str()).collect();
     let at = |t: &str| types.iter().position(|x| *x == t).unwrap_or_else(|| panic!("{t} in {types:?}"));
     assert!(at("ApplicationApproved") < at("AwardOffered") && at("AwardOffered") < at("AgreementSigned"));

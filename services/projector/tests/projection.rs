@@ -5,6 +5,7 @@ mod support;
 
 use std::collections::HashMap;
 
+use contracts::names::{service, stream};
 use contracts::projector::v1 as pb;
 use contracts::reporting::v1::{AgeBand, Disability, Sex};
 use event_log::EventLog;
@@ -217,15 +218,15 @@ async fn an_event_that_does_not_decode_is_rejected_naming_the_field_and_changes_
     let mut broken = tranche_released(&g, "t1", 1, 1);
     broken.payload = vec![0xff, 0xff, 0xff];
     let mut orphan = tranche_released(&g, "t1", 1, 1);
-    orphan.stream = event_log::StreamId::new("award", uuid::Uuid::new_v4().to_string()).unwrap();
+    orphan.stream = event_log::StreamId::new(stream::AWARD, uuid::Uuid::new_v4().to_string()).unwrap();
     append_all(&logs, &[broken, orphan]).await;
     let mut store = MemStore::default();
-    let events: Vec<_> = logs["awards"].read_all(0).map(Result::unwrap).collect();
-    match project(&mut store, "awards", &events[0]) {
+    let events: Vec<_> = logs[service::AWARDS].read_all(0).map(Result::unwrap).collect();
+    match project(&mut store, service::AWARDS, &events[0]) {
         Err(ProjectError::Rejected(reason)) => assert!(reason.contains("`payload`"), "{reason}"),
         other => panic!("expected a rejection, got {other:?}"),
     }
-    match project(&mut store, "awards", &events[1]) {
+    match project(&mut store, service::AWARDS, &events[1]) {
         Err(ProjectError::Rejected(reason)) => assert!(reason.contains(&format!("award/{}", g.award)), "{reason}"),
         other => panic!("expected a rejection, got {other:?}"),
     }

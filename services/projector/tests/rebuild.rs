@@ -6,6 +6,7 @@ mod support;
 
 use std::collections::{BTreeSet, HashMap};
 
+use contracts::names::service;
 use event_bus::{Checkpoint, Handler};
 use event_log::EventLog;
 use projector::as_of::{Point, replay};
@@ -13,7 +14,6 @@ use projector::disclosure::Disclosure;
 use projector::models::Models;
 use projector::projection::SOURCES;
 use projector::queries::{self, SummaryFilter};
-use projector::sources::SourceLogs;
 use support::events::*;
 use tokio_util::sync::CancellationToken;
 
@@ -36,11 +36,12 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let before_release = event_log::Timestamp::now();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let awards_before_release = logs["awards"].next_position();
+    let awards_before_release = logs[service::AWARDS].next_position();
     append_all(&logs, &[tranche_released(&g, "t1", 140_000, 140_000)]).await;
 
     let shutdown = CancellationToken::new();
-    let sources = SourceLogs::new(support::logs::serve_logs(&logs, &shutdown).await, test_support::jwt());
+    let sources =
+        projector::service::source_logs(support::logs::serve_logs(&logs, &shutdown).await, test_support::jwt());
     let models = Models::open(sled::open(dir.path().join("models")).unwrap()).unwrap();
     let mut handler = models.handler();
     // Sources interleaved differently from a rebuild, and every event delivered twice.
@@ -79,9 +80,9 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
         Point::RecordedAt(before_release),
         Point::Positions(
             [
-                ("applications".to_owned(), u64::MAX),
-                ("awards".to_owned(), awards_before_release),
-                ("reporting".to_owned(), u64::MAX),
+                (service::APPLICATIONS.to_owned(), u64::MAX),
+                (service::AWARDS.to_owned(), awards_before_release),
+                (service::REPORTING.to_owned(), u64::MAX),
             ]
             .into_iter()
             .collect(),
@@ -137,7 +138,7 @@ async fn models_written_by_an_earlier_version_are_known_as_such_until_a_rebuild_
     let models = Models::open(db.clone()).unwrap();
     assert_eq!(models.outdated_format(), Some(1));
     // A rebuild from (here, no) source logs writes the current format with the new generation.
-    let sources = projector::sources::SourceLogs::new(Default::default(), test_support::jwt());
+    let sources = projector::service::source_logs(Default::default(), test_support::jwt());
     models.rebuild(&sources, |_| {}).await.unwrap();
     drop(models);
     let models = Models::open(db).unwrap();

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use contracts::names::service;
 use contracts::reporting::v1::ReportAccepted;
 use event_bus::{BacklogMonitor, BusConfig, Relay, RelayConfig};
 use event_log::{EventLog, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent, StreamId};
@@ -54,7 +55,7 @@ pub async fn append(log: &EventLog, stream: StreamId, event_type: &str, payload:
 /// Puts what the consumer would append for `event` (from another service) into the awards log in `dir`,
 /// with the service stopped: how tests without a broker get an award offered.
 pub async fn react_offline(dir: &Path, event: &RecordedEvent) -> bool {
-    let log = EventLog::open(awards::service::log_dir(&dir.join("awards"))).unwrap();
+    let log = EventLog::open(awards::service::log_dir(&dir.join(service::AWARDS))).unwrap();
     let reaction = awards::inbound::react(&EventStore::new(log.clone()), event).expect("the event is accepted");
     let Some(reaction) = reaction else { return false };
     let request = event_log::AppendRequest {
@@ -80,8 +81,8 @@ pub struct ReportingStandIn {
 impl ReportingStandIn {
     pub fn start(amqp_uri: &str) -> ReportingStandIn {
         let dir = tempfile::tempdir().unwrap();
-        let log = EventLog::open(dir.path().join("reporting")).unwrap();
-        let relay = Relay::new(log.clone(), RelayConfig::new(BusConfig::new(amqp_uri), "reporting")).unwrap();
+        let log = EventLog::open(dir.path().join(service::REPORTING)).unwrap();
+        let relay = Relay::new(log.clone(), RelayConfig::new(BusConfig::new(amqp_uri), service::REPORTING)).unwrap();
         let monitor = relay.monitor();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();

@@ -2,150 +2,38 @@
 //! encode. Rebuilds run in the background; their progress is kept for `GetRebuildStatus`. The rules that
 //! bound which indicator tables can be asked for (see [`crate::disclosure`]) are applied here.
 
-use std::collections::BTreeMap;
+mod rebuild_job;
+mod requests;
+
 use std::sync::{Arc, Mutex};
 
-use contracts::common::v1::{Date, PageRequest};
 use contracts::projector::v1::{self as pb, ProjectorService};
-use contracts::values::WireValue;
-use domain_kernel::{Actor, Rejection, Role};
-use service_runtime::{ServiceError, actor_of};
+use domain_kernel::Rejection;
+use service_runtime::{LogSources, ServiceError, actor_of};
 use tonic::{Request, Response, Status};
 
+use self::rebuild_job::{RebuildState, status_of};
+use self::requests::{optional_id, page, parse_as_of, parse_date, partner_org, required_id, today};
 use crate::as_of::{Point, Replayed, replay_to};
 use crate::disclosure::{Disclosure, month_end_at_or_before};
-use crate::models::{Models, RebuildProgress, read_checkpoint};
-use crate::projection::{Day, SOURCES, day, day_of, day_of_micros};
+use crate::models::{Models, read_checkpoint};
+use crate::projection::{SOURCES, day_of_micros};
 use crate::queries::{self, SummaryFilter, date_of};
-use crate::sources::SourceLogs;
 use crate::store::{StoreError, View};
-
-/// The state of the last rebuild started through the API.
-#[derive(Clone, Debug, Default)]
-struct RebuildState {
-    running: bool,
-    progress: RebuildProgress,
-    error: Option<String>,
-    started_at: Option<prost_types::Timestamp>,
-    finished_at: Option<prost_types::Timestamp>,
-}
 
 #[derive(Clone, Debug)]
 pub struct ProjectorApi {
     models: Models,
-    sources: SourceLogs,
+    sources: LogSources,
     disclosure: Arc<Disclosure>,
     rebuild: Arc<Mutex<RebuildState>>,
 }
 
 impl ProjectorApi {
-    pub fn new(models: Models, sources: SourceLogs, disclosure: Disclosure) -> ProjectorApi {
+    pub fn new(models: Models, sources: LogSources, disclosure: Disclosure) -> ProjectorApi {
         ProjectorApi { models, sources, disclosure: Arc::new(disclosure), rebuild: Arc::default() }
     }
 
-    /// Starts a rebuild of the read models from the source logs in the background (see
-    /// [`Models::rebuild`]); its progress is in [`RebuildState`]. Refused while one runs.
-    pub fn start_rebuild(&self) -> Result<(), ServiceError> {
-        {
-            let mut state = self.rebuild.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if state.running {
-                return Err(Rejection::precondition("rebuild", "is already running").into());
-            }
-            *state = RebuildState { running: true, started_at: now_timestamp(), ..RebuildState::default() };
-        }
-        let (models, sources, shared) = (self.models.clone(), self.sources.clone(), self.rebuild.clone());
-        tokio::spawn(async move {
-            let progress_state = shared.clone();
-            let result = models
-                .rebuild(&sources, |progress| {
-                    progress_state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).progress =
-                        progress.clone();
-                })
-                .await;
-            let mut state = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            state.running = false;
-            state.finished_at = now_timestamp();
-            match result {
-                Ok(progress) => {
-                    tracing::info!(
-                        generation = progress.generation,
-                        events = progress.events_applied,
-                        "rebuild completed"
-                    );
-                    state.progress = progress;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "rebuild failed; the previous generation stays active");
-                    state.error = Some(e.to_string());
-                }
-            }
-        });
-        Ok(())
-    }
-}
-
-fn store_error(e: StoreError) -> Status {
-    ServiceError::Internal(e.to_string()).into()
-}
-
-fn page(page: Option<PageRequest>) -> Result<(usize, Option<String>), Status> {
-    let page = service_runtime::Page::of(page).map_err(ServiceError::from)?;
-    Ok((page.limit, page.token))
-}
-
-fn optional_id(field: &str, value: &str) -> Result<Option<String>, Status> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    domain_kernel::parse_uuid(field, value).map_err(|e| Status::from(ServiceError::from(e)))?;
-    Ok(Some(value.to_owned()))
-}
-
-fn required_id(field: &str, value: &str) -> Result<String, Status> {
-    domain_kernel::parse_uuid(field, value).map_err(|e| Status::from(ServiceError::from(e)))?;
-    Ok(value.to_owned())
-}
-
-fn today() -> Day {
-    day_of(time::OffsetDateTime::now_utc().date())
-}
-
-fn parse_date(field: &str, date: Option<&Date>) -> Result<Option<Day>, Status> {
-    let Some(d) = date else { return Ok(None) };
-    domain_kernel::Date::from_wire(field, Some(d)).map_err(|e| Status::from(ServiceError::from(e)))?;
-    Ok(day(Some(d)))
-}
-
-fn parse_as_of(as_of: Option<pb::AsOf>) -> Result<Option<Point>, Status> {
-    let Some(as_of) = as_of else { return Ok(None) };
-    match as_of.point {
-        None => Err(ServiceError::from(Rejection::invalid("as_of", "must set `recorded_at` or `positions`")).into()),
-        Some(pb::Point::RecordedAt(ts)) => {
-            let at = domain_kernel::Timestamp::from_wire("as_of.recorded_at", Some(&ts))
-                .map_err(|e| Status::from(ServiceError::from(e)))?;
-            Ok(Some(Point::RecordedAt(event_log::Timestamp::from_micros(at.as_micros()))))
-        }
-        Some(pb::Point::Positions(p)) => {
-            for name in p.next_positions.keys() {
-                if !SOURCES.contains(&name.as_str()) {
-                    return Err(ServiceError::from(Rejection::invalid(
-                        "as_of.positions.next_positions",
-                        format!("names unknown source `{name}`; sources are {}", SOURCES.join(", ")),
-                    ))
-                    .into());
-                }
-            }
-            Ok(Some(Point::Positions(p.next_positions.into_iter().collect::<BTreeMap<_, _>>())))
-        }
-    }
-}
-
-/// The organisation a partner is limited to; `None` for everyone else.
-fn partner_org(actor: &Actor) -> Option<String> {
-    (actor.role == Role::Partner).then(|| actor.organisation.clone().unwrap_or_default())
-}
-
-impl ProjectorApi {
     /// Runs `answer` on the live generation or on an as-of replay.
     async fn answer<T>(
         &self,
@@ -180,6 +68,10 @@ impl ProjectorApi {
     }
 }
 
+fn store_error(e: StoreError) -> Status {
+    ServiceError::Internal(e.to_string()).into()
+}
+
 /// A [`View`] behind a reference, so that one closure answers from either store.
 pub trait ViewRef {
     fn view_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
@@ -209,41 +101,6 @@ impl View for &dyn ViewRef {
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         (**self).view_scan(prefix, after, limit)
     }
-}
-
-fn status_of(state: &RebuildState) -> pb::RebuildStatus {
-    let rebuild_state = if state.running {
-        pb::RebuildState::Running
-    } else if state.error.is_some() {
-        pb::RebuildState::Failed
-    } else if state.progress.finished {
-        pb::RebuildState::Completed
-    } else {
-        pb::RebuildState::Idle
-    };
-    pb::RebuildStatus {
-        state: rebuild_state as i32,
-        generation: state.progress.generation,
-        sources: state
-            .progress
-            .sources
-            .iter()
-            .map(|(source, applied, head)| pb::SourceProgress {
-                source: source.clone(),
-                applied: *applied,
-                head: *head,
-            })
-            .collect(),
-        events_applied: state.progress.events_applied,
-        events_per_second: state.progress.events_per_second(),
-        started_at: state.started_at,
-        finished_at: state.finished_at,
-        error: state.error.clone().unwrap_or_default(),
-    }
-}
-
-fn now_timestamp() -> Option<prost_types::Timestamp> {
-    Some(domain_kernel::Timestamp::now().to_wire())
 }
 
 #[tonic::async_trait]
@@ -401,7 +258,7 @@ impl ProjectorService for ProjectorApi {
                 continue;
             }
             let applied = read_checkpoint(&generation.tree, source).map_err(store_error)?.next_position;
-            let head = match self.sources.client(source).await {
+            let head = match self.sources.connect(source).await {
                 Ok(mut client) => client.head().await.map(|h| h.next_position).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
