@@ -54,12 +54,14 @@ impl ApplicationsApi {
         sealed: &contracts::common::v1::SealedPersonalData,
     ) -> Result<Option<pb::ContactPerson>, ServiceError> {
         let sealed = service_runtime::sealing::sealed_from_wire(sealed)?;
-        let Some(plaintext) = self.vault.unseal(&sealed).map_err(|e| ServiceError::Internal(e.to_string()))? else {
+        let Some(plaintext) =
+            self.vault.unseal(&sealed).map_err(|e| ServiceError::internal_from("cannot open the contact person", e))?
+        else {
             return Ok(None);
         };
         pb::ContactPerson::decode(plaintext.as_slice())
             .map(Some)
-            .map_err(|e| ServiceError::Internal(format!("sealed contact person does not decode: {e}")))
+            .map_err(|e| ServiceError::internal_from("sealed contact person does not decode", e))
     }
 
     fn round_view(&self, round: &RoundData, version: u64) -> pb::Round {
@@ -169,8 +171,10 @@ impl ApplicationsApi {
         }
         // Check before sealing, so that refused input leaves no key behind.
         organisation::check_contact_person(&contact_person)?;
-        let sealed =
-            self.vault.seal(&contact_person.encode_to_vec()).map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        let sealed = self
+            .vault
+            .seal(&contact_person.encode_to_vec())
+            .map_err(|e| ServiceError::unavailable_from("cannot seal the contact person", e))?;
         let key_id = sealed.key_id;
         let sealed_contact_person = service_runtime::sealing::sealed_to_wire(sealed);
         // Registration numbers are unique per country: check and append under the index's lock.
@@ -244,7 +248,7 @@ impl ApplicationsApi {
         if let Some(sealed) = &registered.sealed_contact_person {
             self.vault
                 .erase(service_runtime::sealing::sealed_from_wire(sealed)?.key_id)
-                .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+                .map_err(|e| ServiceError::unavailable_from("cannot erase the contact person's key", e))?;
         }
         self.store
             .execute::<Organisation, _>(

@@ -348,13 +348,13 @@ async fn the_consumer_refuses_acceptances_that_match_no_requirement_and_ignores_
     let report_stream = StreamId::new("report", "r-1").unwrap();
     let early = append(&source, report_stream, "ReportAccepted", accepted.encode_to_vec()).await;
     // The agreement is not signed: no report is required yet, so the event goes to the dead letters.
-    let refused = awards::inbound::react(&store, &early).unwrap_err();
+    let refused = awards::inbound::react(&store, service::REPORTING, &early).unwrap_err();
     assert!(refused.0.contains("not signed"), "{refused}");
     let other = append(&source, stream, "ApplicationEdited", Vec::new()).await;
-    assert!(awards::inbound::react(&store, &other).unwrap().is_none());
+    assert!(awards::inbound::react(&store, service::APPLICATIONS, &other).unwrap().is_none());
     let garbage =
         append(&source, StreamId::new(stream::APPLICATION, "x").unwrap(), "ApplicationApproved", vec![0xff]).await;
-    assert!(awards::inbound::react(&store, &garbage).is_err());
+    assert!(awards::inbound::react(&store, service::APPLICATIONS, &garbage).is_err());
     assert_eq!(log.next_position(), 1, "nothing but the offer was written");
 }
 

@@ -25,11 +25,15 @@ use crate::domain::{AwardId, Rejection, dates};
 /// The source services the reporting consumer binds (`<source>.#`).
 pub const SOURCES: [&str; 1] = [service::AWARDS];
 
-/// The reaction to one consumed event: `None` for events the service does not care about and for
-/// duplicates; a rejection (the event goes to the dead-letter queue with the reason) for events that
-/// break a rule, for example a suspension of an award whose agreement was never signed.
-pub fn react(store: &EventStore, event: &RecordedEvent) -> Result<Option<LogReaction>, BusRejection> {
+/// The reaction to one event consumed from `source`: `None` for events the service does not care about
+/// and for duplicates; a rejection (the event goes to the dead-letter queue with the reason) for events
+/// that break a rule, for example a suspension of an award whose agreement was never signed, and for an
+/// event of a source the service does not consume.
+pub fn react(store: &EventStore, source: &str, event: &RecordedEvent) -> Result<Option<LogReaction>, BusRejection> {
     let refuse = |e: &dyn std::fmt::Display| refusal(event, e);
+    if source != service::AWARDS {
+        return Err(refuse(&format_args!("{} does not consume events of `{source}`", service::REPORTING)));
+    }
     let Some(consumed) = Awards::decode(&event.event_type, &event.payload).map_err(|e| refuse(&e))? else {
         return Ok(None);
     };
@@ -54,5 +58,41 @@ pub fn react(store: &EventStore, event: &RecordedEvent) -> Result<Option<LogReac
         | Awards::AwardClosed(_)
         | Awards::AwardTextErased(_)
         | Awards::VariationTextErased(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use contracts::awards::v1::AgreementSigned;
+    use contracts::events::EventMessage;
+    use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId};
+    use prost::Message;
+    use uuid::Uuid;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_event_of_a_source_reporting_does_not_consume_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::new(EventLog::open(dir.path()).unwrap());
+        let signed = NewEvent {
+            event_id: Uuid::new_v4(),
+            event_type: AgreementSigned::EVENT_TYPE.into(),
+            schema_version: 1,
+            payload: AgreementSigned::default().encode_to_vec(),
+            metadata: EventMetadata {
+                actor: Actor::default(),
+                correlation_id: Uuid::new_v4(),
+                causation_id: Uuid::new_v4(),
+                occurred_at: event_log::Timestamp::now(),
+            },
+        };
+        store.log().append(StreamId::new("award", "1").unwrap(), ExpectedVersion::Any, vec![signed]).await.unwrap();
+        let consumed = store.log().event(0).unwrap().unwrap();
+
+        let refused = react(&store, service::APPLICATIONS, &consumed).unwrap_err();
+        assert!(refused.0.contains("reporting does not consume events of `applications`"), "{refused}");
+        let refused = react(&store, service::AWARDS, &consumed).unwrap_err();
+        assert!(refused.0.contains("award_id"), "read as a signed agreement: {refused}");
     }
 }

@@ -17,8 +17,9 @@ pub enum BusError {
     Refused(String),
     #[error(transparent)]
     Storage(#[from] event_log::StorageError),
-    #[error("local database failed: {0}")]
-    Database(String),
+    /// The task that saves the relay's cursor ended without saying how (it panicked or was cancelled).
+    #[error("local database failed: cursor writer failed: {0}")]
+    CursorWriter(#[source] tokio::task::JoinError),
     #[error("handler failed: {0}")]
     Handler(String),
     #[error("source log could not be read: {0}")]

@@ -44,7 +44,8 @@ pub struct LogReaction {
 
 /// A handler whose effect is an append to the consuming service's own log; the checkpoint is a log marker
 /// written in the same atomic commit ([`AppendRequest::marker`]), or alone with [`EventLog::put_marker`]
-/// when the reaction is `None` (an event the service does not care about).
+/// when the reaction is `None` (an event the service does not care about). The reaction is given the
+/// source service the event came from with the event, so that it decodes it by that service's contract.
 pub struct LogHandler<F> {
     log: EventLog,
     react: F,
@@ -56,16 +57,30 @@ impl<F> std::fmt::Debug for LogHandler<F> {
     }
 }
 
+/// What a reaction makes of one consumed event.
+pub type ReactionResult = Result<Option<LogReaction>, Rejection>;
+
 impl<F> LogHandler<F>
 where
-    F: FnMut(&RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send,
+    F: FnMut(&str, &RecordedEvent) -> ReactionResult + Send,
 {
-    pub fn new(log: EventLog, react: F) -> LogHandler<F> {
+    /// A handler whose `react` is given the source service and the event.
+    pub fn by_source(log: EventLog, react: F) -> LogHandler<F> {
         LogHandler { log, react }
     }
 
     pub fn log(&self) -> &EventLog {
         &self.log
+    }
+}
+
+impl LogHandler<()> {
+    /// A handler whose `react` does not ask which source an event came from.
+    pub fn new(
+        log: EventLog,
+        mut react: impl FnMut(&RecordedEvent) -> ReactionResult + Send,
+    ) -> LogHandler<impl FnMut(&str, &RecordedEvent) -> ReactionResult + Send> {
+        LogHandler::by_source(log, move |_source: &str, event: &RecordedEvent| react(event))
     }
 }
 
@@ -89,14 +104,14 @@ async fn commit_log_checkpoint(log: &EventLog, checkpoint: &Checkpoint) -> Resul
 
 impl<F> Handler for LogHandler<F>
 where
-    F: FnMut(&RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send,
+    F: FnMut(&str, &RecordedEvent) -> ReactionResult + Send,
 {
     fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, HandlerError> {
         log_checkpoint(&self.log, source)
     }
 
     async fn handle(&mut self, event: &RecordedEvent, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
-        match (self.react)(event)? {
+        match (self.react)(&checkpoint.source, event)? {
             None => commit_log_checkpoint(&self.log, checkpoint).await,
             Some(reaction) => {
                 let request = AppendRequest {

@@ -48,7 +48,7 @@ pub use config::{BrokerAddress, BusConfig, ConsumerConfig, RelayConfig};
 pub use consumer::{Consumer, ConsumerProgress};
 pub use dead_letter::{DeadLetter, DeadLetters, MAX_LISTED};
 pub use error::{BusError, HandlerError, Rejection, SourceError};
-pub use handler::{Handler, LogHandler, LogReaction};
+pub use handler::{Handler, LogHandler, LogReaction, ReactionResult};
 pub use relay::{Backlog, BacklogMonitor, Relay};
 pub use source::SourceReader;
 

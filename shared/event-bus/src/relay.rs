@@ -118,6 +118,35 @@ enum SessionEnd {
     Broken(BusError),
 }
 
+/// What a session publishes on and reports to.
+struct Publishing<'a> {
+    channel: &'a Channel,
+    /// The connection's errors and blocks.
+    news: &'a mut BoxStream<'static, ConnectionNews>,
+    shutdown: &'a CancellationToken,
+    /// The cursor's saver.
+    persist: &'a watch::Sender<u64>,
+    pacing: &'a mut Pacing,
+    health: &'a mut Health,
+}
+
+/// How a pass from the cursor ended.
+enum Pass {
+    /// The broker refused a message: publish again from the cursor after a pause.
+    Refused,
+    /// The session is over.
+    Ended(SessionEnd),
+}
+
+/// What the broker said about the oldest message in flight.
+enum Confirmed {
+    Ack,
+    /// Nacked or returned as unroutable, with how.
+    Refused(String),
+    /// The channel cannot confirm any more.
+    Broken(BusError),
+}
+
 enum Step {
     Stop,
     Confirm(Result<lapin::Result<Confirmation>, tokio::time::error::Elapsed>),
@@ -153,7 +182,7 @@ impl Relay {
         ));
         let result = self.publish_until_stopped(&shutdown, &persist_tx).await;
         drop(persist_tx);
-        let persisted = persister.await.map_err(|e| BusError::Database(format!("cursor writer failed: {e}")));
+        let persisted = persister.await.map_err(BusError::CursorWriter);
         let result = result.and(persisted.and_then(|saved| saved));
         if let Err(e) = &result {
             error!(
@@ -182,7 +211,15 @@ impl Relay {
             self.connected.send_replace(true);
             health.connected(self.published_up_to());
             let mut news = connection_news(connection.connection());
-            let end = self.session(&channel, &mut news, shutdown, persist, &mut pacing, &mut health).await;
+            let on = Publishing {
+                channel: &channel,
+                news: &mut news,
+                shutdown,
+                persist,
+                pacing: &mut pacing,
+                health: &mut health,
+            };
+            let end = self.session(on).await;
             self.connected.send_replace(false);
             match end {
                 Ok(SessionEnd::Broken(e)) => {
@@ -231,115 +268,100 @@ impl Relay {
     }
 
     /// Publishes on one channel until it breaks or shutdown is requested. `Err` only for log failures.
-    async fn session(
-        &self,
-        channel: &Channel,
-        news: &mut BoxStream<'static, ConnectionNews>,
-        shutdown: &CancellationToken,
-        persist: &watch::Sender<u64>,
-        pacing: &mut Pacing,
-        health: &mut Health,
-    ) -> Result<SessionEnd, BusError> {
-        let bus = &self.config.bus;
-        let exchange = ShortString::from(bus.events_exchange.as_str());
-        let options = BasicPublishOptions { mandatory: true, immediate: false };
-        'from_cursor: loop {
-            let mut next = self.published_up_to();
-            let mut events: Subscription = self.log.subscribe(next);
-            let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(self.config.window);
-            loop {
-                let window_open = in_flight.len() < self.config.window;
-                let step = tokio::select! {
-                    biased;
-                    _ = shutdown.cancelled() => Step::Stop,
-                    // Without this an idle relay would notice a lost connection only at its next publish.
-                    Some(news) = news.next() => match news {
-                        ConnectionNews::Broken(e) => return Ok(SessionEnd::Broken(e)),
-                        ConnectionNews::Blocked(reason) => {
-                            health.failed(self, &format!("the broker blocks publishing ({reason})"));
-                            continue;
-                        }
-                    },
-                    confirm = first_confirm(&mut in_flight), if !in_flight.is_empty() => Step::Confirm(confirm),
-                    event = events.next(), if window_open => Step::Event(event),
-                };
-                match step {
-                    Step::Stop => {
-                        self.drain(in_flight, persist).await;
+    /// After the broker refuses a message it pauses, then publishes again from the cursor.
+    async fn session(&self, mut on: Publishing<'_>) -> Result<SessionEnd, BusError> {
+        loop {
+            match self.publish_from_cursor(&mut on).await? {
+                Pass::Ended(end) => return Ok(end),
+                // The later messages' confirms were abandoned: they are published again, in order.
+                Pass::Refused => {
+                    if pause(on.pacing.retry.next_delay(), on.shutdown).await {
                         return Ok(SessionEnd::Stopped);
-                    }
-                    Step::Event(None) => return Err(BusError::Storage(event_log::StorageError::Failed)),
-                    Step::Event(Some(Err(e))) => return Err(e.into()),
-                    Step::Event(Some(Ok(event))) => {
-                        if event.position != next {
-                            return Err(BusError::Corrupt {
-                                key: format!("log position {next}"),
-                                reason: format!("the log delivered position {}", event.position),
-                            });
-                        }
-                        let body = encode_envelope(&event);
-                        let published = timed(
-                            "basic.publish",
-                            bus.operation_timeout,
-                            channel.basic_publish(
-                                exchange.clone(),
-                                ShortString::from(routing_key(&self.config.service, &event.event_type)),
-                                options,
-                                &body,
-                                event_properties(&self.config.service, &event),
-                            ),
-                        )
-                        .await;
-                        match published {
-                            Ok(confirm) => in_flight.push_back(InFlight {
-                                position: event.position,
-                                confirm,
-                                deadline: Instant::now() + bus.confirm_timeout,
-                            }),
-                            Err(e) => return Ok(SessionEnd::Broken(e)),
-                        }
-                        next += 1;
-                    }
-                    Step::Confirm(outcome) => {
-                        let refused = match outcome {
-                            Ok(Ok(Confirmation::Ack(None))) => {
-                                let done = in_flight.pop_front().map_or(next, |f| f.position + 1);
-                                self.confirmed.send_replace(done);
-                                persist.send_replace(done);
-                                pacing.progressed();
-                                health.progressed(done);
-                                continue;
-                            }
-                            Ok(Ok(Confirmation::Ack(Some(returned)))) => {
-                                format!("unroutable ({} {})", returned.reply_code, returned.reply_text)
-                            }
-                            Ok(Ok(Confirmation::Nack(_))) => "nacked by the broker".to_owned(),
-                            Ok(Ok(Confirmation::NotRequested)) => {
-                                return Ok(SessionEnd::Broken(BusError::Refused("confirms are not enabled".into())));
-                            }
-                            Ok(Err(source)) => {
-                                return Ok(SessionEnd::Broken(BusError::Broker { operation: "confirm", source }));
-                            }
-                            Err(_) => {
-                                return Ok(SessionEnd::Broken(BusError::Timeout {
-                                    operation: "confirm",
-                                    millis: bus.confirm_timeout.as_millis(),
-                                }));
-                            }
-                        };
-                        let position = in_flight.front().map_or(next, |f| f.position);
-                        health
-                            .failed(self, &format!("the broker refused the message at position {position}: {refused}"));
-                        // The later messages' confirms are abandoned: they are published again, in order.
-                        drop(in_flight);
-                        if pause(pacing.retry.next_delay(), shutdown).await {
-                            return Ok(SessionEnd::Stopped);
-                        }
-                        continue 'from_cursor;
                     }
                 }
             }
         }
+    }
+
+    /// One pass from the cursor: publishes events as the window allows and follows their confirms in
+    /// order, until the broker refuses a message, the connection breaks or shutdown is requested.
+    async fn publish_from_cursor(&self, on: &mut Publishing<'_>) -> Result<Pass, BusError> {
+        let Publishing { channel, news, shutdown, persist, pacing, health } = on;
+        let mut next = self.published_up_to();
+        let mut events: Subscription = self.log.subscribe(next);
+        let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(self.config.window);
+        loop {
+            let window_open = in_flight.len() < self.config.window;
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => Step::Stop,
+                // Without this an idle relay would notice a lost connection only at its next publish.
+                Some(news) = news.next() => match news {
+                    ConnectionNews::Broken(e) => return Ok(Pass::Ended(SessionEnd::Broken(e))),
+                    ConnectionNews::Blocked(reason) => {
+                        health.failed(self, &format!("the broker blocks publishing ({reason})"));
+                        continue;
+                    }
+                },
+                confirm = first_confirm(&mut in_flight), if !in_flight.is_empty() => Step::Confirm(confirm),
+                event = events.next(), if window_open => Step::Event(event),
+            };
+            match step {
+                Step::Stop => {
+                    self.drain(in_flight, persist).await;
+                    return Ok(Pass::Ended(SessionEnd::Stopped));
+                }
+                Step::Event(delivered) => {
+                    let event = expect_position(delivered, next)?;
+                    match self.publish(channel, &event).await {
+                        Ok(published) => in_flight.push_back(published),
+                        Err(e) => return Ok(Pass::Ended(SessionEnd::Broken(e))),
+                    }
+                    next += 1;
+                }
+                Step::Confirm(outcome) => match confirmation(outcome, self.config.bus.confirm_timeout) {
+                    Confirmed::Ack => {
+                        let done = in_flight.pop_front().map_or(next, |f| f.position + 1);
+                        self.advance(done, persist);
+                        pacing.progressed();
+                        health.progressed(done);
+                    }
+                    Confirmed::Refused(refused) => {
+                        let position = in_flight.front().map_or(next, |f| f.position);
+                        health
+                            .failed(self, &format!("the broker refused the message at position {position}: {refused}"));
+                        return Ok(Pass::Refused);
+                    }
+                    Confirmed::Broken(e) => return Ok(Pass::Ended(SessionEnd::Broken(e))),
+                },
+            }
+        }
+    }
+
+    /// Publishes `event`, mandatory (an unroutable message comes back as a refusal); an error breaks the
+    /// session.
+    async fn publish(&self, channel: &Channel, event: &RecordedEvent) -> Result<InFlight, BusError> {
+        let bus = &self.config.bus;
+        let body = encode_envelope(event);
+        let confirm = timed(
+            "basic.publish",
+            bus.operation_timeout,
+            channel.basic_publish(
+                ShortString::from(bus.events_exchange.as_str()),
+                ShortString::from(routing_key(&self.config.service, &event.event_type)),
+                BasicPublishOptions { mandatory: true, immediate: false },
+                &body,
+                event_properties(&self.config.service, event),
+            ),
+        )
+        .await?;
+        Ok(InFlight { position: event.position, confirm, deadline: Instant::now() + bus.confirm_timeout })
+    }
+
+    /// Every position below `done` is confirmed: the cursor moves (and is saved in its own time).
+    fn advance(&self, done: u64, persist: &watch::Sender<u64>) {
+        self.confirmed.send_replace(done);
+        persist.send_replace(done);
     }
 
     /// Graceful stop: waits for the confirms of what was published, advancing the cursor over acks.
@@ -348,8 +370,7 @@ impl Relay {
             match first_confirm(&mut in_flight).await {
                 Ok(Ok(Confirmation::Ack(None))) => {
                     if let Some(done) = in_flight.pop_front() {
-                        self.confirmed.send_replace(done.position + 1);
-                        persist.send_replace(done.position + 1);
+                        self.advance(done.position + 1, persist);
                     }
                 }
                 _ => break,
@@ -467,6 +488,38 @@ async fn first_confirm(
     match in_flight.front_mut() {
         Some(first) => tokio::time::timeout_at(first.deadline, &mut first.confirm).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The event the log delivered, which must be the one at `next`; a log that ends or fails ends the relay.
+fn expect_position(
+    delivered: Option<Result<RecordedEvent, event_log::StorageError>>,
+    next: u64,
+) -> Result<RecordedEvent, BusError> {
+    let event = delivered.ok_or(BusError::Storage(event_log::StorageError::Failed))??;
+    if event.position != next {
+        return Err(BusError::Corrupt {
+            key: format!("log position {next}"),
+            reason: format!("the log delivered position {}", event.position),
+        });
+    }
+    Ok(event)
+}
+
+/// The confirm of the oldest message in flight, or why there is none (`timeout` is its deadline).
+fn confirmation(
+    outcome: Result<lapin::Result<Confirmation>, tokio::time::error::Elapsed>,
+    timeout: Duration,
+) -> Confirmed {
+    match outcome {
+        Ok(Ok(Confirmation::Ack(None))) => Confirmed::Ack,
+        Ok(Ok(Confirmation::Ack(Some(returned)))) => {
+            Confirmed::Refused(format!("unroutable ({} {})", returned.reply_code, returned.reply_text))
+        }
+        Ok(Ok(Confirmation::Nack(_))) => Confirmed::Refused("nacked by the broker".to_owned()),
+        Ok(Ok(Confirmation::NotRequested)) => Confirmed::Broken(BusError::Refused("confirms are not enabled".into())),
+        Ok(Err(source)) => Confirmed::Broken(BusError::Broker { operation: "confirm", source }),
+        Err(_) => Confirmed::Broken(BusError::Timeout { operation: "confirm", millis: timeout.as_millis() }),
     }
 }
 

@@ -80,7 +80,7 @@ pub fn actor_of<T>(request: &tonic::Request<T>) -> Result<Actor, ServiceError> {
         .extensions()
         .get::<Actor>()
         .cloned()
-        .ok_or_else(|| ServiceError::Internal("request reached a handler without an authenticated actor".into()))
+        .ok_or_else(|| ServiceError::internal("request reached a handler without an authenticated actor"))
 }
 
 /// A tower layer that authenticates every request (bearer token into [`Actor`]) and authorises it

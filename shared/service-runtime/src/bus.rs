@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use event_bus::{
-    Backlog, BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, LogReaction, Rejection, Relay, RelayConfig,
+    Backlog, BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, ReactionResult, Rejection, Relay, RelayConfig,
 };
 use event_log::{EventLog, RecordedEvent};
 use tokio::task::JoinHandle;
@@ -57,8 +57,8 @@ impl ServiceBus {
         Ok(ServiceBus { uri: uri.map(str::to_owned), name, stop, relay, consumer: None })
     }
 
-    /// Also consumes the events of `sources` (service names), appending what `react` makes of each to
-    /// `log` with the consumer's checkpoint in the same atomic append. Gaps are filled from the sources'
+    /// Also consumes the events of `sources` (service names), appending what `react` makes of each (given
+    /// the source it came from) to `log` with the consumer's checkpoint in the same atomic append. Gaps are filled from the sources'
     /// log services at `source_logs` (by source name), read with tokens issued under `jwt`.
     pub fn consume<F>(
         mut self,
@@ -69,7 +69,7 @@ impl ServiceBus {
         react: F,
     ) -> Result<ServiceBus, BusError>
     where
-        F: FnMut(&RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send + Sync + 'static,
+        F: FnMut(&str, &RecordedEvent) -> ReactionResult + Send + Sync + 'static,
     {
         let Some(uri) = &self.uri else {
             let queue = ConsumerConfig::default_queue(self.name);
@@ -82,7 +82,7 @@ impl ServiceBus {
             return Ok(self);
         };
         let config = ConsumerConfig::new(BusConfig::new(uri.clone()), self.name, sources);
-        let handler = LogHandler::new(log.clone(), react);
+        let handler = LogHandler::by_source(log.clone(), react);
         let readers = LogSources::new(source_logs, jwt, format!("service:{}", self.name));
         let consumer = Consumer::new(config, handler, readers)?;
         let stop = self.stop.clone();
@@ -151,6 +151,7 @@ mod tests {
     use super::*;
     use crate::EventStore;
     use crate::command::{DomainEvent, EventDecodeError};
+    use event_bus::LogReaction;
     use event_log::{EventMetadata, ExpectedVersion, NewEvent, StreamId};
     use uuid::Uuid;
 
@@ -217,7 +218,7 @@ mod tests {
                         issuer: "grants-dev".into(),
                         audience: "grants".into(),
                     },
-                    |_| Ok(None),
+                    |_, _| Ok(None),
                 )
             })
         });

@@ -26,7 +26,7 @@ use event_log::{
     AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, RecordedEvent, StreamId,
 };
 
-use crate::errors::ServiceError;
+use crate::errors::{ErrorChain, ServiceError};
 use crate::identity;
 use crate::sealing::TextSealer;
 
@@ -201,13 +201,13 @@ impl EventStore {
         let mut loaded = Loaded { state: A::default(), stream_version: None };
         for recorded in self.read_opened_erasing(&stream, erased)? {
             let event = A::Event::decode_payload(&recorded.event_type, &recorded.payload).map_err(|e| {
-                ServiceError::Internal(format!("cannot decode event at position {}: {e}", recorded.position))
+                ServiceError::internal_from(format!("cannot decode event at position {}", recorded.position), e)
             })?;
             loaded.state = loaded.state.apply(&event).map_err(|e| {
-                ServiceError::Internal(format!(
-                    "cannot fold {} at position {}: {e}",
-                    recorded.event_type, recorded.position
-                ))
+                ServiceError::internal_from(
+                    format!("cannot fold {} at position {}", recorded.event_type, recorded.position),
+                    e,
+                )
             })?;
             loaded.stream_version = Some(recorded.stream_version);
         }
@@ -241,7 +241,7 @@ impl EventStore {
     pub fn stored_response<R: Message + Default>(&self, ctx: &CommandContext) -> Result<Option<R>, ServiceError> {
         let Some(value) = self.log.marker(&request_marker(ctx.request_id))? else { return Ok(None) };
         if value.len() < 32 {
-            return Err(ServiceError::Internal("stored response is too short".into()));
+            return Err(ServiceError::internal("stored response is too short"));
         }
         let (fingerprint, response) = value.split_at(32);
         if fingerprint != ctx.fingerprint {
@@ -251,7 +251,7 @@ impl EventStore {
         let response = match (response.split_first(), &self.sealer) {
             (Some((&SEALED_RESPONSE, sealed)), Some(sealer)) => {
                 let sealed = SealedPersonalData::decode(sealed)
-                    .map_err(|e| ServiceError::Internal(format!("sealed stored response does not decode: {e}")))?;
+                    .map_err(|e| ServiceError::internal_from("sealed stored response does not decode", e))?;
                 opened = sealer.open_bytes(&sealed)?.ok_or_else(|| {
                     Rejection::precondition(
                         "request_id",
@@ -262,13 +262,11 @@ impl EventStore {
                 opened.as_slice()
             }
             (Some((&SEALED_RESPONSE, _)), None) => {
-                return Err(ServiceError::Internal("a sealed stored response, but no key vault to open it".into()));
+                return Err(ServiceError::internal("a sealed stored response, but no key vault to open it"));
             }
             _ => response,
         };
-        R::decode(response)
-            .map(Some)
-            .map_err(|e| ServiceError::Internal(format!("stored response does not decode: {e}")))
+        R::decode(response).map(Some).map_err(|e| ServiceError::internal_from("stored response does not decode", e))
     }
 
     /// Runs a command on the aggregate `A` at `key`, once per request id.
@@ -339,7 +337,7 @@ impl EventStore {
         }
         let events = decide(&loaded)?;
         if events.is_empty() {
-            return Err(ServiceError::Internal(format!("{} decided on no events", ctx.rpc)));
+            return Err(ServiceError::internal(format!("{} decided on no events", ctx.rpc)));
         }
         let version = loaded.version() + events.len() as u64;
 
@@ -349,7 +347,7 @@ impl EventStore {
         let base =
             if erased_now.is_empty() { loaded.state.clone() } else { self.load_erasing::<A>(key, &erased_now)?.state };
         let state = events.iter().try_fold(base, |state, event| state.apply(event)).map_err(|e| {
-            ServiceError::Internal(format!("{} decided an event its aggregate cannot fold: {e}", ctx.rpc))
+            ServiceError::internal_from(format!("{} decided an event its aggregate cannot fold", ctx.rpc), e)
         })?;
         let response = respond(&state, version);
         // Stored for retries, the answer is sealed like the text the command recorded; text it shows that the
@@ -366,7 +364,7 @@ impl EventStore {
             }
             (_, None) => response.encode(&mut marker_value),
         }
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        .map_err(|e| ServiceError::internal_from("cannot encode the response to store", e))?;
         let request = AppendRequest {
             stream: stream.clone(),
             expected: loaded.stream_version.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact),
@@ -385,7 +383,7 @@ impl EventStore {
                 }
             }
             Err(AppendError::Invalid { field, rule }) => {
-                Err(ServiceError::Internal(format!("event log refused the append: `{field}` {rule}")))
+                Err(ServiceError::internal(format!("event log refused the append: `{field}` {rule}")))
             }
             Err(AppendError::Storage(e)) => Err(e.into()),
         }
@@ -407,14 +405,15 @@ impl EventStore {
         decide: impl FnOnce(&A) -> Result<Vec<A::Event>, Rejection>,
     ) -> Result<Option<LogReaction>, event_bus::Rejection> {
         let refuse = |reason: &dyn std::fmt::Display| crate::bus::refusal(consumed, reason);
-        let stream = stream_id(A::STREAM_TYPE, key).map_err(|e| refuse(&e))?;
-        let loaded = self.load::<A>(key).map_err(|e| refuse(&format_args!("cannot read {stream}: {e}")))?;
+        let stream = stream_id(A::STREAM_TYPE, key).map_err(|e| refuse(&ErrorChain(&e)))?;
+        let loaded =
+            self.load::<A>(key).map_err(|e| refuse(&format_args!("cannot read {stream}: {}", ErrorChain(&e))))?;
         let events = decide(&loaded.state).map_err(|e| refuse(&e))?;
         if events.is_empty() {
             return Ok(None);
         }
         let reaction = self.reaction(consumed, service, stream, loaded.stream_version, &events);
-        reaction.map(Some).map_err(|e| refuse(&e))
+        reaction.map(Some).map_err(|e| refuse(&ErrorChain(&e)))
     }
 
     /// What a consumer appends for `events` it decided in reaction to `consumed`: `events` for `stream`,
@@ -578,7 +577,7 @@ macro_rules! command_rpc {
 
 /// The stream of an aggregate.
 pub fn stream_id(stream_type: &str, key: &str) -> Result<StreamId, ServiceError> {
-    StreamId::new(stream_type, key).map_err(|e| ServiceError::Internal(e.to_string()))
+    StreamId::new(stream_type, key).map_err(|e| ServiceError::internal_from("not a stream id", e))
 }
 
 #[cfg(test)]

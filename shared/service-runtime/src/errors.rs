@@ -4,11 +4,18 @@
 //! infrastructure failures and identity errors as [`ServiceError`]; `From<ServiceError> for tonic::Status`
 //! is the only place that chooses a status code.
 
+use std::borrow::Cow;
+use std::error::Error;
+use std::fmt;
+
 use contracts::values::WireError;
 use domain_kernel::{InvalidValue, Rejection};
 
+/// The error an infrastructure failure was caused by, kept whole so that its log line shows every cause.
+pub type Cause = Box<dyn Error + Send + Sync + 'static>;
+
 /// Everything a service call can fail with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
@@ -22,11 +29,53 @@ pub enum ServiceError {
     #[error("{0}")]
     PermissionDenied(String),
     /// Storage or a dependency is unavailable; retrying with the same request id is safe: `UNAVAILABLE`.
-    #[error("{0}")]
-    Unavailable(String),
+    /// The detail is logged, not sent.
+    #[error("{context}")]
+    Unavailable {
+        context: Cow<'static, str>,
+        #[source]
+        source: Option<Cause>,
+    },
     /// A bug or corrupt data: `INTERNAL`. The detail is logged, not sent.
-    #[error("{0}")]
-    Internal(String),
+    #[error("{context}")]
+    Internal {
+        context: Cow<'static, str>,
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+impl ServiceError {
+    /// A bug found without another error to blame: a broken invariant.
+    pub fn internal(context: impl Into<Cow<'static, str>>) -> ServiceError {
+        ServiceError::Internal { context: context.into(), source: None }
+    }
+
+    /// A bug or corrupt data that `source` revealed; `context` says what was being done.
+    pub fn internal_from(context: impl Into<Cow<'static, str>>, source: impl Into<Cause>) -> ServiceError {
+        ServiceError::Internal { context: context.into(), source: Some(source.into()) }
+    }
+
+    /// Storage or a dependency failed with `source` while doing `context`.
+    pub fn unavailable_from(context: impl Into<Cow<'static, str>>, source: impl Into<Cause>) -> ServiceError {
+        ServiceError::Unavailable { context: context.into(), source: Some(source.into()) }
+    }
+}
+
+/// An error and every cause below it, `: `-separated, for a log line or a dead-letter reason.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
 }
 
 impl From<WireError> for ServiceError {
@@ -44,8 +93,8 @@ impl From<InvalidValue> for ServiceError {
 impl From<event_log::StorageError> for ServiceError {
     fn from(e: event_log::StorageError) -> Self {
         match e {
-            event_log::StorageError::Corrupt { .. } => ServiceError::Internal(e.to_string()),
-            other => ServiceError::Unavailable(other.to_string()),
+            event_log::StorageError::Corrupt { .. } => ServiceError::internal_from("the event log is corrupt", e),
+            other => ServiceError::unavailable_from("the event log failed", other),
         }
     }
 }
@@ -53,9 +102,9 @@ impl From<event_log::StorageError> for ServiceError {
 impl From<ServiceError> for tonic::Status {
     fn from(e: ServiceError) -> Self {
         use tonic::Code;
-        let (code, message) = match e {
+        let (code, message) = match &e {
             ServiceError::Rejected(r) => {
-                let code = match &r {
+                let code = match r {
                     Rejection::Invalid { .. } => Code::InvalidArgument,
                     Rejection::Precondition { .. } => Code::FailedPrecondition,
                     Rejection::NotFound { .. } => Code::NotFound,
@@ -64,15 +113,15 @@ impl From<ServiceError> for tonic::Status {
                 };
                 (code, r.to_string())
             }
-            ServiceError::Conflict(m) => (Code::Aborted, m),
-            ServiceError::Unauthenticated(m) => (Code::Unauthenticated, m),
-            ServiceError::PermissionDenied(m) => (Code::PermissionDenied, m),
-            ServiceError::Unavailable(m) => {
-                tracing::warn!(error = %m, "request failed: unavailable");
+            ServiceError::Conflict(m) => (Code::Aborted, m.clone()),
+            ServiceError::Unauthenticated(m) => (Code::Unauthenticated, m.clone()),
+            ServiceError::PermissionDenied(m) => (Code::PermissionDenied, m.clone()),
+            ServiceError::Unavailable { .. } => {
+                tracing::warn!(error = %ErrorChain(&e), "request failed: unavailable");
                 (Code::Unavailable, "the service is temporarily unavailable; retry with the same request id".into())
             }
-            ServiceError::Internal(m) => {
-                tracing::error!(error = %m, "request failed: internal error");
+            ServiceError::Internal { .. } => {
+                tracing::error!(error = %ErrorChain(&e), "request failed: internal error");
                 (Code::Internal, "internal error; retry with the same request id or report it".into())
             }
         };
@@ -104,13 +153,32 @@ mod tests {
             (ServiceError::Conflict("changed".into()), Code::Aborted),
             (ServiceError::Unauthenticated("no token".into()), Code::Unauthenticated),
             (ServiceError::PermissionDenied("role".into()), Code::PermissionDenied),
-            (ServiceError::Unavailable("disk".into()), Code::Unavailable),
-            (ServiceError::Internal("bug".into()), Code::Internal),
+            (ServiceError::unavailable_from("reading", std::io::Error::other("disk")), Code::Unavailable),
+            (ServiceError::internal("bug"), Code::Internal),
         ];
         for (error, code) in cases {
             assert_eq!(tonic::Status::from(error).code(), code);
         }
         let status = tonic::Status::from(ServiceError::from(Rejection::invalid("title", "is required")));
         assert_eq!(status.message(), "`title` is required");
+    }
+
+    #[test]
+    fn an_internal_error_logs_every_cause_and_sends_none() {
+        let written = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = written.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || crate::config::CaptureWriter(sink.clone()))
+            .finish();
+        let corrupt = std::io::Error::other("checksum mismatch");
+        let error = ServiceError::internal_from("cannot decode event at position 7", corrupt);
+        assert!(error.source().is_some(), "the cause is kept as the source");
+        let status = tracing::subscriber::with_default(subscriber, || tonic::Status::from(error));
+        assert_eq!(status.message(), "internal error; retry with the same request id or report it");
+        let shown = String::from_utf8_lossy(&written.lock().unwrap()).into_owned();
+        assert!(shown.contains("cannot decode event at position 7: checksum mismatch"), "{shown}");
+        assert!(!status.message().contains("checksum"));
     }
 }

@@ -66,7 +66,7 @@ pub enum IdentityError {
     #[error("`{field}` {rule}")]
     Invalid { field: &'static str, rule: &'static str },
     #[error("token key or signature failed: {0}")]
-    Signing(String),
+    Signing(#[source] jsonwebtoken::errors::Error),
 }
 
 impl JwtConfig {
@@ -108,7 +108,7 @@ impl TokenVerifier {
         // A token that is not valid yet is refused like an expired one, with the same leeway.
         validation.validate_nbf = true;
         validation.leeway = CLOCK_LEEWAY_SECONDS;
-        let key = DecodingKey::from_secret(&config.secret).map_err(|e| IdentityError::Signing(e.to_string()))?;
+        let key = DecodingKey::from_secret(&config.secret).map_err(IdentityError::Signing)?;
         Ok(TokenVerifier { key, validation })
     }
 
@@ -184,7 +184,7 @@ impl TokenIssuer {
     pub fn new(config: &JwtConfig) -> Result<TokenIssuer, IdentityError> {
         config.validate()?;
         Ok(TokenIssuer {
-            key: EncodingKey::from_secret(&config.secret).map_err(|e| IdentityError::Signing(e.to_string()))?,
+            key: EncodingKey::from_secret(&config.secret).map_err(IdentityError::Signing)?,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
         })
@@ -230,8 +230,7 @@ impl TokenIssuer {
             iat: now,
             nbf,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
-            .map_err(|e| IdentityError::Signing(e.to_string()))
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key).map_err(IdentityError::Signing)
     }
 }
 

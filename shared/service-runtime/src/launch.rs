@@ -223,7 +223,7 @@ impl Foundation {
     }
 
     /// The relay, and the consumer of the events of every service the process consumes, which appends
-    /// what `react` makes of each (with `store`) to the log, together with its checkpoint. Gaps are filled
+    /// what `react` makes of each (with `store`, given the source service it came from) to the log, together with its checkpoint. Gaps are filled
     /// from `source_logs`.
     pub fn publish_and_react<F>(
         &self,
@@ -233,10 +233,10 @@ impl Foundation {
         react: F,
     ) -> Result<ServiceBus, StartError>
     where
-        F: Fn(&EventStore, &RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send + Sync + 'static,
+        F: Fn(&EventStore, &str, &RecordedEvent) -> Result<Option<LogReaction>, Rejection> + Send + Sync + 'static,
     {
         let store = store.clone();
-        let reaction = move |event: &RecordedEvent| react(&store, event);
+        let reaction = move |source: &str, event: &RecordedEvent| react(&store, source, event);
         let sources = self.process.consumes.names();
         Ok(self.publish(amqp_uri)?.consume(sources, &self.log, source_logs.clone(), self.jwt.clone(), reaction)?)
     }

@@ -77,7 +77,7 @@ impl<S: Indexed> ListingIndex<S> {
 /// failure naming its position.
 pub fn decode<E: DomainEvent>(recorded: &RecordedEvent) -> Result<E, ServiceError> {
     E::decode_payload(&recorded.event_type, &recorded.payload)
-        .map_err(|e| ServiceError::Internal(format!("position {}: {e}", recorded.position)))
+        .map_err(|e| ServiceError::internal_from(format!("position {}", recorded.position), e))
 }
 
 /// One page of a listing kept in log-position order: the entries after position `after` that pass
@@ -113,7 +113,7 @@ mod tests {
     impl Indexed for Folded {
         fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ServiceError> {
             if recorded.event_type == "Broken" && !self.accept_broken {
-                return Err(ServiceError::Internal("cannot fold it yet".into()));
+                return Err(ServiceError::internal("cannot fold it yet"));
             }
             self.positions.push(recorded.position);
             Ok(())

@@ -58,11 +58,11 @@ impl TextSealer {
 
     fn decode(descriptor: MessageDescriptor, payload: &[u8]) -> Result<DynamicMessage, ServiceError> {
         DynamicMessage::decode(descriptor.clone(), payload)
-            .map_err(|e| ServiceError::Internal(format!("{} does not decode: {e}", descriptor.full_name())))
+            .map_err(|e| ServiceError::internal_from(format!("{} does not decode", descriptor.full_name()), e))
     }
 
     fn scope(message: &DynamicMessage) -> Result<Option<Uuid>, ServiceError> {
-        Self::schema().scope(message).map_err(|e| ServiceError::Internal(e.to_string()))
+        Self::schema().scope(message).map_err(|e| ServiceError::internal_from("cannot read the text scope", e))
     }
 
     /// Guards the free text of a decided event and seals it; returns the payload to record. An event without
@@ -93,7 +93,7 @@ impl TextSealer {
             }
         }
         let scope = Self::scope(&message)?
-            .ok_or_else(|| ServiceError::Internal(format!("{event_type} holds free text but names no text scope")))?;
+            .ok_or_else(|| ServiceError::internal(format!("{event_type} holds free text but names no text scope")))?;
         let entries =
             texts.into_iter().map(|(path, text)| contracts::common::v1::FreeTextEntry { path, text }).collect();
         let plaintext = FreeText { entries }.encode_to_vec();
@@ -101,12 +101,12 @@ impl TextSealer {
         let field = message
             .descriptor()
             .get_field_by_name(SEALED_TEXT_FIELD)
-            .ok_or_else(|| ServiceError::Internal(format!("{event_type} has no `{SEALED_TEXT_FIELD}` field")))?;
+            .ok_or_else(|| ServiceError::internal(format!("{event_type} has no `{SEALED_TEXT_FIELD}` field")))?;
         let Some(sealed_descriptor) = field.kind().as_message().cloned() else {
-            return Err(ServiceError::Internal(format!("{event_type}.{SEALED_TEXT_FIELD} is not a message")));
+            return Err(ServiceError::internal(format!("{event_type}.{SEALED_TEXT_FIELD} is not a message")));
         };
         let sealed = DynamicMessage::decode(sealed_descriptor, sealed.encode_to_vec().as_slice())
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            .map_err(|e| ServiceError::internal_from(format!("{event_type}.{SEALED_TEXT_FIELD} does not decode"), e))?;
         message.set_field(&field, Value::Message(sealed));
         Ok(SealedPayload { payload: message.encode_to_vec(), scope: Some(scope) })
     }
@@ -157,10 +157,11 @@ impl TextSealer {
         }
         let mut message = Self::decode(descriptor, payload)?;
         let sealed = match message.get_field_by_name(SEALED_TEXT_FIELD).as_deref() {
-            Some(Value::Message(sealed)) => Some(
-                SealedPersonalData::decode(sealed.encode_to_vec().as_slice())
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            ),
+            Some(Value::Message(sealed)) => {
+                Some(SealedPersonalData::decode(sealed.encode_to_vec().as_slice()).map_err(|e| {
+                    ServiceError::internal_from(format!("{event_type}.{SEALED_TEXT_FIELD} does not decode"), e)
+                })?)
+            }
             _ => None,
         };
         match sealed {
@@ -169,7 +170,7 @@ impl TextSealer {
                 match self.open_bytes(&sealed)? {
                     Some(plaintext) => {
                         let text = FreeText::decode(plaintext.as_slice())
-                            .map_err(|e| ServiceError::Internal(format!("sealed text does not decode: {e}")))?;
+                            .map_err(|e| ServiceError::internal_from("sealed text does not decode", e))?;
                         let texts: HashMap<String, String> =
                             text.entries.into_iter().map(|entry| (entry.path, entry.text)).collect();
                         Self::schema().put(&mut message, &texts);
@@ -196,8 +197,9 @@ pub fn sealed_to_wire(sealed: Sealed) -> SealedPersonalData {
 
 /// Sealed data as the key vault opens it; a malformed key id is a broken record.
 pub fn sealed_from_wire(sealed: &SealedPersonalData) -> Result<Sealed, ServiceError> {
-    let key_id = Uuid::try_parse(&sealed.key_id)
-        .map_err(|_| ServiceError::Internal(format!("sealed data names a malformed key id {:?}", sealed.key_id)))?;
+    let key_id = Uuid::try_parse(&sealed.key_id).map_err(|e| {
+        ServiceError::internal_from(format!("sealed data names a malformed key id {:?}", sealed.key_id), e)
+    })?;
     Ok(Sealed { key_id, nonce: sealed.nonce.clone(), ciphertext: sealed.ciphertext.clone() })
 }
 
@@ -218,7 +220,7 @@ fn reference_year(message: &DynamicMessage) -> i32 {
 
 fn vault_error(e: personal_data::VaultError) -> ServiceError {
     match e {
-        personal_data::VaultError::Io { .. } => ServiceError::Unavailable(e.to_string()),
-        other => ServiceError::Internal(other.to_string()),
+        personal_data::VaultError::Io { .. } => ServiceError::unavailable_from("the key vault failed", e),
+        other => ServiceError::internal_from("the key vault refused", other),
     }
 }

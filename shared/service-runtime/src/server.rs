@@ -69,16 +69,25 @@ impl Default for ServerConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot listen on {address}: {reason}")]
-    Bind { address: SocketAddr, reason: String },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("reflection service could not be built: {0}")]
-    Reflection(String),
+    Reflection(#[source] tonic_reflection::server::Error),
+    /// Reading the listener's address or serving failed.
     #[error("server failed: {0}")]
-    Transport(String),
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Checkpoint signing is configured and the log does not (or could not be shown to) extend the last
     /// checkpoint recorded in it: signing its head now would vouch for a log cut short or rewritten.
-    #[error("refusing to start: the {service} log does not extend its last signed checkpoint: {reason}")]
-    LogDoesNotExtendCheckpoint { service: &'static str, reason: String },
+    #[error("refusing to start: the {service} log does not extend its last signed checkpoint: {source}")]
+    LogDoesNotExtendCheckpoint {
+        service: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A checkpoint key is configured but `serve` was given no signer: the service skipped
     /// [`check_log_against_checkpoint`], and would otherwise run without signing.
     #[error("refusing to start: a checkpoint key is configured but the {service} log was not checked against it")]
@@ -87,7 +96,7 @@ pub enum ServeError {
 
 /// Binds a listener (port 0 picks a free port; see `local_addr`).
 pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
-    TcpListener::bind(address).await.map_err(|e| ServeError::Bind { address, reason: e.to_string() })
+    TcpListener::bind(address).await.map_err(|source| ServeError::Bind { address, source })
 }
 
 /// What to serve besides the service routes.
@@ -121,55 +130,21 @@ pub async fn serve(
     serving: Serving<'_>,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    let bus = serving.bus;
-    if config.checkpoint.is_some() && serving.checkpoints.is_none() {
+    let Serving { service_names, file_descriptor_set, log, log_owner, bus, checkpoints } = serving;
+    if config.checkpoint.is_some() && checkpoints.is_none() {
         // A service that skipped the check (a defect of the service, not of its log): stop what it started.
         if let Some(bus) = bus {
             bus.stop().await;
         }
-        return Err(ServeError::UncheckedLog { service: serving.log_owner });
+        return Err(ServeError::UncheckedLog { service: log_owner });
     }
-    let mut names: Vec<&'static str> = serving.service_names.to_vec();
+    let mut names: Vec<&'static str> = service_names.to_vec();
     names.push(event_log_grpc::SERVICE_NAME);
-    let (health, health_service) = tonic_health::server::health_reporter();
-    for name in &names {
-        health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
-    }
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(serving.file_descriptor_set)
-        .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| ServeError::Reflection(e.to_string()))?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(serving.file_descriptor_set)
-        .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| ServeError::Reflection(e.to_string()))?;
-    let signer = serving.checkpoints.map(|CheckedSigner { signer, interval }| {
-        tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
-        // Its own token: it signs once more after the server has drained, so the last head is covered.
-        let stop = CancellationToken::new();
-        (tokio::spawn(signer.run(interval, stop.clone())), stop)
-    });
-    let log_service = event_log_grpc::LogService::new(serving.log, serving.log_owner)
-        .into_server()
-        .max_encoding_message_size(config.max_message_bytes.max(event_log_grpc::MIN_MESSAGE_BYTES));
+    let (routes, health) = with_shared_services(routes, config, file_descriptor_set, log, log_owner, &names).await?;
+    let signer = checkpoints.map(start_signing);
 
-    let address = listener.local_addr().map_err(|e| ServeError::Transport(e.to_string()))?;
+    let address = listener.local_addr().map_err(|e| ServeError::Transport(e.into()))?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-
-    let on_shutdown = {
-        let shutdown = shutdown.clone();
-        async move {
-            shutdown.cancelled().await;
-            tracing::info!("shutdown requested: no new connections, draining requests in flight");
-            for name in names {
-                health.set_service_status(name, tonic_health::ServingStatus::NotServing).await;
-            }
-        }
-    };
-
     let server = Server::builder()
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
@@ -177,25 +152,10 @@ pub async fn serve(
         .layer(crate::message_limit::MessageLimitLayer)
         .layer(auth)
         .add_routes(routes)
-        .add_service(log_service)
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(incoming, on_shutdown);
-
+        .serve_with_incoming_shutdown(incoming, not_serving_once_cancelled(shutdown.clone(), health, names));
     tracing::info!(%address, "serving gRPC");
-    let drain_timeout = config.drain_timeout;
-    let deadline = async move {
-        shutdown.cancelled().await;
-        tokio::time::sleep(drain_timeout).await;
-    };
-    let served = tokio::select! {
-        result = server => result.map_err(|e| ServeError::Transport(e.to_string())),
-        () = deadline => {
-            tracing::warn!(?drain_timeout, "requests still in flight after the drain timeout; stopping");
-            Ok(())
-        }
-    };
+    let served = drain_within(server, shutdown, config.drain_timeout).await;
+
     if let Some(bus) = bus {
         bus.stop().await;
     }
@@ -206,6 +166,112 @@ pub async fn serve(
     served?;
     tracing::info!("server stopped");
     Ok(())
+}
+
+/// `routes` and what every service serves besides: its log read-only, health (every one of `names`
+/// reported SERVING, through the reporter returned) and reflection.
+async fn with_shared_services(
+    routes: Routes,
+    config: &ServerConfig,
+    file_descriptor_set: &'static [u8],
+    log: EventLog,
+    log_owner: &'static str,
+    names: &[&'static str],
+) -> Result<(Routes, tonic_health::server::HealthReporter), ServeError> {
+    let (health, health_service) = report_serving(names).await;
+    let (reflection_v1, reflection_v1alpha) = reflection(file_descriptor_set)?;
+    let log_service = event_log_grpc::LogService::new(log, log_owner)
+        .into_server()
+        .max_encoding_message_size(config.max_message_bytes.max(event_log_grpc::MIN_MESSAGE_BYTES));
+    let routes = routes
+        .add_service(log_service)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    Ok((routes, health))
+}
+
+/// The health service, with every one of `names` reported SERVING.
+async fn report_serving(
+    names: &[&'static str],
+) -> (
+    tonic_health::server::HealthReporter,
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in names {
+        health.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
+    }
+    (health, health_service)
+}
+
+/// Once `shutdown` is cancelled, reports every one of `names` NOT_SERVING; then the server stops accepting.
+async fn not_serving_once_cancelled(
+    shutdown: CancellationToken,
+    health: tonic_health::server::HealthReporter,
+    names: Vec<&'static str>,
+) {
+    shutdown.cancelled().await;
+    tracing::info!("shutdown requested: no new connections, draining requests in flight");
+    for name in names {
+        health.set_service_status(name, tonic_health::ServingStatus::NotServing).await;
+    }
+}
+
+/// The reflection services (v1 and v1alpha) over the service's descriptors, the log's and, in v1, health's.
+fn reflection(
+    file_descriptor_set: &'static [u8],
+) -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    ServeError,
+> {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(file_descriptor_set)
+        .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(ServeError::Reflection)?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(file_descriptor_set)
+        .register_encoded_file_descriptor_set(event_log_grpc::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(ServeError::Reflection)?;
+    Ok((v1, v1alpha))
+}
+
+/// Starts signing checkpoints periodically; cancelling the token signs once more and ends the task.
+fn start_signing(
+    CheckedSigner { signer, interval }: CheckedSigner,
+) -> (tokio::task::JoinHandle<()>, CancellationToken) {
+    tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
+    // Its own token: it signs once more after the server has drained, so the last head is covered.
+    let stop = CancellationToken::new();
+    (tokio::spawn(signer.run(interval, stop.clone())), stop)
+}
+
+/// Runs `server` until it has drained after `shutdown`, giving requests still in flight at most
+/// `drain_timeout` after it.
+async fn drain_within(
+    server: impl std::future::Future<Output = Result<(), tonic::transport::Error>>,
+    shutdown: CancellationToken,
+    drain_timeout: Duration,
+) -> Result<(), ServeError> {
+    let deadline = async move {
+        shutdown.cancelled().await;
+        tokio::time::sleep(drain_timeout).await;
+    };
+    tokio::select! {
+        result = server => result.map_err(|e| ServeError::Transport(e.into())),
+        () = deadline => {
+            tracing::warn!(?drain_timeout, "requests still in flight after the drain timeout; stopping");
+            Ok(())
+        }
+    }
 }
 
 /// A service's checkpoint signer, made once its log was shown to extend the last checkpoint recorded in it.
@@ -227,7 +293,8 @@ pub async fn check_log_against_checkpoint(
 ) -> Result<Option<CheckedSigner>, ServeError> {
     let Some(checkpoint) = &config.checkpoint else { return Ok(None) };
     let signer = event_log_grpc::CheckpointSigner::new(log.clone(), service, &checkpoint.seed);
-    let refused = |reason: String| ServeError::LogDoesNotExtendCheckpoint { service, reason };
+    let refused =
+        |source: Box<dyn std::error::Error + Send + Sync>| ServeError::LogDoesNotExtendCheckpoint { service, source };
     let previous_keys = checkpoint.previous_public_keys.clone();
     // Reads and rehashes every event since the last checkpoint: off the async threads.
     let (signer, checked) = tokio::task::spawn_blocking(move || {
@@ -235,7 +302,7 @@ pub async fn check_log_against_checkpoint(
         (signer, checked)
     })
     .await
-    .map_err(|e| refused(format!("the check did not finish: {e}")))?;
+    .map_err(|e| refused(CheckDidNotFinish(e).into()))?;
     match checked {
         Ok(Some(last)) => tracing::info!(
             position = last.position,
@@ -243,10 +310,15 @@ pub async fn check_log_against_checkpoint(
             "the log extends its last signed checkpoint"
         ),
         Ok(None) => tracing::info!("the log holds no signed checkpoint yet"),
-        Err(error) => return Err(refused(error.to_string())),
+        Err(error) => return Err(refused(error.into())),
     }
     Ok(Some(CheckedSigner { signer, interval: checkpoint.interval }))
 }
+
+/// The checkpoint check's task ended without an answer (it panicked or was cancelled).
+#[derive(Debug, thiserror::Error)]
+#[error("the check did not finish: {0}")]
+struct CheckDidNotFinish(#[source] tokio::task::JoinError);
 
 /// Waits for a background task of the service (relay, consumer) that was told to stop, and logs how it
 /// ended: services stop them after the server has drained.

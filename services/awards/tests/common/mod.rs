@@ -52,11 +52,12 @@ pub async fn append(log: &EventLog, stream: StreamId, event_type: &str, payload:
     log.event(result.first_position).unwrap().unwrap()
 }
 
-/// Puts what the consumer would append for `event` (from another service) into the awards log in `dir`,
+/// Puts what the consumer would append for `event` (from the applications service) into the awards log in `dir`,
 /// with the service stopped: how tests without a broker get an award offered.
 pub async fn react_offline(dir: &Path, event: &RecordedEvent) -> bool {
     let log = EventLog::open(awards::service::log_dir(&dir.join(service::AWARDS))).unwrap();
-    let reaction = awards::inbound::react(&EventStore::new(log.clone()), event).expect("the event is accepted");
+    let reaction = awards::inbound::react(&EventStore::new(log.clone()), service::APPLICATIONS, event)
+        .expect("the event is accepted");
     let Some(reaction) = reaction else { return false };
     let request = event_log::AppendRequest {
         stream: reaction.stream,

@@ -47,7 +47,9 @@ impl ProjectorApi {
     }
 
     async fn replayed(&self, point: &Point) -> Result<Replayed, Status> {
-        replay_to(&self.sources, point).await.map_err(|e| Status::from(ServiceError::Unavailable(e.to_string())))
+        replay_to(&self.sources, point)
+            .await
+            .map_err(|e| Status::from(ServiceError::unavailable_from("cannot replay the sources", e)))
     }
 
     /// The program summary live, or as of `point` with indicator counts at the month end at or before it.
@@ -69,7 +71,7 @@ impl ProjectorApi {
 }
 
 fn store_error(e: StoreError) -> Status {
-    ServiceError::Internal(e.to_string()).into()
+    ServiceError::internal_from("the read models failed", e).into()
 }
 
 /// A [`View`] behind a reference, so that one closure answers from either store.
