@@ -41,7 +41,7 @@ struct State {
 impl Indexed for State {
     fn apply(&mut self, recorded: &RecordedEvent) -> Result<(), ServiceError> {
         match recorded.stream.stream_type() {
-            stream::APPLICATION => self.apply_application(recorded.position, &decode(recorded)?),
+            stream::APPLICATION => self.apply_application(recorded.position, &decode(recorded)?)?,
             stream::ORGANISATION => {
                 if let OrganisationEvent::Registered(e) = decode(recorded)? {
                     self.registrations.insert((e.country, e.registration_number));
@@ -101,18 +101,17 @@ impl Index {
 }
 
 impl State {
-    fn apply_application(&mut self, position: u64, event: &ApplicationEvent) {
+    /// Folds one recorded application event; a value the service itself recorded that does not read is
+    /// corrupt data, refused rather than left out of the listings and totals.
+    fn apply_application(&mut self, position: u64, event: &ApplicationEvent) -> Result<(), ServiceError> {
         use contracts::applications::v1::ApplicationStatus as S;
-        let parse = |id: &str| ApplicationId::parse("", id).ok();
+        let corrupt = |e| ServiceError::internal_from("a recorded application event does not read", e);
+        let parse = |id: &str| ApplicationId::parse("application_id", id).map_err(corrupt);
         match event {
             ApplicationEvent::Drafted(e) => {
-                let (Some(id), Ok(round), Ok(org)) = (
-                    parse(&e.application_id),
-                    RoundId::parse("", &e.round_id),
-                    OrganisationId::parse("", &e.organisation_id),
-                ) else {
-                    return;
-                };
+                let id = parse(&e.application_id)?;
+                let round = RoundId::parse("round_id", &e.round_id).map_err(corrupt)?;
+                let org = OrganisationId::parse("organisation_id", &e.organisation_id).map_err(corrupt)?;
                 self.by_round.entry(round).or_default().insert(position, id);
                 self.entries.insert(
                     id,
@@ -128,28 +127,30 @@ impl State {
             | ApplicationEvent::ConflictOfInterestDeclared(_)
             | ApplicationEvent::ReviewRecorded(_)
             | ApplicationEvent::TextErased(_) => {}
-            ApplicationEvent::Submitted(e) => self.set_status(parse(&e.application_id), S::Submitted),
-            ApplicationEvent::Withdrawn(e) => self.set_status(parse(&e.application_id), S::Withdrawn),
-            ApplicationEvent::Rejected(e) => self.set_status(parse(&e.application_id), S::Rejected),
+            ApplicationEvent::Submitted(e) => self.set_status(parse(&e.application_id)?, S::Submitted),
+            ApplicationEvent::Withdrawn(e) => self.set_status(parse(&e.application_id)?, S::Withdrawn),
+            ApplicationEvent::Rejected(e) => self.set_status(parse(&e.application_id)?, S::Rejected),
             ApplicationEvent::ReviewerAssigned(e) => {
-                if let Some(entry) = parse(&e.application_id).and_then(|id| self.entries.get_mut(&id)) {
+                if let Some(entry) = self.entries.get_mut(&parse(&e.application_id)?) {
                     entry.reviewers.insert(e.reviewer_subject.clone());
                 }
             }
             ApplicationEvent::Approved(e) => {
-                self.set_status(parse(&e.application_id), S::Approved);
-                if let (Ok(round), Ok(amount)) =
-                    (RoundId::parse("", &e.round_id), Money::from_wire("", e.approved_amount.as_ref()))
-                {
-                    let total = self.approved.entry(round).or_insert(Money::zero(amount.currency));
-                    *total = total.checked_add(amount).unwrap_or(*total);
-                }
+                self.set_status(parse(&e.application_id)?, S::Approved);
+                let round = RoundId::parse("round_id", &e.round_id).map_err(corrupt)?;
+                let amount = Money::from_wire("approved_amount", e.approved_amount.as_ref())
+                    .map_err(|e| ServiceError::internal_from("a recorded application event does not read", e))?;
+                let total = self.approved.entry(round).or_insert(Money::zero(amount.currency));
+                *total = total
+                    .checked_add(amount)
+                    .ok_or_else(|| ServiceError::internal(format!("the approved total of round {round} overflows")))?;
             }
         }
+        Ok(())
     }
 
-    fn set_status(&mut self, id: Option<ApplicationId>, status: contracts::applications::v1::ApplicationStatus) {
-        if let Some(entry) = id.and_then(|id| self.entries.get_mut(&id)) {
+    fn set_status(&mut self, id: ApplicationId, status: contracts::applications::v1::ApplicationStatus) {
+        if let Some(entry) = self.entries.get_mut(&id) {
             entry.status = status as i32;
         }
     }

@@ -39,12 +39,12 @@ impl Indexed for Awards {
         };
         let status = match decode::<AwardEvent>(recorded)? {
             AwardEvent::Offered(e) => {
-                if let (Ok(organisation_id), Ok(round_id)) =
-                    (OrganisationId::parse("", &e.organisation_id), RoundId::parse("", &e.round_id))
-                {
-                    self.by_position.insert(recorded.position, id);
-                    self.entries.insert(id, Entry { award_id: id, organisation_id, round_id, status: Status::Offered });
-                }
+                // Recorded by this service after checking them: an id that does not read is corrupt data.
+                let corrupt = |e| ServiceError::internal_from("a recorded award offer does not read", e);
+                let organisation_id = OrganisationId::parse("organisation_id", &e.organisation_id).map_err(corrupt)?;
+                let round_id = RoundId::parse("round_id", &e.round_id).map_err(corrupt)?;
+                self.by_position.insert(recorded.position, id);
+                self.entries.insert(id, Entry { award_id: id, organisation_id, round_id, status: Status::Offered });
                 return Ok(());
             }
             AwardEvent::AgreementSigned(_) | AwardEvent::Resumed(_) => Status::Active,

@@ -42,7 +42,9 @@ impl Indexed for Reports {
         };
         match decode::<ReportingEvent>(recorded)? {
             ReportingEvent::Scheduled(e) => {
-                let Ok(organisation_id) = OrganisationId::parse("", &e.organisation_id) else { return Ok(()) };
+                // Recorded by this service after checking it: an id that does not read is corrupt data.
+                let organisation_id = OrganisationId::parse("organisation_id", &e.organisation_id)
+                    .map_err(|e| ServiceError::internal_from("a recorded schedule does not read", e))?;
                 self.organisations.insert(award_id, organisation_id);
                 self.place(award_id, organisation_id, &e.obligations);
             }
