@@ -237,7 +237,7 @@ fn award_state(award: &awards::domain::award::AwardData, decoder: &PayloadDecode
         "title": view.title,
         "approved_amount": wire_money(view.approved_amount.as_ref()),
         // Where the work happens is not part of the service's view.
-        "countries": award.countries,
+        "countries": award.countries.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
         "signed": view.signed,
         "signed_by": view.signed.then_some(view.signed_by.as_str()),
         "amount": terms.map(|t| wire_money(t.amount.as_ref())),
