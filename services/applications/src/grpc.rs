@@ -11,11 +11,11 @@ use service_runtime::{Page, Reply, reply};
 use tonic::Request;
 
 use crate::domain::application::{self, Application, ApplicationCommand, ApplicationData, Content, Review};
-use crate::domain::organisation::{self, Organisation, RegisterOrganisation};
+use crate::domain::organisation::{self, Organisation, RegisterOrganisation, SealedContact};
 use crate::domain::round::{self, Criterion, OpenRound, Round, RoundCommand, RoundData};
 use crate::domain::{ApplicationId, OrganisationId, RoundId};
 use crate::index::Index;
-use personal_data::KeyVault;
+use personal_data::{KeyVault, Sealed};
 use prost::Message;
 
 /// The `ApplicationsService` implementation.
@@ -49,13 +49,11 @@ impl ApplicationsApi {
         Ok(Some(view))
     }
 
-    fn unseal_contact(
-        &self,
-        sealed: &contracts::common::v1::SealedPersonalData,
-    ) -> Result<Option<pb::ContactPerson>, ServiceError> {
-        let sealed = service_runtime::sealing::sealed_from_wire(sealed)?;
-        let Some(plaintext) =
-            self.vault.unseal(&sealed).map_err(|e| ServiceError::internal_from("cannot open the contact person", e))?
+    fn unseal_contact(&self, sealed: &SealedContact) -> Result<Option<pb::ContactPerson>, ServiceError> {
+        let Some(plaintext) = self
+            .vault
+            .unseal(&vault_form(sealed))
+            .map_err(|e| ServiceError::internal_from("cannot open the contact person", e))?
         else {
             return Ok(None);
         };
@@ -176,7 +174,7 @@ impl ApplicationsApi {
             .seal(&contact_person.encode_to_vec())
             .map_err(|e| ServiceError::unavailable_from("cannot seal the contact person", e))?;
         let key_id = sealed.key_id;
-        let sealed_contact_person = service_runtime::sealing::sealed_to_wire(sealed);
+        let sealed_contact_person = recorded_form(sealed);
         // Registration numbers are unique per country: check and append under the index's lock.
         let _guard = self.index.lock_for_decision().await;
         self.index.catch_up(self.store.log())?;
@@ -247,7 +245,7 @@ impl ApplicationsApi {
         organisation::handle_erase(&loaded.state, command.clone())?;
         if let Some(sealed) = &registered.sealed_contact_person {
             self.vault
-                .erase(service_runtime::sealing::sealed_from_wire(sealed)?.key_id)
+                .erase(sealed.key_id)
                 .map_err(|e| ServiceError::unavailable_from("cannot erase the contact person's key", e))?;
         }
         self.store
@@ -354,6 +352,16 @@ impl ApplicationsApi {
         }
         Ok(pb::ListApplicationsResponse { applications, next_page_token })
     }
+}
+
+/// A contact person as the key vault sealed it, as the domain records it.
+fn recorded_form(sealed: Sealed) -> SealedContact {
+    SealedContact { key_id: sealed.key_id, nonce: sealed.nonce, ciphertext: sealed.ciphertext }
+}
+
+/// A recorded contact person as the key vault opens it.
+fn vault_form(sealed: &SealedContact) -> Sealed {
+    Sealed { key_id: sealed.key_id, nonce: sealed.nonce.clone(), ciphertext: sealed.ciphertext.clone() }
 }
 
 /// An organisation without its contact person: what command responses carry, since they are stored for

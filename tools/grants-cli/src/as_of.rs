@@ -237,7 +237,7 @@ fn award_state(award: &awards::domain::award::AwardData, decoder: &PayloadDecode
         "title": view.title,
         "approved_amount": wire_money(view.approved_amount.as_ref()),
         // Where the work happens is not part of the service's view.
-        "countries": award.countries,
+        "countries": award.countries.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
         "signed": view.signed,
         "signed_by": view.signed.then_some(view.signed_by.as_str()),
         "amount": terms.map(|t| wire_money(t.amount.as_ref())),
@@ -390,5 +390,24 @@ mod tests {
         let error = Point::parse(None, Some("1 March 2022"), None).unwrap_err();
         assert!(format!("{error:#}").starts_with("`--date 1 March 2022` must be a date"), "{error:#}");
         assert!(Point::parse(Some("yesterday"), None, None).is_err());
+    }
+
+    #[test]
+    fn an_awards_countries_are_shown_as_their_codes() {
+        use awards::domain::award::{Award, AwardEvent, apply};
+        let offer = aw::AwardOffered {
+            award_id: "6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab".into(),
+            application_id: "11111111-2222-4333-8444-555555555555".into(),
+            round_id: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee".into(),
+            organisation_id: "99999999-8888-4777-8666-555555555555".into(),
+            approved_amount: Some(contracts::common::v1::Money { minor_units: 100, currency: "USD".into() }),
+            countries: vec!["KH".into(), "TH".into()],
+            ..Default::default()
+        };
+        let Award(Some(award)) = apply(Award::default(), &AwardEvent::Offered(offer)).unwrap() else {
+            panic!("the offer opens the award")
+        };
+        let state = award_state(&award, &PayloadDecoder::new().unwrap(), 1);
+        assert_eq!(state["countries"], json!(["KH", "TH"]));
     }
 }

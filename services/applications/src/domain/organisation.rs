@@ -3,7 +3,8 @@
 use contracts::applications::v1 as pb;
 use contracts::common::v1::SealedPersonalData;
 use contracts::values::WireError;
-use domain_kernel::Country;
+use domain_kernel::{Country, parse_uuid};
+use uuid::Uuid;
 
 use super::{OrganisationId, Rejection, check_text};
 
@@ -16,8 +17,8 @@ pub struct RegisterOrganisation {
     pub registration_number: String,
     /// The plaintext, to check; only `sealed_contact_person` is recorded.
     pub contact_person: pb::ContactPerson,
-    /// The same contact person, encrypted under a key of its own (see the `personal-data` crate).
-    pub sealed_contact_person: SealedPersonalData,
+    /// The same contact person, encrypted under a key of its own.
+    pub sealed_contact_person: SealedContact,
     /// Whether another organisation holds this registration number in this country (from the index).
     pub registration_number_taken: bool,
 }
@@ -34,6 +35,35 @@ pub enum OrganisationEvent {
     ContactPersonErased(pb::ContactPersonErased),
 }
 
+/// A contact person as recorded: encrypted under a key of its own, which only the service's key vault holds,
+/// so that destroying the key erases every copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedContact {
+    pub key_id: Uuid,
+    pub nonce: Vec<u8>,
+    /// The ciphertext with its authentication tag.
+    pub ciphertext: Vec<u8>,
+}
+
+impl SealedContact {
+    /// Reads the recorded form; the key id has the one UUID spelling, so it is written back unchanged.
+    fn from_wire(field: &str, sealed: &SealedPersonalData) -> Result<SealedContact, WireError> {
+        Ok(SealedContact {
+            key_id: parse_uuid(&format!("{field}.key_id"), &sealed.key_id)?,
+            nonce: sealed.nonce.clone(),
+            ciphertext: sealed.ciphertext.clone(),
+        })
+    }
+
+    fn to_wire(&self) -> SealedPersonalData {
+        SealedPersonalData {
+            key_id: self.key_id.to_string(),
+            nonce: self.nonce.clone(),
+            ciphertext: self.ciphertext.clone(),
+        }
+    }
+}
+
 /// What a registration recorded about an organisation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Registration {
@@ -43,7 +73,7 @@ pub struct Registration {
     pub organisation_type: pb::OrganisationType,
     pub registration_number: String,
     /// The contact person as recorded: sealed, readable only while its key exists.
-    pub sealed_contact_person: Option<SealedPersonalData>,
+    pub sealed_contact_person: Option<SealedContact>,
 }
 
 impl Registration {
@@ -60,7 +90,11 @@ impl Registration {
             country: Country::parse("country", &e.country)?,
             organisation_type,
             registration_number: e.registration_number.clone(),
-            sealed_contact_person: e.sealed_contact_person.clone(),
+            sealed_contact_person: e
+                .sealed_contact_person
+                .as_ref()
+                .map(|sealed| SealedContact::from_wire("sealed_contact_person", sealed))
+                .transpose()?,
         })
     }
 }
@@ -110,7 +144,7 @@ pub fn handle(state: &Organisation, command: RegisterOrganisation) -> Result<Vec
         country: command.country.as_str().to_owned(),
         organisation_type: command.organisation_type as i32,
         registration_number: command.registration_number,
-        sealed_contact_person: Some(command.sealed_contact_person),
+        sealed_contact_person: Some(command.sealed_contact_person.to_wire()),
     })])
 }
 
@@ -124,7 +158,7 @@ pub fn handle_erase(state: &Organisation, command: EraseContactPerson) -> Result
     check_text("reason", &command.reason, 1, 500)?;
     Ok(vec![OrganisationEvent::ContactPersonErased(pb::ContactPersonErased {
         organisation_id: registered.organisation_id.to_string(),
-        key_id: registered.sealed_contact_person.as_ref().map(|s| s.key_id.clone()).unwrap_or_default(),
+        key_id: registered.sealed_contact_person.as_ref().map(|s| s.key_id.to_string()).unwrap_or_default(),
         reason: command.reason,
         sealed_text: None,
     })])
@@ -156,8 +190,8 @@ mod tests {
                 email: "contact@example.org".into(),
                 phone: String::new(),
             },
-            sealed_contact_person: SealedPersonalData {
-                key_id: uuid::Uuid::from_u128(9).to_string(),
+            sealed_contact_person: SealedContact {
+                key_id: Uuid::from_u128(9),
                 nonce: vec![1; 24],
                 ciphertext: vec![2; 40],
             },
@@ -180,7 +214,7 @@ mod tests {
         for clear in [b"A. Contact".as_slice(), b"contact@example.org"] {
             assert!(!recorded.windows(clear.len()).any(|w| w == clear), "plaintext contact data in the event");
         }
-        assert_eq!(registered.sealed_contact_person, Some(command().sealed_contact_person));
+        assert_eq!(registered.sealed_contact_person, Some(command().sealed_contact_person.to_wire()));
     }
 
     #[test]
@@ -233,5 +267,28 @@ mod tests {
         let untyped = pb::OrganisationRegistered { organisation_type: 0, ..registered.clone() };
         let error = apply(Organisation::default(), &OrganisationEvent::Registered(untyped)).unwrap_err();
         assert_eq!(error.field, "organisation_type");
+        for key_id in ["", "not-a-uuid", "00000000-0000-0000-0000-00000000000A"] {
+            let mut unkeyed = registered.clone();
+            unkeyed.sealed_contact_person.as_mut().unwrap().key_id = key_id.into();
+            let error = apply(Organisation::default(), &OrganisationEvent::Registered(unkeyed)).unwrap_err();
+            assert_eq!(error.field, "sealed_contact_person.key_id", "{key_id:?}");
+        }
+    }
+
+    #[test]
+    fn the_sealed_contact_person_is_read_into_state_and_recorded_as_it_was_sealed() {
+        let (state, events) = given([]).when(|none| handle(none, command())).then_accept();
+        let OrganisationEvent::Registered(registered) = &events[0] else { panic!("{events:?}") };
+        let recorded = registered.sealed_contact_person.as_ref().unwrap();
+        assert_eq!(recorded.key_id, "00000000-0000-0000-0000-000000000009");
+        assert_eq!(
+            (recorded.nonce.as_slice(), recorded.ciphertext.as_slice()),
+            ([1; 24].as_slice(), [2; 40].as_slice())
+        );
+        let kept = state.registered.unwrap().sealed_contact_person;
+        assert_eq!(kept, Some(command().sealed_contact_person));
+        let unsealed = pb::OrganisationRegistered { sealed_contact_person: None, ..registered.clone() };
+        let state = apply(Organisation::default(), &OrganisationEvent::Registered(unsealed)).unwrap();
+        assert_eq!(state.registered.unwrap().sealed_contact_person, None);
     }
 }

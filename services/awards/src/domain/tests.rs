@@ -5,7 +5,7 @@ use contracts::applications::v1 as apps;
 use contracts::awards::v1 as pb;
 use contracts::reporting::v1::{ReportAccepted, ReportKind};
 use contracts::values::WireValue;
-use domain_kernel::{Currency, Date, Money, Timestamp};
+use domain_kernel::{Country, Currency, Date, Money, Timestamp};
 
 use test_support::decider::{fold, given, given_state};
 
@@ -198,6 +198,24 @@ fn an_offer_needs_a_positive_approved_amount_and_valid_ids() {
     assert_eq!(field(&rejection), "approved_amount");
     let bad = apps::ApplicationApproved { organisation_id: "nope".into(), ..approved(usd(1)) };
     assert_eq!(field(&award::offer(&Award::default(), &bad).unwrap_err()), "organisation_id");
+}
+
+#[test]
+fn an_offer_keeps_the_approved_countries_and_refuses_one_that_does_not_read() {
+    let two = apps::ApplicationApproved { countries: vec!["KH".into(), "TH".into()], ..approved(usd(1)) };
+    let (state, events) = given([]).when(|none| award::offer(none, &two)).then_accept();
+    let [AwardEvent::Offered(offer)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(offer.countries, ["KH", "TH"]);
+    let countries = ["KH", "TH"].map(|c| Country::parse("c", c).unwrap());
+    assert_eq!(data(&state).countries, countries);
+    for (codes, named) in [(vec!["kh"], "countries[0]"), (vec!["KH", "XX"], "countries[1]")] {
+        let unread =
+            apps::ApplicationApproved { countries: codes.iter().map(|c| (*c).into()).collect(), ..two.clone() };
+        assert_eq!(field(&award::offer(&Award::default(), &unread).unwrap_err()), named);
+        let recorded = pb::AwardOffered { countries: unread.countries.clone(), ..offer.clone() };
+        let error = award::apply(Award::default(), &AwardEvent::Offered(recorded)).unwrap_err();
+        assert_eq!(error.field, named);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------

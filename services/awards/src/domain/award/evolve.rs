@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as pb;
 use contracts::values::{WireError, WireValue};
-use domain_kernel::{Money, Timestamp};
+use domain_kernel::{Country, InvalidValue, Money, Timestamp};
 
 use super::payment::Payment;
 use super::state::{Acceptance, Award, AwardData, AwardEvent, Release, Status, Variation, VariationStatus};
@@ -87,7 +87,7 @@ fn offered(e: &pb::AwardOffered) -> Result<AwardData, WireError> {
         title: e.title.clone(),
         approved_amount,
         approved_by: e.approved_by.clone(),
-        countries: e.countries.clone(),
+        countries: read_countries(&e.countries)?,
         status: Status::Offered,
         terms: None,
         signed_by: None,
@@ -98,6 +98,12 @@ fn offered(e: &pb::AwardOffered) -> Result<AwardData, WireError> {
         released_total: Money::zero(approved_amount.currency),
         status_reason: String::new(),
     })
+}
+
+/// Reads the `countries` of an offer, or of the approval it is made from, naming the first code that does not
+/// read (`countries[i]`).
+pub(super) fn read_countries(codes: &[String]) -> Result<Vec<Country>, InvalidValue> {
+    codes.iter().enumerate().map(|(i, code)| Country::parse(&format!("countries[{i}]"), code)).collect()
 }
 
 fn released(award: &mut AwardData, e: &pb::TrancheReleased) -> Result<(), WireError> {

@@ -7,6 +7,7 @@ use contracts::reporting::v1::ReportAccepted;
 use contracts::values::WireValue;
 use domain_kernel::{Money, Timestamp};
 
+use super::evolve::read_countries;
 use super::state::{Award, AwardEvent};
 use crate::domain::{ApplicationId, AwardId, OrganisationId, Rejection, RoundId, check_text};
 
@@ -23,6 +24,8 @@ pub fn offer(state: &Award, approved: &apps::ApplicationApproved) -> Result<Vec<
     if !amount.is_positive() {
         return Err(Rejection::invalid("approved_amount", "must be positive"));
     }
+    // Read here too, so that an offer never records a country its award could not be loaded with.
+    let countries = read_countries(&approved.countries)?;
     Ok(vec![AwardEvent::Offered(pb::AwardOffered {
         award_id: AwardId::for_application(application_id).to_string(),
         application_id: application_id.to_string(),
@@ -31,7 +34,7 @@ pub fn offer(state: &Award, approved: &apps::ApplicationApproved) -> Result<Vec<
         title: approved.title.clone(),
         approved_amount: Some(amount.to_wire()),
         approved_by: approved.decided_by.clone(),
-        countries: approved.countries.clone(),
+        countries: countries.iter().map(|c| c.as_str().to_owned()).collect(),
     })])
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use contracts::awards::v1 as pb;
-use domain_kernel::{LifecycleStatus, Money, Timestamp, require_status};
+use domain_kernel::{Country, LifecycleStatus, Money, Timestamp, require_status};
 
 use super::payment::Payment;
 use crate::domain::terms::{Change, Terms};
@@ -87,7 +87,8 @@ pub struct AwardData {
     pub approved_amount: Money,
     /// Who approved the application this award was offered from (from `AwardOffered`).
     pub approved_by: String,
-    pub countries: Vec<String>,
+    /// Where the work happens, as the approved application named them.
+    pub countries: Vec<Country>,
     pub status: Status,
     pub terms: Option<Terms>,
     pub signed_by: Option<String>,
