@@ -191,12 +191,12 @@ impl TextSealer {
 }
 
 /// Sealed data as the contracts carry it.
-pub fn sealed_to_wire(sealed: Sealed) -> SealedPersonalData {
+fn sealed_to_wire(sealed: Sealed) -> SealedPersonalData {
     SealedPersonalData { key_id: sealed.key_id.to_string(), nonce: sealed.nonce, ciphertext: sealed.ciphertext }
 }
 
 /// Sealed data as the key vault opens it; a malformed key id is a broken record.
-pub fn sealed_from_wire(sealed: &SealedPersonalData) -> Result<Sealed, ServiceError> {
+fn sealed_from_wire(sealed: &SealedPersonalData) -> Result<Sealed, ServiceError> {
     let key_id = Uuid::try_parse(&sealed.key_id).map_err(|e| {
         ServiceError::internal_from(format!("sealed data names a malformed key id {:?}", sealed.key_id), e)
     })?;
