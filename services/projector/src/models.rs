@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use event_bus::{Checkpoint, Handler, HandlerError, SourceError};
+use event_bus::{Cause, Checkpoint, Handler, HandlerError, SourceError};
 use event_log::RecordedEvent;
 use event_log_grpc::ClientError;
 use futures::StreamExt;
@@ -357,7 +357,7 @@ impl From<sled::Error> for RebuildError {
 #[derive(Debug)]
 enum Abort {
     Rejected(String),
-    Failed(String),
+    Failed(Cause),
 }
 
 /// The bus consumer's handler: projects each event into the active generation and commits the source's
@@ -373,7 +373,7 @@ pub struct LiveHandler {
 
 impl Handler for LiveHandler {
     fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, HandlerError> {
-        read_checkpoint(&self.models.active().tree, source).map_err(|e| HandlerError::Failed(e.to_string()))
+        read_checkpoint(&self.models.active().tree, source).map_err(HandlerError::failed)
     }
 
     async fn handle(&mut self, event: &RecordedEvent, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
@@ -383,7 +383,7 @@ impl Handler for LiveHandler {
         let result = generation.tree.transaction(|tx| {
             let mut stored = match tx.get(key.as_bytes())? {
                 Some(bytes) => Checkpoint::decode(source, &bytes)
-                    .map_err(|e| ConflictableTransactionError::Abort(Abort::Failed(e.to_string())))?,
+                    .map_err(|e| ConflictableTransactionError::Abort(Abort::Failed(e.into())))?,
                 None => Checkpoint::start(source),
             };
             let position = event.position;
@@ -392,10 +392,13 @@ impl Handler for LiveHandler {
                 return Ok(());
             }
             if position > stored.next_position {
-                return Err(ConflictableTransactionError::Abort(Abort::Failed(format!(
-                    "source `{source}`: position {position} is ahead of the models' next position {}",
-                    stored.next_position
-                ))));
+                return Err(ConflictableTransactionError::Abort(Abort::Failed(
+                    format!(
+                        "source `{source}`: position {position} is ahead of the models' next position {}",
+                        stored.next_position
+                    )
+                    .into(),
+                )));
             }
             let mut store = TxStore::new(tx);
             match project(&mut store, source, event) {
@@ -406,7 +409,7 @@ impl Handler for LiveHandler {
                 Err(ProjectError::Store(e)) => {
                     return Err(match store.take_error() {
                         Some(sled_error) => sled_error.into(),
-                        None => ConflictableTransactionError::Abort(Abort::Failed(e.to_string())),
+                        None => ConflictableTransactionError::Abort(Abort::Failed(e.into())),
                     });
                 }
             }
@@ -417,15 +420,14 @@ impl Handler for LiveHandler {
         });
         result.map_err(|e| match e {
             TransactionError::Abort(Abort::Rejected(reason)) => HandlerError::Rejected(reason),
-            TransactionError::Abort(Abort::Failed(reason)) => HandlerError::Failed(reason),
-            TransactionError::Storage(e) => HandlerError::Failed(e.to_string()),
+            TransactionError::Abort(Abort::Failed(cause)) => HandlerError::Failed(cause),
+            TransactionError::Storage(e) => HandlerError::failed(e),
         })
     }
 
     async fn commit_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
         let generation = self.models.writer.lock().await;
-        let failed = |e: String| HandlerError::Failed(e);
-        let mut stored = read_checkpoint(&generation.tree, &checkpoint.source).map_err(|e| failed(e.to_string()))?;
+        let mut stored = read_checkpoint(&generation.tree, &checkpoint.source).map_err(HandlerError::failed)?;
         if checkpoint.next_position <= stored.next_position {
             return Ok(());
         }
@@ -436,10 +438,10 @@ impl Handler for LiveHandler {
             .tree
             .insert(checkpoint_key(&checkpoint.source), stored.encode())
             .map(|_| ())
-            .map_err(|e| failed(e.to_string()))
+            .map_err(HandlerError::failed)
     }
 
     async fn sync(&mut self) -> Result<(), HandlerError> {
-        self.models.flush().await.map_err(|e| HandlerError::Failed(e.to_string()))
+        self.models.flush().await.map_err(HandlerError::failed)
     }
 }

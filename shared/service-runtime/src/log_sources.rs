@@ -57,25 +57,22 @@ impl LogSources {
     /// A client of `source`'s log with a fresh token. A connection and token per use keeps no token alive
     /// longer than needed.
     pub async fn connect(&self, source: &str) -> Result<LogClient, SourceError> {
-        let failed = |reason: String| SourceError::Failed { source_name: source.to_owned(), reason };
         let address = self.endpoints.get(source).ok_or_else(|| SourceError::UnknownSource(source.to_owned()))?;
         let token = TokenIssuer::new(&self.jwt)
             .and_then(|issuer| issuer.issue(self.role, &self.reader_subject, None, self.token_lifetime))
-            .map_err(|e| failed(e.to_string()))?;
-        LogClient::connect(address, Some(&token)).await.map_err(|e| failed(e.to_string()))
+            .map_err(SourceError::failed(source))?;
+        LogClient::connect(address, Some(&token)).await.map_err(SourceError::failed(source))
     }
 }
 
 impl SourceReader for LogSources {
     async fn head(&mut self, source: &str) -> Result<u64, SourceError> {
         let head = self.connect(source).await?.head().await;
-        head.map(|h| h.next_position)
-            .map_err(|e| SourceError::Failed { source_name: source.to_owned(), reason: e.to_string() })
+        head.map(|h| h.next_position).map_err(SourceError::failed(source))
     }
 
     async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
-        let failed = |reason: String| SourceError::Failed { source_name: source.to_owned(), reason };
         let mut client = self.connect(source).await?;
-        client.read_range(from, to).await.map_err(|e| failed(e.to_string()))
+        client.read_range(from, to).await.map_err(SourceError::failed(source))
     }
 }
