@@ -60,7 +60,7 @@ pub struct Models {
 /// Reads the checkpoint of `source` from a generation tree.
 pub fn read_checkpoint(tree: &sled::Tree, source: &str) -> Result<Checkpoint, StoreError> {
     match tree.get(checkpoint_key(source))? {
-        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| StoreError(e.to_string())),
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(StoreError::Checkpoint),
         None => Ok(Checkpoint::start(source)),
     }
 }
@@ -71,7 +71,10 @@ impl Models {
         let meta = db.open_tree(META_TREE)?;
         let number = match meta.get(ACTIVE_KEY)? {
             Some(bytes) => u64::from_be_bytes(
-                bytes.as_ref().try_into().map_err(|_| StoreError("`projector.meta/active` is not 8 bytes".into()))?,
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Malformed("`projector.meta/active` is not 8 bytes".into()))?,
             ),
             None => 0,
         };
@@ -84,7 +87,10 @@ impl Models {
         let generation = Generation { number, tree: db.open_tree(&active)? };
         let format = match meta.get(FORMAT_KEY)? {
             Some(bytes) => u64::from_be_bytes(
-                bytes.as_ref().try_into().map_err(|_| StoreError("`projector.meta/format` is not 8 bytes".into()))?,
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Malformed("`projector.meta/format` is not 8 bytes".into()))?,
             ),
             // Models written before the format was recorded are of the first format; none yet, of this one.
             None if generation.tree.is_empty() => MODEL_FORMAT,
