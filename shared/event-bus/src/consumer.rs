@@ -608,3 +608,19 @@ async fn pause(delay: std::time::Duration, shutdown: &CancellationToken) {
         _ = tokio::time::sleep(delay) => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_gap_the_source_cannot_fill_keeps_the_source_error() {
+        let source = SourceError::UnknownSource("applications".into());
+        let gap = GapUnread { from: 3, to: 5, source };
+        assert_eq!(gap.to_string(), "gap 3..5: no reader for source `applications`");
+        let source = gap.source().and_then(|source| source.downcast_ref::<SourceError>());
+        assert!(matches!(source, Some(SourceError::UnknownSource(name)) if name == "applications"), "{gap:?}");
+    }
+}

@@ -96,3 +96,38 @@ impl SourceError {
         move |cause| SourceError::Failed { source_name: source_name.to_owned(), cause: cause.into() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    fn disk_gone() -> std::io::Error {
+        std::io::Error::other("disk gone")
+    }
+
+    #[test]
+    fn a_failed_handler_keeps_the_error_underneath_under_the_same_message() {
+        let failed = HandlerError::failed(disk_gone());
+        assert_eq!(failed.to_string(), "failed: disk gone");
+        assert!(failed.source().is_some_and(|cause| cause.is::<std::io::Error>()), "{failed:?}");
+        assert!(!failed.is_rejection());
+        assert_eq!(HandlerError::failed("the stream moved").to_string(), "failed: the stream moved");
+    }
+
+    #[test]
+    fn a_failed_source_names_itself_and_keeps_the_error_underneath() {
+        let failed = SourceError::failed("applications")(disk_gone());
+        assert_eq!(failed.to_string(), "source `applications` failed: disk gone");
+        assert!(failed.source().is_some_and(|cause| cause.is::<std::io::Error>()), "{failed:?}");
+    }
+
+    #[test]
+    fn a_handler_failure_of_the_bus_keeps_the_handler_error() {
+        let failed = BusError::Handler(HandlerError::failed(disk_gone()).into());
+        assert_eq!(failed.to_string(), "handler failed: failed: disk gone");
+        let handler_error = failed.source().and_then(|cause| cause.downcast_ref::<HandlerError>());
+        assert!(handler_error.and_then(std::error::Error::source).is_some_and(|cause| cause.is::<std::io::Error>()));
+    }
+}

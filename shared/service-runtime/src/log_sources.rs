@@ -76,3 +76,35 @@ impl SourceReader for LogSources {
         client.read_range(from, to).await.map_err(SourceError::failed(source))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use event_log_grpc::ClientError;
+
+    use super::*;
+    use crate::identity::IdentityError;
+
+    fn sources(secret: Vec<u8>, address: &str) -> LogSources {
+        let jwt = JwtConfig { secret, issuer: "grants".into(), audience: "grants".into() };
+        LogSources::new([("applications".to_owned(), address.to_owned())], jwt, "service:awards")
+    }
+
+    #[tokio::test]
+    async fn a_token_that_cannot_be_issued_is_the_cause() {
+        let error = sources(vec![1; 4], "http://127.0.0.1:1").connect("applications").await.expect_err("no token");
+        assert_eq!(error.to_string(), format!("source `applications` failed: {}", IdentityError::SecretTooShort));
+        let cause = error.source().expect("a cause");
+        assert!(matches!(cause.downcast_ref::<IdentityError>(), Some(IdentityError::SecretTooShort)), "{cause:?}");
+    }
+
+    #[tokio::test]
+    async fn a_log_that_cannot_be_reached_gives_the_client_error_as_the_cause() {
+        let error =
+            sources(vec![1; 32], "http://127.0.0.1:1").connect("applications").await.expect_err("nothing there");
+        let cause = error.source().expect("a cause");
+        assert!(matches!(cause.downcast_ref::<ClientError>(), Some(ClientError::Connect { .. })), "{cause:?}");
+        assert_eq!(error.to_string(), format!("source `applications` failed: {cause}"));
+    }
+}
