@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use event_bus::{Checkpoint, Handler, HandlerError, SourceError};
+use event_bus::{Cause, Checkpoint, Handler, HandlerError, SourceError};
 use event_log::RecordedEvent;
 use event_log_grpc::ClientError;
 use futures::StreamExt;
@@ -60,7 +60,7 @@ pub struct Models {
 /// Reads the checkpoint of `source` from a generation tree.
 pub fn read_checkpoint(tree: &sled::Tree, source: &str) -> Result<Checkpoint, StoreError> {
     match tree.get(checkpoint_key(source))? {
-        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| StoreError(e.to_string())),
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(StoreError::Checkpoint),
         None => Ok(Checkpoint::start(source)),
     }
 }
@@ -71,7 +71,10 @@ impl Models {
         let meta = db.open_tree(META_TREE)?;
         let number = match meta.get(ACTIVE_KEY)? {
             Some(bytes) => u64::from_be_bytes(
-                bytes.as_ref().try_into().map_err(|_| StoreError("`projector.meta/active` is not 8 bytes".into()))?,
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Malformed("`projector.meta/active` is not 8 bytes".into()))?,
             ),
             None => 0,
         };
@@ -84,7 +87,10 @@ impl Models {
         let generation = Generation { number, tree: db.open_tree(&active)? };
         let format = match meta.get(FORMAT_KEY)? {
             Some(bytes) => u64::from_be_bytes(
-                bytes.as_ref().try_into().map_err(|_| StoreError("`projector.meta/format` is not 8 bytes".into()))?,
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Malformed("`projector.meta/format` is not 8 bytes".into()))?,
             ),
             // Models written before the format was recorded are of the first format; none yet, of this one.
             None if generation.tree.is_empty() => MODEL_FORMAT,
@@ -357,7 +363,7 @@ impl From<sled::Error> for RebuildError {
 #[derive(Debug)]
 enum Abort {
     Rejected(String),
-    Failed(String),
+    Failed(Cause),
 }
 
 /// The bus consumer's handler: projects each event into the active generation and commits the source's
@@ -373,7 +379,7 @@ pub struct LiveHandler {
 
 impl Handler for LiveHandler {
     fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, HandlerError> {
-        read_checkpoint(&self.models.active().tree, source).map_err(|e| HandlerError::Failed(e.to_string()))
+        read_checkpoint(&self.models.active().tree, source).map_err(HandlerError::failed)
     }
 
     async fn handle(&mut self, event: &RecordedEvent, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
@@ -383,7 +389,7 @@ impl Handler for LiveHandler {
         let result = generation.tree.transaction(|tx| {
             let mut stored = match tx.get(key.as_bytes())? {
                 Some(bytes) => Checkpoint::decode(source, &bytes)
-                    .map_err(|e| ConflictableTransactionError::Abort(Abort::Failed(e.to_string())))?,
+                    .map_err(|e| ConflictableTransactionError::Abort(Abort::Failed(e.into())))?,
                 None => Checkpoint::start(source),
             };
             let position = event.position;
@@ -392,10 +398,13 @@ impl Handler for LiveHandler {
                 return Ok(());
             }
             if position > stored.next_position {
-                return Err(ConflictableTransactionError::Abort(Abort::Failed(format!(
-                    "source `{source}`: position {position} is ahead of the models' next position {}",
-                    stored.next_position
-                ))));
+                return Err(ConflictableTransactionError::Abort(Abort::Failed(
+                    format!(
+                        "source `{source}`: position {position} is ahead of the models' next position {}",
+                        stored.next_position
+                    )
+                    .into(),
+                )));
             }
             let mut store = TxStore::new(tx);
             match project(&mut store, source, event) {
@@ -406,7 +415,7 @@ impl Handler for LiveHandler {
                 Err(ProjectError::Store(e)) => {
                     return Err(match store.take_error() {
                         Some(sled_error) => sled_error.into(),
-                        None => ConflictableTransactionError::Abort(Abort::Failed(e.to_string())),
+                        None => ConflictableTransactionError::Abort(Abort::Failed(e.into())),
                     });
                 }
             }
@@ -417,15 +426,14 @@ impl Handler for LiveHandler {
         });
         result.map_err(|e| match e {
             TransactionError::Abort(Abort::Rejected(reason)) => HandlerError::Rejected(reason),
-            TransactionError::Abort(Abort::Failed(reason)) => HandlerError::Failed(reason),
-            TransactionError::Storage(e) => HandlerError::Failed(e.to_string()),
+            TransactionError::Abort(Abort::Failed(cause)) => HandlerError::Failed(cause),
+            TransactionError::Storage(e) => HandlerError::failed(e),
         })
     }
 
     async fn commit_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
         let generation = self.models.writer.lock().await;
-        let failed = |e: String| HandlerError::Failed(e);
-        let mut stored = read_checkpoint(&generation.tree, &checkpoint.source).map_err(|e| failed(e.to_string()))?;
+        let mut stored = read_checkpoint(&generation.tree, &checkpoint.source).map_err(HandlerError::failed)?;
         if checkpoint.next_position <= stored.next_position {
             return Ok(());
         }
@@ -436,10 +444,10 @@ impl Handler for LiveHandler {
             .tree
             .insert(checkpoint_key(&checkpoint.source), stored.encode())
             .map(|_| ())
-            .map_err(|e| failed(e.to_string()))
+            .map_err(HandlerError::failed)
     }
 
     async fn sync(&mut self) -> Result<(), HandlerError> {
-        self.models.flush().await.map_err(|e| HandlerError::Failed(e.to_string()))
+        self.models.flush().await.map_err(HandlerError::failed)
     }
 }

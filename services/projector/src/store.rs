@@ -9,15 +9,24 @@ use std::collections::{BTreeMap, HashMap};
 
 use sled::transaction::{TransactionalTree, UnabortableTransactionError};
 
-/// A storage failure, with what was being done.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("read-model storage failed: {0}")]
-pub struct StoreError(pub String);
-
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError(e.to_string())
-    }
+/// A read-model storage failure, with the error underneath when there is one.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("read-model storage failed: {0}")]
+    Sled(#[from] sled::Error),
+    /// sled failed inside a transaction; [`TxStore`] keeps a copy aside for sled itself.
+    #[error("read-model storage failed: {0}")]
+    Transaction(#[source] UnabortableTransactionError),
+    #[error("read-model storage failed: entry `{key}` does not decode: {source}")]
+    EntryDecode { key: String, source: serde_json::Error },
+    #[error("read-model storage failed: entry `{key}` does not encode: {source}")]
+    EntryEncode { key: String, source: serde_json::Error },
+    /// A stored checkpoint does not read.
+    #[error("read-model storage failed: {0}")]
+    Checkpoint(#[source] event_bus::BusError),
+    /// A stored key or value is not what this version writes.
+    #[error("read-model storage failed: {0}")]
+    Malformed(String),
 }
 
 /// Where projection reads and writes read-model entries.
@@ -104,7 +113,7 @@ impl View for sled::Tree {
             if !k.starts_with(prefix.as_bytes()) || out.len() >= limit {
                 break;
             }
-            let key = String::from_utf8(k.to_vec()).map_err(|_| StoreError("a key is not UTF-8".into()))?;
+            let key = String::from_utf8(k.to_vec()).map_err(|_| StoreError::Malformed("a key is not UTF-8".into()))?;
             out.push((key, v.to_vec()));
         }
         Ok(out)
@@ -135,9 +144,8 @@ impl<'a> TxStore<'a> {
 
     fn keep<T>(&mut self, result: Result<T, UnabortableTransactionError>) -> Result<T, StoreError> {
         result.map_err(|e| {
-            let message = e.to_string();
-            self.error = Some(e);
-            StoreError(message)
+            self.error = Some(e.clone());
+            StoreError::Transaction(e)
         })
     }
 }
@@ -203,5 +211,38 @@ impl Store for OverlayStore {
     fn remove(&mut self, key: &str) -> Result<(), StoreError> {
         self.changes.insert(key.to_owned(), None);
         self.maybe_flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_sled_failure_stays_the_source_under_the_same_message() {
+        let sled_error = sled::Error::Unsupported("an operation".into());
+        let error = StoreError::from(sled_error.clone());
+        assert_eq!(error.to_string(), format!("read-model storage failed: {sled_error}"));
+        let source = error.source().and_then(|cause| cause.downcast_ref::<sled::Error>());
+        assert_eq!(source, Some(&sled_error));
+    }
+
+    #[test]
+    fn a_failure_inside_a_transaction_is_kept_for_sled_and_as_the_source() {
+        let db = sled::Config::new().temporary(true).open().expect("temporary sled");
+        let tree = db.open_tree("entries").expect("tree");
+        let failure = UnabortableTransactionError::Storage(sled::Error::Unsupported("an operation".into()));
+        let outcome: Result<(), sled::transaction::TransactionError<()>> = tree.transaction(|tx| {
+            let mut store = TxStore::new(tx);
+            let error = store.keep::<()>(Err(failure.clone())).expect_err("the failure is reported");
+            assert_eq!(error.to_string(), format!("read-model storage failed: {failure}"));
+            let source = error.source().and_then(|cause| cause.downcast_ref::<UnabortableTransactionError>());
+            assert_eq!(source, Some(&failure));
+            assert_eq!(store.take_error(), Some(failure.clone()));
+            Ok(())
+        });
+        outcome.expect("the transaction commits");
     }
 }

@@ -24,7 +24,7 @@ use tracing::{debug, error, info, warn};
 use crate::broker::{self, BrokerConnection, Pacing, timed};
 use crate::checkpoint::{Checkpoint, Verdict};
 use crate::config::{BrokerAddress, ConsumerConfig};
-use crate::error::{BusError, HandlerError};
+use crate::error::{BusError, Cause, HandlerError, SourceError};
 use crate::handler::Handler;
 use crate::message::{
     bool_header, event_properties, header, number_header, number_value, source_of, text_value, with_headers,
@@ -63,7 +63,7 @@ pub struct Consumer<H, S> {
 /// Why processing a message stopped short of success.
 enum Interrupt {
     /// Transient: hand the message back to the broker and try again later.
-    Retry(String),
+    Retry(Cause),
     /// The connection or channel broke: reconnect.
     Broken(BusError),
     /// Local storage failed: stop the consumer.
@@ -73,10 +73,19 @@ enum Interrupt {
 impl Interrupt {
     fn into_error(self) -> BusError {
         match self {
-            Interrupt::Retry(reason) => BusError::Handler(reason),
+            Interrupt::Retry(cause) => BusError::Handler(cause),
             Interrupt::Broken(e) | Interrupt::Fatal(e) => e,
         }
     }
+}
+
+/// Events missing before a delivery could not be read from their source log.
+#[derive(Debug, thiserror::Error)]
+#[error("gap {from}..{to}: {source}")]
+struct GapUnread {
+    from: u64,
+    to: u64,
+    source: SourceError,
 }
 
 enum SessionEnd {
@@ -268,7 +277,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 }
             }
             // Nothing is acked before the effects of the batch are durable.
-            self.handler.sync().await.map_err(|e| BusError::Handler(e.to_string()))?;
+            self.handler.sync().await.map_err(|e| BusError::Handler(e.into()))?;
             if processed > 0 {
                 let ack = BasicAckOptions { multiple: true };
                 if let Err(e) = timed("basic.ack", limit, batch[processed - 1].acker.ack(ack)).await {
@@ -303,8 +312,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         if let Some(checkpoint) = self.checkpoints.get(source) {
             return Ok(checkpoint.clone());
         }
-        let checkpoint =
-            self.handler.checkpoint(source).map_err(|e| Interrupt::Fatal(BusError::Handler(e.to_string())))?;
+        let checkpoint = self.handler.checkpoint(source).map_err(|e| Interrupt::Fatal(BusError::Handler(e.into())))?;
         self.checkpoints.insert(source.to_owned(), checkpoint.clone());
         Ok(checkpoint)
     }
@@ -381,7 +389,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             while next < head {
                 let until = head.min(next + CHUNK);
                 self.fill_gap(&source, next, until, dead_letters).await?;
-                self.handler.sync().await.map_err(|e| Interrupt::Fatal(BusError::Handler(e.to_string())))?;
+                self.handler.sync().await.map_err(|e| Interrupt::Fatal(BusError::Handler(e.into())))?;
                 next = self.checkpoint(&source)?.next_position.max(until);
             }
         }
@@ -395,13 +403,17 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             .source
             .read_range(source, from, to)
             .await
-            .map_err(|e| Interrupt::Retry(format!("gap {from}..{to}: {e}")))?;
+            .map_err(|source| Interrupt::Retry(Box::new(GapUnread { from, to, source })))?;
         if events.len() as u64 != to - from {
-            return Err(Interrupt::Retry(format!("gap {from}..{to}: the source returned {} events", events.len())));
+            return Err(Interrupt::Retry(
+                format!("gap {from}..{to}: the source returned {} events", events.len()).into(),
+            ));
         }
         for (expected, event) in (from..to).zip(&events) {
             if event.position != expected {
-                return Err(Interrupt::Retry(format!("source returned position {} for {expected}", event.position)));
+                return Err(Interrupt::Retry(
+                    format!("source returned position {} for {expected}", event.position).into(),
+                ));
             }
             // The message is only rebuilt for the rare event that goes to the dead-letter queue.
             let outgoing = || Outgoing {
@@ -435,7 +447,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 self.dead_letter(outgoing, format!("rejected: {reason}"), Some((source, event.position)), dead_letters)
                     .await
             }
-            Err(HandlerError::Failed(reason)) => Err(Interrupt::Retry(reason)),
+            Err(HandlerError::Failed(cause)) => Err(Interrupt::Retry(cause)),
         }
     }
 
@@ -479,18 +491,17 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         match timed("confirm", bus.confirm_timeout, confirm).await.map_err(Interrupt::Broken)? {
             Confirmation::Ack(None) => {}
             Confirmation::Ack(Some(_)) => {
-                return Err(Interrupt::Retry(format!(
-                    "dead-letter queue {} is not bound",
-                    self.config.dead_letter_queue
-                )));
+                return Err(Interrupt::Retry(
+                    format!("dead-letter queue {} is not bound", self.config.dead_letter_queue).into(),
+                ));
             }
-            other => return Err(Interrupt::Retry(format!("dead letter not confirmed: {other:?}"))),
+            other => return Err(Interrupt::Retry(format!("dead letter not confirmed: {other:?}").into())),
         }
         if let Some((source, position)) = position {
             let next = self.checkpoint(source)?.dead_lettered(position);
             self.handler.commit_checkpoint(&next).await.map_err(|e| match e {
-                HandlerError::Failed(reason) => Interrupt::Retry(reason),
-                HandlerError::Rejected(reason) => Interrupt::Fatal(BusError::Handler(reason)),
+                HandlerError::Failed(cause) => Interrupt::Retry(cause),
+                HandlerError::Rejected(reason) => Interrupt::Fatal(BusError::Handler(reason.into())),
             })?;
             self.checkpoints.insert(source.to_owned(), next);
         }
@@ -595,5 +606,21 @@ async fn pause(delay: std::time::Duration, shutdown: &CancellationToken) {
     tokio::select! {
         _ = shutdown.cancelled() => {}
         _ = tokio::time::sleep(delay) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_gap_the_source_cannot_fill_keeps_the_source_error() {
+        let source = SourceError::UnknownSource("applications".into());
+        let gap = GapUnread { from: 3, to: 5, source };
+        assert_eq!(gap.to_string(), "gap 3..5: no reader for source `applications`");
+        let source = gap.source().and_then(|source| source.downcast_ref::<SourceError>());
+        assert!(matches!(source, Some(SourceError::UnknownSource(name)) if name == "applications"), "{gap:?}");
     }
 }

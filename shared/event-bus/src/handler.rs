@@ -74,16 +74,6 @@ where
     }
 }
 
-impl LogHandler<()> {
-    /// A handler whose `react` does not ask which source an event came from.
-    pub fn new(
-        log: EventLog,
-        mut react: impl FnMut(&RecordedEvent) -> ReactionResult + Send,
-    ) -> LogHandler<impl FnMut(&str, &RecordedEvent) -> ReactionResult + Send> {
-        LogHandler::by_source(log, move |_source: &str, event: &RecordedEvent| react(event))
-    }
-}
-
 /// The checkpoint as a log marker, to put in an [`AppendRequest`].
 fn checkpoint_marker(checkpoint: &Checkpoint) -> Marker {
     Marker { name: checkpoint.key(), value: checkpoint.encode() }
@@ -91,15 +81,15 @@ fn checkpoint_marker(checkpoint: &Checkpoint) -> Marker {
 
 /// The checkpoint for `source` stored as a marker in `log`.
 fn log_checkpoint(log: &EventLog, source: &str) -> Result<Checkpoint, HandlerError> {
-    match log.marker(&Checkpoint::key_for(source)).map_err(|e| HandlerError::Failed(e.to_string()))? {
-        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| HandlerError::Failed(e.to_string())),
+    match log.marker(&Checkpoint::key_for(source)).map_err(HandlerError::failed)? {
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(HandlerError::failed),
         None => Ok(Checkpoint::start(source)),
     }
 }
 
 /// Commits the checkpoint alone as a marker in `log`.
 async fn commit_log_checkpoint(log: &EventLog, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
-    log.put_marker(&checkpoint.key(), checkpoint.encode()).await.map_err(|e| HandlerError::Failed(e.to_string()))
+    log.put_marker(&checkpoint.key(), checkpoint.encode()).await.map_err(HandlerError::failed)
 }
 
 impl<F> Handler for LogHandler<F>
@@ -122,9 +112,9 @@ where
                 };
                 self.log.append_request(request).await.map(|_| ()).map_err(|e| match e {
                     // A concurrent command moved the stream: the redelivery reacts to the new state.
-                    AppendError::WrongExpectedVersion { .. } => HandlerError::Failed(e.to_string()),
+                    AppendError::WrongExpectedVersion { .. } => HandlerError::failed(e),
                     e if e.is_rejection() => HandlerError::Rejected(e.to_string()),
-                    e => HandlerError::Failed(e.to_string()),
+                    e => HandlerError::failed(e),
                 })
             }
         }

@@ -47,7 +47,7 @@ pub use checkpoint::Checkpoint;
 pub use config::{BrokerAddress, BusConfig, ConsumerConfig, RelayConfig};
 pub use consumer::{Consumer, ConsumerProgress};
 pub use dead_letter::{DeadLetter, DeadLetters, MAX_LISTED};
-pub use error::{BusError, HandlerError, Rejection, SourceError};
+pub use error::{BusError, Cause, HandlerError, Rejection, SourceError};
 pub use handler::{Handler, LogHandler, LogReaction, ReactionResult};
 pub use relay::{Backlog, BacklogMonitor, Relay};
 pub use source::SourceReader;

@@ -25,9 +25,7 @@ pub trait SourceReader: Send {
 }
 
 fn read_local(log: &EventLog, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
-    log.read_range(from..to)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| SourceError::Failed { source_name: source.to_owned(), reason: e.to_string() })
+    log.read_range(from..to).collect::<Result<Vec<_>, _>>().map_err(SourceError::failed(source))
 }
 
 /// A single local log serves whatever source is asked for: for consumers of one source.

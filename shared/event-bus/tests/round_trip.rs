@@ -61,7 +61,7 @@ async fn a_gap_is_filled_from_the_source_and_reactions_carry_the_checkpoint() {
     let awards_log = EventLog::open(dir.path().join("awards")).expect("log opens");
     let bus = BusConfig::new(vhost.uri(broker_address()));
 
-    let react = |event: &event_log::RecordedEvent| {
+    let react = |_source: &str, event: &event_log::RecordedEvent| {
         if event.event_type != "ApplicationApproved" {
             return Ok(None);
         }
@@ -72,7 +72,7 @@ async fn a_gap_is_filled_from_the_source_and_reactions_carry_the_checkpoint() {
             events: vec![support::event("AwardOffered", event.event_id.as_bytes())],
         }))
     };
-    let handler = LogHandler::new(awards_log.clone(), react);
+    let handler = LogHandler::by_source(awards_log.clone(), react);
     let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), "awards", &[SOURCE]), handler, source_log.clone())
         .expect("consumer");
     let mut progress = consumer.progress();
@@ -152,7 +152,7 @@ async fn a_consumer_that_starts_late_catches_up_from_the_source_log() {
             .await
             .expect("append");
     }
-    let handler = LogHandler::new(awards_log.clone(), |_: &event_log::RecordedEvent| Ok(None));
+    let handler = LogHandler::by_source(awards_log.clone(), |_: &str, _: &event_log::RecordedEvent| Ok(None));
     let bus = BusConfig::new(vhost.uri(broker_address()));
     let consumer =
         Consumer::new(ConsumerConfig::new(bus, "awards", &[SOURCE]), handler, source_log.clone()).expect("consumer");

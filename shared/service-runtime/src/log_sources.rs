@@ -57,25 +57,54 @@ impl LogSources {
     /// A client of `source`'s log with a fresh token. A connection and token per use keeps no token alive
     /// longer than needed.
     pub async fn connect(&self, source: &str) -> Result<LogClient, SourceError> {
-        let failed = |reason: String| SourceError::Failed { source_name: source.to_owned(), reason };
         let address = self.endpoints.get(source).ok_or_else(|| SourceError::UnknownSource(source.to_owned()))?;
         let token = TokenIssuer::new(&self.jwt)
             .and_then(|issuer| issuer.issue(self.role, &self.reader_subject, None, self.token_lifetime))
-            .map_err(|e| failed(e.to_string()))?;
-        LogClient::connect(address, Some(&token)).await.map_err(|e| failed(e.to_string()))
+            .map_err(SourceError::failed(source))?;
+        LogClient::connect(address, Some(&token)).await.map_err(SourceError::failed(source))
     }
 }
 
 impl SourceReader for LogSources {
     async fn head(&mut self, source: &str) -> Result<u64, SourceError> {
         let head = self.connect(source).await?.head().await;
-        head.map(|h| h.next_position)
-            .map_err(|e| SourceError::Failed { source_name: source.to_owned(), reason: e.to_string() })
+        head.map(|h| h.next_position).map_err(SourceError::failed(source))
     }
 
     async fn read_range(&mut self, source: &str, from: u64, to: u64) -> Result<Vec<RecordedEvent>, SourceError> {
-        let failed = |reason: String| SourceError::Failed { source_name: source.to_owned(), reason };
         let mut client = self.connect(source).await?;
-        client.read_range(from, to).await.map_err(|e| failed(e.to_string()))
+        client.read_range(from, to).await.map_err(SourceError::failed(source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use event_log_grpc::ClientError;
+
+    use super::*;
+    use crate::identity::IdentityError;
+
+    fn sources(secret: Vec<u8>, address: &str) -> LogSources {
+        let jwt = JwtConfig { secret, issuer: "grants".into(), audience: "grants".into() };
+        LogSources::new([("applications".to_owned(), address.to_owned())], jwt, "service:awards")
+    }
+
+    #[tokio::test]
+    async fn a_token_that_cannot_be_issued_is_the_cause() {
+        let error = sources(vec![1; 4], "http://127.0.0.1:1").connect("applications").await.expect_err("no token");
+        assert_eq!(error.to_string(), format!("source `applications` failed: {}", IdentityError::SecretTooShort));
+        let cause = error.source().expect("a cause");
+        assert!(matches!(cause.downcast_ref::<IdentityError>(), Some(IdentityError::SecretTooShort)), "{cause:?}");
+    }
+
+    #[tokio::test]
+    async fn a_log_that_cannot_be_reached_gives_the_client_error_as_the_cause() {
+        let error =
+            sources(vec![1; 32], "http://127.0.0.1:1").connect("applications").await.expect_err("nothing there");
+        let cause = error.source().expect("a cause");
+        assert!(matches!(cause.downcast_ref::<ClientError>(), Some(ClientError::Connect { .. })), "{cause:?}");
+        assert_eq!(error.to_string(), format!("source `applications` failed: {cause}"));
     }
 }

@@ -169,7 +169,7 @@ async fn grants_bus_lists_shows_and_replays_dead_letters_on_the_broker() {
     let refuse_poison = Arc::new(AtomicBool::new(true));
     let poison_applied = Arc::new(AtomicUsize::new(0));
     let (refuse, applied) = (refuse_poison.clone(), poison_applied.clone());
-    let handler = LogHandler::new(own_log, move |event| {
+    let handler = LogHandler::by_source(own_log, move |_source: &str, event: &event_log::RecordedEvent| {
         if event.event_type == "Poison" {
             if refuse.load(Ordering::SeqCst) {
                 return Err(Rejection::new("poison is refused"));

@@ -7,7 +7,7 @@ use super::ProjectError;
 use crate::store::{Store, StoreError};
 
 pub fn read<T: DeserializeOwned>(bytes: &[u8], key: &str) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError(format!("entry `{key}` does not decode: {e}")))
+    serde_json::from_slice(bytes).map_err(|source| StoreError::EntryDecode { key: key.to_owned(), source })
 }
 
 pub(super) fn load<T: DeserializeOwned>(store: &mut impl Store, key: &str) -> Result<Option<T>, StoreError> {
@@ -15,7 +15,7 @@ pub(super) fn load<T: DeserializeOwned>(store: &mut impl Store, key: &str) -> Re
 }
 
 pub(super) fn save<T: Serialize>(store: &mut impl Store, key: &str, value: &T) -> Result<(), StoreError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| StoreError(format!("entry `{key}` does not encode: {e}")))?;
+    let bytes = serde_json::to_vec(value).map_err(|source| StoreError::EntryEncode { key: key.to_owned(), source })?;
     store.put(key, bytes)
 }
 
@@ -42,4 +42,22 @@ pub(super) fn update_existing<T: DeserializeOwned + Serialize>(
     };
     change(&mut value);
     Ok(save(store, key, &value)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_entry_that_does_not_decode_names_its_key_and_keeps_the_decoder_error() {
+        let error = read::<u64>(b"not json", "round/1").expect_err("not JSON");
+        let decoder_error = serde_json::from_slice::<u64>(b"not json").expect_err("not JSON");
+        assert_eq!(
+            error.to_string(),
+            format!("read-model storage failed: entry `round/1` does not decode: {decoder_error}")
+        );
+        assert!(error.source().is_some_and(|cause| cause.is::<serde_json::Error>()), "{error:?}");
+    }
 }

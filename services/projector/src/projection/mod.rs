@@ -61,7 +61,7 @@ pub use records::{
 /// The source services the projector consumes, in the order a rebuild replays them.
 pub const SOURCES: [&str; 3] = service::EVENT_SOURCES;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -346,8 +346,8 @@ pub fn recording_handler(dir: &Path) -> (sled::Db, sled::Tree, RecordingHandler)
 
 /// The checkpoint for `source` that a [`event_bus::LogHandler`] stored as a marker in `log`.
 pub fn log_checkpoint(log: &EventLog, source: &str) -> Result<Checkpoint, HandlerError> {
-    match log.marker(&Checkpoint::key_for(source)).map_err(|e| HandlerError::Failed(e.to_string()))? {
-        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| HandlerError::Failed(e.to_string())),
+    match log.marker(&Checkpoint::key_for(source)).map_err(HandlerError::failed)? {
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(HandlerError::failed),
         None => Ok(Checkpoint::start(source)),
     }
 }

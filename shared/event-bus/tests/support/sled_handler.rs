@@ -42,9 +42,9 @@ where
 
 /// The checkpoint for `source` stored by a [`SledHandler`] in `db`.
 pub fn sled_checkpoint(db: &sled::Db, source: &str) -> Result<Checkpoint, HandlerError> {
-    let tree = db.open_tree(CHECKPOINT_TREE).map_err(|e| HandlerError::Failed(e.to_string()))?;
-    match tree.get(Checkpoint::key_for(source)).map_err(|e| HandlerError::Failed(e.to_string()))? {
-        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(|e| HandlerError::Failed(e.to_string())),
+    let tree = db.open_tree(CHECKPOINT_TREE).map_err(HandlerError::failed)?;
+    match tree.get(Checkpoint::key_for(source)).map_err(HandlerError::failed)? {
+        Some(bytes) => Checkpoint::decode(source, &bytes).map_err(HandlerError::failed),
         None => Ok(Checkpoint::start(source)),
     }
 }
@@ -68,7 +68,7 @@ where
             })
             .map_err(|e| match e {
                 TransactionError::Abort(rejection) => HandlerError::from(rejection),
-                TransactionError::Storage(e) => HandlerError::Failed(e.to_string()),
+                TransactionError::Storage(e) => HandlerError::failed(e),
             })
     }
 
@@ -76,10 +76,10 @@ where
         self.checkpoints
             .insert(checkpoint.key().as_bytes(), checkpoint.encode())
             .map(|_| ())
-            .map_err(|e| HandlerError::Failed(e.to_string()))
+            .map_err(HandlerError::failed)
     }
 
     async fn sync(&mut self) -> Result<(), HandlerError> {
-        self.db.flush_async().await.map(|_| ()).map_err(|e| HandlerError::Failed(e.to_string()))
+        self.db.flush_async().await.map(|_| ()).map_err(HandlerError::failed)
     }
 }
