@@ -11,8 +11,9 @@ use std::fmt;
 use contracts::values::WireError;
 use domain_kernel::{InvalidValue, Rejection};
 
-/// The error an infrastructure failure was caused by, kept whole so that its log line shows every cause.
-pub type Cause = Box<dyn Error + Send + Sync + 'static>;
+/// The error an infrastructure failure was caused by, kept whole so that its log line shows every cause
+/// (the bus's own type: one definition for the runtime and the bus).
+pub use event_bus::Cause;
 
 /// Everything a service call can fail with.
 #[derive(Debug, thiserror::Error)]
