@@ -54,7 +54,7 @@ pub type RunError = StartError;
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
     let foundation = Foundation::open(PROCESS, &config.data_dir, &config.jwt, &config.server).await?;
     let index = Index::build(&foundation.log).map_err(StartError::Index)?;
-    let (store, vault) = foundation.sealed_store(&config.data_dir)?;
+    let (store, vault) = foundation.sealed_store()?;
     let bus = foundation.publish(config.amqp_uri.as_deref())?;
     let server = ApplicationsServiceServer::new(ApplicationsApi::new(store, index, vault));
     let api = service_runtime::grpc_api!(server, SERVICE_NAME, crate::access::table(), config.server);

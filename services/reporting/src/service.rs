@@ -104,7 +104,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationTo
     tracing::info!(version = %catalogue.version, indicators = catalogue.len(), "indicator catalogue loaded");
     let foundation = Foundation::open(PROCESS, &config.data_dir, &config.jwt, &config.server).await?;
     let index = Index::build(&foundation.log).map_err(StartError::Index)?;
-    let (store, _) = foundation.sealed_store(&config.data_dir)?;
+    let (store, _) = foundation.sealed_store()?;
     let bus =
         foundation.publish_and_react(config.amqp_uri.as_deref(), &config.source_logs, &store, crate::inbound::react)?;
     let server = ReportingServiceServer::new(ReportingApi::new(store, index, catalogue));

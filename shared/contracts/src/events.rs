@@ -50,7 +50,7 @@ pub fn decode_message<M: EventMessage>(payload: &[u8]) -> Result<M, UndecodableE
     M::decode(payload).map_err(|source| UndecodableEvent { event_type: M::EVENT_TYPE, source })
 }
 
-/// Defines, from the list the build script writes, each service's event enum and [`PlatformEvent`].
+/// Defines, from the list the build script writes, each service's event enum.
 macro_rules! event_catalogue {
     ($($service:ident($enum:ident) = $package:ident { $($event:ident),* $(,)? }),* $(,)?) => {
         $(
@@ -86,40 +86,6 @@ macro_rules! event_catalogue {
                 }
             }
         )*
-
-        /// An event of any service, for a consumer that binds several sources but is told only the event
-        /// (type names are unique across packages, which the build script checks).
-        #[derive(Clone, Debug, PartialEq)]
-        pub enum PlatformEvent {
-            $($service($enum),)*
-        }
-
-        impl PlatformEvent {
-            /// Decodes a recorded event of any service: `Ok(None)` for a type no package of this version
-            /// of the contracts knows.
-            pub fn decode(event_type: &str, payload: &[u8]) -> Result<Option<PlatformEvent>, UndecodableEvent> {
-                $(
-                    if let Some(event) = $enum::decode(event_type, payload)? {
-                        return Ok(Some(PlatformEvent::$service(event)));
-                    }
-                )*
-                Ok(None)
-            }
-
-            /// The event's type name, as recorded.
-            pub fn event_type(&self) -> &'static str {
-                match self {
-                    $(PlatformEvent::$service(event) => event.event_type(),)*
-                }
-            }
-
-            /// The service that records the event.
-            pub fn service(&self) -> &'static str {
-                match self {
-                    $(PlatformEvent::$service(_) => $enum::SERVICE,)*
-                }
-            }
-        }
     };
 }
 
@@ -149,12 +115,13 @@ mod tests {
     fn the_event_enums_hold_every_top_level_event_message_of_the_descriptors() {
         let pool = prost_reflect::DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET).unwrap();
         let file = |package: &str| pool.get_file_by_name(&format!("grants/{package}/v1/events.proto")).unwrap();
-        let listed = |package: &str| {
-            file(package)
-                .messages()
-                .filter(|m| PlatformEvent::decode(m.name(), &[]).unwrap().is_some_and(|e| e.service() == package))
-                .count()
+        let event_types = |package: &str| match package {
+            "applications" => ApplicationsEvent::EVENT_TYPES,
+            "awards" => AwardsEvent::EVENT_TYPES,
+            _ => ReportingEvent::EVENT_TYPES,
         };
+        let listed =
+            |package: &str| file(package).messages().filter(|m| event_types(package).contains(&m.name())).count();
         assert_eq!(listed("applications"), 14);
         assert_eq!(ApplicationsEvent::EVENT_TYPES.len(), 14);
         assert_eq!(AwardsEvent::EVENT_TYPES.len(), listed("awards"));
@@ -176,15 +143,5 @@ mod tests {
         assert_eq!(error.event_type, "AwardSuspended");
         assert!(error.to_string().starts_with("`payload` of AwardSuspended does not decode: "), "{error}");
         assert!(std::error::Error::source(&error).is_some());
-    }
-
-    #[test]
-    fn any_service_s_event_decodes_into_its_service() {
-        let accepted = crate::reporting::v1::ReportAccepted { award_id: "a-1".into(), ..Default::default() };
-        let event = PlatformEvent::decode("ReportAccepted", &accepted.encode_to_vec()).unwrap().unwrap();
-        assert_eq!(event, PlatformEvent::Reporting(ReportingEvent::ReportAccepted(accepted.clone())));
-        assert_eq!(event.service(), service::REPORTING);
-        assert_eq!(event.event_type(), "ReportAccepted");
-        assert_eq!(PlatformEvent::decode("NoSuchEvent", b"\x01").unwrap(), None);
     }
 }

@@ -177,6 +177,8 @@ pub struct Foundation {
     /// The service's own log.
     pub log: EventLog,
     process: Process,
+    /// The data directory the log was opened in; the key vault is beside the log.
+    data_dir: PathBuf,
     /// Issues the tokens with which its consumer reads other services' logs.
     jwt: JwtConfig,
     verifier: TokenVerifier,
@@ -206,13 +208,13 @@ impl Foundation {
         // published nor reacted to.
         let checkpoints = check_log_against_checkpoint(&log, process.name, server).await?;
         tracing::info!(data_dir = %data_dir.display(), events = log.next_position(), "event log opened");
-        Ok(Foundation { log, process, jwt: jwt.clone(), verifier, checkpoints })
+        Ok(Foundation { log, process, data_dir: data_dir.to_owned(), jwt: jwt.clone(), verifier, checkpoints })
     }
 
-    /// The event store over the log whose events' free text is sealed under the keys in `data_dir`; and the
-    /// key vault.
-    pub fn sealed_store(&self, data_dir: &Path) -> Result<(EventStore, KeyVault), StartError> {
-        let vault = KeyVault::open(key_dir(data_dir))?;
+    /// The event store over the log whose events' free text is sealed under the keys in the service's data
+    /// directory; and the key vault.
+    pub fn sealed_store(&self) -> Result<(EventStore, KeyVault), StartError> {
+        let vault = KeyVault::open(key_dir(&self.data_dir))?;
         let store = EventStore::with_sealer(self.log.clone(), TextSealer::new(vault.clone(), self.process.package));
         Ok((store, vault))
     }
