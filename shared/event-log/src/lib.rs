@@ -35,8 +35,8 @@ pub use chain::{ChainVerifier, Hash, Head, Mismatch, VerifyReport};
 pub use error::{AppendError, OpenError, StorageError};
 pub use event::{Actor, EventMetadata, NewEvent, RecordedEvent, Timestamp};
 pub use log::{
-    AppendRequest, AppendResult, Durability, EventLog, MAX_EVENT_TYPE_LEN, MAX_EVENTS_PER_APPEND, Marker, Options,
-    ReadAll, StoredEvent, Subscription, open_sled_when_unlocked,
+    AppendRequest, AppendResult, AppendedInOrder, Durability, EventLog, MAX_EVENT_TYPE_LEN, MAX_EVENTS_PER_APPEND,
+    Marker, Options, ReadAll, StoredEvent, Subscription, open_sled_when_unlocked,
 };
 pub use stream::{ExpectedVersion, InvalidStreamId, MAX_STREAM_PART_LEN, StreamId};
 pub use wire::{CheckedRecord, DecodeError, decode_envelope, decode_envelope_parts, decode_record, encode_envelope};

@@ -80,6 +80,14 @@ pub struct AppendResult {
     pub stream_version: u64,
 }
 
+/// What [`EventLog::append_in_order`] did: the results of the requests appended, in order, and the error
+/// of the request after them when one failed (the rest were not attempted).
+#[derive(Debug)]
+pub struct AppendedInOrder {
+    pub appended: Vec<AppendResult>,
+    pub failed: Option<AppendError>,
+}
+
 /// A service's append-only event log: one sled database in a directory. Cheap to clone; all clones share
 /// one writer. There is no API to change or remove an event.
 #[derive(Clone, Debug)]
@@ -210,6 +218,21 @@ impl EventLog {
         let (reply, response) = oneshot::channel();
         self.send(Command::Append { request, reply }).await.map_err(AppendError::Storage)?;
         response.await.map_err(|_| AppendError::Storage(StorageError::Failed))?
+    }
+
+    /// Appends `requests` in order, each only if every one before it was appended: the first that fails
+    /// ends the batch, and nothing after it is written. A consumer appends the reactions to several
+    /// consumed events this way, each with its checkpoint marker, so a failed one never lets a later
+    /// checkpoint pass it. Returns once everything appended is durable.
+    pub async fn append_in_order(&self, requests: Vec<AppendRequest>) -> AppendedInOrder {
+        let mut appended = Vec::with_capacity(requests.len());
+        for request in requests {
+            match self.append_request(request).await {
+                Ok(result) => appended.push(result),
+                Err(error) => return AppendedInOrder { appended, failed: Some(error) },
+            }
+        }
+        AppendedInOrder { appended, failed: None }
     }
 
     /// Appends what `make` builds from the log's head (`None` for an empty log) at the moment the writer
