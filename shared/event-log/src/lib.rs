@@ -23,10 +23,13 @@
 //! (`cargo bench -p event-log`) measures both; see the crate README for the figures.
 
 mod chain;
+mod commit_entry;
 mod error;
 mod event;
+mod indexes;
 mod keys;
 mod log;
+mod migration;
 mod stream;
 mod wire;
 mod writer;

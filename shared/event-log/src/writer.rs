@@ -6,19 +6,21 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::chain::{Hash, Head};
+use crate::commit_entry::{self, EntryBuilder};
 use crate::error::{AppendError, StorageError};
 use crate::event::{RecordedEvent, Timestamp};
+use crate::indexes::{IdIndex, StreamIndex};
 use crate::keys;
 use crate::stream::StreamId;
 use crate::wire::{self, RecordFields};
-use crate::{AppendRequest, AppendResult, Durability};
+use crate::{AppendRequest, AppendResult, AppendedInOrder, Durability};
 
 /// Most commands taken into one group commit; bounds the latency a single batch adds.
 const MAX_COMMANDS_PER_COMMIT: usize = 4096;
@@ -30,9 +32,26 @@ pub(crate) type AppendReply = oneshot::Sender<Result<AppendResult, AppendError>>
 pub(crate) type MakeRequest = Box<dyn FnOnce(Option<Head>) -> AppendRequest + Send>;
 
 pub(crate) enum Command {
-    Append { request: AppendRequest, reply: AppendReply },
-    AppendAfterHead { make: MakeRequest, reply: AppendReply },
-    PutMarker { name: String, value: Vec<u8>, reply: oneshot::Sender<Result<(), StorageError>> },
+    Append {
+        request: AppendRequest,
+        reply: AppendReply,
+    },
+    AppendAfterHead {
+        make: MakeRequest,
+        reply: AppendReply,
+    },
+    /// Requests applied in order in one commit until the first that fails; `invalid` is the validation
+    /// error of the request after them, found before sending.
+    AppendInOrder {
+        requests: Vec<AppendRequest>,
+        invalid: Option<AppendError>,
+        reply: oneshot::Sender<AppendedInOrder>,
+    },
+    PutMarker {
+        name: String,
+        value: Vec<u8>,
+        reply: oneshot::Sender<Result<(), StorageError>>,
+    },
 }
 
 pub(crate) struct Writer {
@@ -40,13 +59,11 @@ pub(crate) struct Writer {
     pub next_position: u64,
     pub head_hash: Hash,
     pub last_recorded: Timestamp,
-    /// The current version of recently appended streams (`None`: no events). The writer is the log's only
-    /// writer, so these stay exact; they save a reverse scan of sled per append, its costliest read.
-    pub stream_heads: HashMap<StreamId, Option<u64>>,
+    /// Where each event id may be stored; only the writer uses it.
+    pub ids: IdIndex,
+    /// Shared with readers, who only look below the durable position.
+    pub streams: Arc<RwLock<StreamIndex>>,
 }
-
-/// Most streams whose head the writer remembers; past it the memory starts over.
-const MAX_REMEMBERED_STREAM_HEADS: usize = 100_000;
 
 /// Makes applied commits durable and only then answers them. Runs on a thread of its own so that the
 /// writer stages and applies the next commit while the disk syncs the previous one (pipelined group
@@ -67,8 +84,25 @@ struct Staged {
     batch: sled::Batch,
     is_empty: bool,
     ids: HashMap<Uuid, u64>,
-    heads: HashMap<StreamId, u64>,
-    events: HashMap<u64, sled::IVec>,
+    /// The positions staged for each stream, in order.
+    streams: HashMap<StreamId, Vec<u64>>,
+    /// The commit's entries, the last one still open.
+    entries: Vec<EntryBuilder>,
+}
+
+impl Staged {
+    fn entry_holding(&self, position: u64) -> Option<&EntryBuilder> {
+        self.entries.iter().rev().find(|e| e.first_position() <= position)
+    }
+
+    /// The open entry, which receives `position` next; a new one when there is none or it is full.
+    fn entry_for(&mut self, position: u64) -> &mut EntryBuilder {
+        if self.entries.last().is_none_or(EntryBuilder::is_full) {
+            self.entries.push(EntryBuilder::new(position));
+        }
+        let last = self.entries.len() - 1;
+        &mut self.entries[last]
+    }
 }
 
 enum Done {
@@ -77,6 +111,7 @@ enum Done {
     /// only once what it was refused for is durable, so that the caller can read what it lost to.
     Rejected(AppendReply, AppendError),
     Marker(oneshot::Sender<Result<(), StorageError>>),
+    InOrder(oneshot::Sender<AppendedInOrder>, AppendedInOrder),
 }
 
 impl Done {
@@ -89,6 +124,11 @@ impl Done {
             }
             (Done::Marker(reply), Ok(())) => drop(reply.send(Ok(()))),
             (Done::Marker(reply), Err(e)) => drop(reply.send(Err(e.clone()))),
+            (Done::InOrder(reply, outcome), Ok(())) => drop(reply.send(outcome)),
+            // Not durable, so none of them is appended as far as the caller can rely on.
+            (Done::InOrder(reply, _), Err(e)) => drop(
+                reply.send(AppendedInOrder { appended: Vec::new(), failed: Some(AppendError::Storage(e.clone())) }),
+            ),
         }
     }
 }
@@ -177,6 +217,28 @@ impl Writer {
                     done.push(Done::Marker(reply));
                     continue;
                 }
+                Command::AppendInOrder { requests, invalid, reply } => {
+                    let mut outcome = AppendedInOrder { appended: Vec::with_capacity(requests.len()), failed: None };
+                    for request in &requests {
+                        let mut cursor = ChainCursor { next_position, head_hash, recorded_at };
+                        match self.stage_append(request, &mut staged, &mut cursor) {
+                            Ok(result) => {
+                                next_position = cursor.next_position;
+                                head_hash = cursor.head_hash;
+                                outcome.appended.push(result);
+                            }
+                            Err(rejection) => {
+                                outcome.failed = Some(rejection);
+                                break;
+                            }
+                        }
+                    }
+                    if outcome.failed.is_none() {
+                        outcome.failed = invalid;
+                    }
+                    done.push(Done::InOrder(reply, outcome));
+                    continue;
+                }
             };
             let mut cursor = ChainCursor { next_position, head_hash, recorded_at };
             match self.stage_append(&request, &mut staged, &mut cursor) {
@@ -190,7 +252,11 @@ impl Writer {
             }
         }
         if !staged.is_empty {
-            if let Err(error) = self.tree.apply_batch(staged.batch) {
+            let mut batch = staged.batch;
+            for entry in staged.entries {
+                batch.insert(&keys::commit_key(entry.first_position()), entry.finish());
+            }
+            if let Err(error) = self.tree.apply_batch(batch) {
                 let error = StorageError::from(error);
                 let outcome = Err(error.clone());
                 done.into_iter().for_each(|d| d.answer(&outcome));
@@ -199,8 +265,13 @@ impl Writer {
             self.next_position = next_position;
             self.head_hash = head_hash;
             self.last_recorded = recorded_at;
-            for (stream, version) in staged.heads {
-                self.remember_head(stream, Some(version));
+            for (id, position) in staged.ids {
+                self.ids.insert(&id, position);
+            }
+            // Readers only look below the durable position, which these are not yet.
+            let mut streams = self.streams.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (stream, positions) in staged.streams {
+                streams.extend(stream, positions);
             }
         }
         Ok(Applied { done, wrote: !staged.is_empty, next_position })
@@ -224,8 +295,7 @@ impl Writer {
             return self.replay_result(request, staged, &stored_positions);
         }
 
-        let prefix = keys::stream_prefix(&request.stream);
-        let current = self.stream_head(staged, &request.stream, &prefix)?;
+        let current = self.stream_head(staged, &request.stream);
         if !request.expected.is_met_by(current) {
             return Err(AppendError::WrongExpectedVersion {
                 stream: request.stream.clone(),
@@ -250,22 +320,17 @@ impl Writer {
                 prev_hash: &cursor.head_hash,
             });
             let hash = Hash::chain(&cursor.head_hash, &record);
-            let mut value = Vec::with_capacity(32 + record.len());
-            value.extend_from_slice(hash.as_bytes());
-            value.extend_from_slice(&record);
-            // Shared by the batch and the staged copy rather than copied.
-            let value = sled::IVec::from(value);
-            let position_bytes = position.to_be_bytes();
-            staged.batch.insert(&keys::event_key(position), value.clone());
-            staged.batch.insert(keys::stream_version_key(&prefix, version), &position_bytes);
-            staged.batch.insert(&keys::event_id_key(&event.event_id), &position_bytes);
-            staged.events.insert(position, value);
+            staged.entry_for(position).push(&hash, &event.event_id, &request.stream, &record);
             staged.ids.insert(event.event_id, position);
             cursor.next_position += 1;
             cursor.head_hash = hash;
             version += 1;
         }
-        staged.heads.insert(request.stream.clone(), version - 1);
+        let positions = first_position..cursor.next_position;
+        match staged.streams.get_mut(&request.stream) {
+            Some(staged_positions) => staged_positions.extend(positions),
+            None => drop(staged.streams.insert(request.stream.clone(), positions.collect())),
+        }
         if let Some(marker) = &request.marker {
             staged.batch.insert(keys::marker_key(&marker.name), marker.value.clone());
         }
@@ -309,53 +374,42 @@ impl Writer {
         Ok(AppendResult { first_position, last_position, stream_version })
     }
 
+    /// The position of the stored or staged event with this id. A candidate of the id index is confirmed
+    /// against the event id stored with the record, so ids sharing an index hash are told apart.
     fn lookup_id(&self, staged: &Staged, id: &Uuid) -> Result<Option<u64>, StorageError> {
         if let Some(position) = staged.ids.get(id) {
             return Ok(Some(*position));
         }
-        match self.tree.get(keys::event_id_key(id))? {
-            None => Ok(None),
-            Some(value) => keys::decode_u64(&value).map(Some).ok_or_else(|| StorageError::Corrupt {
-                location: format!("event id index entry {id}"),
-                reason: "value is not a position".into(),
-            }),
+        for candidate in self.ids.candidates(id) {
+            let entry =
+                commit_entry::entry_holding(&self.tree, candidate)?.ok_or_else(|| missing_indexed(candidate))?;
+            if entry.event_id(entry.index_of(candidate)) == *id {
+                return Ok(Some(candidate));
+            }
         }
+        Ok(None)
     }
 
-    fn stream_head(&mut self, staged: &Staged, stream: &StreamId, prefix: &[u8]) -> Result<Option<u64>, StorageError> {
-        if let Some(version) = staged.heads.get(stream) {
-            return Ok(Some(*version));
+    fn stream_head(&self, staged: &Staged, stream: &StreamId) -> Option<u64> {
+        let stored = self.streams.read().unwrap_or_else(std::sync::PoisonError::into_inner).version(stream);
+        match staged.streams.get(stream) {
+            Some(positions) => Some(stored.map_or(0, |v| v + 1) + positions.len() as u64 - 1),
+            None => stored,
         }
-        if let Some(version) = self.stream_heads.get(stream) {
-            return Ok(*version);
-        }
-        let version = match self.tree.scan_prefix(prefix).next_back().transpose()? {
-            None => None,
-            Some((key, _)) => keys::version_of_stream_key(&key),
-        };
-        self.remember_head(stream.clone(), version);
-        Ok(version)
-    }
-
-    fn remember_head(&mut self, stream: StreamId, version: Option<u64>) {
-        if self.stream_heads.len() >= MAX_REMEMBERED_STREAM_HEADS && !self.stream_heads.contains_key(&stream) {
-            self.stream_heads.clear();
-        }
-        self.stream_heads.insert(stream, version);
     }
 
     fn load_event(&self, staged: &Staged, position: u64) -> Result<RecordedEvent, StorageError> {
-        if let Some(value) = staged.events.get(&position) {
-            return crate::log::decode_stored(position, value);
+        if let Some((hash, record)) = staged.entry_holding(position).and_then(|entry| entry.get(position)) {
+            return crate::log::decode_record_at(position, record, hash);
         }
-        match self.tree.get(keys::event_key(position))? {
-            Some(value) => crate::log::decode_stored(position, &value),
-            None => Err(StorageError::Corrupt {
-                location: format!("position {position}"),
-                reason: "indexed event is missing".into(),
-            }),
-        }
+        let entry = commit_entry::entry_holding(&self.tree, position)?.ok_or_else(|| missing_indexed(position))?;
+        let index = entry.index_of(position);
+        crate::log::decode_record_at(position, &entry.record(index), entry.hash(index))
     }
+}
+
+fn missing_indexed(position: u64) -> StorageError {
+    StorageError::Corrupt { location: format!("position {position}"), reason: "indexed event is missing".into() }
 }
 
 impl Syncer {
@@ -466,6 +520,10 @@ fn refuse_all(commands: Vec<Command>) {
                 drop(reply.send(Err(AppendError::Storage(StorageError::Failed))))
             }
             Command::PutMarker { reply, .. } => drop(reply.send(Err(StorageError::Failed))),
+            Command::AppendInOrder { reply, .. } => drop(reply.send(AppendedInOrder {
+                appended: Vec::new(),
+                failed: Some(AppendError::Storage(StorageError::Failed)),
+            })),
         }
     }
 }

@@ -292,7 +292,7 @@ async fn opening_a_foreign_or_damaged_database_is_an_error_not_a_panic() {
     {
         let db = event_log::open_sled_when_unlocked(damaged.path()).unwrap();
         let tree = db.open_tree("event-log").unwrap();
-        let (key, _) = tree.scan_prefix(b"E").next_back().unwrap().unwrap();
+        let (key, _) = tree.scan_prefix(b"C").next_back().unwrap().unwrap();
         tree.insert(key, vec![0xff; 40]).unwrap();
         db.flush().unwrap();
     }
