@@ -574,3 +574,95 @@ async fn a_second_open_in_the_same_process_waits_for_the_first_and_then_says_it_
     drop(log);
     assert_eq!(EventLog::open(dir.path()).unwrap().next_position(), 0, "closing lets go of the directory");
 }
+
+fn marked(stream_id: StreamId, expected: ExpectedVersion, events: usize, marker: &str) -> event_log::AppendRequest {
+    event_log::AppendRequest {
+        stream: stream_id,
+        expected,
+        events: (0..events).map(|i| new_event(format!("{marker} {i}").as_bytes())).collect(),
+        marker: Some(event_log::Marker { name: marker.into(), value: marker.as_bytes().to_vec() }),
+    }
+}
+
+#[tokio::test]
+async fn append_in_order_commits_the_prefix_before_the_first_failure_and_nothing_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        log.append(stream(9), ExpectedVersion::NoStream, vec![new_event(b"before")]).await.unwrap();
+        let requests = vec![
+            marked(stream(1), ExpectedVersion::NoStream, 2, "first"),
+            marked(stream(2), ExpectedVersion::Any, 1, "second"),
+            marked(stream(9), ExpectedVersion::Exact(5), 1, "refused"),
+            marked(stream(3), ExpectedVersion::Any, 1, "after"),
+        ];
+        let outcome = log.append_in_order(requests).await;
+        let positions: Vec<_> = outcome.appended.iter().map(|r| (r.first_position, r.last_position)).collect();
+        assert_eq!(positions, vec![(1, 2), (3, 3)]);
+        assert!(
+            matches!(outcome.failed, Some(AppendError::WrongExpectedVersion { actual: Some(0), .. })),
+            "{:?}",
+            outcome.failed
+        );
+
+        // An invalid request ends the batch the same way, before anything reaches the writer.
+        let mut invalid = marked(stream(4), ExpectedVersion::Any, 1, "invalid");
+        invalid.events.clear();
+        let requests = vec![
+            marked(stream(5), ExpectedVersion::Any, 1, "valid"),
+            invalid,
+            marked(stream(6), ExpectedVersion::Any, 1, "late"),
+        ];
+        let outcome = log.append_in_order(requests).await;
+        assert_eq!(outcome.appended.len(), 1);
+        assert!(matches!(outcome.failed, Some(AppendError::Invalid { field: "events", .. })), "{:?}", outcome.failed);
+    }
+    // Durable, with their markers; nothing after a failure was written.
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.next_position(), 5);
+    for (marker, present) in [
+        ("first", true),
+        ("second", true),
+        ("refused", false),
+        ("after", false),
+        ("valid", true),
+        ("invalid", false),
+        ("late", false),
+    ] {
+        assert_eq!(log.marker(marker).unwrap().is_some(), present, "marker {marker}");
+    }
+    assert_eq!(log.stream_version(&stream(1)).unwrap(), Some(1));
+    assert_eq!(log.stream_version(&stream(3)).unwrap(), None);
+    assert_eq!(log.stream_version(&stream(6)).unwrap(), None);
+    assert!(log.verify(..).unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn append_in_order_is_one_commit_that_racing_appends_never_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let racers: Vec<_> = (0..8u32)
+        .map(|r| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in 0..50u32 {
+                    let event = new_event(format!("racer {r} {i}").as_bytes());
+                    log.append(stream(100 + r), ExpectedVersion::Any, vec![event]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for round in 0..20u32 {
+        let requests =
+            (0..10u32).map(|i| marked(stream(i), ExpectedVersion::Any, 1, &format!("m{round}-{i}"))).collect();
+        let outcome = log.append_in_order(requests).await;
+        assert!(outcome.failed.is_none(), "{:?}", outcome.failed);
+        let first = outcome.appended[0].first_position;
+        let positions: Vec<_> = outcome.appended.iter().map(|r| r.first_position).collect();
+        assert_eq!(positions, (first..first + 10).collect::<Vec<_>>(), "round {round}: staged together, in order");
+    }
+    for racer in racers {
+        racer.await.unwrap();
+    }
+    assert!(log.verify(..).unwrap().is_intact());
+}

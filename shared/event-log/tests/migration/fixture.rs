@@ -18,7 +18,7 @@ pub const LARGE_PAYLOAD_LEN: usize = 140 * 1024;
 fn event(n: u32, payload: Vec<u8>) -> NewEvent {
     NewEvent {
         event_id: Uuid::from_u128(0xF1_0000 + u128::from(n)),
-        event_type: if n % 3 == 0 { "ApplicationSubmitted" } else { "ApplicationEdited" }.into(),
+        event_type: if n.is_multiple_of(3) { "ApplicationSubmitted" } else { "ApplicationEdited" }.into(),
         schema_version: 1 + n % 2,
         payload,
         metadata: EventMetadata {
@@ -35,7 +35,7 @@ fn event(n: u32, payload: Vec<u8>) -> NewEvent {
 }
 
 fn stream(n: u32) -> StreamId {
-    let stream_type = if n % 2 == 0 { "application" } else { "award" };
+    let stream_type = if n.is_multiple_of(2) { "application" } else { "award" };
     StreamId::new(stream_type, format!("fixture-{n}")).expect("valid stream id")
 }
 
