@@ -27,6 +27,7 @@ mod commit_entry;
 mod error;
 mod event;
 mod indexes;
+mod journal;
 mod keys;
 mod log;
 mod migration;

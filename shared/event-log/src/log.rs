@@ -14,11 +14,12 @@ use crate::commit_entry::{self, Entry};
 use crate::error::{AppendError, OpenError, StorageError};
 use crate::event::{NewEvent, RecordedEvent, Timestamp};
 use crate::indexes::{IdIndex, StreamIndex, id_hash};
+use crate::journal::{Journal, JournalError};
 use crate::keys;
 use crate::migration;
 use crate::stream::{ExpectedVersion, StreamId};
 use crate::wire;
-use crate::writer::{BlobFiles, Command, Syncer, Writer};
+use crate::writer::{BlobFiles, Checkpoint, Command, Syncer, Writer};
 
 /// Most events in one append.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
@@ -28,21 +29,25 @@ pub const MAX_EVENT_TYPE_LEN: usize = 256;
 /// How an append is made durable before it is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// sled's flush, then `fdatasync` of sled's data file: survives power loss. The default.
+    /// The commit's journal record written, then `fdatasync` of the journal: survives power loss. The
+    /// default.
     #[default]
     Fdatasync,
-    /// sled's flush alone (`sync_file_range` on Linux): survives a process crash, not a power loss.
-    /// Only for measuring what the extra sync costs.
-    SledFlushOnly,
+    /// The journal record written without a sync: survives a process crash, not a power loss. Only for
+    /// measuring what the sync costs.
+    WriteOnly,
 }
 
 /// How to open a log.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub durability: Durability,
-    /// Upper bound of sled's page cache, in bytes (default 1 GiB, sled's own default): a log that fits
-    /// replays from memory.
+    /// Upper bound of sled's page cache, in bytes (default 16 MiB). Reads of a whole log stream through
+    /// it; a larger cache mostly helps reads of recent events.
     pub cache_capacity_bytes: u64,
+    /// Size of the commit journal (default 16 MiB): when full, sled is flushed and synced (a checkpoint)
+    /// and the journal starts over. A larger one checkpoints less often and replays more on open.
+    pub journal_capacity_bytes: u64,
     /// Reads of at least this many events page the second half of their range into sled's cache on another
     /// thread while the reader works through the first (default 100,000): a replay after a restart finds
     /// nothing cached, and paging in is most of what such a first read costs.
@@ -53,7 +58,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             durability: Durability::Fdatasync,
-            cache_capacity_bytes: 1024 * 1024 * 1024,
+            cache_capacity_bytes: 16 * 1024 * 1024,
+            journal_capacity_bytes: 16 * 1024 * 1024,
             read_ahead_min_events: 100_000,
         }
     }
@@ -170,6 +176,24 @@ impl EventLog {
             }
         }
 
+        let data_file =
+            File::open(path.join("db")).map_err(|source| OpenError::DataFile { path: shown.clone(), source })?;
+        let mut checkpoint = Checkpoint { db, data_file, blobs: BlobFiles::new(path.join("blobs")) };
+        let (mut journal, replayed) =
+            Journal::open_and_replay(&path, options.journal_capacity_bytes, &tree).map_err(|error| match error {
+                JournalError::Io(source) => io(source),
+                JournalError::Sled(source) => storage(source),
+                malformed @ JournalError::Malformed { .. } => corrupt(malformed.to_string()),
+            })?;
+        if replayed > 0 {
+            tracing::info!(log = shown, commits = replayed, "replayed the event log's commit journal");
+        }
+        // sled holds what the journal held durably from here on, and the journal starts empty.
+        checkpoint.run(&mut journal).map_err(storage_error)?;
+        // Make the directory entries of sled's files and the journal durable once; later syncs cover
+        // file contents.
+        File::open(&path).and_then(|dir| dir.sync_all()).map_err(io)?;
+
         let rebuilt = rebuild_indexes(&tree, &shown).map_err(storage_error)?;
         let next_position = rebuilt.next_position;
         let (head_hash, last_recorded) = match rebuilt.last {
@@ -184,11 +208,6 @@ impl EventLog {
         };
         let streams = Arc::new(RwLock::new(rebuilt.streams));
 
-        let data_file =
-            File::open(path.join("db")).map_err(|source| OpenError::DataFile { path: shown.clone(), source })?;
-        // Make the directory entries of sled's files durable once; later syncs cover file contents.
-        File::open(&path).and_then(|dir| dir.sync_all()).map_err(io)?;
-
         let (durable_tx, durable_rx) = watch::channel(next_position);
         let (commands_tx, commands_rx) = mpsc::channel(MAX_EVENTS_PER_APPEND);
         let writer = Writer {
@@ -199,8 +218,7 @@ impl EventLog {
             ids: rebuilt.ids,
             streams: streams.clone(),
         };
-        let blobs = BlobFiles::new(path.join("blobs"));
-        let syncer = Syncer { db, data_file, durability: options.durability, blobs, durable: durable_tx };
+        let syncer = Syncer { journal, durability: options.durability, checkpoint, durable: durable_tx };
         let handle = std::thread::Builder::new()
             .name("event-log-writer".into())
             .spawn(move || writer.run(syncer, commands_rx))

@@ -17,6 +17,7 @@ use crate::commit_entry::{self, EntryBuilder};
 use crate::error::{AppendError, StorageError};
 use crate::event::{RecordedEvent, Timestamp};
 use crate::indexes::{IdIndex, StreamIndex};
+use crate::journal::{Journal, Writes};
 use crate::keys;
 use crate::stream::StreamId;
 use crate::wire::{self, RecordFields};
@@ -67,13 +68,11 @@ pub(crate) struct Writer {
 
 /// Makes applied commits durable and only then answers them. Runs on a thread of its own so that the
 /// writer stages and applies the next commit while the disk syncs the previous one (pipelined group
-/// commit); several applied commits waiting for it are made durable by one flush.
+/// commit); several applied commits waiting for it are made durable by one journal write and one sync.
 pub(crate) struct Syncer {
-    pub db: sled::Db,
-    /// The sled log file, synced with fdatasync after sled's own flush (see the crate docs for why).
-    pub data_file: File,
+    pub journal: Journal,
     pub durability: Durability,
-    pub blobs: BlobFiles,
+    pub checkpoint: Checkpoint,
     /// Publishes the number of durable events (the next position to be written) to readers.
     pub durable: watch::Sender<u64>,
 }
@@ -82,6 +81,8 @@ pub(crate) struct Syncer {
 #[derive(Default)]
 struct Staged {
     batch: sled::Batch,
+    /// The same writes, for the journal.
+    writes: Writes,
     is_empty: bool,
     ids: HashMap<Uuid, u64>,
     /// The positions staged for each stream, in order.
@@ -91,6 +92,12 @@ struct Staged {
 }
 
 impl Staged {
+    fn insert(&mut self, key: &[u8], value: Vec<u8>) {
+        self.writes.insert(key, &value);
+        self.batch.insert(key, value);
+        self.is_empty = false;
+    }
+
     fn entry_holding(&self, position: u64) -> Option<&EntryBuilder> {
         self.entries.iter().rev().find(|e| e.first_position() <= position)
     }
@@ -139,6 +146,7 @@ impl Done {
 struct Applied {
     done: Vec<Done>,
     wrote: bool,
+    writes: Writes,
     next_position: u64,
 }
 
@@ -212,8 +220,7 @@ impl Writer {
                     (request, reply)
                 }
                 Command::PutMarker { name, value, reply } => {
-                    staged.batch.insert(keys::marker_key(&name), value);
-                    staged.is_empty = false;
+                    staged.insert(&keys::marker_key(&name), value);
                     done.push(Done::Marker(reply));
                     continue;
                 }
@@ -251,12 +258,12 @@ impl Writer {
                 Err(rejection) => done.push(Done::Rejected(reply, rejection)),
             }
         }
-        if !staged.is_empty {
-            let mut batch = staged.batch;
-            for entry in staged.entries {
-                batch.insert(&keys::commit_key(entry.first_position()), entry.finish());
+        let wrote = !staged.is_empty;
+        if wrote {
+            for entry in std::mem::take(&mut staged.entries) {
+                staged.insert(&keys::commit_key(entry.first_position()), entry.finish());
             }
-            if let Err(error) = self.tree.apply_batch(batch) {
+            if let Err(error) = self.tree.apply_batch(std::mem::take(&mut staged.batch)) {
                 let error = StorageError::from(error);
                 let outcome = Err(error.clone());
                 done.into_iter().for_each(|d| d.answer(&outcome));
@@ -274,7 +281,7 @@ impl Writer {
                 streams.extend(stream, positions);
             }
         }
-        Ok(Applied { done, wrote: !staged.is_empty, next_position })
+        Ok(Applied { done, wrote, writes: staged.writes, next_position })
     }
 
     /// Validates one append against the log and what this commit staged before it, then stages its writes.
@@ -332,7 +339,7 @@ impl Writer {
             None => drop(staged.streams.insert(request.stream.clone(), positions.collect())),
         }
         if let Some(marker) = &request.marker {
-            staged.batch.insert(keys::marker_key(&marker.name), marker.value.clone());
+            staged.insert(&keys::marker_key(&marker.name), marker.value.clone());
         }
         staged.is_empty = false;
         Ok(AppendResult { first_position, last_position: cursor.next_position - 1, stream_version: version - 1 })
@@ -423,7 +430,7 @@ impl Syncer {
             let outcome = if failed.load(Ordering::SeqCst) {
                 Err(StorageError::Failed)
             } else if wrote {
-                self.sync()
+                self.make_durable(&group)
             } else {
                 Ok(())
             };
@@ -440,16 +447,45 @@ impl Syncer {
             }
             group.into_iter().flat_map(|a| a.done).for_each(|d| d.answer(&outcome));
         }
+        // Closing: leave nothing for the next open to replay.
+        if !failed.load(Ordering::SeqCst)
+            && let Err(error) = self.checkpoint.run(&mut self.journal)
+        {
+            tracing::warn!(%error, "event log checkpoint on close failed; the next open replays the journal");
+        }
     }
 
-    fn sync(&mut self) -> Result<(), StorageError> {
-        self.db.flush()?;
+    /// One journal record per commit, one write and one sync for the group; when the journal is full, a
+    /// checkpoint instead (sled already holds the group's writes: the writer applied them before sending).
+    fn make_durable(&mut self, group: &[Applied]) -> Result<(), StorageError> {
+        let writes: Vec<&Writes> = group.iter().filter(|a| a.wrote).map(|a| &a.writes).collect();
+        if !self.journal.has_room_for(Journal::framed_len(&writes)) {
+            return self.checkpoint.run(&mut self.journal);
+        }
+        let journal_failed = |e| StorageError::Sync(Arc::new(e));
+        self.journal.append(&writes).map_err(journal_failed)?;
         if self.durability == Durability::Fdatasync {
-            // Blobs first: the log must never be durable while a blob it points to is not.
-            self.blobs.sync_new().map_err(|e| StorageError::BlobSync(Arc::new(e)))?;
-            self.data_file.sync_data().map_err(|e| StorageError::Sync(Arc::new(e)))?;
+            self.journal.sync().map_err(journal_failed)?;
         }
         Ok(())
+    }
+}
+
+/// Makes sled hold everything applied to it durably, then empties the journal.
+pub(crate) struct Checkpoint {
+    pub db: sled::Db,
+    /// The sled log file, synced with fdatasync after sled's own flush (see the crate docs for why).
+    pub data_file: File,
+    pub blobs: BlobFiles,
+}
+
+impl Checkpoint {
+    pub(crate) fn run(&mut self, journal: &mut Journal) -> Result<(), StorageError> {
+        self.db.flush()?;
+        // Blobs first: sled's log must never be durable while a blob it points to is not.
+        self.blobs.sync_new().map_err(|e| StorageError::BlobSync(Arc::new(e)))?;
+        self.data_file.sync_data().map_err(|e| StorageError::Sync(Arc::new(e)))?;
+        journal.start_over().map_err(|e| StorageError::Sync(Arc::new(e)))
     }
 }
 

@@ -666,3 +666,24 @@ async fn append_in_order_is_one_commit_that_racing_appends_never_split() {
     }
     assert!(log.verify(..).unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn a_small_journal_checkpoints_often_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = event_log::Options { journal_capacity_bytes: 16 * 1024, ..event_log::Options::default() };
+    {
+        let log = EventLog::open_with(dir.path(), options.clone()).unwrap();
+        for i in 0..300u32 {
+            let events = (0..1 + i % 4).map(|j| new_event(format!("event {i}.{j}").as_bytes())).collect();
+            log.append(stream(i % 7), ExpectedVersion::Any, events).await.unwrap();
+            if i % 50 == 0 {
+                log.put_marker("cursor", i.to_be_bytes().to_vec()).await.unwrap();
+            }
+        }
+        assert!(std::fs::metadata(dir.path().join("journal")).unwrap().len() <= 16 * 1024);
+    }
+    let log = EventLog::open_with(dir.path(), options).unwrap();
+    assert_eq!(log.next_position(), 750);
+    assert_eq!(log.marker("cursor").unwrap(), Some(250u32.to_be_bytes().to_vec()));
+    assert!(log.verify(..).unwrap().is_intact());
+}
