@@ -19,7 +19,7 @@ use crate::stream::StreamId;
 
 /// A commit's records go into one entry until it holds this many bytes, then into the next. sled moves a
 /// page over a quarter of its 512 KiB segment to a blob file of its own: entries stay well under it.
-pub(crate) const ENTRY_TARGET_BYTES: usize = 32 * 1024;
+pub(crate) const ENTRY_TARGET_BYTES: usize = 6 * 1024;
 
 const COUNTS_LEN: usize = 8;
 const RECORD_HEADER_LEN: usize = 32 + 16 + 4 + 4;

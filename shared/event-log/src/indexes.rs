@@ -3,9 +3,12 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, Write};
+use std::path::Path;
 
 use uuid::Uuid;
 
+use crate::chain::Hash;
 use crate::stream::StreamId;
 
 /// The position of every event of each stream, in version order: versions have no gaps, so a stream's
@@ -90,6 +93,18 @@ impl IdIndex {
         sorted.chain(recent).chain(collided)
     }
 
+    /// Every entry, sorted (merging the recent ones in first).
+    fn entries(&mut self) -> &[(u64, u64)] {
+        self.merge();
+        &self.sorted
+    }
+
+    /// The entries, unsorted, to add more to before building a new index.
+    pub(crate) fn into_entries(mut self) -> Vec<(u64, u64)> {
+        self.merge();
+        self.sorted
+    }
+
     fn merge(&mut self) {
         let mut recent: Vec<(u64, u64)> = self.recent.drain().chain(self.recent_collided.drain(..)).collect();
         recent.sort_unstable();
@@ -109,6 +124,97 @@ impl IdIndex {
             }
         }
         self.sorted = merged;
+    }
+}
+
+/// The indexes as of a position, written to a file of their own when the log closes so that the next
+/// open reads only the commit entries after it instead of all of them. Its header names the position it
+/// covers and the hash stored for the event before it: a log that no longer has that event there (cut
+/// short or rewritten) is indexed from scratch instead. A CRC-32 over the whole file guards the rest.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub next_position: u64,
+    /// The stored hash at `next_position - 1` (genesis for an empty log).
+    pub head_hash: Hash,
+    pub ids: IdIndex,
+    pub streams: StreamIndex,
+}
+
+pub(crate) const SNAPSHOT_FILE: &str = "indexes";
+const SNAPSHOT_MAGIC: &[u8; 16] = b"grants-log-idx-1";
+
+impl Snapshot {
+    /// Writes the snapshot beside the log (to a new file, synced, then renamed over the old one).
+    pub(crate) fn write(
+        dir: &Path,
+        next_position: u64,
+        head_hash: &Hash,
+        ids: &mut IdIndex,
+        streams: &StreamIndex,
+    ) -> io::Result<()> {
+        let entries = ids.entries();
+        let mut out = Vec::with_capacity(64 + entries.len() * 16 + streams.streams.len() * 64);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&next_position.to_be_bytes());
+        out.extend_from_slice(head_hash.as_bytes());
+        out.extend_from_slice(&(streams.streams.len() as u64).to_be_bytes());
+        for (stream, positions) in &streams.streams {
+            for part in [stream.stream_type(), stream.key()] {
+                out.extend_from_slice(&(part.len() as u16).to_be_bytes());
+                out.extend_from_slice(part.as_bytes());
+            }
+            out.extend_from_slice(&(positions.len() as u64).to_be_bytes());
+            positions.iter().for_each(|p| out.extend_from_slice(&p.to_be_bytes()));
+        }
+        out.extend_from_slice(&(entries.len() as u64).to_be_bytes());
+        for (hash, position) in entries {
+            out.extend_from_slice(&hash.to_be_bytes());
+            out.extend_from_slice(&position.to_be_bytes());
+        }
+        out.extend_from_slice(&crc32fast::hash(&out).to_be_bytes());
+        let new = dir.join(format!("{SNAPSHOT_FILE}.new"));
+        let mut file = std::fs::File::create(&new)?;
+        file.write_all(&out)?;
+        file.sync_all()?;
+        std::fs::rename(&new, dir.join(SNAPSHOT_FILE))?;
+        std::fs::File::open(dir)?.sync_all()
+    }
+
+    /// The snapshot beside the log, if there is a whole one.
+    pub(crate) fn read(dir: &Path) -> Option<Snapshot> {
+        let bytes = std::fs::read(dir.join(SNAPSHOT_FILE)).ok()?;
+        let (body, crc) = bytes.split_at(bytes.len().checked_sub(4)?);
+        if !body.starts_with(SNAPSHOT_MAGIC) || crc32fast::hash(body).to_be_bytes() != crc {
+            return None;
+        }
+        let mut at = SNAPSHOT_MAGIC.len();
+        let mut take = |len: usize| {
+            let taken = body.get(at..at + len);
+            at += len;
+            taken
+        };
+        let u64_of = |bytes: Option<&[u8]>| bytes.and_then(|b| b.try_into().ok()).map(u64::from_be_bytes);
+        let next_position = u64_of(take(8))?;
+        let head_hash = Hash::from_slice(take(32)?)?;
+        let stream_count = u64_of(take(8))?;
+        let mut streams = StreamIndex::default();
+        for _ in 0..stream_count {
+            let mut part = || {
+                let len = u16::from_be_bytes(take(2)?.try_into().ok()?) as usize;
+                String::from_utf8(take(len)?.to_vec()).ok()
+            };
+            let stream = StreamId::new(part()?, part()?).ok()?;
+            let count = usize::try_from(u64_of(take(8))?).ok()?;
+            let positions =
+                take(count.checked_mul(8)?)?.chunks_exact(8).map(|p| u64_of(Some(p))).collect::<Option<_>>()?;
+            streams.streams.insert(stream, positions);
+        }
+        let id_count = usize::try_from(u64_of(take(8))?).ok()?;
+        let ids = take(id_count.checked_mul(16)?)?
+            .chunks_exact(16)
+            .map(|e| Some((u64_of(Some(&e[..8]))?, u64_of(Some(&e[8..]))?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Snapshot { next_position, head_hash, ids: IdIndex { sorted: ids, ..IdIndex::default() }, streams })
     }
 }
 
@@ -173,6 +279,29 @@ mod tests {
         index.merge();
         assert_eq!(index.candidates(&Uuid::from_u128(u128::MAX - 1)).count(), 2);
         assert_eq!(index.sorted.len(), 1000 + MERGE_AT_LEAST + 10 + 3);
+    }
+
+    #[test]
+    fn a_snapshot_reads_back_as_written_and_a_damaged_one_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ids = IdIndex::from_entries(vec![(5, 0), (1, 1)]);
+        ids.insert(&Uuid::from_u128(9), 2);
+        let mut streams = StreamIndex::default();
+        streams.extend(StreamId::new("award", "a").unwrap(), vec![0, 2]);
+        streams.extend(StreamId::new("application", "b").unwrap(), vec![1]);
+        Snapshot::write(dir.path(), 3, &Hash::from_bytes([7; 32]), &mut ids, &streams).unwrap();
+        let read = Snapshot::read(dir.path()).unwrap();
+        assert_eq!((read.next_position, read.head_hash), (3, Hash::from_bytes([7; 32])));
+        assert_eq!(read.ids.candidates(&Uuid::from_u128(9)).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(read.ids.sorted.len(), 3);
+        assert_eq!(read.streams.positions(&StreamId::new("award", "a").unwrap(), 0, 10), vec![0, 2]);
+        assert_eq!(read.streams.version(&StreamId::new("application", "b").unwrap()), Some(0));
+
+        let path = dir.path().join(SNAPSHOT_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[40] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(Snapshot::read(dir.path()).is_none());
     }
 
     #[test]

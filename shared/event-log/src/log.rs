@@ -13,7 +13,7 @@ use crate::chain::{ChainVerifier, Hash, Head, VerifyReport};
 use crate::commit_entry::{self, Entry};
 use crate::error::{AppendError, OpenError, StorageError};
 use crate::event::{NewEvent, RecordedEvent, Timestamp};
-use crate::indexes::{IdIndex, StreamIndex, id_hash};
+use crate::indexes::{IdIndex, Snapshot, StreamIndex, id_hash};
 use crate::journal::{Journal, JournalError};
 use crate::keys;
 use crate::migration;
@@ -194,7 +194,7 @@ impl EventLog {
         // file contents.
         File::open(&path).and_then(|dir| dir.sync_all()).map_err(io)?;
 
-        let rebuilt = rebuild_indexes(&tree, &shown).map_err(storage_error)?;
+        let rebuilt = rebuild_indexes(&tree, &shown, Snapshot::read(&path)).map_err(storage_error)?;
         let next_position = rebuilt.next_position;
         let (head_hash, last_recorded) = match rebuilt.last {
             None => (Hash::GENESIS, Timestamp::default()),
@@ -217,6 +217,7 @@ impl EventLog {
             last_recorded,
             ids: rebuilt.ids,
             streams: streams.clone(),
+            dir: path.clone(),
         };
         let syncer = Syncer { journal, durability: options.durability, checkpoint, durable: durable_tx };
         let handle = std::thread::Builder::new()
@@ -564,15 +565,27 @@ struct Rebuilt {
     streams: StreamIndex,
 }
 
-/// Rebuilds the stream and event-id indexes from the commit entries' headers, without decoding a record.
-/// A missing entry is left for reads and `verify` to report; entries that overlap are corrupt.
-fn rebuild_indexes(tree: &sled::Tree, shown: &str) -> Result<Rebuilt, StorageError> {
+/// Rebuilds the stream and event-id indexes from the commit entries' headers, without decoding a record:
+/// from the snapshot written when the log last closed and the entries after it, or from every entry if
+/// there is no snapshot or it does not match the log. A missing entry is left for reads and `verify` to
+/// report; entries that overlap are corrupt.
+fn rebuild_indexes(tree: &sled::Tree, shown: &str, snapshot: Option<Snapshot>) -> Result<Rebuilt, StorageError> {
     let started = std::time::Instant::now();
-    let mut ids = Vec::new();
-    let mut streams = StreamIndex::default();
-    let mut next_position = 0;
-    let mut last = None;
-    for found in tree.scan_prefix(keys::COMMIT_PREFIX) {
+    let (mut ids, mut streams, mut next_position, mut last) = (Vec::new(), StreamIndex::default(), 0, None);
+    if let Some(snapshot) = snapshot {
+        match snapshot_head(tree, &snapshot)? {
+            Some(head) => {
+                (ids, streams, next_position, last) =
+                    (snapshot.ids.into_entries(), snapshot.streams, snapshot.next_position, head);
+            }
+            None => tracing::warn!(log = shown, "the index snapshot does not match the log; indexing every event"),
+        }
+    }
+    let from_snapshot = ids.len();
+    let tail = tree
+        .range(keys::commit_key(next_position)..)
+        .take_while(|found| found.as_ref().map_or(true, |(key, _)| key.starts_with(keys::COMMIT_PREFIX)));
+    for found in tail {
         let (key, value) = found?;
         let entry = Entry::from_stored(&key, value)?;
         let first = entry.first_position();
@@ -599,11 +612,26 @@ fn rebuild_indexes(tree: &sled::Tree, shown: &str) -> Result<Rebuilt, StorageErr
         let index = entry.len() - 1;
         last = Some((next_position - 1, entry.hash(index), entry.record(index)));
     }
-    if ids.len() >= 100_000 {
+    if ids.len() - from_snapshot >= 100_000 {
         let seconds = started.elapsed().as_secs_f64();
-        tracing::info!(log = shown, events = ids.len(), seconds, "rebuilt the event log's indexes");
+        let indexed = ids.len() - from_snapshot;
+        tracing::info!(log = shown, indexed, from_snapshot, seconds, "rebuilt the event log's indexes");
     }
     Ok(Rebuilt { next_position, last, ids: IdIndex::from_entries(ids), streams })
+}
+
+/// The log's last event as the snapshot saw it, if the log still holds it there and the snapshot ends at
+/// an entry's end; `Ok(None)` if the snapshot does not match the log.
+#[allow(clippy::type_complexity)] // The same triple as `Rebuilt::last`.
+fn snapshot_head(
+    tree: &sled::Tree,
+    snapshot: &Snapshot,
+) -> Result<Option<Option<(u64, Hash, sled::IVec)>>, StorageError> {
+    let Some(before) = snapshot.next_position.checked_sub(1) else { return Ok(Some(None)) };
+    let Some(entry) = commit_entry::entry_holding(tree, before)? else { return Ok(None) };
+    let index = entry.index_of(before);
+    let matches = entry.end_position() == snapshot.next_position && entry.hash(index) == snapshot.head_hash;
+    Ok(matches.then(|| Some((before, entry.hash(index), entry.record(index)))))
 }
 
 /// Durable events in position order; see [`EventLog::read_all`].

@@ -16,7 +16,7 @@ use crate::chain::{Hash, Head};
 use crate::commit_entry::{self, EntryBuilder};
 use crate::error::{AppendError, StorageError};
 use crate::event::{RecordedEvent, Timestamp};
-use crate::indexes::{IdIndex, StreamIndex};
+use crate::indexes::{IdIndex, Snapshot, StreamIndex};
 use crate::journal::{Journal, Writes};
 use crate::keys;
 use crate::stream::StreamId;
@@ -64,6 +64,8 @@ pub(crate) struct Writer {
     pub ids: IdIndex,
     /// Shared with readers, who only look below the durable position.
     pub streams: Arc<RwLock<StreamIndex>>,
+    /// The log's directory, where the indexes are saved on close.
+    pub dir: PathBuf,
 }
 
 /// Makes applied commits durable and only then answers them. Runs on a thread of its own so that the
@@ -198,6 +200,13 @@ impl Writer {
         }
         drop(applied_tx);
         let _ = syncer.join();
+        if !failed.load(Ordering::SeqCst) {
+            let streams = self.streams.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(error) = Snapshot::write(&self.dir, self.next_position, &self.head_hash, &mut self.ids, &streams)
+            {
+                tracing::warn!(%error, "cannot save the event log's indexes; the next open rebuilds them");
+            }
+        }
     }
 
     /// Stages every command and applies the writes to sled in one atomic batch; the syncer answers.

@@ -687,3 +687,32 @@ async fn a_small_journal_checkpoints_often_and_loses_nothing() {
     assert_eq!(log.marker("cursor").unwrap(), Some(250u32.to_be_bytes().to_vec()));
     assert!(log.verify(..).unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn indexes_saved_on_close_serve_the_next_open_unless_the_log_no_longer_matches_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<_> = (0..50u32).map(|i| new_event(format!("event {i}").as_bytes())).collect();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        for (i, event) in events.iter().enumerate() {
+            log.append(stream(i as u32 % 3), ExpectedVersion::Any, vec![event.clone()]).await.unwrap();
+        }
+    }
+    assert!(dir.path().join("indexes").exists(), "saved on close");
+    {
+        // Served from the saved indexes: a retry is recognised, streams continue where they were.
+        let log = EventLog::open(dir.path()).unwrap();
+        let again = log.append(stream(45 % 3), ExpectedVersion::Any, vec![events[45].clone()]).await.unwrap();
+        assert_eq!(again.first_position, 45);
+        assert_eq!(log.stream_version(&stream(0)).unwrap(), Some(16));
+        assert_eq!(log.next_position(), 50);
+    }
+    // Cut short behind the log's back: the saved indexes name events that are gone, so they are not used.
+    tampering::truncate_from(dir.path(), 40);
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.next_position(), 40);
+    assert_eq!(log.stream_version(&stream(0)).unwrap(), Some(13));
+    let appended = log.append(stream(45 % 3), ExpectedVersion::Any, vec![events[45].clone()]).await.unwrap();
+    assert_eq!(appended.first_position, 40, "the event that was cut off is appended anew");
+    assert!(log.verify(..).unwrap().is_intact());
+}
