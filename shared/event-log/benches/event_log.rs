@@ -28,6 +28,8 @@ fn main() -> anyhow::Result<()> {
         None => tempfile::tempdir()?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Other work on the machine slows every figure: say how much there was.
+    println!("load average at start: {}", load_average());
 
     let ceiling = fdatasync_ceiling(root.path(), false)?;
     let kind_ceiling = fdatasync_ceiling(root.path(), true)?;
@@ -98,6 +100,7 @@ fn main() -> anyhow::Result<()> {
     report("verify, warm", total, verify(&log, total)?, "hash chain recomputed");
     drop(log);
 
+    println!("load average after reading: {}", load_average());
     // With the indexes saved when the log closed, then without them (as after a crash).
     for saved in [true, false] {
         if !saved {
@@ -135,6 +138,13 @@ fn open_and_measure(dir: &std::path::Path) -> anyhow::Result<()> {
     let (rate, _) = runtime.block_on(append_load(&log, 64));
     println!("  after appending for {} s ({rate:.0}/s, 64 appenders): {:.1} MiB", RUN_FOR.as_secs(), resident_mib()?);
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages, as the kernel reports them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|line| line.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// This process's resident memory (VmRSS), in MiB.

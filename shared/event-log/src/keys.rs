@@ -14,6 +14,10 @@
 //! Entries follow each other without gaps: the one holding position `p` is the last key at or before
 //! `C p`. The stream and event-id indexes are not stored: the log rebuilds them in memory when it opens.
 //!
+//! Beside sled's files the log's directory holds two of its own: `journal`, the commit journal that makes
+//! each commit durable before sled does (see [`crate::journal`]), and `indexes`, the indexes as of the
+//! last close (see [`crate::indexes::Snapshot`]), which only spares the next open from reading every entry.
+//!
 //! Format 1 (`grants-event-log/1`) stored one `E` entry per event (hash then record) with `S` (stream
 //! version) and `I` (event id) index entries beside it; opening such a log converts it once
 //! ([`crate::migration`]).
