@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
     println!("         the same into a preallocated file (no metadata to sync): {kind_ceiling:.0} per second");
     let sled_ceiling = sled_insert_ceiling(root.path())?;
     println!(
-        "         sled alone, no sync: one entry per commit of {SLED_BATCH} events, as the log writes: {sled_ceiling:.0} events per second"
+        "         sled alone, no sync: one 16 KiB entry per {SLED_BATCH} events: {sled_ceiling:.0} events per second"
     );
     println!();
     // The disk's rate drifts while other work shares the machine: each row is also set against the
@@ -223,9 +223,9 @@ fn fdatasync_rate_for(dir: &std::path::Path, preallocated: bool, run_for: Durati
 /// Events per batch in the sled-only ceiling: about what 64 appenders gather into one group commit.
 const SLED_BATCH: u64 = 32;
 
-/// What sled itself costs, without any sync, hashing or coordination: one entry per commit of
-/// [`SLED_BATCH`] events of the size the log writes (about 500 bytes with its header each), keyed by the
-/// commit's first position, applied one batch at a time as the writer applies them. No log can append
+/// What sled itself costs, without any sync, hashing or coordination: one entry per [`SLED_BATCH`] events
+/// of about 500 bytes each (the log cuts its entries smaller, at 6 KiB), keyed by the first position,
+/// applied one batch at a time as the writer applies them. No log can append
 /// faster than this on the machine, whatever the disk.
 fn sled_insert_ceiling(dir: &std::path::Path) -> anyhow::Result<f64> {
     let db = sled::Config::new().path(dir.join("sled-ceiling")).open()?;
