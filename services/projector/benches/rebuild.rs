@@ -65,7 +65,7 @@ fn new_event(ev: &Ev) -> NewEvent {
 async fn main() {
     let target: usize = std::env::var("PROJECTOR_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { durability: Durability::SledFlushOnly, ..Options::default() };
+    let options = Options { durability: Durability::WriteOnly, ..Options::default() };
     let logs: HashMap<&'static str, EventLog> =
         SOURCES.iter().map(|s| (*s, EventLog::open_with(dir.path().join(s), options.clone()).unwrap())).collect();
 

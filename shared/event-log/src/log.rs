@@ -1,21 +1,25 @@
 //! The log handle: opening, appending through the writer, and reading what is durable.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::fs::File;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::chain::{ChainVerifier, Hash, Head, VerifyReport};
+use crate::commit_entry::{self, Entry};
 use crate::error::{AppendError, OpenError, StorageError};
 use crate::event::{NewEvent, RecordedEvent, Timestamp};
+use crate::indexes::{IdIndex, Snapshot, StreamIndex, id_hash};
+use crate::journal::{Journal, JournalError};
 use crate::keys;
+use crate::migration;
 use crate::stream::{ExpectedVersion, StreamId};
 use crate::wire;
-use crate::writer::{BlobFiles, Command, Syncer, Writer};
+use crate::writer::{BlobFiles, Checkpoint, Command, Syncer, Writer};
 
 /// Most events in one append.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
@@ -25,21 +29,25 @@ pub const MAX_EVENT_TYPE_LEN: usize = 256;
 /// How an append is made durable before it is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Durability {
-    /// sled's flush, then `fdatasync` of sled's data file: survives power loss. The default.
+    /// The commit's journal record written, then `fdatasync` of the journal: survives power loss. The
+    /// default.
     #[default]
     Fdatasync,
-    /// sled's flush alone (`sync_file_range` on Linux): survives a process crash, not a power loss.
-    /// Only for measuring what the extra sync costs.
-    SledFlushOnly,
+    /// The journal record written without a sync: survives a process crash, not a power loss. Only for
+    /// measuring what the sync costs.
+    WriteOnly,
 }
 
 /// How to open a log.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub durability: Durability,
-    /// Upper bound of sled's page cache, in bytes (default 1 GiB, sled's own default): a log that fits
-    /// replays from memory.
+    /// Upper bound of sled's page cache, in bytes (default 16 MiB). Reads of a whole log stream through
+    /// it; a larger cache mostly helps reads of recent events.
     pub cache_capacity_bytes: u64,
+    /// Size of the commit journal (default 16 MiB): when full, sled is flushed and synced (a checkpoint)
+    /// and the journal starts over. A larger one checkpoints less often and replays more on open.
+    pub journal_capacity_bytes: u64,
     /// Reads of at least this many events page the second half of their range into sled's cache on another
     /// thread while the reader works through the first (default 100,000): a replay after a restart finds
     /// nothing cached, and paging in is most of what such a first read costs.
@@ -50,7 +58,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             durability: Durability::Fdatasync,
-            cache_capacity_bytes: 1024 * 1024 * 1024,
+            cache_capacity_bytes: 16 * 1024 * 1024,
+            journal_capacity_bytes: 16 * 1024 * 1024,
             read_ahead_min_events: 100_000,
         }
     }
@@ -99,6 +108,7 @@ pub struct EventLog {
 struct Inner {
     path: PathBuf,
     tree: sled::Tree,
+    streams: Arc<RwLock<StreamIndex>>,
     commands: Option<mpsc::Sender<Command>>,
     durable: watch::Receiver<u64>,
     writer: Mutex<Option<JoinHandle<()>>>,
@@ -128,6 +138,11 @@ impl EventLog {
         let storage = |source| OpenError::Storage { path: shown.clone(), source };
         let io = |source| OpenError::Io { path: shown.clone(), source };
         let corrupt = |reason: String| OpenError::Corrupt { path: shown.clone(), reason };
+        let storage_error = |error: StorageError| match error {
+            StorageError::Sled(source) => OpenError::Storage { path: shown.clone(), source },
+            StorageError::Corrupt { location, reason } => corrupt(format!("at {location}: {reason}")),
+            other => corrupt(other.to_string()),
+        };
 
         std::fs::create_dir_all(&path).map_err(io)?;
         let config = sled::Config::new().path(&path).cache_capacity(options.cache_capacity_bytes);
@@ -135,7 +150,12 @@ impl EventLog {
         let tree = db.open_tree(keys::TREE).map_err(storage)?;
 
         match tree.get(keys::FORMAT_KEY).map_err(storage)? {
-            Some(found) if found.as_ref() == keys::FORMAT => {}
+            Some(found) if found.as_ref() == keys::FORMAT => {
+                migration::remove_format_1_leftovers(&tree, &db).map_err(storage_error)?
+            }
+            Some(found) if found.as_ref() == keys::format_1::FORMAT => {
+                migration::convert_format_1(&tree, &db, &shown).map_err(storage_error)?
+            }
             Some(found) => {
                 return Err(OpenError::Incompatible {
                     path: shown,
@@ -156,31 +176,50 @@ impl EventLog {
             }
         }
 
-        let (next_position, head_hash, last_recorded) = match tree.scan_prefix(keys::EVENT_PREFIX).next_back() {
-            None => (0, Hash::GENESIS, Timestamp::default()),
-            Some(entry) => {
-                let (key, value) = entry.map_err(storage)?;
-                let position =
-                    keys::position_of_event_key(&key).ok_or_else(|| corrupt("malformed event key".into()))?;
-                let last = decode_stored(position, &value).map_err(|e| corrupt(e.to_string()))?;
+        let data_file =
+            File::open(path.join("db")).map_err(|source| OpenError::DataFile { path: shown.clone(), source })?;
+        let mut checkpoint = Checkpoint { db, data_file, blobs: BlobFiles::new(path.join("blobs")) };
+        let (mut journal, replayed) =
+            Journal::open_and_replay(&path, options.journal_capacity_bytes, &tree).map_err(|error| match error {
+                JournalError::Io(source) => io(source),
+                JournalError::Sled(source) => storage(source),
+                malformed @ JournalError::Malformed { .. } => corrupt(malformed.to_string()),
+            })?;
+        if replayed > 0 {
+            tracing::info!(log = shown, commits = replayed, "replayed the event log's commit journal");
+        }
+        // sled holds what the journal held durably from here on, and the journal starts empty.
+        checkpoint.run(&mut journal).map_err(storage_error)?;
+        // Make the directory entries of sled's files and the journal durable once; later syncs cover
+        // file contents.
+        File::open(&path).and_then(|dir| dir.sync_all()).map_err(io)?;
+
+        let rebuilt = rebuild_indexes(&tree, &shown, Snapshot::read(&path)).map_err(storage_error)?;
+        let next_position = rebuilt.next_position;
+        let (head_hash, last_recorded) = match rebuilt.last {
+            None => (Hash::GENESIS, Timestamp::default()),
+            Some((position, hash, record)) => {
+                let last = decode_record_at(position, &record, hash).map_err(storage_error)?;
                 if last.position != position {
                     return Err(corrupt(format!("event stored under position {position} says {}", last.position)));
                 }
-                (position + 1, last.hash, last.recorded_at)
+                (last.hash, last.recorded_at)
             }
         };
-
-        let data_file =
-            File::open(path.join("db")).map_err(|source| OpenError::DataFile { path: shown.clone(), source })?;
-        // Make the directory entries of sled's files durable once; later syncs cover file contents.
-        File::open(&path).and_then(|dir| dir.sync_all()).map_err(io)?;
+        let streams = Arc::new(RwLock::new(rebuilt.streams));
 
         let (durable_tx, durable_rx) = watch::channel(next_position);
         let (commands_tx, commands_rx) = mpsc::channel(MAX_EVENTS_PER_APPEND);
-        let writer =
-            Writer { tree: tree.clone(), next_position, head_hash, last_recorded, stream_heads: HashMap::new() };
-        let blobs = BlobFiles::new(path.join("blobs"));
-        let syncer = Syncer { db, data_file, durability: options.durability, blobs, durable: durable_tx };
+        let writer = Writer {
+            tree: tree.clone(),
+            next_position,
+            head_hash,
+            last_recorded,
+            ids: rebuilt.ids,
+            streams: streams.clone(),
+            dir: path.clone(),
+        };
+        let syncer = Syncer { journal, durability: options.durability, checkpoint, durable: durable_tx };
         let handle = std::thread::Builder::new()
             .name("event-log-writer".into())
             .spawn(move || writer.run(syncer, commands_rx))
@@ -190,6 +229,7 @@ impl EventLog {
             inner: Arc::new(Inner {
                 path,
                 tree,
+                streams,
                 commands: Some(commands_tx),
                 durable: durable_rx,
                 writer: Mutex::new(Some(handle)),
@@ -224,15 +264,20 @@ impl EventLog {
     /// ends the batch, and nothing after it is written. A consumer appends the reactions to several
     /// consumed events this way, each with its checkpoint marker, so a failed one never lets a later
     /// checkpoint pass it. Returns once everything appended is durable.
-    pub async fn append_in_order(&self, requests: Vec<AppendRequest>) -> AppendedInOrder {
-        let mut appended = Vec::with_capacity(requests.len());
-        for request in requests {
-            match self.append_request(request).await {
-                Ok(result) => appended.push(result),
-                Err(error) => return AppendedInOrder { appended, failed: Some(error) },
-            }
+    ///
+    /// The requests go to the writer as one command, staged in order into one group commit.
+    pub async fn append_in_order(&self, mut requests: Vec<AppendRequest>) -> AppendedInOrder {
+        let mut invalid = None;
+        if let Some(at) = requests.iter().position(|r| validate(r).is_err()) {
+            invalid = validate(&requests[at]).err();
+            requests.truncate(at);
         }
-        AppendedInOrder { appended, failed: None }
+        let (reply, response) = oneshot::channel();
+        let refused = |error| AppendedInOrder { appended: Vec::new(), failed: Some(AppendError::Storage(error)) };
+        if let Err(error) = self.send(Command::AppendInOrder { requests, invalid, reply }).await {
+            return refused(error);
+        }
+        response.await.unwrap_or_else(|_| refused(StorageError::Failed))
     }
 
     /// Appends what `make` builds from the log's head (`None` for an empty log) at the moment the writer
@@ -281,15 +326,15 @@ impl EventLog {
         if position >= self.next_position() {
             return Ok(None);
         }
-        match self.inner.tree.get(keys::event_key(position))? {
-            Some(value) => decode_stored(position, &value).map(Some),
-            None => Err(missing(position)),
-        }
+        let (hash, record) = stored_at(&self.inner.tree, position)?;
+        decode_record_at(position, &record, hash).map(Some)
     }
 
     /// The version of the last durable event of `stream`; `None` if the stream has none.
     pub fn stream_version(&self, stream: &StreamId) -> Result<Option<u64>, StorageError> {
-        Ok(self.read_stream(stream, 0).last().transpose()?.map(|e| e.stream_version))
+        let durable = self.next_position();
+        let streams = self.inner.streams.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(streams.version_below(stream, durable))
     }
 
     /// The durable events of `stream` from `from_version` on, in version order.
@@ -298,29 +343,25 @@ impl EventLog {
         stream: &StreamId,
         from_version: u64,
     ) -> impl Iterator<Item = Result<RecordedEvent, StorageError>> + use<> {
-        let prefix = keys::stream_prefix(stream);
-        let start = keys::stream_version_key(&prefix, from_version);
         let durable = self.next_position();
+        let positions = self.inner.streams.read().unwrap_or_else(std::sync::PoisonError::into_inner).positions(
+            stream,
+            from_version,
+            durable,
+        );
         let tree = self.inner.tree.clone();
-        let entries = self.inner.tree.range(start..).take_while(move |entry| match entry {
-            Ok((key, _)) => key.starts_with(&prefix),
-            Err(_) => true,
-        });
-        entries
-            .map(move |entry| {
-                let (_, value) = entry?;
-                let position: u64 = keys::decode_u64(&value).ok_or_else(|| StorageError::Corrupt {
-                    location: "stream index".into(),
-                    reason: "value is not a position".into(),
-                })?;
-                Ok::<u64, StorageError>(position)
-            })
-            .take_while(move |position| position.as_ref().map_or(true, |p| *p < durable))
-            .map(move |position| {
-                let position = position?;
-                let value = tree.get(keys::event_key(position))?.ok_or_else(|| missing(position))?;
-                decode_stored(position, &value)
-            })
+        // Consecutive events of a stream often share a commit entry: keep the last one.
+        let mut entry: Option<Entry> = None;
+        positions.into_iter().map(move |position| {
+            let found = match entry.take().filter(|e| e.holds(position)) {
+                Some(held) => held,
+                None => commit_entry::entry_holding(&tree, position)?.ok_or_else(|| missing(position))?,
+            };
+            let index = found.index_of(position);
+            let event = decode_record_at(position, &found.record(index), found.hash(index));
+            entry = Some(found);
+            event
+        })
     }
 
     /// The durable events from `from` on, in position order.
@@ -346,10 +387,11 @@ impl EventLog {
             .then(|| ReadAhead::start(&self.inner.tree, from + len / 2, until))
             .flatten();
         ReadAll {
-            entries: self.inner.tree.range(keys::event_key(from)..keys::event_key(until)),
+            records: Records::new(&self.inner.tree, from, until),
             expected: from,
             until,
             read_ahead,
+            pending: None,
         }
     }
 
@@ -369,11 +411,7 @@ impl EventLog {
         let events = self.read_range(range);
         let verifier = match events.expected.checked_sub(1) {
             None => ChainVerifier::from_genesis(),
-            Some(before) => {
-                let value = self.inner.tree.get(keys::event_key(before))?.ok_or_else(|| missing(before))?;
-                let (hash, _) = split_stored(before, &value)?;
-                ChainVerifier::resume(events.expected, hash)
-            }
+            Some(before) => ChainVerifier::resume(events.expected, stored_at(&self.inner.tree, before)?.0),
         };
         verify_read(events, verifier)
     }
@@ -506,30 +544,162 @@ pub(crate) fn validate(request: &AppendRequest) -> Result<(), AppendError> {
     Ok(())
 }
 
-fn split_stored(position: u64, value: &[u8]) -> Result<(Hash, &[u8]), StorageError> {
-    if value.len() < 32 {
-        return Err(StorageError::Corrupt {
-            location: format!("position {position}"),
-            reason: "value too short".into(),
-        });
-    }
-    let (hash, record) = value.split_at(32);
-    Ok((Hash::from_slice(hash).unwrap_or_default(), record))
-}
-
-/// Decodes a stored value (hash then canonical record bytes).
-pub(crate) fn decode_stored(position: u64, value: &[u8]) -> Result<RecordedEvent, StorageError> {
-    let (hash, record) = split_stored(position, value)?;
+/// Decodes the canonical record bytes stored at `position`.
+pub(crate) fn decode_record_at(position: u64, record: &[u8], hash: Hash) -> Result<RecordedEvent, StorageError> {
     wire::decode_record(record, hash)
         .map_err(|e| StorageError::Corrupt { location: format!("position {position}"), reason: e.to_string() })
 }
 
+/// The stored hash and record bytes of `position`.
+fn stored_at(tree: &sled::Tree, position: u64) -> Result<(Hash, sled::IVec), StorageError> {
+    let entry = commit_entry::entry_holding(tree, position)?.ok_or_else(|| missing(position))?;
+    let index = entry.index_of(position);
+    Ok((entry.hash(index), entry.record(index)))
+}
+
+/// What opening finds in the commit entries: the indexes, where the log ends, and its last record.
+struct Rebuilt {
+    next_position: u64,
+    last: Option<(u64, Hash, sled::IVec)>,
+    ids: IdIndex,
+    streams: StreamIndex,
+}
+
+/// Rebuilds the stream and event-id indexes from the commit entries' headers, without decoding a record:
+/// from the snapshot written when the log last closed and the entries after it, or from every entry if
+/// there is no snapshot or it does not match the log. A missing entry is left for reads and `verify` to
+/// report; entries that overlap are corrupt.
+fn rebuild_indexes(tree: &sled::Tree, shown: &str, snapshot: Option<Snapshot>) -> Result<Rebuilt, StorageError> {
+    let started = std::time::Instant::now();
+    let (mut ids, mut streams, mut next_position, mut last) = (Vec::new(), StreamIndex::default(), 0, None);
+    if let Some(snapshot) = snapshot {
+        match snapshot_head(tree, &snapshot)? {
+            Some(head) => {
+                (ids, streams, next_position, last) =
+                    (snapshot.ids.into_entries(), snapshot.streams, snapshot.next_position, head);
+            }
+            None => tracing::warn!(log = shown, "the index snapshot does not match the log; indexing every event"),
+        }
+    }
+    let from_snapshot = ids.len();
+    let tail = tree
+        .range(keys::commit_key(next_position)..)
+        .take_while(|found| found.as_ref().map_or(true, |(key, _)| key.starts_with(keys::COMMIT_PREFIX)));
+    for found in tail {
+        let (key, value) = found?;
+        let entry = Entry::from_stored(&key, value)?;
+        let first = entry.first_position();
+        if first < next_position {
+            return Err(StorageError::Corrupt {
+                location: format!("commit entry at position {first}"),
+                reason: format!("overlaps the entry before it, which ends at {next_position}"),
+            });
+        }
+        if first > next_position {
+            tracing::warn!(log = shown, from = next_position, to = first, "positions missing from the event log");
+        }
+        let entry_streams = entry.streams()?;
+        let mut positions = vec![Vec::new(); entry_streams.len()];
+        for (offset, (id, stream)) in entry.ids_and_streams().enumerate() {
+            let position = first + offset as u64;
+            ids.push((id_hash(&id), position));
+            positions[stream].push(position);
+        }
+        for (stream, positions) in entry_streams.into_iter().zip(positions) {
+            streams.extend(stream, positions);
+        }
+        next_position = entry.end_position();
+        let index = entry.len() - 1;
+        last = Some((next_position - 1, entry.hash(index), entry.record(index)));
+    }
+    if ids.len() - from_snapshot >= 100_000 {
+        let seconds = started.elapsed().as_secs_f64();
+        let indexed = ids.len() - from_snapshot;
+        tracing::info!(log = shown, indexed, from_snapshot, seconds, "rebuilt the event log's indexes");
+    }
+    Ok(Rebuilt { next_position, last, ids: IdIndex::from_entries(ids), streams })
+}
+
+/// The log's last event as the snapshot saw it, if the log still holds it there and the snapshot ends at
+/// an entry's end; `Ok(None)` if the snapshot does not match the log.
+#[allow(clippy::type_complexity)] // The same triple as `Rebuilt::last`.
+fn snapshot_head(
+    tree: &sled::Tree,
+    snapshot: &Snapshot,
+) -> Result<Option<Option<(u64, Hash, sled::IVec)>>, StorageError> {
+    let Some(before) = snapshot.next_position.checked_sub(1) else { return Ok(Some(None)) };
+    let Some(entry) = commit_entry::entry_holding(tree, before)? else { return Ok(None) };
+    let index = entry.index_of(before);
+    let matches = entry.end_position() == snapshot.next_position && entry.hash(index) == snapshot.head_hash;
+    Ok(matches.then(|| Some((before, entry.hash(index), entry.record(index)))))
+}
+
 /// Durable events in position order; see [`EventLog::read_all`].
 pub struct ReadAll {
-    entries: sled::Iter,
+    records: Records,
     expected: u64,
     until: u64,
     read_ahead: Option<ReadAhead>,
+    /// An event read past a gap, delivered after the gap is reported.
+    pending: Option<StoredEvent>,
+}
+
+/// The stored records of a range of positions, in order, from the commit entries that hold them.
+struct Records {
+    entries: sled::Iter,
+    current: Option<Entry>,
+    /// The next index to read in `current`.
+    index: usize,
+    from: u64,
+    until: u64,
+}
+
+impl Records {
+    fn new(tree: &sled::Tree, from: u64, until: u64) -> Records {
+        // Start at the entry holding `from`, which may be keyed before it.
+        let start = match tree.range(keys::commit_key(0)..=keys::commit_key(from)).next_back() {
+            Some(Ok((key, _))) => keys::first_position_of_commit_key(&key).unwrap_or(from),
+            _ => from,
+        };
+        let entries = tree.range(keys::commit_key(start)..keys::commit_key(until.max(start)));
+        Records { entries, current: None, index: 0, from, until }
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<StoredEvent, StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(entry) = &self.current {
+                if self.index < entry.len() {
+                    let position = entry.first_position() + self.index as u64;
+                    if position >= self.until {
+                        self.current = None;
+                        return None;
+                    }
+                    let stored =
+                        StoredEvent { position, hash: entry.hash(self.index), record: entry.record(self.index) };
+                    self.index += 1;
+                    return Some(Ok(stored));
+                }
+                self.current = None;
+            }
+            let (key, value) = match self.entries.next()? {
+                Ok(found) => found,
+                Err(e) => return Some(Err(e.into())),
+            };
+            let parsed = Entry::from_stored(&key, value);
+            match parsed {
+                Ok(entry) => {
+                    self.index =
+                        usize::try_from(self.from.saturating_sub(entry.first_position())).unwrap_or(usize::MAX);
+                    self.current = Some(entry);
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
 }
 
 /// A thread that walks part of a read's range ahead of the reader; it stops at the end of that part or as
@@ -544,7 +714,7 @@ impl ReadAhead {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (tree, stopped) = (tree.clone(), stop.clone());
         let walk = move || {
-            for entry in tree.range(keys::event_key(from)..keys::event_key(until)) {
+            for entry in tree.range(keys::commit_key(from)..keys::commit_key(until)) {
                 if entry.is_err() || stopped.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
@@ -586,14 +756,9 @@ impl ReadAll {
     /// The same events undecoded. Positions are not checked for gaps here; [`EventLog::verify`] does.
     pub fn stored(self) -> impl Iterator<Item = Result<StoredEvent, StorageError>> {
         let read_ahead = self.read_ahead;
-        self.entries.map(move |entry| {
+        self.pending.map(Ok).into_iter().chain(self.records).inspect(move |_| {
             // The read-ahead lives as long as this iterator.
             let _ = &read_ahead;
-            let (key, value) = entry?;
-            let position = keys::position_of_event_key(&key)
-                .ok_or_else(|| StorageError::Corrupt { location: "event key".into(), reason: "malformed".into() })?;
-            let (hash, _) = split_stored(position, &value)?;
-            Ok(StoredEvent { position, hash, record: value.subslice(32, value.len() - 32) })
         })
     }
 
@@ -607,25 +772,28 @@ impl Iterator for ReadAll {
     type Item = Result<RecordedEvent, StorageError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let Some(entry) = self.entries.next() else {
-            // Entries ran out below the durable head: an event is missing (reported once).
-            if self.expected < self.until {
-                let position = self.expected;
-                self.expected = self.until;
-                return Some(Err(missing(position)));
+        let stored = match self.pending.take().map(Ok).or_else(|| self.records.next()) {
+            Some(Ok(stored)) => stored,
+            Some(Err(e)) => return Some(Err(e)),
+            None => {
+                // Entries ran out below the durable head: an event is missing (reported once).
+                if self.expected < self.until {
+                    let position = self.expected;
+                    self.expected = self.until;
+                    return Some(Err(missing(position)));
+                }
+                return None;
             }
-            return None;
         };
-        let (key, value) = match entry {
-            Ok(entry) => entry,
-            Err(e) => return Some(Err(e.into())),
-        };
-        let position = keys::position_of_event_key(&key).unwrap_or(u64::MAX);
-        if position != self.expected {
-            return Some(Err(missing(self.expected)));
+        if stored.position != self.expected {
+            // Report the gap once, then go on from the event after it.
+            let position = self.expected;
+            self.expected = stored.position;
+            self.pending = Some(stored);
+            return Some(Err(missing(position)));
         }
         self.expected += 1;
-        Some(decode_stored(position, &value))
+        Some(decode_record_at(stored.position, &stored.record, stored.hash))
     }
 }
 
@@ -654,12 +822,10 @@ impl Subscription {
                 let until = durable.min(self.next + SUBSCRIPTION_READ_AHEAD);
                 // One range scan rather than a lookup per position.
                 let mut expected = self.next;
-                for entry in self.tree.range(keys::event_key(self.next)..keys::event_key(until)) {
-                    let event = entry.map_err(StorageError::from).and_then(|(key, value)| {
-                        match keys::position_of_event_key(&key) {
-                            Some(position) if position == expected => decode_stored(position, &value),
-                            _ => Err(missing(expected)),
-                        }
+                for stored in Records::new(&self.tree, self.next, until) {
+                    let event = stored.and_then(|stored| match stored.position {
+                        position if position == expected => decode_record_at(position, &stored.record, stored.hash),
+                        _ => Err(missing(expected)),
                     });
                     match event {
                         Ok(event) => self.buffer.push_back(event),

@@ -6,19 +6,22 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::chain::{Hash, Head};
+use crate::commit_entry::{self, EntryBuilder};
 use crate::error::{AppendError, StorageError};
 use crate::event::{RecordedEvent, Timestamp};
+use crate::indexes::{IdIndex, Snapshot, StreamIndex};
+use crate::journal::{Journal, Writes};
 use crate::keys;
 use crate::stream::StreamId;
 use crate::wire::{self, RecordFields};
-use crate::{AppendRequest, AppendResult, Durability};
+use crate::{AppendRequest, AppendResult, AppendedInOrder, Durability};
 
 /// Most commands taken into one group commit; bounds the latency a single batch adds.
 const MAX_COMMANDS_PER_COMMIT: usize = 4096;
@@ -30,9 +33,26 @@ pub(crate) type AppendReply = oneshot::Sender<Result<AppendResult, AppendError>>
 pub(crate) type MakeRequest = Box<dyn FnOnce(Option<Head>) -> AppendRequest + Send>;
 
 pub(crate) enum Command {
-    Append { request: AppendRequest, reply: AppendReply },
-    AppendAfterHead { make: MakeRequest, reply: AppendReply },
-    PutMarker { name: String, value: Vec<u8>, reply: oneshot::Sender<Result<(), StorageError>> },
+    Append {
+        request: AppendRequest,
+        reply: AppendReply,
+    },
+    AppendAfterHead {
+        make: MakeRequest,
+        reply: AppendReply,
+    },
+    /// Requests applied in order in one commit until the first that fails; `invalid` is the validation
+    /// error of the request after them, found before sending.
+    AppendInOrder {
+        requests: Vec<AppendRequest>,
+        invalid: Option<AppendError>,
+        reply: oneshot::Sender<AppendedInOrder>,
+    },
+    PutMarker {
+        name: String,
+        value: Vec<u8>,
+        reply: oneshot::Sender<Result<(), StorageError>>,
+    },
 }
 
 pub(crate) struct Writer {
@@ -40,23 +60,21 @@ pub(crate) struct Writer {
     pub next_position: u64,
     pub head_hash: Hash,
     pub last_recorded: Timestamp,
-    /// The current version of recently appended streams (`None`: no events). The writer is the log's only
-    /// writer, so these stay exact; they save a reverse scan of sled per append, its costliest read.
-    pub stream_heads: HashMap<StreamId, Option<u64>>,
+    /// Where each event id may be stored; only the writer uses it.
+    pub ids: IdIndex,
+    /// Shared with readers, who only look below the durable position.
+    pub streams: Arc<RwLock<StreamIndex>>,
+    /// The log's directory, where the indexes are saved on close.
+    pub dir: PathBuf,
 }
-
-/// Most streams whose head the writer remembers; past it the memory starts over.
-const MAX_REMEMBERED_STREAM_HEADS: usize = 100_000;
 
 /// Makes applied commits durable and only then answers them. Runs on a thread of its own so that the
 /// writer stages and applies the next commit while the disk syncs the previous one (pipelined group
-/// commit); several applied commits waiting for it are made durable by one flush.
+/// commit); several applied commits waiting for it are made durable by one journal write and one sync.
 pub(crate) struct Syncer {
-    pub db: sled::Db,
-    /// The sled log file, synced with fdatasync after sled's own flush (see the crate docs for why).
-    pub data_file: File,
+    pub journal: Journal,
     pub durability: Durability,
-    pub blobs: BlobFiles,
+    pub checkpoint: Checkpoint,
     /// Publishes the number of durable events (the next position to be written) to readers.
     pub durable: watch::Sender<u64>,
 }
@@ -65,10 +83,35 @@ pub(crate) struct Syncer {
 #[derive(Default)]
 struct Staged {
     batch: sled::Batch,
+    /// The same writes, for the journal.
+    writes: Writes,
     is_empty: bool,
     ids: HashMap<Uuid, u64>,
-    heads: HashMap<StreamId, u64>,
-    events: HashMap<u64, sled::IVec>,
+    /// The positions staged for each stream, in order.
+    streams: HashMap<StreamId, Vec<u64>>,
+    /// The commit's entries, the last one still open.
+    entries: Vec<EntryBuilder>,
+}
+
+impl Staged {
+    fn insert(&mut self, key: &[u8], value: Vec<u8>) {
+        self.writes.insert(key, &value);
+        self.batch.insert(key, value);
+        self.is_empty = false;
+    }
+
+    fn entry_holding(&self, position: u64) -> Option<&EntryBuilder> {
+        self.entries.iter().rev().find(|e| e.first_position() <= position)
+    }
+
+    /// The open entry, which receives `position` next; a new one when there is none or it is full.
+    fn entry_for(&mut self, position: u64) -> &mut EntryBuilder {
+        if self.entries.last().is_none_or(EntryBuilder::is_full) {
+            self.entries.push(EntryBuilder::new(position));
+        }
+        let last = self.entries.len() - 1;
+        &mut self.entries[last]
+    }
 }
 
 enum Done {
@@ -77,6 +120,7 @@ enum Done {
     /// only once what it was refused for is durable, so that the caller can read what it lost to.
     Rejected(AppendReply, AppendError),
     Marker(oneshot::Sender<Result<(), StorageError>>),
+    InOrder(oneshot::Sender<AppendedInOrder>, AppendedInOrder),
 }
 
 impl Done {
@@ -89,6 +133,11 @@ impl Done {
             }
             (Done::Marker(reply), Ok(())) => drop(reply.send(Ok(()))),
             (Done::Marker(reply), Err(e)) => drop(reply.send(Err(e.clone()))),
+            (Done::InOrder(reply, outcome), Ok(())) => drop(reply.send(outcome)),
+            // Not durable, so none of them is appended as far as the caller can rely on.
+            (Done::InOrder(reply, _), Err(e)) => drop(
+                reply.send(AppendedInOrder { appended: Vec::new(), failed: Some(AppendError::Storage(e.clone())) }),
+            ),
         }
     }
 }
@@ -99,6 +148,7 @@ impl Done {
 struct Applied {
     done: Vec<Done>,
     wrote: bool,
+    writes: Writes,
     next_position: u64,
 }
 
@@ -150,6 +200,13 @@ impl Writer {
         }
         drop(applied_tx);
         let _ = syncer.join();
+        if !failed.load(Ordering::SeqCst) {
+            let streams = self.streams.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(error) = Snapshot::write(&self.dir, self.next_position, &self.head_hash, &mut self.ids, &streams)
+            {
+                tracing::warn!(%error, "cannot save the event log's indexes; the next open rebuilds them");
+            }
+        }
     }
 
     /// Stages every command and applies the writes to sled in one atomic batch; the syncer answers.
@@ -172,9 +229,30 @@ impl Writer {
                     (request, reply)
                 }
                 Command::PutMarker { name, value, reply } => {
-                    staged.batch.insert(keys::marker_key(&name), value);
-                    staged.is_empty = false;
+                    staged.insert(&keys::marker_key(&name), value);
                     done.push(Done::Marker(reply));
+                    continue;
+                }
+                Command::AppendInOrder { requests, invalid, reply } => {
+                    let mut outcome = AppendedInOrder { appended: Vec::with_capacity(requests.len()), failed: None };
+                    for request in &requests {
+                        let mut cursor = ChainCursor { next_position, head_hash, recorded_at };
+                        match self.stage_append(request, &mut staged, &mut cursor) {
+                            Ok(result) => {
+                                next_position = cursor.next_position;
+                                head_hash = cursor.head_hash;
+                                outcome.appended.push(result);
+                            }
+                            Err(rejection) => {
+                                outcome.failed = Some(rejection);
+                                break;
+                            }
+                        }
+                    }
+                    if outcome.failed.is_none() {
+                        outcome.failed = invalid;
+                    }
+                    done.push(Done::InOrder(reply, outcome));
                     continue;
                 }
             };
@@ -189,8 +267,12 @@ impl Writer {
                 Err(rejection) => done.push(Done::Rejected(reply, rejection)),
             }
         }
-        if !staged.is_empty {
-            if let Err(error) = self.tree.apply_batch(staged.batch) {
+        let wrote = !staged.is_empty;
+        if wrote {
+            for entry in std::mem::take(&mut staged.entries) {
+                staged.insert(&keys::commit_key(entry.first_position()), entry.finish());
+            }
+            if let Err(error) = self.tree.apply_batch(std::mem::take(&mut staged.batch)) {
                 let error = StorageError::from(error);
                 let outcome = Err(error.clone());
                 done.into_iter().for_each(|d| d.answer(&outcome));
@@ -199,11 +281,16 @@ impl Writer {
             self.next_position = next_position;
             self.head_hash = head_hash;
             self.last_recorded = recorded_at;
-            for (stream, version) in staged.heads {
-                self.remember_head(stream, Some(version));
+            for (id, position) in staged.ids {
+                self.ids.insert(&id, position);
+            }
+            // Readers only look below the durable position, which these are not yet.
+            let mut streams = self.streams.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (stream, positions) in staged.streams {
+                streams.extend(stream, positions);
             }
         }
-        Ok(Applied { done, wrote: !staged.is_empty, next_position })
+        Ok(Applied { done, wrote, writes: staged.writes, next_position })
     }
 
     /// Validates one append against the log and what this commit staged before it, then stages its writes.
@@ -224,8 +311,7 @@ impl Writer {
             return self.replay_result(request, staged, &stored_positions);
         }
 
-        let prefix = keys::stream_prefix(&request.stream);
-        let current = self.stream_head(staged, &request.stream, &prefix)?;
+        let current = self.stream_head(staged, &request.stream);
         if !request.expected.is_met_by(current) {
             return Err(AppendError::WrongExpectedVersion {
                 stream: request.stream.clone(),
@@ -250,24 +336,19 @@ impl Writer {
                 prev_hash: &cursor.head_hash,
             });
             let hash = Hash::chain(&cursor.head_hash, &record);
-            let mut value = Vec::with_capacity(32 + record.len());
-            value.extend_from_slice(hash.as_bytes());
-            value.extend_from_slice(&record);
-            // Shared by the batch and the staged copy rather than copied.
-            let value = sled::IVec::from(value);
-            let position_bytes = position.to_be_bytes();
-            staged.batch.insert(&keys::event_key(position), value.clone());
-            staged.batch.insert(keys::stream_version_key(&prefix, version), &position_bytes);
-            staged.batch.insert(&keys::event_id_key(&event.event_id), &position_bytes);
-            staged.events.insert(position, value);
+            staged.entry_for(position).push(&hash, &event.event_id, &request.stream, &record);
             staged.ids.insert(event.event_id, position);
             cursor.next_position += 1;
             cursor.head_hash = hash;
             version += 1;
         }
-        staged.heads.insert(request.stream.clone(), version - 1);
+        let positions = first_position..cursor.next_position;
+        match staged.streams.get_mut(&request.stream) {
+            Some(staged_positions) => staged_positions.extend(positions),
+            None => drop(staged.streams.insert(request.stream.clone(), positions.collect())),
+        }
         if let Some(marker) = &request.marker {
-            staged.batch.insert(keys::marker_key(&marker.name), marker.value.clone());
+            staged.insert(&keys::marker_key(&marker.name), marker.value.clone());
         }
         staged.is_empty = false;
         Ok(AppendResult { first_position, last_position: cursor.next_position - 1, stream_version: version - 1 })
@@ -309,53 +390,42 @@ impl Writer {
         Ok(AppendResult { first_position, last_position, stream_version })
     }
 
+    /// The position of the stored or staged event with this id. A candidate of the id index is confirmed
+    /// against the event id stored with the record, so ids sharing an index hash are told apart.
     fn lookup_id(&self, staged: &Staged, id: &Uuid) -> Result<Option<u64>, StorageError> {
         if let Some(position) = staged.ids.get(id) {
             return Ok(Some(*position));
         }
-        match self.tree.get(keys::event_id_key(id))? {
-            None => Ok(None),
-            Some(value) => keys::decode_u64(&value).map(Some).ok_or_else(|| StorageError::Corrupt {
-                location: format!("event id index entry {id}"),
-                reason: "value is not a position".into(),
-            }),
+        for candidate in self.ids.candidates(id) {
+            let entry =
+                commit_entry::entry_holding(&self.tree, candidate)?.ok_or_else(|| missing_indexed(candidate))?;
+            if entry.event_id(entry.index_of(candidate)) == *id {
+                return Ok(Some(candidate));
+            }
         }
+        Ok(None)
     }
 
-    fn stream_head(&mut self, staged: &Staged, stream: &StreamId, prefix: &[u8]) -> Result<Option<u64>, StorageError> {
-        if let Some(version) = staged.heads.get(stream) {
-            return Ok(Some(*version));
+    fn stream_head(&self, staged: &Staged, stream: &StreamId) -> Option<u64> {
+        let stored = self.streams.read().unwrap_or_else(std::sync::PoisonError::into_inner).version(stream);
+        match staged.streams.get(stream) {
+            Some(positions) => Some(stored.map_or(0, |v| v + 1) + positions.len() as u64 - 1),
+            None => stored,
         }
-        if let Some(version) = self.stream_heads.get(stream) {
-            return Ok(*version);
-        }
-        let version = match self.tree.scan_prefix(prefix).next_back().transpose()? {
-            None => None,
-            Some((key, _)) => keys::version_of_stream_key(&key),
-        };
-        self.remember_head(stream.clone(), version);
-        Ok(version)
-    }
-
-    fn remember_head(&mut self, stream: StreamId, version: Option<u64>) {
-        if self.stream_heads.len() >= MAX_REMEMBERED_STREAM_HEADS && !self.stream_heads.contains_key(&stream) {
-            self.stream_heads.clear();
-        }
-        self.stream_heads.insert(stream, version);
     }
 
     fn load_event(&self, staged: &Staged, position: u64) -> Result<RecordedEvent, StorageError> {
-        if let Some(value) = staged.events.get(&position) {
-            return crate::log::decode_stored(position, value);
+        if let Some((hash, record)) = staged.entry_holding(position).and_then(|entry| entry.get(position)) {
+            return crate::log::decode_record_at(position, record, hash);
         }
-        match self.tree.get(keys::event_key(position))? {
-            Some(value) => crate::log::decode_stored(position, &value),
-            None => Err(StorageError::Corrupt {
-                location: format!("position {position}"),
-                reason: "indexed event is missing".into(),
-            }),
-        }
+        let entry = commit_entry::entry_holding(&self.tree, position)?.ok_or_else(|| missing_indexed(position))?;
+        let index = entry.index_of(position);
+        crate::log::decode_record_at(position, &entry.record(index), entry.hash(index))
     }
+}
+
+fn missing_indexed(position: u64) -> StorageError {
+    StorageError::Corrupt { location: format!("position {position}"), reason: "indexed event is missing".into() }
 }
 
 impl Syncer {
@@ -369,7 +439,7 @@ impl Syncer {
             let outcome = if failed.load(Ordering::SeqCst) {
                 Err(StorageError::Failed)
             } else if wrote {
-                self.sync()
+                self.make_durable(&group)
             } else {
                 Ok(())
             };
@@ -386,16 +456,45 @@ impl Syncer {
             }
             group.into_iter().flat_map(|a| a.done).for_each(|d| d.answer(&outcome));
         }
+        // Closing: leave nothing for the next open to replay.
+        if !failed.load(Ordering::SeqCst)
+            && let Err(error) = self.checkpoint.run(&mut self.journal)
+        {
+            tracing::warn!(%error, "event log checkpoint on close failed; the next open replays the journal");
+        }
     }
 
-    fn sync(&mut self) -> Result<(), StorageError> {
-        self.db.flush()?;
+    /// One journal record per commit, one write and one sync for the group; when the journal is full, a
+    /// checkpoint instead (sled already holds the group's writes: the writer applied them before sending).
+    fn make_durable(&mut self, group: &[Applied]) -> Result<(), StorageError> {
+        let writes: Vec<&Writes> = group.iter().filter(|a| a.wrote).map(|a| &a.writes).collect();
+        if !self.journal.has_room_for(Journal::framed_len(&writes)) {
+            return self.checkpoint.run(&mut self.journal);
+        }
+        let journal_failed = |e| StorageError::Sync(Arc::new(e));
+        self.journal.append(&writes).map_err(journal_failed)?;
         if self.durability == Durability::Fdatasync {
-            // Blobs first: the log must never be durable while a blob it points to is not.
-            self.blobs.sync_new().map_err(|e| StorageError::BlobSync(Arc::new(e)))?;
-            self.data_file.sync_data().map_err(|e| StorageError::Sync(Arc::new(e)))?;
+            self.journal.sync().map_err(journal_failed)?;
         }
         Ok(())
+    }
+}
+
+/// Makes sled hold everything applied to it durably, then empties the journal.
+pub(crate) struct Checkpoint {
+    pub db: sled::Db,
+    /// The sled log file, synced with fdatasync after sled's own flush (see the crate docs for why).
+    pub data_file: File,
+    pub blobs: BlobFiles,
+}
+
+impl Checkpoint {
+    pub(crate) fn run(&mut self, journal: &mut Journal) -> Result<(), StorageError> {
+        self.db.flush()?;
+        // Blobs first: sled's log must never be durable while a blob it points to is not.
+        self.blobs.sync_new().map_err(|e| StorageError::BlobSync(Arc::new(e)))?;
+        self.data_file.sync_data().map_err(|e| StorageError::Sync(Arc::new(e)))?;
+        journal.start_over().map_err(|e| StorageError::Sync(Arc::new(e)))
     }
 }
 
@@ -466,6 +565,10 @@ fn refuse_all(commands: Vec<Command>) {
                 drop(reply.send(Err(AppendError::Storage(StorageError::Failed))))
             }
             Command::PutMarker { reply, .. } => drop(reply.send(Err(StorageError::Failed))),
+            Command::AppendInOrder { reply, .. } => drop(reply.send(AppendedInOrder {
+                appended: Vec::new(),
+                failed: Some(AppendError::Storage(StorageError::Failed)),
+            })),
         }
     }
 }

@@ -292,7 +292,7 @@ async fn opening_a_foreign_or_damaged_database_is_an_error_not_a_panic() {
     {
         let db = event_log::open_sled_when_unlocked(damaged.path()).unwrap();
         let tree = db.open_tree("event-log").unwrap();
-        let (key, _) = tree.scan_prefix(b"E").next_back().unwrap().unwrap();
+        let (key, _) = tree.scan_prefix(b"C").next_back().unwrap().unwrap();
         tree.insert(key, vec![0xff; 40]).unwrap();
         db.flush().unwrap();
     }
@@ -573,4 +573,146 @@ async fn a_second_open_in_the_same_process_waits_for_the_first_and_then_says_it_
     assert!(error.to_string().contains("still in use"), "{error}");
     drop(log);
     assert_eq!(EventLog::open(dir.path()).unwrap().next_position(), 0, "closing lets go of the directory");
+}
+
+fn marked(stream_id: StreamId, expected: ExpectedVersion, events: usize, marker: &str) -> event_log::AppendRequest {
+    event_log::AppendRequest {
+        stream: stream_id,
+        expected,
+        events: (0..events).map(|i| new_event(format!("{marker} {i}").as_bytes())).collect(),
+        marker: Some(event_log::Marker { name: marker.into(), value: marker.as_bytes().to_vec() }),
+    }
+}
+
+#[tokio::test]
+async fn append_in_order_commits_the_prefix_before_the_first_failure_and_nothing_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        log.append(stream(9), ExpectedVersion::NoStream, vec![new_event(b"before")]).await.unwrap();
+        let requests = vec![
+            marked(stream(1), ExpectedVersion::NoStream, 2, "first"),
+            marked(stream(2), ExpectedVersion::Any, 1, "second"),
+            marked(stream(9), ExpectedVersion::Exact(5), 1, "refused"),
+            marked(stream(3), ExpectedVersion::Any, 1, "after"),
+        ];
+        let outcome = log.append_in_order(requests).await;
+        let positions: Vec<_> = outcome.appended.iter().map(|r| (r.first_position, r.last_position)).collect();
+        assert_eq!(positions, vec![(1, 2), (3, 3)]);
+        assert!(
+            matches!(outcome.failed, Some(AppendError::WrongExpectedVersion { actual: Some(0), .. })),
+            "{:?}",
+            outcome.failed
+        );
+
+        // An invalid request ends the batch the same way, before anything reaches the writer.
+        let mut invalid = marked(stream(4), ExpectedVersion::Any, 1, "invalid");
+        invalid.events.clear();
+        let requests = vec![
+            marked(stream(5), ExpectedVersion::Any, 1, "valid"),
+            invalid,
+            marked(stream(6), ExpectedVersion::Any, 1, "late"),
+        ];
+        let outcome = log.append_in_order(requests).await;
+        assert_eq!(outcome.appended.len(), 1);
+        assert!(matches!(outcome.failed, Some(AppendError::Invalid { field: "events", .. })), "{:?}", outcome.failed);
+    }
+    // Durable, with their markers; nothing after a failure was written.
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.next_position(), 5);
+    for (marker, present) in [
+        ("first", true),
+        ("second", true),
+        ("refused", false),
+        ("after", false),
+        ("valid", true),
+        ("invalid", false),
+        ("late", false),
+    ] {
+        assert_eq!(log.marker(marker).unwrap().is_some(), present, "marker {marker}");
+    }
+    assert_eq!(log.stream_version(&stream(1)).unwrap(), Some(1));
+    assert_eq!(log.stream_version(&stream(3)).unwrap(), None);
+    assert_eq!(log.stream_version(&stream(6)).unwrap(), None);
+    assert!(log.verify(..).unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn append_in_order_is_one_commit_that_racing_appends_never_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let racers: Vec<_> = (0..8u32)
+        .map(|r| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for i in 0..50u32 {
+                    let event = new_event(format!("racer {r} {i}").as_bytes());
+                    log.append(stream(100 + r), ExpectedVersion::Any, vec![event]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for round in 0..20u32 {
+        let requests =
+            (0..10u32).map(|i| marked(stream(i), ExpectedVersion::Any, 1, &format!("m{round}-{i}"))).collect();
+        let outcome = log.append_in_order(requests).await;
+        assert!(outcome.failed.is_none(), "{:?}", outcome.failed);
+        let first = outcome.appended[0].first_position;
+        let positions: Vec<_> = outcome.appended.iter().map(|r| r.first_position).collect();
+        assert_eq!(positions, (first..first + 10).collect::<Vec<_>>(), "round {round}: staged together, in order");
+    }
+    for racer in racers {
+        racer.await.unwrap();
+    }
+    assert!(log.verify(..).unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn a_small_journal_checkpoints_often_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = event_log::Options { journal_capacity_bytes: 16 * 1024, ..event_log::Options::default() };
+    {
+        let log = EventLog::open_with(dir.path(), options.clone()).unwrap();
+        for i in 0..300u32 {
+            let events = (0..1 + i % 4).map(|j| new_event(format!("event {i}.{j}").as_bytes())).collect();
+            log.append(stream(i % 7), ExpectedVersion::Any, events).await.unwrap();
+            if i % 50 == 0 {
+                log.put_marker("cursor", i.to_be_bytes().to_vec()).await.unwrap();
+            }
+        }
+        assert!(std::fs::metadata(dir.path().join("journal")).unwrap().len() <= 16 * 1024);
+    }
+    let log = EventLog::open_with(dir.path(), options).unwrap();
+    assert_eq!(log.next_position(), 750);
+    assert_eq!(log.marker("cursor").unwrap(), Some(250u32.to_be_bytes().to_vec()));
+    assert!(log.verify(..).unwrap().is_intact());
+}
+
+#[tokio::test]
+async fn indexes_saved_on_close_serve_the_next_open_unless_the_log_no_longer_matches_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<_> = (0..50u32).map(|i| new_event(format!("event {i}").as_bytes())).collect();
+    {
+        let log = EventLog::open(dir.path()).unwrap();
+        for (i, event) in events.iter().enumerate() {
+            log.append(stream(i as u32 % 3), ExpectedVersion::Any, vec![event.clone()]).await.unwrap();
+        }
+    }
+    assert!(dir.path().join("indexes").exists(), "saved on close");
+    {
+        // Served from the saved indexes: a retry is recognised, streams continue where they were.
+        let log = EventLog::open(dir.path()).unwrap();
+        let again = log.append(stream(45 % 3), ExpectedVersion::Any, vec![events[45].clone()]).await.unwrap();
+        assert_eq!(again.first_position, 45);
+        assert_eq!(log.stream_version(&stream(0)).unwrap(), Some(16));
+        assert_eq!(log.next_position(), 50);
+    }
+    // Cut short behind the log's back: the saved indexes name events that are gone, so they are not used.
+    tampering::truncate_from(dir.path(), 40);
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.next_position(), 40);
+    assert_eq!(log.stream_version(&stream(0)).unwrap(), Some(13));
+    let appended = log.append(stream(45 % 3), ExpectedVersion::Any, vec![events[45].clone()]).await.unwrap();
+    assert_eq!(appended.first_position, 40, "the event that was cut off is appended anew");
+    assert!(log.verify(..).unwrap().is_intact());
 }
