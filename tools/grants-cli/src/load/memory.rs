@@ -1,6 +1,6 @@
 //! The services' resident memory, read from `/proc` when they run on this machine: the process named as the
-//! service that listens on its endpoint's port (`deploy/local/start` passes `--listen 127.0.0.1:<port>`), or
-//! the only process of that name.
+//! service that holds the socket listening on its endpoint's port (another platform's process of the same
+//! name, on other ports, is not it).
 
 use std::fs;
 use std::path::Path;
@@ -31,16 +31,12 @@ impl std::fmt::Display for Resident {
 /// The resident memory of `service`, reached at `url`.
 pub(super) fn resident(service: &str, url: &str) -> Resident {
     let Some(port) = local_port(url) else { return Resident::NotLocal };
-    let processes = processes_named(Path::new("/proc"), service);
-    let listening: Vec<u32> =
-        processes.iter().filter(|(_, args)| listens_on(args, port)).map(|(pid, _)| *pid).collect();
-    let pid = match (listening.as_slice(), processes.as_slice()) {
-        ([pid], _) => *pid,
-        ([], [(pid, _)]) => *pid,
-        ([], []) => return Resident::NotFound(format!("no local process named {service}")),
-        _ => return Resident::NotFound(format!("{} local processes named {service}", processes.len())),
+    let proc = Path::new("/proc");
+    let sockets = listening_sockets(proc, port);
+    let Some(pid) = processes_named(proc, service).into_iter().find(|pid| holds_any(proc, *pid, &sockets)) else {
+        return Resident::NotFound(format!("no local process named {service} listening on port {port}"));
     };
-    match fs::read_to_string(format!("/proc/{pid}/status")) {
+    match fs::read_to_string(proc.join(pid.to_string()).join("status")) {
         Ok(status) => match (status_kib(&status, "VmRSS"), status_kib(&status, "VmHWM")) {
             (Some(rss_kib), Some(peak_kib)) => Resident::Measured { rss_kib, peak_kib },
             _ => Resident::NotFound(format!("no VmRSS for process {pid} ({service})")),
@@ -56,31 +52,39 @@ fn local_port(url: &str) -> Option<u16> {
     local.then(|| uri.port_u16().unwrap_or(80))
 }
 
-/// Every process whose name is `name`, with its arguments.
-fn processes_named(proc: &Path, name: &str) -> Vec<(u32, Vec<String>)> {
+/// Every process whose name is `name`.
+fn processes_named(proc: &Path, name: &str) -> Vec<u32> {
     let Ok(entries) = fs::read_dir(proc) else { return Vec::new() };
     entries
         .filter_map(Result::ok)
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok().map(|pid| (pid, entry.path())))
         .filter(|(_, dir)| fs::read_to_string(dir.join("comm")).is_ok_and(|comm| comm.trim_end() == name))
-        .map(|(pid, dir)| {
-            let cmdline = fs::read(dir.join("cmdline")).unwrap_or_default();
-            let args = cmdline.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-            (pid, args)
-        })
+        .map(|(pid, _)| pid)
         .collect()
 }
 
-/// Whether the arguments say `--listen <address>:<port>` (or `--listen=…`).
-fn listens_on(args: &[String], port: u16) -> bool {
-    let suffix = format!(":{port}");
-    args.iter().enumerate().any(|(i, arg)| {
-        let address = match arg.strip_prefix("--listen=") {
-            Some(address) => Some(address),
-            None if arg == "--listen" => args.get(i + 1).map(String::as_str),
-            None => None,
-        };
-        address.is_some_and(|a| a.ends_with(&suffix))
+/// The inodes of the TCP sockets listening on `port` (IPv4 and IPv6).
+fn listening_sockets(proc: &Path, port: u16) -> Vec<u64> {
+    ["net/tcp", "net/tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(proc.join(table)).ok())
+        .flat_map(|table| table.lines().skip(1).filter_map(|row| listening_on(row, port)).collect::<Vec<_>>())
+        .collect()
+}
+
+/// The socket inode of a `/proc/net/tcp` row when it listens (state 0A) on `port`.
+fn listening_on(row: &str, port: u16) -> Option<u64> {
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    let local_port = u16::from_str_radix(fields.get(1)?.rsplit(':').next()?, 16).ok()?;
+    (local_port == port && *fields.get(3)? == "0A").then(|| fields.get(9)?.parse().ok()).flatten()
+}
+
+/// Whether process `pid` holds one of `sockets` open.
+fn holds_any(proc: &Path, pid: u32, sockets: &[u64]) -> bool {
+    let Ok(descriptors) = fs::read_dir(proc.join(pid.to_string()).join("fd")) else { return false };
+    descriptors.filter_map(Result::ok).filter_map(|fd| fs::read_link(fd.path()).ok()).any(|target| {
+        let target = target.to_string_lossy();
+        sockets.iter().any(|inode| target == format!("socket:[{inode}]"))
     })
 }
 
@@ -103,12 +107,16 @@ mod tests {
     }
 
     #[test]
-    fn the_listening_port_is_read_from_either_spelling() {
-        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert!(listens_on(&args(&["awards", "--listen", "127.0.0.1:43052"]), 43052));
-        assert!(listens_on(&args(&["awards", "--listen=127.0.0.1:43052"]), 43052));
-        assert!(!listens_on(&args(&["awards", "--listen", "127.0.0.1:430521"]), 43052));
-        assert!(!listens_on(&args(&["awards", "--listen"]), 43052));
+    fn a_listening_socket_is_read_from_its_row() {
+        let header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+        let listening =
+            "   0: 0100007F:A85C 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1";
+        let connected =
+            "   1: 0100007F:A85C 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 4343 1";
+        assert_eq!(listening_on(header, 43100), None);
+        assert_eq!(listening_on(listening, 43100), Some(4242));
+        assert_eq!(listening_on(listening, 43101), None);
+        assert_eq!(listening_on(connected, 43100), None);
     }
 
     #[test]
@@ -119,10 +127,16 @@ mod tests {
     }
 
     #[test]
-    fn this_process_is_found_by_its_name() {
-        let own = std::process::id();
+    fn this_process_is_found_by_its_name_and_its_listening_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (own, proc) = (std::process::id(), Path::new("/proc"));
         let name = fs::read_to_string(format!("/proc/{own}/comm")).unwrap();
-        let found = processes_named(Path::new("/proc"), name.trim_end());
-        assert!(found.iter().any(|(pid, _)| *pid == own), "{found:?}");
+        assert!(processes_named(proc, name.trim_end()).contains(&own));
+        let sockets = listening_sockets(proc, port);
+        assert!(holds_any(proc, own, &sockets), "{sockets:?}");
+        assert!(matches!(resident(name.trim_end(), &format!("http://127.0.0.1:{port}")), Resident::Measured { .. }));
+        drop(listener);
+        assert!(!holds_any(proc, own, &listening_sockets(proc, port)));
     }
 }
