@@ -138,7 +138,7 @@ enum Command {
     /// the process of the service's name; "not local" for an endpoint on another machine).
     ///
     /// Command to projected: for one command in --sample-every, the source service's log head is read
-    /// right after the answer (EventLogService.GetHead), and the projector's GetLag is polled every 5 ms
+    /// right after the answer (EventLogService.GetHead), and the projector's GetLag is polled every 10 ms
     /// until its applied position for that source has reached that head. Needs the services' development
     /// secret (--jwt-secret or GRANTS_JWT_SECRET). Exit code 2 when a command failed, a sample was never
     /// projected or the backlog did not drain.

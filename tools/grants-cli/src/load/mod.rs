@@ -131,8 +131,15 @@ pub async fn run(connection: &Connection, args: &LoadArgs) -> anyhow::Result<Out
         .zip(memory_at_end)
         .map(|((service, start), (_, end))| (service, start, end))
         .collect();
-    let ending =
-        Ending { elapsed, backlog, drained, drain_limit: DRAIN_LIMIT, unresolved: run.projection.unresolved(), memory };
+    let ending = Ending {
+        elapsed,
+        backlog,
+        drained,
+        drain_limit: DRAIN_LIMIT,
+        unresolved: run.projection.unresolved(),
+        lag_polls: run.projection.polls(),
+        memory,
+    };
     report::print(&setup, &snapshot, &ending);
     let complete = snapshot.failed() == 0 && drained.is_some() && ending.unresolved == (0, 0);
     Ok(if complete { Outcome::Verified } else { Outcome::CouldNotCheck })

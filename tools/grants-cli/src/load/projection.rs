@@ -4,9 +4,11 @@
 //! (`EventLogService.GetHead`): the command's events stand before it. One watcher then polls the projector's
 //! `GetLag` and counts a sample projected once the projector's applied position for that source has reached
 //! that head. The head may also cover other clients' later events, so a figure can only be too high, by at
-//! most one poll ([`POLL_INTERVAL`]) plus what was appended between the answer and the head.
+//! most one poll ([`POLL_INTERVAL`]) plus what was appended between the answer and the head. Each `GetLag`
+//! costs the projector a head request to every source, so the polls are counted and reported.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,7 @@ use super::stats::Stats;
 use crate::endpoints::{authed, refused};
 
 /// How often the watcher asks the projector while samples wait.
-const POLL_INTERVAL: Duration = Duration::from_millis(5);
+pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// A sampled command whose effect the projector has not applied yet.
 #[derive(Debug)]
@@ -52,6 +54,8 @@ pub(super) struct Projection {
     /// Samples whose head could not be read.
     unreadable: Mutex<u64>,
     sampled: Notify,
+    /// `GetLag` calls made.
+    polls: AtomicU64,
 }
 
 impl Projection {
@@ -68,6 +72,7 @@ impl Projection {
             pending: Mutex::default(),
             unreadable: Mutex::default(),
             sampled: Notify::new(),
+            polls: AtomicU64::new(0),
         }
     }
 
@@ -94,8 +99,14 @@ impl Projection {
         (pending as u64, *self.unreadable.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// How many times the projector was asked for its lag.
+    pub(super) fn polls(&self) -> u64 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
     /// The projector's lag for every source.
     pub(super) async fn lag(&self) -> anyhow::Result<Vec<SourceLag>> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
         let request = authed(pj::GetLagRequest {}, &self.token)?;
         let lag = self.projector.clone().get_lag(request).await.map_err(refused("the projector's lag"))?;
         Ok(lag

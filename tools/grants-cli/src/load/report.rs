@@ -6,7 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::memory::Resident;
-use super::projection::SourceLag;
+use super::projection::{POLL_INTERVAL, SourceLag};
 use super::stats::{GrantCounts, Snapshot, Window, millis_at};
 use super::walk::{AWARD_OFFERED, OBLIGATIONS_SCHEDULED, TRANCHE_UNLOCKED};
 use crate::stdout::say;
@@ -29,6 +29,8 @@ pub(super) struct Ending {
     pub(super) drain_limit: Duration,
     /// Samples never projected, and samples whose source head could not be read.
     pub(super) unresolved: (u64, u64),
+    /// How many times the projector was asked for its lag (each asks every source for its head).
+    pub(super) lag_polls: u64,
     /// Each service's memory when the load started and when it had drained.
     pub(super) memory: Vec<(String, Resident, Resident)>,
 }
@@ -119,6 +121,12 @@ pub(super) fn print(setup: &Setup, snapshot: &Snapshot, ending: &Ending) {
     say!("{}", row(&format!("1 command in {}", setup.sample_every), &snapshot.projected));
     let (never, unreadable) = ending.unresolved;
     say!("not projected: {never} (source head unreadable: {unreadable})");
+    say!(
+        "projector GetLag polls: {} ({:.0}/s, every {} ms while samples wait)",
+        ending.lag_polls,
+        ending.lag_polls as f64 / seconds.max(f64::EPSILON),
+        POLL_INTERVAL.as_millis()
+    );
     if setup.rate.is_some() {
         say!("{}", heading("start lateness against --rate (ms)"));
         say!("{}", row("paced commands", &snapshot.lateness));
