@@ -68,12 +68,16 @@ async fn a_short_load_reports_every_part_and_its_effects_reach_the_projector() {
     assert_eq!(all[2].parse::<u64>().unwrap(), succeeded, "{report}");
     let opened: u64 = line(&report, "applications.OpenRound").split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(opened >= 1, "every client opens a round first:\n{report}");
+    let reads: Vec<&str> = line(&report, "reference: GetHead").split_whitespace().collect();
+    assert_eq!(reads[4].parse::<u64>().unwrap(), succeeded, "a head read after every sampled command:\n{report}");
     line(&report, "waits on the bus (ms)");
 
     // Every sampled command reached the projector, and nothing is left behind.
     let projected: Vec<&str> = line(&report, "1 command in 1 ").split_whitespace().collect();
     assert_eq!(projected[4].parse::<u64>().unwrap(), succeeded, "every command sampled:\n{report}");
     assert_eq!(line(&report, "not projected:"), "not projected: 0 (source head unreadable: 0)");
+    assert!(line(&report, "p99 command latency (at half load)").contains(" ms / 5 ms = "), "{report}");
+    assert!(line(&report, "p99 command -> projected").contains(" ms / 50 ms = "), "{report}");
     let backlog = line(&report, "backlog at end:");
     for source in ["applications", "awards", "reporting"] {
         assert!(backlog.contains(source), "{backlog}");
@@ -81,9 +85,9 @@ async fn a_short_load_reports_every_part_and_its_effects_reach_the_projector() {
     assert!(line(&report, "drained in:").ends_with(" s") && !report.contains("not within"), "{report}");
 
     // The services run inside this test, not as processes of their own names.
-    line(&report, "resident memory (start -> end):");
+    let memory = report.split("resident memory (start -> end):\n").nth(1).unwrap_or_else(|| panic!("{report}"));
     for (service, _) in &endpoints {
-        let memory = line(&report, &format!("{service} "));
+        let memory = line(memory, &format!("{service} "));
         assert!(memory.contains(&format!("no local process named {service}")), "{memory}");
     }
     assert!(progress.lines().any(|l| l.starts_with("load ") && l.contains(" commands (")), "{progress}");

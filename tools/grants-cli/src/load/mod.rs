@@ -138,6 +138,7 @@ pub async fn run(connection: &Connection, args: &LoadArgs) -> anyhow::Result<Out
         drain_limit: DRAIN_LIMIT,
         unresolved: run.projection.unresolved(),
         lag_polls: run.projection.polls(),
+        head_reads: run.projection.head_reads(),
         memory,
     };
     report::print(&setup, &snapshot, &ending);

@@ -9,17 +9,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use contracts::projector::v1::{self as pj, ProjectorServiceClient};
 use event_log_grpc::LogClient;
+use hdrhistogram::Histogram;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-use super::stats::Stats;
+use super::stats::{Stats, histogram, micros};
 use crate::endpoints::{authed, refused};
 
 /// How often the watcher asks the projector while samples wait.
@@ -32,6 +33,16 @@ struct Pending {
     /// The source's next position after the answer.
     head: u64,
     answered: Instant,
+}
+
+/// The samples still waiting, and what reading their heads found.
+#[derive(Debug)]
+struct Samples {
+    pending: Vec<Pending>,
+    /// Samples whose head could not be read.
+    unreadable: u64,
+    /// How long reading a head took: a read with no write, the reference for commands' latency.
+    head_reads: Histogram<u64>,
 }
 
 /// The projector's lag per source, as `GetLag` answers it.
@@ -50,9 +61,7 @@ pub(super) struct Projection {
     projector: ProjectorServiceClient<Channel>,
     token: String,
     logs: BTreeMap<&'static str, LogClient>,
-    pending: Mutex<Vec<Pending>>,
-    /// Samples whose head could not be read.
-    unreadable: Mutex<u64>,
+    samples: Mutex<Samples>,
     sampled: Notify,
     /// `GetLag` calls made.
     polls: AtomicU64,
@@ -69,8 +78,7 @@ impl Projection {
             projector,
             token,
             logs,
-            pending: Mutex::default(),
-            unreadable: Mutex::default(),
+            samples: Mutex::new(Samples { pending: Vec::new(), unreadable: 0, head_reads: histogram() }),
             sampled: Notify::new(),
             polls: AtomicU64::new(0),
         }
@@ -82,21 +90,33 @@ impl Projection {
         let projection = Arc::clone(self);
         tokio::spawn(async move {
             let mut log = log;
-            match log.head().await {
+            let asked = Instant::now();
+            let head = log.head().await;
+            let mut samples = projection.samples();
+            samples.head_reads.saturating_record(micros(asked.elapsed()));
+            match head {
                 Ok(head) => {
-                    let pending = Pending { source, head: head.next_position, answered };
-                    projection.pending.lock().unwrap_or_else(PoisonError::into_inner).push(pending);
+                    samples.pending.push(Pending { source, head: head.next_position, answered });
                     projection.sampled.notify_one();
                 }
-                Err(_) => *projection.unreadable.lock().unwrap_or_else(PoisonError::into_inner) += 1,
+                Err(_) => samples.unreadable += 1,
             }
         });
     }
 
+    fn samples(&self) -> MutexGuard<'_, Samples> {
+        self.samples.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Samples not projected (yet), and samples whose head could not be read.
     pub(super) fn unresolved(&self) -> (u64, u64) {
-        let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner).len();
-        (pending as u64, *self.unreadable.lock().unwrap_or_else(PoisonError::into_inner))
+        let samples = self.samples();
+        (samples.pending.len() as u64, samples.unreadable)
+    }
+
+    /// How long reading a source's head took (`EventLogService.GetHead`, no write), each time.
+    pub(super) fn head_reads(&self) -> Histogram<u64> {
+        self.samples().head_reads.clone()
     }
 
     /// How many times the projector was asked for its lag.
@@ -125,7 +145,7 @@ impl Projection {
     /// Resolves samples until `stop`, recording each one's time from answer to projection in `stats`.
     pub(super) async fn watch(&self, stats: &Stats, stop: CancellationToken) -> anyhow::Result<()> {
         while !stop.is_cancelled() {
-            if self.pending.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+            if self.samples().pending.is_empty() {
                 tokio::select! {
                     () = self.sampled.notified() => {}
                     () = stop.cancelled() => break,
@@ -134,7 +154,7 @@ impl Projection {
             let lag = self.lag().await?;
             let now = Instant::now();
             let applied = |source: &str| lag.iter().find(|l| l.source == source).map(|l| l.applied);
-            self.pending.lock().unwrap_or_else(PoisonError::into_inner).retain(|sample| {
+            self.samples().pending.retain(|sample| {
                 let projected = applied(sample.source).is_some_and(|applied| applied >= sample.head);
                 if projected {
                     stats.projected(now.saturating_duration_since(sample.answered));

@@ -31,6 +31,9 @@ pub(super) struct Ending {
     pub(super) unresolved: (u64, u64),
     /// How many times the projector was asked for its lag (each asks every source for its head).
     pub(super) lag_polls: u64,
+    /// Every read of a source's head after a sampled command: a read with no write, the reference for the
+    /// commands' latency under the same conditions.
+    pub(super) head_reads: Histogram<u64>,
     /// Each service's memory when the load started and when it had drained.
     pub(super) memory: Vec<(String, Resident, Resident)>,
 }
@@ -67,6 +70,17 @@ pub(super) fn backlog_line(lag: &[SourceLag]) -> String {
         })
         .collect();
     sources.join(", ")
+}
+
+/// The platform's aims: p99 command latency at half the saturating rate, and p99 from a command's answer
+/// to its projection.
+const COMMAND_P99_AIM_MS: f64 = 5.0;
+const PROJECTED_P99_AIM_MS: f64 = 50.0;
+
+/// A measured figure against its aim, with their ratio.
+fn aim(name: &str, measured_ms: f64, aim_ms: f64) -> String {
+    let verdict = if measured_ms <= aim_ms { "met" } else { "not met" };
+    format!("  {name:<40} {measured_ms:>9.2} ms / {aim_ms} ms = {:.2}, {verdict}", measured_ms / aim_ms)
 }
 
 fn row(name: &str, latencies: &Histogram<u64>) -> String {
@@ -111,6 +125,7 @@ pub(super) fn print(setup: &Setup, snapshot: &Snapshot, ending: &Ending) {
         say!("{}", row(&rpc.to_string(), latencies));
     }
     say!("{}", row("all commands", &all));
+    say!("{}", row("reference: GetHead, a read", &ending.head_reads));
     say!("{}", heading("waits on the bus (ms)"));
     for kind in [AWARD_OFFERED, OBLIGATIONS_SCHEDULED, TRANCHE_UNLOCKED] {
         if let Some(waited) = snapshot.waits.get(kind) {
@@ -131,6 +146,9 @@ pub(super) fn print(setup: &Setup, snapshot: &Snapshot, ending: &Ending) {
         say!("{}", heading("start lateness against --rate (ms)"));
         say!("{}", row("paced commands", &snapshot.lateness));
     }
+    say!("aims (measured / aim):");
+    say!("{}", aim("p99 command latency (at half load)", millis_at(&all, 0.99), COMMAND_P99_AIM_MS));
+    say!("{}", aim("p99 command -> projected", millis_at(&snapshot.projected, 0.99), PROJECTED_P99_AIM_MS));
     say!("backlog at end: {}", backlog_line(&ending.backlog));
     match ending.drained {
         Some(drained) => say!("drained in: {:.3} s", drained.as_secs_f64()),
@@ -145,5 +163,28 @@ pub(super) fn print(setup: &Setup, snapshot: &Snapshot, ending: &Ending) {
         for (what, failures) in &snapshot.failures {
             say!("  {what}: {} (first: {})", failures.count, failures.first);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_aim_shows_the_ratio_and_whether_it_is_met() {
+        assert!(aim("p99", 2.5, 5.0).ends_with("2.50 ms / 5 ms = 0.50, met"), "{}", aim("p99", 2.5, 5.0));
+        assert!(aim("p99", 60.0, 50.0).ends_with("60.00 ms / 50 ms = 1.20, not met"));
+    }
+
+    #[test]
+    fn the_backlog_names_each_source_or_why_it_is_unknown() {
+        let lag = |source: &str, behind, error: Option<&str>| SourceLag {
+            source: source.into(),
+            applied: 10,
+            behind,
+            error: error.map(String::from),
+        };
+        let line = backlog_line(&[lag("applications", 3, None), lag("awards", 0, Some("unreachable"))]);
+        assert_eq!(line, "applications 3, awards unknown (unreachable)");
     }
 }
