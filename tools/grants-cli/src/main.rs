@@ -140,8 +140,8 @@ enum Command {
     /// Command to projected: for one command in --sample-every, the source service's log head is read
     /// right after the answer (EventLogService.GetHead), and the projector's GetLag is polled every 10 ms
     /// until its applied position for that source has reached that head. Needs the services' development
-    /// secret (--jwt-secret or GRANTS_JWT_SECRET). Exit code 2 when a command failed, a sample was never
-    /// projected or the backlog did not drain.
+    /// secret (--jwt-secret or GRANTS_JWT_SECRET). Ctrl-c ends the load early and still reports (exit code
+    /// 130). Exit code 2 when a command failed, a sample was never projected or the backlog did not drain.
     Load(load::LoadArgs),
     /// Rebuild a running projector's read models, or print their digest.
     #[command(subcommand)]

@@ -85,10 +85,10 @@ pub async fn run(connection: &Connection, args: &LoadArgs) -> anyhow::Result<Out
     projection.lag().await.context("the projector must answer GetLag before the load starts")?;
     let memory_at_start = memory(connection)?;
 
-    let stop = CancellationToken::new();
     let pacer = args.rate.map(Pacer::new);
     let year = time::OffsetDateTime::now_utc().year();
-    let run = Arc::new(Run::new(connection.clone(), tokens, projection, pacer, stop.clone(), year, args.sample_every));
+    let stop = CancellationToken::new();
+    let run = Arc::new(Run::new(connection.clone(), tokens, projection, pacer, stop, year, args.sample_every));
     let mut walkers = Vec::with_capacity(usize::from(args.clients));
     for id in 0..usize::from(args.clients) {
         walkers.push(Walker::connect(id, Arc::clone(&run)).await?);
@@ -98,22 +98,7 @@ pub async fn run(connection: &Connection, args: &LoadArgs) -> anyhow::Result<Out
         let (run, watch_stop) = (Arc::clone(&run), watch_stop.clone());
         tokio::spawn(async move { run.projection.watch(&run.stats, watch_stop).await })
     };
-    let started = Instant::now();
-    let clients: Vec<_> = walkers.into_iter().map(|walker| tokio::spawn(walker.walk())).collect();
-    let deadline = started + args.duration;
-    let mut total = 0;
-    while Instant::now() < deadline {
-        let next = (Instant::now() + PROGRESS_INTERVAL).min(deadline);
-        tokio::time::sleep_until(next.into()).await;
-        let (window, grants, projected) = run.stats.take_window();
-        total += window.succeeded;
-        eprintln!("{}", progress_line(started.elapsed(), total, &window, &grants, &projected));
-    }
-    stop.cancel();
-    for client in clients {
-        client.await.context("a client ended abnormally")?;
-    }
-    let elapsed = started.elapsed();
+    let (elapsed, interrupted) = drive(&run, walkers, args.duration).await?;
 
     let backlog = run.projection.lag().await.context("the backlog at the end")?;
     eprintln!("load stopped after {:.1} s; backlog: {}", elapsed.as_secs_f64(), backlog_line(&backlog));
@@ -143,7 +128,40 @@ pub async fn run(connection: &Connection, args: &LoadArgs) -> anyhow::Result<Out
     };
     report::print(&setup, &snapshot, &ending);
     let complete = snapshot.failed() == 0 && drained.is_some() && ending.unresolved == (0, 0);
-    Ok(if complete { Outcome::Verified } else { Outcome::CouldNotCheck })
+    Ok(match (complete, interrupted) {
+        (false, _) => Outcome::CouldNotCheck,
+        (true, true) => Outcome::Interrupted,
+        (true, false) => Outcome::Verified,
+    })
+}
+
+/// Lets the clients walk until `duration` has passed (or ctrl-c), with a progress line a second; then stops
+/// them and waits for their last commands' answers. Returns how long they ran, and whether ctrl-c ended it.
+async fn drive(run: &Run, walkers: Vec<Walker>, duration: Duration) -> anyhow::Result<(Duration, bool)> {
+    let started = Instant::now();
+    let clients: Vec<_> = walkers.into_iter().map(|walker| tokio::spawn(walker.walk())).collect();
+    let deadline = started + duration;
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    let (mut total, mut stopped_early) = (0, false);
+    while !stopped_early && Instant::now() < deadline {
+        let next = (Instant::now() + PROGRESS_INTERVAL).min(deadline);
+        stopped_early = tokio::select! {
+            () = tokio::time::sleep_until(next.into()) => false,
+            _ = &mut interrupted => true,
+        };
+        let (window, grants, projected) = run.stats.take_window();
+        total += window.succeeded;
+        eprintln!("{}", progress_line(started.elapsed(), total, &window, &grants, &projected));
+        if stopped_early {
+            eprintln!("interrupted: stopping the clients and reporting what was measured");
+        }
+    }
+    run.stop.cancel();
+    for client in clients {
+        client.await.context("a client ended abnormally")?;
+    }
+    Ok((started.elapsed(), stopped_early))
 }
 
 /// Each service's resident memory, by the address it is reached at.
