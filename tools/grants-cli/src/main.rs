@@ -18,6 +18,7 @@ mod demo;
 mod endpoints;
 mod export;
 mod history;
+mod load;
 mod projector;
 mod stdout;
 mod token;
@@ -51,6 +52,7 @@ use crate::endpoints::Connection;
         grants as-of --program --at 2022-03-01T00:00:00Z\n  \
         grants export --service awards --from 1200 --output awards.jsonl\n  \
         grants demo\n  \
+        grants load --clients 16 --duration 30s --rate 200\n  \
         TOKEN=$(grants token --role program_officer --subject po-1)\n  \
         grants bus --consumer awards dead-letters list\n  \
         grants projector rebuild"
@@ -124,6 +126,23 @@ enum Command {
     Token(token::TokenArgs),
     /// List, show and replay a bus consumer's dead letters on the broker.
     Bus(bus::BusArgs),
+    /// Drive the running platform with clients walking grants through their life cycle, and measure it.
+    ///
+    /// Each client opens rounds, registers organisations, drafts and submits applications, has them
+    /// reviewed and decided, waits for the award offered over the bus, sets and signs the agreement,
+    /// releases the initial tranche, submits and accepts a progress report, waits for the interim tranche
+    /// to unlock and releases it. A progress line a second on standard error; at the end, on standard
+    /// output: commands/s, p50/p99/max latency per RPC, the waits on the bus, the time from a command's
+    /// answer to its effect in the projector, the projector's backlog at the end (GetLag per source: head
+    /// minus applied) and how long it took to drain, and each local service's resident memory (VmRSS of
+    /// the process of the service's name; "not local" for an endpoint on another machine).
+    ///
+    /// Command to projected: for one command in --sample-every, the source service's log head is read
+    /// right after the answer (EventLogService.GetHead), and the projector's GetLag is polled every 10 ms
+    /// until its applied position for that source has reached that head. Needs the services' development
+    /// secret (--jwt-secret or GRANTS_JWT_SECRET). Ctrl-c ends the load early and still reports (exit code
+    /// 130). Exit code 2 when a command failed, a sample was never projected or the backlog did not drain.
+    Load(load::LoadArgs),
     /// Rebuild a running projector's read models, or print their digest.
     #[command(subcommand)]
     Projector(projector::ProjectorCommand),
@@ -183,7 +202,7 @@ pub enum Outcome {
 /// The groups `grants --help` lists the commands in, in this order; every command is in one (tested).
 const COMMAND_GROUPS: [(&str, &[&str]); 2] = [
     ("Audit", &["verify", "checkpoint", "export", "history", "as-of"]),
-    ("Platform", &["demo", "token", "bus", "projector", "keygen"]),
+    ("Platform", &["demo", "load", "token", "bus", "projector", "keygen"]),
 ];
 
 /// The command line with its commands listed by group, each with its one-line description (clap lists
@@ -228,6 +247,7 @@ fn main() -> ExitCode {
             }
             Command::AsOf(args) => as_of::run(&cli.connection, &args).await,
             Command::Demo => demo::run(&cli.connection).await,
+            Command::Load(args) => load::run(&cli.connection, &args).await,
             Command::Keygen { output } => checkpoint::keygen(&output),
             Command::Export { service, all, from, output } => {
                 export::run(&cli.connection, service.as_deref(), all, from, output.as_deref()).await
@@ -254,6 +274,7 @@ impl Command {
             Command::Token(_) => "token",
             Command::Bus(_) => "bus",
             Command::Projector(_) => "projector",
+            Command::Load(_) => "load",
             _ => "could not check",
         }
     }

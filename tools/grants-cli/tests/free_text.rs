@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use contracts::awards::v1::{self as aw, AwardsServiceClient};
 use contracts::common::v1::ErasureReason;
-use contracts::names::service::{AWARDS, PROJECTOR, REPORTING};
+use contracts::names::service::{AWARDS, REPORTING};
 use contracts::projector::v1::{self as pj, ProjectorServiceClient};
 use contracts::reporting::v1::{self as rp, ReportingServiceClient};
 use domain_kernel::Role;
@@ -21,7 +21,9 @@ use event_bus::lapin::{Connection, ConnectionProperties, ExchangeKind};
 use test_support::disk::{contains, files_containing};
 use test_support::fixtures::{self, agree_and_sign, approve_application};
 use test_support::services::listen;
-use test_support::{Running, Vhost, authed, eventually, request_id, start_sources, token};
+use test_support::{Vhost, authed, eventually, request_id, token};
+
+mod platform_in_process;
 
 const NARRATIVE_CANARY: &str = "The canary sang in the shelter at dawn";
 const REASON_CANARY: &str = "Please say more about the canary of the night shift";
@@ -98,21 +100,8 @@ async fn report(client: &ReportingServiceClient<tonic::transport::Channel>, awar
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again() {
     let vhost = Vhost::create();
-    let sources = start_sources!(vhost.uri());
+    let (sources, projector, endpoints) = platform_in_process::start(vhost.uri()).await;
     let capture = Capture::bind(&vhost.uri()).await;
-    let (urls, amqp) = (sources.urls(), vhost.uri());
-    let projector = Running::start(listen().await, PROJECTOR, tempfile::tempdir().unwrap(), projector::service::run, {
-        move |data_dir| projector::service::Config {
-            data_dir,
-            server: test_support::services::server_config(),
-            jwt: test_support::jwt(),
-            amqp_uri: Some(amqp),
-            source_logs: urls,
-            suppression_k: 5,
-        }
-    });
-    let mut endpoints: Vec<(String, String)> = sources.urls().into_iter().collect();
-    endpoints.push((PROJECTOR.into(), projector.url()));
 
     // An approved application becomes an award over the bus; its agreement is signed; reporting schedules.
     let organisation = uuid::Uuid::new_v4().to_string();

@@ -18,7 +18,7 @@ use crate::stdout::say;
 /// The agreement of an award of `amount` AUD cents: July 2021 to the end of next year; an initial tranche,
 /// an interim one gated by the first progress report (due 31 January 2022) and a final one gated by the
 /// final report.
-fn agreement(amount: i64, year: i32) -> aw::AgreementTerms {
+pub(crate) fn agreement(amount: i64, year: i32) -> aw::AgreementTerms {
     let end = year + 1;
     let (t1, t2) = (amount * 40 / 100, amount * 30 / 100);
     let services = amount * 70 / 100;
@@ -76,24 +76,68 @@ async fn release_tranche(
     (tranche_id, kind): (&str, &str),
     amount: i64,
 ) -> anyhow::Result<()> {
-    let payment = aw::Payment {
-        paid_amount: aud(amount),
-        payment_reference: format!("DEMO-{}-{tranche_id}", partner.key).to_uppercase(),
-        ..Default::default()
-    };
-    let release = aw::ReleaseTrancheRequest {
-        request_id: request_id(&format!("release/{}/{tranche_id}", partner.key)),
-        award_id: award_id.into(),
-        tranche_id: tranche_id.into(),
-        payment: Some(payment),
-    };
+    let release = release(partner.key, award_id, tranche_id, amount);
     let step = format!("releasing the {kind} tranche of {}", partner.legal_name);
     clients.awards.release_tranche(authed(release, &tokens.finance)?).await.map_err(refused(&step))?;
     Ok(())
 }
 
+/// The release of the grant's tranche `tranche_id` (the grant named by `key`), paying `amount` AUD cents
+/// with a payment reference that names the grant and the tranche.
+pub(crate) fn release(key: &str, award_id: &str, tranche_id: &str, amount: i64) -> aw::ReleaseTrancheRequest {
+    let payment = aw::Payment {
+        paid_amount: aud(amount),
+        payment_reference: format!("DEMO-{key}-{tranche_id}").to_uppercase(),
+        ..Default::default()
+    };
+    aw::ReleaseTrancheRequest {
+        request_id: request_id(&format!("release/{key}/{tranche_id}")),
+        award_id: award_id.into(),
+        tranche_id: tranche_id.into(),
+        payment: Some(payment),
+    }
+}
+
+/// The agreement of the grant named by `key`, for an award of `amount` AUD cents (see [`agreement`]).
+pub(crate) fn agreement_request(key: &str, award_id: &str, amount: i64, year: i32) -> aw::SetAgreementRequest {
+    aw::SetAgreementRequest {
+        request_id: request_id(&format!("agreement/{key}")),
+        award_id: award_id.into(),
+        terms: Some(agreement(amount, year)),
+        expected_version: None,
+    }
+}
+
+pub(crate) fn signing(key: &str, award_id: &str) -> aw::SignAgreementRequest {
+    aw::SignAgreementRequest {
+        request_id: request_id(&format!("sign/{key}")),
+        award_id: award_id.into(),
+        expected_version: None,
+    }
+}
+
+/// The id of the award the awards service offers for an approved application.
+pub(crate) fn award_of(application_id: &str) -> anyhow::Result<String> {
+    let application = uuid::Uuid::parse_str(application_id).context("the application id is not a UUID")?;
+    Ok(awards::domain::AwardId::for_application(awards::domain::ApplicationId(application)).to_string())
+}
+
+/// The award's tranche `tranche_id` once its conditions are met (its gating reports accepted), or `None`.
+pub(crate) fn unlocked(award: &aw::Award, tranche_id: &str) -> bool {
+    award.tranches.iter().any(|t| t.tranche.as_ref().is_some_and(|t| t.tranche_id == tranche_id) && t.conditions_met)
+}
+
+/// The amount of the agreement's tranche `tranche_id`, in minor units.
+pub(crate) fn tranche_amount(award: &aw::Award, tranche_id: &str) -> anyhow::Result<i64> {
+    let tranche = award.terms.as_ref().and_then(|t| t.tranches.iter().find(|t| t.tranche_id == tranche_id));
+    Ok(tranche
+        .and_then(|t| t.amount.as_ref())
+        .with_context(|| format!("the award has no tranche {tranche_id}"))?
+        .minor_units)
+}
+
 /// The award as its service shows it, or `None` while it has not been offered yet.
-pub(super) async fn get_award(
+pub(crate) async fn get_award(
     mut client: AwardsServiceClient<Channel>,
     token: &str,
     award_id: &str,
@@ -115,24 +159,14 @@ pub(super) async fn start_award(
     application_id: &str,
     year: i32,
 ) -> anyhow::Result<String> {
-    let application = uuid::Uuid::parse_str(application_id).context("the application id is not a UUID")?;
-    let award_id = awards::domain::AwardId::for_application(awards::domain::ApplicationId(application)).to_string();
+    let award_id = award_of(application_id)?;
     let what = format!("the award offer for {} (award {award_id})", partner.legal_name);
     let award = eventually(&what, || get_award(clients.awards.clone(), &tokens.auditor, &award_id)).await?;
     let amount = award.approved_amount.context("the award has no approved amount")?.minor_units;
-    let set = aw::SetAgreementRequest {
-        request_id: request_id(&format!("agreement/{}", partner.key)),
-        award_id: award_id.clone(),
-        terms: Some(agreement(amount, year)),
-        expected_version: None,
-    };
+    let set = agreement_request(partner.key, &award_id, amount, year);
     let step = format!("setting the agreement of {}", partner.legal_name);
     clients.awards.set_agreement(authed(set, &tokens.officer)?).await.map_err(refused(&step))?;
-    let sign = aw::SignAgreementRequest {
-        request_id: request_id(&format!("sign/{}", partner.key)),
-        award_id: award_id.clone(),
-        expected_version: None,
-    };
+    let sign = signing(partner.key, &award_id);
     let step = format!("signing the agreement of {}", partner.legal_name);
     clients.awards.sign_agreement(authed(sign, &tokens.officer)?).await.map_err(refused(&step))?;
     let t1 = amount * 40 / 100;
@@ -156,18 +190,10 @@ pub(super) async fn interim_release(
     let what = format!("the accepted progress report to unlock the interim tranche of award {award_id}");
     let award = eventually(&what, || async {
         let award = get_award(clients.awards.clone(), &tokens.auditor, award_id).await?;
-        Ok(award.filter(|a| {
-            a.tranches.iter().any(|t| t.tranche.as_ref().is_some_and(|t| t.tranche_id == "t2") && t.conditions_met)
-        }))
+        Ok(award.filter(|a| unlocked(a, "t2")))
     })
     .await?;
-    let amount = award
-        .terms
-        .as_ref()
-        .and_then(|t| t.tranches.iter().find(|t| t.tranche_id == "t2"))
-        .and_then(|t| t.amount.as_ref())
-        .context("the award has no interim tranche")?
-        .minor_units;
+    let amount = tranche_amount(&award, "t2")?;
     release_tranche(clients, tokens, partner, award_id, ("t2", "interim"), amount).await?;
     say!(
         "  {}: interim tranche of AUD {} released by {FINANCE} once its report was accepted",

@@ -12,12 +12,12 @@
 //! Every request id is derived from the step it performs, so that running the demo again (after an
 //! interruption, say) replays the stored responses instead of recording anything twice.
 
-mod funding;
-mod program;
-mod reports;
-mod selection;
+pub(crate) mod funding;
+pub(crate) mod program;
+pub(crate) mod reports;
+pub(crate) mod selection;
 mod summary;
-mod waiting;
+pub(crate) mod waiting;
 
 use anyhow::Context;
 use contracts::applications::v1::ApplicationsServiceClient;
@@ -39,14 +39,14 @@ use crate::endpoints::Connection;
 use crate::stdout::say;
 
 /// A client of each service the demo acts on.
-struct Clients {
-    applications: ApplicationsServiceClient<Channel>,
-    awards: AwardsServiceClient<Channel>,
-    reporting: ReportingServiceClient<Channel>,
+pub(crate) struct Clients {
+    pub(crate) applications: ApplicationsServiceClient<Channel>,
+    pub(crate) awards: AwardsServiceClient<Channel>,
+    pub(crate) reporting: ReportingServiceClient<Channel>,
 }
 
 impl Clients {
-    async fn connect(connection: &Connection) -> anyhow::Result<Clients> {
+    pub(crate) async fn connect(connection: &Connection) -> anyhow::Result<Clients> {
         Ok(Clients {
             applications: ApplicationsServiceClient::new(connection.channel(service::APPLICATIONS).await?),
             awards: AwardsServiceClient::new(connection.channel(service::AWARDS).await?),
@@ -56,15 +56,15 @@ impl Clients {
 }
 
 /// The tokens of the program's staff; partners' tokens are issued where they act.
-struct Tokens {
-    officer: String,
-    reviewers: Vec<String>,
-    finance: String,
-    auditor: String,
+pub(crate) struct Tokens {
+    pub(crate) officer: String,
+    pub(crate) reviewers: Vec<String>,
+    pub(crate) finance: String,
+    pub(crate) auditor: String,
 }
 
 impl Tokens {
-    fn issue(connection: &Connection) -> anyhow::Result<Tokens> {
+    pub(crate) fn issue(connection: &Connection) -> anyhow::Result<Tokens> {
         Ok(Tokens {
             officer: connection.issue(Role::ProgramOfficer, OFFICER, None)?,
             reviewers: REVIEWERS
@@ -79,7 +79,7 @@ impl Tokens {
 
 /// A token of the partner's staff, with the partner's organisation in it.
 fn partner_token(connection: &Connection, partner: &Partner) -> anyhow::Result<String> {
-    connection.issue(Role::Partner, &partner_subject(partner), Some(&organisation_id(partner)))
+    connection.issue(Role::Partner, &partner_subject(partner.key), Some(&organisation_id(partner.key)))
 }
 
 pub async fn run(connection: &Connection) -> anyhow::Result<Outcome> {

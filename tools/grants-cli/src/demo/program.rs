@@ -9,24 +9,24 @@ use contracts::common::v1::{Date, Money};
 /// Namespace of the demo's request and organisation ids (UUID v5 of the step's name).
 const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d1f_7a52_93c4_4e0b_8a7d_2f5e_c1b3_9a40);
 const CURRENCY: &str = "AUD";
-pub(super) const OFFICER: &str = "program-officer-1";
-pub(super) const REVIEWERS: [&str; 2] = ["reviewer-1", "reviewer-2"];
-pub(super) const FINANCE: &str = "finance-officer-1";
+pub(crate) const OFFICER: &str = "program-officer-1";
+pub(crate) const REVIEWERS: [&str; 2] = ["reviewer-1", "reviewer-2"];
+pub(crate) const FINANCE: &str = "finance-officer-1";
 
 /// What the program officer decides on a partner's application.
-pub(super) enum Decision {
+pub(crate) enum Decision {
     /// Approved amount in AUD cents.
     Approve(i64),
     Reject(&'static str),
 }
 
 /// A partner organisation, its application and the narrative of its first progress report.
-pub(super) struct Partner {
+pub(crate) struct Partner {
     pub(super) key: &'static str,
     pub(super) legal_name: &'static str,
     pub(super) country: &'static str,
     pub(super) kind: Org,
-    pub(super) registration_number: &'static str,
+    pub(crate) registration_number: &'static str,
     pub(super) title: &'static str,
     pub(super) summary: &'static str,
     pub(super) countries: &'static [&'static str],
@@ -34,11 +34,11 @@ pub(super) struct Partner {
     pub(super) target_groups: &'static [&'static str],
     /// Requested amount in AUD cents.
     pub(super) requested: i64,
-    pub(super) decision: Decision,
+    pub(crate) decision: Decision,
     pub(super) narrative: &'static str,
 }
 
-pub(super) const PARTNERS: [Partner; 9] = [
+pub(crate) const PARTNERS: [Partner; 9] = [
     Partner {
         key: "kh-survivor-support",
         legal_name: "Mekong Survivor Support Centre",
@@ -202,20 +202,21 @@ pub(super) const FEATURED: usize = 0;
 pub(super) const OVERDUE: usize = 3;
 
 /// The request id of a step, the same on every run, so that a second run replays the stored response.
-pub(super) fn request_id(step: &str) -> String {
+pub(crate) fn request_id(step: &str) -> String {
     uuid::Uuid::new_v5(&NAMESPACE, step.as_bytes()).to_string()
 }
 
-pub(super) fn organisation_id(partner: &Partner) -> String {
-    uuid::Uuid::new_v5(&NAMESPACE, format!("organisation/{}", partner.key).as_bytes()).to_string()
+/// The id of the organisation named by `key` (a partner's key in the demo).
+pub(crate) fn organisation_id(key: &str) -> String {
+    uuid::Uuid::new_v5(&NAMESPACE, format!("organisation/{key}").as_bytes()).to_string()
 }
 
-/// The token subject of the partner's staff.
-pub(super) fn partner_subject(partner: &Partner) -> String {
-    format!("partner-{}", partner.key)
+/// The token subject of the staff of the organisation named by `key`.
+pub(crate) fn partner_subject(key: &str) -> String {
+    format!("partner-{key}")
 }
 
-pub(super) fn aud(minor_units: i64) -> Option<Money> {
+pub(crate) fn aud(minor_units: i64) -> Option<Money> {
     Some(Money { minor_units, currency: CURRENCY.into() })
 }
 
@@ -237,7 +238,7 @@ pub(super) fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 }
 
 /// The round the partners apply to: opened 1 July 2021, closing at the start of the year after next.
-pub(super) fn round(year: i32) -> anyhow::Result<apps::OpenRoundRequest> {
+pub(crate) fn round(year: i32) -> anyhow::Result<apps::OpenRoundRequest> {
     let closes = time::Date::from_calendar_date(year + 2, time::Month::January, 1)
         .context("no such date")?
         .midnight()

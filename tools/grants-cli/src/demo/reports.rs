@@ -15,7 +15,7 @@ use crate::endpoints::{authed, refused};
 use crate::stdout::say;
 
 /// The award's reporting schedule, or `None` while the reporting service has not learnt of the award.
-async fn obligations(
+pub(crate) async fn obligations(
     mut client: ReportingServiceClient<Channel>,
     token: &str,
     award_id: &str,
@@ -41,7 +41,7 @@ pub(super) async fn wait_for_obligations(clients: &Clients, tokens: &Tokens, awa
 
 /// The partner's first progress report: people screened and referred, and people assisted by each of its
 /// services, by sex, age band and disability; legal cases and policy products where it offers them.
-fn progress(partner: &Partner, index: usize) -> rp::ProgressContent {
+pub(crate) fn progress(partner: &Partner, index: usize) -> rp::ProgressContent {
     let scale = u64::try_from(index).unwrap_or(0) + 1;
     let cell = |sex: rp::Sex, age: rp::AgeBand, disability: rp::Disability, count: u64| rp::Cell {
         sex: sex as i32,
@@ -98,8 +98,21 @@ pub(super) async fn report(
     award_id: &str,
     index: usize,
 ) -> anyhow::Result<()> {
-    let submit = rp::SubmitReportRequest {
-        request_id: request_id(&format!("report/{}/progress-1", partner.key)),
+    let submit = progress_report(partner, partner.key, award_id, index);
+    let step = format!("submitting the progress report of {}", partner.legal_name);
+    clients.reporting.submit_report(authed(submit, partner_token)?).await.map_err(refused(&step))?;
+    let accept = acceptance(partner.key, award_id);
+    let step = format!("accepting the progress report of {}", partner.legal_name);
+    clients.reporting.accept_report(authed(accept, &tokens.officer)?).await.map_err(refused(&step))?;
+    say!("  {}: first progress report submitted and accepted by {OFFICER}", partner.legal_name);
+    Ok(())
+}
+
+/// The first progress report of the grant named by `key`, with the partner's narrative and the counts of
+/// its `index` (see [`progress`]).
+pub(crate) fn progress_report(partner: &Partner, key: &str, award_id: &str, index: usize) -> rp::SubmitReportRequest {
+    rp::SubmitReportRequest {
+        request_id: request_id(&format!("report/{key}/progress-1")),
         award_id: award_id.into(),
         report_ref: "progress-1".into(),
         progress: Some(progress(partner, index)),
@@ -110,19 +123,17 @@ pub(super) async fn report(
             fraud_and_anti_corruption: true,
         }),
         expected_version: None,
-    };
-    let step = format!("submitting the progress report of {}", partner.legal_name);
-    clients.reporting.submit_report(authed(submit, partner_token)?).await.map_err(refused(&step))?;
-    let accept = rp::AcceptReportRequest {
-        request_id: request_id(&format!("accept/{}/progress-1", partner.key)),
+    }
+}
+
+/// The program officer's acceptance of the first progress report of the grant named by `key`.
+pub(crate) fn acceptance(key: &str, award_id: &str) -> rp::AcceptReportRequest {
+    rp::AcceptReportRequest {
+        request_id: request_id(&format!("accept/{key}/progress-1")),
         award_id: award_id.into(),
         report_ref: "progress-1".into(),
         expected_version: None,
-    };
-    let step = format!("accepting the progress report of {}", partner.legal_name);
-    clients.reporting.accept_report(authed(accept, &tokens.officer)?).await.map_err(refused(&step))?;
-    say!("  {}: first progress report submitted and accepted by {OFFICER}", partner.legal_name);
-    Ok(())
+    }
 }
 
 /// Waits until the reporting service has recorded what it learns over the bus from the demo's last steps

@@ -30,51 +30,63 @@ pub(super) async fn apply(
     round_id: &str,
     partner: &Partner,
 ) -> anyhow::Result<String> {
-    register(clients, tokens, partner).await?;
-    let draft = apps::DraftApplicationRequest {
-        request_id: request_id(&format!("draft/{}", partner.key)),
-        round_id: round_id.into(),
-        content: Some(application_content(partner)),
-    };
+    let register = registration(partner, partner.key, partner.registration_number);
+    let step = format!("registering {}", partner.legal_name);
+    clients.applications.register_organisation(authed(register, &tokens.officer)?).await.map_err(refused(&step))?;
     let step = format!("drafting the application of {}", partner.legal_name);
     let application = clients
         .applications
-        .draft_application(authed(draft, partner_token)?)
+        .draft_application(authed(draft(partner, partner.key, round_id), partner_token)?)
         .await
         .map_err(refused(&step))?
         .into_inner()
         .application
         .context("the application was not returned")?;
     let application_id = application.application_id;
-    let submit = apps::SubmitApplicationRequest {
-        request_id: request_id(&format!("submit/{}", partner.key)),
-        application_id: application_id.clone(),
-        expected_version: None,
-    };
     let step = format!("submitting the application of {}", partner.legal_name);
+    let submit = submission(partner.key, &application_id);
     clients.applications.submit_application(authed(submit, partner_token)?).await.map_err(refused(&step))?;
     say!("  {} ({}) registered and applied: application {application_id}", partner.legal_name, partner.country);
     Ok(application_id)
 }
 
-/// The program officer registers the partner organisation, with its contact person.
-async fn register(clients: &mut Clients, tokens: &Tokens, partner: &Partner) -> anyhow::Result<()> {
-    let register = apps::RegisterOrganisationRequest {
-        request_id: request_id(&format!("register/{}", partner.key)),
-        organisation_id: organisation_id(partner),
+/// The program officer's registration of `partner` as the organisation named by `key`, with its contact
+/// person.
+pub(crate) fn registration(
+    partner: &Partner,
+    key: &str,
+    registration_number: &str,
+) -> apps::RegisterOrganisationRequest {
+    apps::RegisterOrganisationRequest {
+        request_id: request_id(&format!("register/{key}")),
+        organisation_id: organisation_id(key),
         legal_name: partner.legal_name.into(),
         country: partner.country.into(),
         organisation_type: partner.kind as i32,
-        registration_number: partner.registration_number.into(),
+        registration_number: registration_number.into(),
         contact_person: Some(apps::ContactPerson {
             full_name: "Grants Coordinator".into(),
-            email: format!("grants@{}.example.org", partner.key),
+            email: format!("grants@{key}.example.org"),
             phone: String::new(),
         }),
-    };
-    let step = format!("registering {}", partner.legal_name);
-    clients.applications.register_organisation(authed(register, &tokens.officer)?).await.map_err(refused(&step))?;
-    Ok(())
+    }
+}
+
+/// The partner's draft of its application (the grant named by `key`) to the round.
+pub(crate) fn draft(partner: &Partner, key: &str, round_id: &str) -> apps::DraftApplicationRequest {
+    apps::DraftApplicationRequest {
+        request_id: request_id(&format!("draft/{key}")),
+        round_id: round_id.into(),
+        content: Some(application_content(partner)),
+    }
+}
+
+pub(crate) fn submission(key: &str, application_id: &str) -> apps::SubmitApplicationRequest {
+    apps::SubmitApplicationRequest {
+        request_id: request_id(&format!("submit/{key}")),
+        application_id: application_id.into(),
+        expected_version: None,
+    }
 }
 
 /// Two reviews and the decision; returns whether the application was approved.
@@ -90,12 +102,7 @@ pub(super) async fn decide(
     let step = format!("deciding on {}", partner.legal_name);
     match partner.decision {
         Decision::Approve(amount) => {
-            let approve = apps::ApproveApplicationRequest {
-                request_id: request_id(&format!("approve/{}", partner.key)),
-                application_id: application_id.into(),
-                approved_amount: aud(amount),
-                reasons: vec!["Strong fit with the round's priorities; reviewers recommend funding.".into()],
-            };
+            let approve = approval(partner.key, application_id, amount);
             clients
                 .applications
                 .approve_application(authed(approve, &tokens.officer)?)
@@ -105,15 +112,29 @@ pub(super) async fn decide(
             Ok(true)
         }
         Decision::Reject(reason) => {
-            let reject = apps::RejectApplicationRequest {
-                request_id: request_id(&format!("reject/{}", partner.key)),
-                application_id: application_id.into(),
-                reasons: vec![reason.into()],
-            };
+            let reject = rejection(partner.key, application_id, reason);
             clients.applications.reject_application(authed(reject, &tokens.officer)?).await.map_err(refused(&step))?;
             say!("    reviewed by {} and rejected", REVIEWERS.join(" and "));
             Ok(false)
         }
+    }
+}
+
+/// The program officer's approval of the grant named by `key`, for `amount` AUD cents.
+pub(crate) fn approval(key: &str, application_id: &str, amount: i64) -> apps::ApproveApplicationRequest {
+    apps::ApproveApplicationRequest {
+        request_id: request_id(&format!("approve/{key}")),
+        application_id: application_id.into(),
+        approved_amount: aud(amount),
+        reasons: vec!["Strong fit with the round's priorities; reviewers recommend funding.".into()],
+    }
+}
+
+pub(crate) fn rejection(key: &str, application_id: &str, reason: &str) -> apps::RejectApplicationRequest {
+    apps::RejectApplicationRequest {
+        request_id: request_id(&format!("reject/{key}")),
+        application_id: application_id.into(),
+        reasons: vec![reason.into()],
     }
 }
 
@@ -127,39 +148,56 @@ async fn review(
     reviewer: usize,
 ) -> anyhow::Result<()> {
     let (subject, token) = (REVIEWERS[reviewer], &tokens.reviewers[reviewer]);
-    let assign = apps::AssignReviewerRequest {
-        request_id: request_id(&format!("assign/{}/{subject}", partner.key)),
-        application_id: application_id.into(),
-        reviewer_subject: subject.into(),
-    };
+    let requests =
+        ReviewRequests::new(partner.key, application_id, reviewer, matches!(partner.decision, Decision::Approve(_)));
     let step = format!("assigning {subject} to {}", partner.legal_name);
-    clients.applications.assign_reviewer(authed(assign, &tokens.officer)?).await.map_err(refused(&step))?;
-    let declare = apps::DeclareConflictOfInterestRequest {
-        request_id: request_id(&format!("declare/{}/{subject}", partner.key)),
-        application_id: application_id.into(),
-        has_conflict: false,
-        statement: String::new(),
-    };
+    clients.applications.assign_reviewer(authed(requests.assign, &tokens.officer)?).await.map_err(refused(&step))?;
     let step = format!("{subject} declaring conflicts for {}", partner.legal_name);
-    clients.applications.declare_conflict_of_interest(authed(declare, token)?).await.map_err(refused(&step))?;
-    let fund = matches!(partner.decision, Decision::Approve(_));
-    let base: u32 = if fund { 7 } else { 4 };
-    let n = u32::try_from(reviewer).unwrap_or(0);
-    let scores = [("relevance", base + 1 - n), ("capacity", base + n), ("value", base)]
-        .map(|(id, score)| apps::CriterionScore { criterion_id: id.into(), score })
-        .to_vec();
-    let review = apps::RecordReviewRequest {
-        request_id: request_id(&format!("review/{}/{subject}", partner.key)),
-        application_id: application_id.into(),
-        scores,
-        recommendation: if fund { apps::Recommendation::Fund } else { apps::Recommendation::DoNotFund } as i32,
-        comment: if fund {
-            "Clear survivor-centred design and credible referral partners.".into()
-        } else {
-            "Weak link to direct services for victims of trafficking.".into()
-        },
-    };
+    let declare = authed(requests.declare, token)?;
+    clients.applications.declare_conflict_of_interest(declare).await.map_err(refused(&step))?;
     let step = format!("{subject} reviewing {}", partner.legal_name);
-    clients.applications.record_review(authed(review, token)?).await.map_err(refused(&step))?;
+    clients.applications.record_review(authed(requests.review, token)?).await.map_err(refused(&step))?;
     Ok(())
+}
+
+/// One review of the grant named by `key`: the program officer assigns the `reviewer`th of [`REVIEWERS`],
+/// who declares no conflict of interest and scores the application, recommending to `fund` it or not.
+pub(crate) struct ReviewRequests {
+    pub(crate) assign: apps::AssignReviewerRequest,
+    pub(crate) declare: apps::DeclareConflictOfInterestRequest,
+    pub(crate) review: apps::RecordReviewRequest,
+}
+
+impl ReviewRequests {
+    pub(crate) fn new(key: &str, application_id: &str, reviewer: usize, fund: bool) -> ReviewRequests {
+        let subject = REVIEWERS[reviewer];
+        let assign = apps::AssignReviewerRequest {
+            request_id: request_id(&format!("assign/{key}/{subject}")),
+            application_id: application_id.into(),
+            reviewer_subject: subject.into(),
+        };
+        let declare = apps::DeclareConflictOfInterestRequest {
+            request_id: request_id(&format!("declare/{key}/{subject}")),
+            application_id: application_id.into(),
+            has_conflict: false,
+            statement: String::new(),
+        };
+        let base: u32 = if fund { 7 } else { 4 };
+        let n = u32::try_from(reviewer).unwrap_or(0);
+        let scores = [("relevance", base + 1 - n), ("capacity", base + n), ("value", base)]
+            .map(|(id, score)| apps::CriterionScore { criterion_id: id.into(), score })
+            .to_vec();
+        let review = apps::RecordReviewRequest {
+            request_id: request_id(&format!("review/{key}/{subject}")),
+            application_id: application_id.into(),
+            scores,
+            recommendation: if fund { apps::Recommendation::Fund } else { apps::Recommendation::DoNotFund } as i32,
+            comment: if fund {
+                "Clear survivor-centred design and credible referral partners.".into()
+            } else {
+                "Weak link to direct services for victims of trafficking.".into()
+            },
+        };
+        ReviewRequests { assign, declare, review }
+    }
 }

@@ -9,8 +9,20 @@ use anyhow::bail;
 /// How long to wait for what the services learn from each other over the bus.
 const BUS_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How often the demo asks again.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Polls `check` until it returns `Some`, for at most [`BUS_TIMEOUT`].
-pub(super) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+pub(super) async fn eventually<T, F, Fut>(what: &str, check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
+{
+    eventually_every(POLL_INTERVAL, what, check).await
+}
+
+/// Polls `check` every `interval` until it returns `Some`, for at most [`BUS_TIMEOUT`].
+pub(crate) async fn eventually_every<T, F, Fut>(interval: Duration, what: &str, mut check: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<Option<T>>>,
@@ -26,6 +38,6 @@ where
                 BUS_TIMEOUT.as_secs()
             );
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(interval).await;
     }
 }
