@@ -394,17 +394,23 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     anyhow::ensure!(awards.next_position() == EVENTS / REACTING_ONE_IN, "one reaction per {REACTING_ONE_IN} events");
 
+    // And once more for a handler that does nothing: what the consumer itself costs.
+    let relay_third = relay_all(&log, &bus, "bench.relay.third").await?;
+    let (bare_rate, _) = consume_all(&bus, Idle::default(), &log, |progress| progress.handled == EVENTS).await?;
+
     println!("message body: {body_len} bytes (protobuf envelope); {EVENTS} messages each; ratios to the raw ceilings");
     println!("raw publishing (persistent, confirms, window {WINDOW}, quorum queue):  {raw:>9.0} msg/s  1.00");
     println!("raw consuming (prefetch {PREFETCH}, one ack per batch, no work):       {raw_consumed:>9.0} msg/s  1.00");
     println!(
-        "relay (log -> exchange -> quorum queue), twice:                  {relay_rate:>9.0} msg/s  {:.2}",
+        "relay (log -> exchange -> quorum queue), 3 times:                  {relay_rate:>9.0} msg/s  {:.2}",
         relay_rate / raw
     );
-    println!(
-        "                                                                 {relay_again:>9.0} msg/s  {:.2}",
-        relay_again / raw
-    );
+    for again in [relay_again, relay_third] {
+        println!(
+            "                                                                 {again:>9.0} msg/s  {:.2}",
+            again / raw
+        );
+    }
     println!(
         "raw publishing along variants of the relay's route ({ROUTE_MESSAGES} messages; ratio to the relay's route just before):"
     );
@@ -422,7 +428,32 @@ async fn main() -> anyhow::Result<()> {
         log_rate / raw_consumed,
         log_rate / sled_rate
     );
+    println!(
+        "consumer, handler doing nothing:              {bare_rate:>9.0} msg/s  {:.2} of raw publishing  {:.2} of raw consuming",
+        bare_rate / raw,
+        bare_rate / raw_consumed
+    );
     Ok(())
+}
+
+/// A handler that applies nothing and keeps its checkpoints in memory: the consumer's own cost.
+#[derive(Default)]
+struct Idle(std::collections::HashMap<String, Checkpoint>);
+
+impl event_bus::Handler for Idle {
+    fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, event_bus::HandlerError> {
+        Ok(self.0.get(source).cloned().unwrap_or_else(|| Checkpoint::start(source)))
+    }
+
+    async fn handle(&mut self, _: &RecordedEvent, checkpoint: &Checkpoint) -> Result<(), event_bus::HandlerError> {
+        self.0.insert(checkpoint.source.clone(), checkpoint.clone());
+        Ok(())
+    }
+
+    async fn commit_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<(), event_bus::HandlerError> {
+        self.0.insert(checkpoint.source.clone(), checkpoint.clone());
+        Ok(())
+    }
 }
 
 /// The source log for gap filling, but reporting no head: consumers then skip their catch-up from the log on
