@@ -294,12 +294,17 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 }
             }
             // Nothing is acked before the effects of the batch are durable.
-            let synced = self.handler.sync().await;
-            let all_durable = synced.is_ok() && !matches!(interrupt, Some(Interrupt::Retry(_)));
-            if let Err(e) = synced {
-                interrupt.get_or_insert(Interrupt::Retry(e.into()));
-            }
-            let durable = if all_durable { settled.len() } else { self.durable_prefix(&settled)? };
+            // A handler failure may have taken commits held back with it; a storage failure stops the
+            // consumer, with nothing acked, as it would when handling.
+            let recover = match self.handler.sync().await {
+                Ok(()) => matches!(interrupt, Some(Interrupt::Retry(_))),
+                Err(HandlerError::Uncommitted(cause)) => {
+                    interrupt.get_or_insert(Interrupt::Retry(cause));
+                    true
+                }
+                Err(e) => return Err(BusError::Handler(e.into())),
+            };
+            let durable = if recover { self.durable_prefix(&settled)? } else { settled.len() };
             if durable > 0 {
                 let ack = BasicAckOptions { multiple: true };
                 if let Err(e) = timed("basic.ack", limit, batch[durable - 1].acker.ack(ack)).await {
@@ -430,7 +435,10 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             while next < head {
                 let until = head.min(next + CHUNK);
                 self.fill_gap(&source, next, until, dead_letters).await?;
-                self.handler.sync().await.map_err(|e| Interrupt::Retry(e.into()))?;
+                self.handler.sync().await.map_err(|e| match e {
+                    HandlerError::Uncommitted(cause) => Interrupt::Retry(cause),
+                    e => Interrupt::Fatal(BusError::Handler(e.into())),
+                })?;
                 next = self.checkpoint(&source)?.next_position.max(until);
             }
         }
@@ -489,7 +497,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 self.dead_letter(outgoing, format!("rejected: {reason}"), Some((source, event.position)), dead_letters)
                     .await
             }
-            Err(HandlerError::Failed(cause)) => Err(Interrupt::Retry(cause)),
+            Err(HandlerError::Failed(cause) | HandlerError::Uncommitted(cause)) => Err(Interrupt::Retry(cause)),
         }
     }
 
@@ -543,7 +551,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             Some((source, position)) => {
                 let next = self.checkpoint(source)?.dead_lettered(position);
                 self.handler.commit_checkpoint(&next).await.map_err(|e| match e {
-                    HandlerError::Failed(cause) => Interrupt::Retry(cause),
+                    HandlerError::Failed(cause) | HandlerError::Uncommitted(cause) => Interrupt::Retry(cause),
                     HandlerError::Rejected(reason) => Interrupt::Fatal(BusError::Handler(reason.into())),
                 })?;
                 self.checkpoints.insert(source.to_owned(), next);

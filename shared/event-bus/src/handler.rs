@@ -16,8 +16,9 @@ use crate::error::{HandlerError, Rejection};
 /// same atomic write as its effect (or alone, when it ignores the event). A handler may hold its commits
 /// back until [`Handler::sync`], which the consumer calls once per batch of deliveries and before it
 /// acknowledges any of them. [`Handler::checkpoint`] reads back the last checkpoint handed over, held back
-/// or not; after a failed `sync` (or a failed `handle`), what was held back may be partly gone, and
-/// `checkpoint` then reads what is durable, which the consumer re-reads before it acknowledges anything.
+/// or not; after [`HandlerError::Uncommitted`] (from `sync` or `handle`), what was held back is partly
+/// gone, and `checkpoint` then reads what is durable, which the consumer re-reads before it acknowledges
+/// anything.
 pub trait Handler: Send {
     /// The last checkpoint handed over for `source`; [`Checkpoint::start`] if there is none.
     fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, HandlerError>;
@@ -33,6 +34,9 @@ pub trait Handler: Send {
     fn commit_checkpoint(&mut self, checkpoint: &Checkpoint) -> impl Future<Output = Result<(), HandlerError>> + Send;
 
     /// Makes every commit so far durable. Handlers whose commits are durable on return do nothing.
+    /// [`HandlerError::Uncommitted`] when part of what was held back could not be committed (the consumer
+    /// then acknowledges what [`Handler::checkpoint`] covers and retries the rest); any other failure
+    /// stops the consumer, with nothing acknowledged.
     fn sync(&mut self) -> impl Future<Output = Result<(), HandlerError>> + Send {
         async { Ok(()) }
     }
@@ -161,13 +165,14 @@ where
     /// The failure of a batch whose request for `origin` the log refused.
     fn refused_in_batch(&mut self, origin: (String, u64), error: AppendError) -> HandlerError {
         match error {
+            AppendError::Storage(_) => HandlerError::failed(error),
             // A concurrent command moved the stream: the redelivery reacts to the new state.
-            AppendError::WrongExpectedVersion { .. } | AppendError::Storage(_) => HandlerError::failed(error),
+            AppendError::WrongExpectedVersion { .. } => HandlerError::Uncommitted(error.into()),
             refused => {
                 let (source, position) = origin;
                 let reason = format!("the reaction to {source} position {position} was refused: {refused}");
                 self.isolated.insert((source, position));
-                HandlerError::failed(reason)
+                HandlerError::Uncommitted(reason.into())
             }
         }
     }

@@ -111,7 +111,7 @@ async fn a_conflict_in_the_middle_of_a_batch_keeps_what_came_before_and_nothing_
     log.append(target(&events[3]), ExpectedVersion::Any, vec![event("Concurrent", &[])]).await.expect("append");
 
     let failed = handler.sync().await.expect_err("the reaction to c conflicts");
-    assert!(matches!(failed, HandlerError::Failed(_)), "{failed:?}");
+    assert!(matches!(failed, HandlerError::Uncommitted(_)), "{failed:?}");
     assert_eq!(stored_checkpoint(&log), 3, "durable up to the reaction before the conflict");
     assert_eq!(handler.checkpoint(SOURCE).expect("checkpoint").next_position, 3, "read back from the log");
     assert_eq!(stream_events(&log, &target(&events[0])), [("Offered".to_owned(), Some(0))]);
@@ -169,6 +169,7 @@ async fn a_refused_reaction_fails_the_batch_once_then_is_refused_alone() {
 
     handle_all(&mut handler, &events).await;
     let failed = handler.sync().await.expect_err("the log refuses the broken reaction");
+    assert!(matches!(failed, HandlerError::Uncommitted(_)), "{failed:?}");
     assert!(failed.to_string().contains("position 1"), "names the event: {failed}");
     assert_eq!(stored_checkpoint(&log), 1);
 
