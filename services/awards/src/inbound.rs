@@ -27,7 +27,8 @@ pub const SOURCES: [&str; 2] = [service::APPLICATIONS, service::REPORTING];
 type Reaction = Result<Option<LogReaction>, BusRejection>;
 
 /// The reaction to one event consumed from `source`: `None` for events the service does not care about
-/// and for duplicates; a rejection (the event goes to the dead-letter queue with the reason) for events
+/// (decided without reading the log), a reaction without events for duplicates (it names the stream it
+/// read); a rejection (the event goes to the dead-letter queue with the reason) for events
 /// that break a rule, for example a report acceptance for a requirement the award does not have, and for
 /// an event of a source the service does not consume.
 pub fn react(store: &EventStore, source: &str, event: &RecordedEvent) -> Reaction {

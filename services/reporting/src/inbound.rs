@@ -26,7 +26,8 @@ use crate::domain::{AwardId, Rejection, dates};
 pub const SOURCES: [&str; 1] = [service::AWARDS];
 
 /// The reaction to one event consumed from `source`: `None` for events the service does not care about
-/// and for duplicates; a rejection (the event goes to the dead-letter queue with the reason) for events
+/// (decided without reading the log), a reaction without events for duplicates (it names the stream it
+/// read); a rejection (the event goes to the dead-letter queue with the reason) for events
 /// that break a rule, for example a suspension of an award whose agreement was never signed, and for an
 /// event of a source the service does not consume.
 pub fn react(store: &EventStore, source: &str, event: &RecordedEvent) -> Result<Option<LogReaction>, BusRejection> {

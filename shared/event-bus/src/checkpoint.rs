@@ -61,7 +61,7 @@ impl Checkpoint {
     }
 
     /// The checkpoint after handling `position` (which is the next one, or a replayed skipped one).
-    pub(crate) fn handled(&self, position: u64) -> Checkpoint {
+    pub fn handled(&self, position: u64) -> Checkpoint {
         let mut next = self.clone();
         if position >= next.next_position {
             next.next_position = position + 1;
@@ -71,7 +71,7 @@ impl Checkpoint {
     }
 
     /// The checkpoint after dead-lettering `position`.
-    pub(crate) fn dead_lettered(&self, position: u64) -> Checkpoint {
+    pub fn dead_lettered(&self, position: u64) -> Checkpoint {
         let mut next = self.handled(position);
         next.skipped.insert(position);
         next

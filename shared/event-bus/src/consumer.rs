@@ -5,7 +5,9 @@
 //! or below the checkpoint is a duplicate and is acked without effect; a message ahead of a gap waits
 //! while the missing positions are read from the source ([`SourceReader`]) and applied first. Messages are
 //! taken in batches of whatever has arrived (at most the prefetch), applied one by one, made durable with
-//! one [`Handler::sync`], then acked together.
+//! one [`Handler::sync`], then acked together. When a commit fails part-way (a handler that holds its
+//! commits back until `sync` may lose the end of a batch), the checkpoints are read again from the
+//! handler and only the deliveries they cover are acked; the rest go back to the queue.
 
 use std::collections::HashMap;
 
@@ -76,6 +78,21 @@ impl Interrupt {
             Interrupt::Retry(cause) => BusError::Handler(cause),
             Interrupt::Broken(e) | Interrupt::Fatal(e) => e,
         }
+    }
+}
+
+/// What makes a processed delivery safe to acknowledge.
+enum Settled {
+    /// Nothing that could be undone: a duplicate, or a dead letter without a known position.
+    Done,
+    /// The position must be durably handled: it is once the handler's checkpoint for `source` would take
+    /// a redelivery (`replay`: of a replayed dead letter) for a duplicate.
+    At { source: String, position: u64, replay: bool },
+}
+
+impl Settled {
+    fn at(source: &str, position: u64, replay: bool) -> Settled {
+        Settled::At { source: source.to_owned(), position, replay }
     }
 }
 
@@ -265,11 +282,11 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 }
             }
 
-            let mut processed = 0;
+            let mut settled = Vec::with_capacity(batch.len());
             let mut interrupt = None;
             for delivery in &batch {
                 match self.process(delivery, &session.dead_letters).await {
-                    Ok(()) => processed += 1,
+                    Ok(done) => settled.push(done),
                     Err(e) => {
                         interrupt = Some(e);
                         break;
@@ -277,10 +294,20 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 }
             }
             // Nothing is acked before the effects of the batch are durable.
-            self.handler.sync().await.map_err(|e| BusError::Handler(e.into()))?;
-            if processed > 0 {
+            // A handler failure may have taken commits held back with it; a storage failure stops the
+            // consumer, with nothing acked, as it would when handling.
+            let recover = match self.handler.sync().await {
+                Ok(()) => matches!(interrupt, Some(Interrupt::Retry(_))),
+                Err(HandlerError::Uncommitted(cause)) => {
+                    interrupt.get_or_insert(Interrupt::Retry(cause));
+                    true
+                }
+                Err(e) => return Err(BusError::Handler(e.into())),
+            };
+            let durable = if recover { self.durable_prefix(&settled)? } else { settled.len() };
+            if durable > 0 {
                 let ack = BasicAckOptions { multiple: true };
-                if let Err(e) = timed("basic.ack", limit, batch[processed - 1].acker.ack(ack)).await {
+                if let Err(e) = timed("basic.ack", limit, batch[durable - 1].acker.ack(ack)).await {
                     // Expected after a connection loss: the broker redelivers and the checkpoint dedupes.
                     return Ok(SessionEnd::Broken(e));
                 }
@@ -308,6 +335,25 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         }
     }
 
+    /// After a failed commit, which may have taken part of the batch with it: the checkpoints are read
+    /// again from the handler, and the deliveries they cover, up to the first one they do not, are
+    /// durable. The rest goes back to the queue and is recognised, when it comes back, by these
+    /// checkpoints.
+    fn durable_prefix(&mut self, settled: &[Settled]) -> Result<usize, BusError> {
+        self.checkpoints.clear();
+        let mut durable = 0;
+        for done in settled {
+            if let Settled::At { source, position, replay } = done {
+                let checkpoint = self.checkpoint(source).map_err(Interrupt::into_error)?;
+                if checkpoint.verdict(*position, *replay) != Verdict::Duplicate {
+                    break;
+                }
+            }
+            durable += 1;
+        }
+        Ok(durable)
+    }
+
     fn checkpoint(&mut self, source: &str) -> Result<Checkpoint, Interrupt> {
         if let Some(checkpoint) = self.checkpoints.get(source) {
             return Ok(checkpoint.clone());
@@ -317,7 +363,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         Ok(checkpoint)
     }
 
-    async fn process(&mut self, delivery: &Delivery, dead_letters: &Channel) -> Result<(), Interrupt> {
+    async fn process(&mut self, delivery: &Delivery, dead_letters: &Channel) -> Result<Settled, Interrupt> {
         let properties = &delivery.properties;
         let replayed = bool_header(properties, header::REPLAYED);
         let source = source_of(properties, delivery.routing_key.as_str());
@@ -333,7 +379,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 match checkpoint.verdict(event.position, replayed) {
                     Verdict::Duplicate => {
                         self.progress.send_modify(|p| p.duplicates += 1);
-                        Ok(())
+                        Ok(Settled::Done)
                     }
                     Verdict::Next | Verdict::Replay => {
                         self.apply(&source, &event, || Outgoing::from_delivery(delivery), dead_letters).await
@@ -355,7 +401,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 match checkpoint.verdict(position, replayed) {
                     Verdict::Duplicate => {
                         self.progress.send_modify(|p| p.duplicates += 1);
-                        Ok(())
+                        Ok(Settled::Done)
                     }
                     Verdict::Replay => self.dead_letter(outgoing, reason, None, dead_letters).await,
                     Verdict::Next => self.dead_letter(outgoing, reason, Some((&source, position)), dead_letters).await,
@@ -389,7 +435,10 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             while next < head {
                 let until = head.min(next + CHUNK);
                 self.fill_gap(&source, next, until, dead_letters).await?;
-                self.handler.sync().await.map_err(|e| Interrupt::Fatal(BusError::Handler(e.into())))?;
+                self.handler.sync().await.map_err(|e| match e {
+                    HandlerError::Uncommitted(cause) => Interrupt::Retry(cause),
+                    e => Interrupt::Fatal(BusError::Handler(e.into())),
+                })?;
                 next = self.checkpoint(&source)?.next_position.max(until);
             }
         }
@@ -433,21 +482,22 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         event: &RecordedEvent,
         outgoing: impl FnOnce() -> Outgoing,
         dead_letters: &Channel,
-    ) -> Result<(), Interrupt> {
+    ) -> Result<Settled, Interrupt> {
         let checkpoint = self.checkpoint(source)?;
+        let replay = checkpoint.verdict(event.position, true) == Verdict::Replay;
         let next = checkpoint.handled(event.position);
         match self.handler.handle(event, &next).await {
             Ok(()) => {
                 self.checkpoints.insert(source.to_owned(), next);
                 self.progress.send_modify(|p| p.handled += 1);
-                Ok(())
+                Ok(Settled::at(source, event.position, replay))
             }
             Err(HandlerError::Rejected(reason)) => {
                 let outgoing = outgoing();
                 self.dead_letter(outgoing, format!("rejected: {reason}"), Some((source, event.position)), dead_letters)
                     .await
             }
-            Err(HandlerError::Failed(cause)) => Err(Interrupt::Retry(cause)),
+            Err(HandlerError::Failed(cause) | HandlerError::Uncommitted(cause)) => Err(Interrupt::Retry(cause)),
         }
     }
 
@@ -460,7 +510,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         reason: String,
         position: Option<(&str, u64)>,
         channel: &Channel,
-    ) -> Result<(), Interrupt> {
+    ) -> Result<Settled, Interrupt> {
         // Given up on: it is not applied until an operator replays it.
         error!(
             consumer = %self.config.name,
@@ -497,16 +547,20 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             }
             other => return Err(Interrupt::Retry(format!("dead letter not confirmed: {other:?}").into())),
         }
-        if let Some((source, position)) = position {
-            let next = self.checkpoint(source)?.dead_lettered(position);
-            self.handler.commit_checkpoint(&next).await.map_err(|e| match e {
-                HandlerError::Failed(cause) => Interrupt::Retry(cause),
-                HandlerError::Rejected(reason) => Interrupt::Fatal(BusError::Handler(reason.into())),
-            })?;
-            self.checkpoints.insert(source.to_owned(), next);
-        }
+        let settled = match position {
+            Some((source, position)) => {
+                let next = self.checkpoint(source)?.dead_lettered(position);
+                self.handler.commit_checkpoint(&next).await.map_err(|e| match e {
+                    HandlerError::Failed(cause) | HandlerError::Uncommitted(cause) => Interrupt::Retry(cause),
+                    HandlerError::Rejected(reason) => Interrupt::Fatal(BusError::Handler(reason.into())),
+                })?;
+                self.checkpoints.insert(source.to_owned(), next);
+                Settled::at(source, position, false)
+            }
+            None => Settled::Done,
+        };
         self.progress.send_modify(|p| p.dead_lettered += 1);
-        Ok(())
+        Ok(settled)
     }
 }
 

@@ -47,6 +47,12 @@ pub enum HandlerError {
     /// again; after the queue's delivery limit the broker dead-letters it.
     #[error("failed: {0}")]
     Failed(#[source] Cause),
+    /// Part of what a handler held back since its last [`Handler::sync`](crate::Handler::sync) was not
+    /// committed (a reaction conflicted with a concurrent change, or was refused), and nothing after it:
+    /// [`Handler::checkpoint`](crate::Handler::checkpoint) now reads what was. The consumer acknowledges
+    /// what that covers and hands the rest back to the broker, to be applied again.
+    #[error("not committed: {0}")]
+    Uncommitted(#[source] Cause),
 }
 
 impl HandlerError {

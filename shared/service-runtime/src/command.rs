@@ -395,7 +395,9 @@ impl EventStore {
     /// by the caller), as [`Self::execute`] runs a command: load, the pure decision, and the events to
     /// append, built like a command's. The consumer appends them with its checkpoint (`LogHandler`).
     ///
-    /// `None` when the domain decided nothing (an event it already reacted to). A rejection, or a log it
+    /// A reaction without events when the domain decided nothing (an event it already reacted to): it
+    /// still names the stream it was decided on, so that the consumer, which holds reactions back until
+    /// it commits a batch, decides it again if that stream has one held back. A rejection, or a log it
     /// cannot read, refuses the event with the reason: it goes to the dead-letter queue.
     pub fn react<A: Aggregate>(
         &self,
@@ -409,9 +411,6 @@ impl EventStore {
         let loaded =
             self.load::<A>(key).map_err(|e| refuse(&format_args!("cannot read {stream}: {}", ErrorChain(&e))))?;
         let events = decide(&loaded.state).map_err(|e| refuse(&e))?;
-        if events.is_empty() {
-            return Ok(None);
-        }
         let reaction = self.reaction(consumed, service, stream, loaded.stream_version, &events);
         reaction.map(Some).map_err(|e| refuse(&ErrorChain(&e)))
     }
@@ -766,10 +765,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_reaction_that_decides_nothing_is_none_and_a_rejection_refuses_the_event_with_its_reason() {
+    async fn a_reaction_that_decides_nothing_has_no_events_and_a_rejection_refuses_the_event_with_its_reason() {
         let (_dir, store) = store();
         let consumed = consumed(&store).await;
-        assert!(store.react::<Counter>(&consumed, "counting", "c", |_| Ok(Vec::new())).unwrap().is_none());
+        let nothing = store.react::<Counter>(&consumed, "counting", "c", |_| Ok(Vec::new())).unwrap().expect("named");
+        assert!(nothing.events.is_empty());
+        assert_eq!(nothing.stream, StreamId::new("counter", "c").unwrap(), "names the stream it was decided on");
         let refused = store
             .react::<Counter>(&consumed, "counting", "c", |_| {
                 Err(Rejection::precondition("amount", "would pass the limit of 10"))

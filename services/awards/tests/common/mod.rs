@@ -58,7 +58,7 @@ pub async fn react_offline(dir: &Path, event: &RecordedEvent) -> bool {
     let log = EventLog::open(awards::service::log_dir(&dir.join(service::AWARDS))).unwrap();
     let reaction = awards::inbound::react(&EventStore::new(log.clone()), service::APPLICATIONS, event)
         .expect("the event is accepted");
-    let Some(reaction) = reaction else { return false };
+    let Some(reaction) = reaction.filter(|reaction| !reaction.events.is_empty()) else { return false };
     let request = event_log::AppendRequest {
         stream: reaction.stream,
         expected: reaction.expected,
