@@ -149,7 +149,7 @@ impl Models {
     ///
     /// A pipeline (see [`crate::rebuild`]): each source's log is read and decoded ahead by a task of its
     /// own, this task projects into memory, and a writer thread writes the new generation's entries in
-    /// large sled batches, unflushed; one flush before the switch makes it durable.
+    /// large batches, unflushed; one flush before the switch makes it durable.
     pub async fn rebuild(
         &self,
         sources: &LogSources,
@@ -225,7 +225,7 @@ async fn replay_sources(
     progress: &mut impl FnMut(&mut RebuildProgress),
 ) -> Result<(), RebuildError> {
     let names: Vec<String> = report.sources.iter().map(|(name, _, _)| name.clone()).collect();
-    let mut checkpoints: Vec<Checkpoint> = names.iter().map(|name| Checkpoint::start(name)).collect();
+    let mut checkpoints: Vec<Checkpoint> = names.iter().map(Checkpoint::start).collect();
     let mut ended = vec![false; names.len()];
     let mut deliveries = read_ahead(sources, &names);
     loop {
@@ -240,13 +240,14 @@ async fn replay_sources(
             }
         };
         let projecting = Instant::now();
+        let waited_before = store.waited_for_writer();
         let before = report.events_applied;
         for ReadEvent { event, decoded } in events {
             apply_to(store, &mut checkpoints[index], &names[index], &event, decoded)?;
             report.events_applied += 1;
         }
         store.write_when_full()?;
-        report.stages.projecting += projecting.elapsed();
+        report.stages.projecting += projecting.elapsed().saturating_sub(store.waited_for_writer() - waited_before);
         report.sources[index].1 = checkpoints[index].next_position;
         if before / PROGRESS_EVERY != report.events_applied / PROGRESS_EVERY {
             progress(report);

@@ -369,4 +369,43 @@ mod tests {
         });
         outcome.expect("the transaction commits");
     }
+
+    #[test]
+    fn batched_changes_read_back_wherever_they_are_and_the_tree_ends_with_the_last_change_of_each_entry() {
+        let db = sled::Config::new().temporary(true).open().expect("temporary sled");
+        let tree = db.open_tree("generation").expect("tree");
+        // Two changed entries per batch: most reads below find their entry already handed to the writer.
+        let mut store = BatchedStore::new(tree.clone(), 2).expect("the writer starts");
+        let mut expected = MemStore::default();
+        for round in 0..20u8 {
+            for key in ["app/b", "app/a", format!("tl/{round:02}").as_str()] {
+                let value = match Store::get(&mut store, key).expect("reads") {
+                    Some(mut value) => {
+                        value.push(round);
+                        value
+                    }
+                    None => vec![round],
+                };
+                assert_eq!(Store::get(&mut expected, key).unwrap().map(|v| v.len() + 1).unwrap_or(1), value.len());
+                store.put(key, value.clone()).expect("writes");
+                expected.put(key, value).unwrap();
+                store.write_when_full().expect("hands over");
+            }
+            if round % 5 == 4 {
+                store.remove("app/b").expect("removes");
+                expected.remove("app/b").unwrap();
+            }
+        }
+        assert_eq!(Store::get(&mut store, "never/written").expect("reads"), None);
+        store.write_all().expect("written");
+        let written: BTreeMap<String, Vec<u8>> = tree
+            .iter()
+            .map(|item| item.map(|(k, v)| (String::from_utf8(k.to_vec()).unwrap(), v.to_vec())))
+            .collect::<Result<_, _>>()
+            .expect("the tree reads");
+        assert_eq!(written, expected.entries);
+        assert_eq!(written["app/a"], (0..20).collect::<Vec<u8>>());
+        // Removed after its last change: gone, though earlier versions of it were written.
+        assert!(!written.contains_key("app/b"));
+    }
 }
