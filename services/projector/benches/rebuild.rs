@@ -11,14 +11,16 @@ mod events;
 mod logs;
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use contracts::reporting::v1::{AgeBand, Disability, Sex};
 use event_log::{Durability, EventLog, EventMetadata, ExpectedVersion, NewEvent, Options, StreamId};
 use events::Ev;
 use futures::StreamExt;
-use projector::models::Models;
-use projector::projection::SOURCES;
+use projector::models::{Models, digest_tree};
+use projector::projection::{self, SOURCES};
+use projector::store::MemStore;
+use service_runtime::LogSources;
 use tokio_util::sync::CancellationToken;
 
 /// The events of one whole grant: 6 applications, 5 awards and 7 reporting events.
@@ -108,18 +110,24 @@ async fn main() {
     let addresses = logs::serve_logs(&logs, &shutdown).await;
     let sources = projector::service::source_logs(addresses, test_support::jwt());
 
-    // Raw ceiling: read and decode every event of every log through the same service and client.
+    // Raw ceilings: read every event of every log through the same service and client, one log after
+    // the other, and all at the same time (as the rebuild reads them).
     let started = Instant::now();
     let mut read = 0u64;
     for source in SOURCES {
-        let mut client = sources.connect(source).await.unwrap();
-        let mut stream = std::pin::pin!(client.read_all(0).await.unwrap());
-        while let Some(event) = stream.next().await {
-            event.unwrap();
-            read += 1;
-        }
+        read += read_log(&sources, source).await;
     }
     let raw = started.elapsed();
+    let started = Instant::now();
+    let read_together: u64 =
+        futures::future::join_all(SOURCES.iter().map(|source| read_log(&sources, source))).await.into_iter().sum();
+    let raw_together = started.elapsed();
+    assert_eq!(read_together, read);
+    let (ceiling_name, ceiling) =
+        if raw_together < raw { ("all logs at once", raw_together) } else { ("one log after the other", raw) };
+
+    // Where the time goes when each step runs alone, one after the other.
+    let steps = profile_steps(&sources).await;
 
     let models_dir = tempfile::tempdir().unwrap();
     let models = Models::open(sled::open(models_dir.path().join("models")).unwrap()).unwrap();
@@ -129,19 +137,140 @@ async fn main() {
     let (_, digest, entries) = models.digest().unwrap();
     shutdown.cancel();
 
-    let rate = |events: u64, d: std::time::Duration| events as f64 / d.as_secs_f64();
+    let rate = |events: u64, d: Duration| events as f64 / d.as_secs_f64();
+    println!();
     println!(
-        "raw read of the logs : {read} events in {:.2} s = {:.0} events/s (1.00)",
+        "raw read, one log after the other: {read} events in {:.2} s = {:.0} events/s",
         raw.as_secs_f64(),
         rate(read, raw)
     );
     println!(
-        "rebuild of the models: {} events in {:.2} s = {:.0} events/s ({:.2} of the raw read)",
+        "raw read, all logs at once       : {read} events in {:.2} s = {:.0} events/s",
+        raw_together.as_secs_f64(),
+        rate(read, raw_together)
+    );
+    println!("ceiling: the faster, {ceiling_name}");
+    println!();
+    println!("each step alone ({} events):", steps.events);
+    let total = steps.total();
+    for (name, time) in steps.named() {
+        println!(
+            "  {name:<36} {:>6.2} s {:>5.1} %  {:>9.0} events/s",
+            time.as_secs_f64(),
+            100.0 * time.as_secs_f64() / total.as_secs_f64(),
+            rate(steps.events, time)
+        );
+    }
+    println!("  ({} entries written)", steps.entries);
+    println!();
+    let stages = &report.stages;
+    println!("pipelined rebuild, seen from the projecting task:");
+    for (name, time) in [
+        ("projecting", stages.projecting),
+        ("waiting for the readers", stages.waiting_for_reads),
+        ("waiting for the writer", stages.waiting_for_writer),
+        ("catch-up under the writer lock", stages.catching_up),
+        ("the one flush", stages.flushing),
+    ] {
+        println!("  {name:<36} {:>6.2} s", time.as_secs_f64());
+    }
+    println!();
+    println!(
+        "rebuild of the models: {} events in {:.2} s = {:.0} events/s = {:.2} of the ceiling ({:.0} events/s)",
         report.events_applied,
         rebuild.as_secs_f64(),
         rate(report.events_applied, rebuild),
-        rate(report.events_applied, rebuild) / rate(read, raw)
+        rate(report.events_applied, rebuild) / rate(read, ceiling),
+        rate(read, ceiling)
     );
     println!("read models: {entries} entries, digest {digest}");
     assert_eq!(report.events_applied, read, "the rebuild applied every event");
+    assert_eq!((entries, digest), (steps.entries, steps.digest), "the rebuild wrote what the steps alone wrote");
+}
+
+/// Reads and decodes every event of `source`'s log; returns how many there are.
+async fn read_log(sources: &LogSources, source: &str) -> u64 {
+    let mut client = sources.connect(source).await.unwrap();
+    let mut stream = std::pin::pin!(client.read_all(0).await.unwrap());
+    let mut read = 0;
+    while let Some(event) = stream.next().await {
+        event.unwrap();
+        read += 1;
+    }
+    read
+}
+
+/// The time of each step of a rebuild, run alone.
+#[derive(Default)]
+struct Steps {
+    events: u64,
+    entries: u64,
+    /// Of the entries written, to compare with the rebuild's.
+    digest: String,
+    reading: Duration,
+    decoding: Duration,
+    projecting: Duration,
+    writing: Duration,
+    flushing: Duration,
+}
+
+impl Steps {
+    fn named(&self) -> [(&'static str, Duration); 5] {
+        [
+            ("read (gRPC, envelope decoded)", self.reading),
+            ("decode payloads (protobuf)", self.decoding),
+            ("project into memory (JSON entries)", self.projecting),
+            ("write entries to sled (50k batches)", self.writing),
+            ("flush", self.flushing),
+        ]
+    }
+    fn total(&self) -> Duration {
+        self.named().iter().map(|(_, time)| *time).sum()
+    }
+}
+
+/// Each step of a rebuild alone and one after the other: every log read, each event decoded and
+/// projected into memory, then every entry written to a fresh sled tree and flushed.
+async fn profile_steps(sources: &LogSources) -> Steps {
+    let mut steps = Steps::default();
+    let mut memory = MemStore::default();
+    for source in SOURCES {
+        let mut client = sources.connect(source).await.unwrap();
+        let mut stream = std::pin::pin!(client.read_all(0).await.unwrap());
+        loop {
+            let started = Instant::now();
+            let Some(event) = stream.next().await else { break };
+            let event = event.unwrap();
+            let read = Instant::now();
+            let decoded = projection::decode(source, &event).unwrap();
+            let decoded_at = Instant::now();
+            if let Some(decoded) = decoded {
+                projection::apply(&mut memory, &event, decoded).unwrap();
+            }
+            let projected = Instant::now();
+            steps.reading += read - started;
+            steps.decoding += decoded_at - read;
+            steps.projecting += projected - decoded_at;
+            steps.events += 1;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::open(dir.path().join("steps")).unwrap();
+    let tree = db.open_tree("entries").unwrap();
+    let started = Instant::now();
+    let entries: Vec<(String, Vec<u8>)> = std::mem::take(&mut memory.entries).into_iter().collect();
+    steps.entries = entries.len() as u64;
+    for chunk in entries.chunks(50_000) {
+        let mut batch = sled::Batch::default();
+        for (key, value) in chunk {
+            batch.insert(key.as_bytes(), value.as_slice());
+        }
+        tree.apply_batch(batch).unwrap();
+    }
+    steps.writing = started.elapsed();
+    let started = Instant::now();
+    tree.flush_async().await.unwrap();
+    steps.flushing = started.elapsed();
+    steps.digest = digest_tree(&tree).unwrap().0;
+    steps
 }

@@ -7,12 +7,13 @@
 //! point without touching the live models.
 //!
 //! - [`projection`]: the pure projection `project(store, source, event)` and the read-model records.
-//! - [`store`]: the storage interface it writes through: sled transaction, rebuild overlay, memory.
+//! - [`store`]: the storage interface it writes through: sled transaction, rebuild batches, memory.
 //! - [`suppression`]: small-cell suppression of indicator counts on the way out.
 //! - [`perturbation`]: cell-key perturbation of every shown indicator count (the table is data).
 //! - [`disclosure`]: the settings both are published with, and the month-end rule for as-of answers.
 //! - [`queries`]: read-model answers in the wire shapes, from any view.
 //! - [`models`]: generations on sled, the live bus handler, rebuilds, digests.
+//! - [`rebuild`]: a rebuild's readers, each source read and decoded ahead of the projection.
 //! - [`as_of`]: in-memory replays up to a time or position.
 //! - [`grpc`], [`access`], [`service`]: the query API, who may call it, and the running process.
 
@@ -24,6 +25,7 @@ pub mod models;
 pub mod perturbation;
 pub mod projection;
 pub mod queries;
+pub mod rebuild;
 pub mod service;
 pub mod store;
 pub mod suppression;

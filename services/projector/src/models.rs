@@ -10,18 +10,18 @@
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use event_bus::{Cause, Checkpoint, Handler, HandlerError, SourceError};
 use event_log::RecordedEvent;
 use event_log_grpc::ClientError;
-use futures::StreamExt;
 use service_runtime::LogSources;
 use sha2::{Digest as _, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::projection::{ProjectError, SOURCES, checkpoint_key, project};
-use crate::store::{OverlayStore, Store, StoreError, TxStore};
+use crate::projection::{Decoded, ProjectError, SOURCES, apply, checkpoint_key, decode, project};
+use crate::rebuild::{Delivery, ReadEvent, read_ahead};
+use crate::store::{BatchedStore, Store, StoreError, TxStore};
 
 const META_TREE: &str = "projector.meta";
 const ACTIVE_KEY: &str = "active";
@@ -32,6 +32,12 @@ const FORMAT_KEY: &str = "format";
 /// per report, for the perturbation's record keys).
 pub const MODEL_FORMAT: u64 = 2;
 const GENERATION_PREFIX: &str = "projector.gen.";
+
+/// Changed entries a rebuild gathers in memory before writing them as one sled batch.
+const REBUILD_BATCH_ENTRIES: usize = 50_000;
+
+/// Events between two calls of a rebuild's progress.
+const PROGRESS_EVERY: u64 = 10_000;
 
 fn generation_tree_name(number: u64) -> String {
     format!("{GENERATION_PREFIX}{number}")
@@ -139,7 +145,11 @@ impl Models {
 
     /// Builds a new generation from position 0 of every source log and switches to it. Queries and the
     /// live consumer keep using the current generation until the switch. `progress` is called with the
-    /// counts so far every few thousand events.
+    /// counts so far every ten thousand events or so.
+    ///
+    /// A pipeline (see [`crate::rebuild`]): each source's log is read and decoded ahead by a task of its
+    /// own, this task projects into memory, and a writer thread writes the new generation's entries in
+    /// large batches, unflushed; one flush before the switch makes it durable.
     pub async fn rebuild(
         &self,
         sources: &LogSources,
@@ -153,23 +163,28 @@ impl Models {
         let mut report =
             RebuildProgress { generation: number, sources: heads(sources).await?, ..RebuildProgress::default() };
         progress(&report);
-        let mut overlay = OverlayStore::new(tree.clone(), 100_000);
-        for index in 0..report.sources.len() {
-            replay_source(sources, &mut overlay, &mut report, index, &mut |report: &mut RebuildProgress| {
-                report.elapsed = started.elapsed();
-                progress(report);
-            })
-            .await?;
-        }
-        overlay.flush()?;
+        let mut store = BatchedStore::new(tree.clone(), REBUILD_BATCH_ENTRIES)?;
+        replay_sources(sources, &mut store, &mut report, &mut |report: &mut RebuildProgress| {
+            report.elapsed = started.elapsed();
+            progress(report);
+        })
+        .await?;
+        // Written before the lock, so that the live consumer waits only for the catch-up's few events.
+        store.write_all()?;
 
         // The switch: no live event is applied between the catch-up and the pointer change.
         let mut writer = self.writer.lock().await;
+        let catching_up = Instant::now();
         for index in 0..report.sources.len() {
-            catch_up_source(sources, &mut overlay, &tree, &writer.tree, &mut report, index).await?;
+            catch_up_source(sources, &mut store, &tree, &writer.tree, &mut report, index).await?;
         }
-        overlay.flush()?;
+        store.write_all()?;
+        report.stages.catching_up = catching_up.elapsed();
+        let flushing = Instant::now();
         tree.flush_async().await?;
+        report.stages.flushing = flushing.elapsed();
+        report.stages.waiting_for_writer = store.waited_for_writer();
+        drop(store);
         let old = self.switch_to(&mut writer, Generation { number, tree }).await?;
         drop(writer);
         self.db.drop_tree(generation_tree_name(old.number).as_bytes())?;
@@ -200,39 +215,61 @@ async fn heads(sources: &LogSources) -> Result<Vec<(String, u64, u64)>, RebuildE
     Ok(heads)
 }
 
-/// Replays the whole log of the `index`th source of `report` into `overlay` and stores its checkpoint
-/// there, telling `progress` every ten thousand events.
-async fn replay_source(
+/// Replays every source of `report` from position 0 to its end into `store` (the sources read at the
+/// same time, see [`crate::rebuild`]) and stores their checkpoints there, telling `progress` every ten
+/// thousand events.
+async fn replay_sources(
     sources: &LogSources,
-    overlay: &mut OverlayStore,
+    store: &mut BatchedStore,
     report: &mut RebuildProgress,
-    index: usize,
     progress: &mut impl FnMut(&mut RebuildProgress),
 ) -> Result<(), RebuildError> {
-    let source = report.sources[index].0.clone();
-    let mut client = sources.connect(&source).await?;
-    let mut stream = Box::pin(client.read_all(0).await.map_err(RebuildError::reading(&source))?);
-    let mut checkpoint = Checkpoint::start(&source);
-    while let Some(event) = stream.next().await {
-        let event = event.map_err(RebuildError::reading(&source))?;
-        apply_to(overlay, &mut checkpoint, &source, &event)?;
-        report.sources[index].1 = checkpoint.next_position;
-        report.events_applied += 1;
-        if report.events_applied.is_multiple_of(10_000) {
+    let names: Vec<String> = report.sources.iter().map(|(name, _, _)| name.clone()).collect();
+    let mut checkpoints: Vec<Checkpoint> = names.iter().map(Checkpoint::start).collect();
+    let mut ended = vec![false; names.len()];
+    let mut deliveries = read_ahead(sources, &names);
+    loop {
+        let waiting = Instant::now();
+        let Some(delivery) = deliveries.recv().await else { break };
+        report.stages.waiting_for_reads += waiting.elapsed();
+        let (index, events) = match delivery? {
+            Delivery::Events { source, events } => (source, events),
+            Delivery::End { source } => {
+                ended[source] = true;
+                continue;
+            }
+        };
+        let projecting = Instant::now();
+        let waited_before = store.waited_for_writer();
+        let before = report.events_applied;
+        for ReadEvent { event, decoded } in events {
+            apply_to(store, &mut checkpoints[index], &names[index], &event, decoded)?;
+            report.events_applied += 1;
+        }
+        store.write_when_full()?;
+        report.stages.projecting += projecting.elapsed().saturating_sub(store.waited_for_writer() - waited_before);
+        report.sources[index].1 = checkpoints[index].next_position;
+        if before / PROGRESS_EVERY != report.events_applied / PROGRESS_EVERY {
             progress(report);
         }
     }
-    overlay.put(&checkpoint_key(&source), checkpoint.encode())?;
-    report.sources[index].2 = report.sources[index].2.max(checkpoint.next_position);
+    if let Some(index) = ended.iter().position(|ended| !ended) {
+        return Err(RebuildError::Unfinished(names[index].clone()));
+    }
+    for (index, checkpoint) in checkpoints.iter().enumerate() {
+        store.put(&checkpoint_key(&checkpoint.source), checkpoint.encode())?;
+        report.sources[index].1 = checkpoint.next_position;
+        report.sources[index].2 = report.sources[index].2.max(checkpoint.next_position);
+    }
     Ok(())
 }
 
-/// Applies to the new generation (`rebuilt`, written through its overlay) what the `index`th source of
+/// Applies to the new generation (`rebuilt`, written through `store`) what the `index`th source of
 /// `report` recorded since the replay, up to its head now, while the live generation (`live`) is held
 /// still; refuses when the live models are ahead of the log.
 async fn catch_up_source(
     sources: &LogSources,
-    overlay: &mut OverlayStore,
+    store: &mut BatchedStore,
     rebuilt: &sled::Tree,
     live: &sled::Tree,
     report: &mut RebuildProgress,
@@ -244,10 +281,11 @@ async fn catch_up_source(
     let head = client.head().await.map_err(RebuildError::reading(&source))?.next_position;
     let events = client.read_range(checkpoint.next_position, head).await.map_err(RebuildError::reading(&source))?;
     for event in &events {
-        apply_to(overlay, &mut checkpoint, &source, event)?;
+        let decoded = decode(&source, event);
+        apply_to(store, &mut checkpoint, &source, event, decoded)?;
         report.events_applied += 1;
     }
-    overlay.put(&checkpoint_key(&source), checkpoint.encode())?;
+    store.put(&checkpoint_key(&source), checkpoint.encode())?;
     // The live generation can only be behind the log, so the new one now covers all it applied.
     let applied_live = read_checkpoint(live, &source)?;
     if applied_live.next_position > checkpoint.next_position {
@@ -262,19 +300,21 @@ async fn catch_up_source(
     Ok(())
 }
 
-/// Applies one event of a replay to `store`, moving `checkpoint`; an event the projection refuses is
-/// recorded as skipped, as the live consumer records a dead-lettered one.
+/// Applies one event of a replay, `decoded` by its source ([`decode`]), to `store`, moving `checkpoint`;
+/// an event the projection refuses is recorded as skipped, as the live consumer records a dead-lettered
+/// one.
 fn apply_to(
     store: &mut impl Store,
     checkpoint: &mut Checkpoint,
     source: &str,
     event: &RecordedEvent,
+    decoded: Result<Option<Decoded>, ProjectError>,
 ) -> Result<(), RebuildError> {
     if event.position != checkpoint.next_position {
         let out_of_order = ClientError::OutOfOrder { expected: checkpoint.next_position, actual: event.position };
         return Err(RebuildError::reading(source)(out_of_order));
     }
-    match project(store, source, event) {
+    match decoded.and_then(|decoded| decoded.map_or(Ok(()), |decoded| apply(store, event, decoded))) {
         Ok(()) => {}
         Err(ProjectError::Rejected(reason)) => {
             tracing::warn!(source, position = event.position, %reason, "event skipped in a replay");
@@ -311,8 +351,22 @@ pub struct RebuildProgress {
     /// Per source: name, next position applied, head when read.
     pub sources: Vec<(String, u64, u64)>,
     pub events_applied: u64,
-    pub elapsed: std::time::Duration,
+    pub elapsed: Duration,
     pub finished: bool,
+    /// Where the projecting task's time went so far.
+    pub stages: RebuildStages,
+}
+
+/// Where a rebuild's time goes, seen from the task that projects: busy projecting, or waiting for the
+/// readers (reading is the slower stage) or for the writer (writing is); then the catch-up under the
+/// writer lock and the one flush.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RebuildStages {
+    pub projecting: Duration,
+    pub waiting_for_reads: Duration,
+    pub waiting_for_writer: Duration,
+    pub catching_up: Duration,
+    pub flushing: Duration,
 }
 
 impl RebuildProgress {
@@ -342,6 +396,9 @@ pub enum RebuildError {
         #[source]
         cause: ClientError,
     },
+    /// A source's reader stopped before the end of its log without saying why.
+    #[error("source `{0}` was not read to the end of its log")]
+    Unfinished(String),
     #[error("source `{name}`: the live models applied up to {live} but the log gave only {rebuilt}")]
     Behind { name: String, live: u64, rebuilt: u64 },
 }

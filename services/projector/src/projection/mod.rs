@@ -42,8 +42,11 @@ pub mod records;
 mod reporting;
 mod timeline;
 
+use contracts::applications::v1::ApplicationsEvent;
+use contracts::awards::v1::AwardsEvent;
 use contracts::events::{ServiceEvents, UndecodableEvent};
 use contracts::names::service;
+use contracts::reporting::v1::ReportingEvent;
 use event_log::RecordedEvent;
 
 use crate::store::{Store, StoreError};
@@ -74,11 +77,38 @@ pub enum ProjectError {
 /// Applies `event` of `source` to the read models in `store`. Events of types the read models do not use
 /// change nothing; sources other than [`SOURCES`] change nothing.
 pub fn project(store: &mut impl Store, source: &str, event: &RecordedEvent) -> Result<(), ProjectError> {
-    match source {
-        service::APPLICATIONS => decoded(event)?.map_or(Ok(()), |e| applications::project(store, event, e)),
-        service::AWARDS => decoded(event)?.map_or(Ok(()), |e| awards::project(store, event, e)),
-        service::REPORTING => decoded(event)?.map_or(Ok(()), |e| reporting::project(store, event, e)),
-        _ => Ok(()),
+    match decode(source, event)? {
+        Some(decoded) => apply(store, event, decoded),
+        None => Ok(()),
+    }
+}
+
+/// An event decoded by its source's contract, ready for [`apply`]: a rebuild decodes on the reading side,
+/// ahead of the projection.
+#[derive(Debug)]
+pub enum Decoded {
+    Applications(ApplicationsEvent),
+    Awards(AwardsEvent),
+    Reporting(ReportingEvent),
+}
+
+/// The first half of [`project`]: `event` of `source` decoded, `None` when it changes nothing (a type
+/// this version does not know, or a source other than [`SOURCES`]).
+pub fn decode(source: &str, event: &RecordedEvent) -> Result<Option<Decoded>, ProjectError> {
+    Ok(match source {
+        service::APPLICATIONS => decoded(event)?.map(Decoded::Applications),
+        service::AWARDS => decoded(event)?.map(Decoded::Awards),
+        service::REPORTING => decoded(event)?.map(Decoded::Reporting),
+        _ => None,
+    })
+}
+
+/// The second half of [`project`]: what `decoded`, the decoded `event`, changes in `store`.
+pub fn apply(store: &mut impl Store, event: &RecordedEvent, decoded: Decoded) -> Result<(), ProjectError> {
+    match decoded {
+        Decoded::Applications(e) => applications::project(store, event, e),
+        Decoded::Awards(e) => awards::project(store, event, e),
+        Decoded::Reporting(e) => reporting::project(store, event, e),
     }
 }
 
