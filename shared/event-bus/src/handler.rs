@@ -180,12 +180,7 @@ where
     /// Decides and appends the reaction to `event` at once, alone: its refusal is the event's.
     async fn react_alone(&mut self, event: &RecordedEvent, checkpoint: &Checkpoint) -> Result<(), HandlerError> {
         let request = match (self.react)(&checkpoint.source, event)? {
-            Some(reaction) if !reaction.events.is_empty() => AppendRequest {
-                stream: reaction.stream,
-                expected: reaction.expected,
-                events: reaction.events,
-                marker: Some(checkpoint_marker(checkpoint)),
-            },
+            Some(reaction) if !reaction.events.is_empty() => reaction_request(reaction, checkpoint),
             _ => {
                 self.latest.insert(checkpoint.source.clone(), checkpoint.clone());
                 return Ok(());
@@ -196,6 +191,16 @@ where
             e if e.is_rejection() => HandlerError::Rejected(e.to_string()),
             e => HandlerError::failed(e),
         })
+    }
+}
+
+/// The append of `reaction`, with the checkpoint of the event it answers committed atomically with it.
+fn reaction_request(reaction: LogReaction, checkpoint: &Checkpoint) -> AppendRequest {
+    AppendRequest {
+        stream: reaction.stream,
+        expected: reaction.expected,
+        events: reaction.events,
+        marker: Some(checkpoint_marker(checkpoint)),
     }
 }
 
@@ -255,12 +260,7 @@ where
             self.pending.push(PendingReaction {
                 source: source.clone(),
                 position: event.position,
-                request: AppendRequest {
-                    stream: reaction.stream,
-                    expected: reaction.expected,
-                    events: reaction.events,
-                    marker: Some(checkpoint_marker(checkpoint)),
-                },
+                request: reaction_request(reaction, checkpoint),
             });
         }
         self.latest.insert(source, checkpoint.clone());
