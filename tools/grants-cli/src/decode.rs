@@ -201,6 +201,7 @@ mod tests {
                 correlation_id: Uuid::new_v4(),
                 causation_id: Uuid::new_v4(),
                 occurred_at: Timestamp::now(),
+                trace: None,
             },
         };
         let stream = StreamId::new(contracts::names::stream::AWARD, &award).unwrap();
