@@ -48,7 +48,7 @@ fn event(i: usize) -> NewEvent {
                 1_625_097_600_000_000 + i as i64
             }),
             // Records with and without the trace context (field 15), which is left out when empty.
-            trace: (i % 3 != 0).then(event_log::TraceContext::start),
+            trace: (!i.is_multiple_of(3)).then(event_log::TraceContext::start),
         },
     }
 }
