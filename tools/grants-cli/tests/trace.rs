@@ -182,7 +182,7 @@ async fn one_trace_runs_from_a_command_through_every_reaction_and_every_services
     let demo = platform.grants(&["demo"]).await;
     let stdout = String::from_utf8_lossy(&demo.stdout);
     assert!(demo.status.success(), "demo: {stdout}{}", String::from_utf8_lossy(&demo.stderr));
-    assert!(stdout.contains(&format!("trace id               {TRACE_ID}")), "{stdout}");
+    assert!(stdout.contains(&format!("every request in trace {TRACE_ID}")), "{stdout}");
 
     // The command's events, the reactions of awards and reporting, and what they reacted to in turn.
     let applications = platform.events(APPLICATIONS).await;

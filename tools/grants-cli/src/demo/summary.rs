@@ -38,7 +38,6 @@ pub(super) fn print_summary(seeded: &Seeded, overdue: usize) {
     say!("  tranche releases       {}", seeded.releases);
     say!("  variations approved    1");
     say!("  overdue obligations    {overdue}");
-    say!("  trace id               {}", crate::endpoints::run_trace().trace_id());
     say!();
     say!("A grant to follow ({}):", PARTNERS[FEATURED].legal_name);
     say!("  application            {featured}");
