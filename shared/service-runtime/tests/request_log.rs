@@ -41,6 +41,10 @@ async fn each_request_is_logged_once_as_json_in_the_trace_it_brings_and_without_
     assert_eq!(call(&server.address, None, None).await, Code::Unauthenticated);
     let traces = server.traces.lock().unwrap().clone();
     server.stop().await;
+    // A call the server's timeout abandons is logged too, when it is.
+    let hurried = Server::start(ServerConfig { request_timeout: TAKES / 5, ..ServerConfig::default() }).await;
+    assert_eq!(call(&hurried.address, Some(&token), None).await, Code::Cancelled);
+    hurried.stop().await;
 
     // The handler ran in a span of its own of the trace it was given, and in a new trace without one.
     let [Some(continued), Some(started)] = traces[..] else { panic!("each call ran in a trace: {traces:?}") };
@@ -53,11 +57,12 @@ async fn each_request_is_logged_once_as_json_in_the_trace_it_brings_and_without_
     let lines: Vec<serde_json::Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     let requests: Vec<&serde_json::Value> =
         lines.iter().map(|line| &line["fields"]).filter(|fields| fields["message"] == "request").collect();
-    assert_eq!(requests.len(), 3, "one line per request:\n{text}");
+    assert_eq!(requests.len(), 4, "one line per request:\n{text}");
     let expected = [
         (continued.trace_id(), Some("officer-1"), "OK", 0),
         (started.trace_id(), Some("officer-1"), "OK", 0),
         (String::new(), None, "UNAUTHENTICATED", 16),
+        (String::new(), Some("officer-1"), "CANCELLED", 1),
     ];
     for (fields, (trace_id, actor, outcome, code)) in requests.iter().zip(expected) {
         assert_eq!(fields["service"], "test", "{fields}");
