@@ -198,7 +198,8 @@ impl Drop for Completion {
                     request_id = command.map(|c| tracing::field::display(c.request_id)),
                     correlation_id = command.map(|c| tracing::field::display(c.correlation_id)),
                     causation_id = command.map(|c| tracing::field::display(c.causation_id)),
-                    duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
+                    // Milliseconds to the microsecond.
+                    duration_ms = self.start.elapsed().as_micros() as f64 / 1000.0,
                     grpc_code = code as i32,
                     outcome = code_name(code),
                     "request"
