@@ -30,6 +30,7 @@ fn notes(count: usize) -> Vec<NewEvent> {
                     correlation_id: id,
                     causation_id: id,
                     occurred_at: Timestamp::now(),
+                    trace: None,
                 },
             }
         })

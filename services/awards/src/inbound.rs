@@ -119,6 +119,7 @@ mod tests {
                 correlation_id: Uuid::new_v4(),
                 causation_id: Uuid::new_v4(),
                 occurred_at: Timestamp::now(),
+                trace: None,
             },
         };
         log.append(StreamId::new("application", "1").unwrap(), ExpectedVersion::Any, vec![event]).await.unwrap();

@@ -59,6 +59,7 @@ fn new_event(ev: &Ev) -> NewEvent {
             correlation_id: uuid::Uuid::new_v4(),
             causation_id: uuid::Uuid::new_v4(),
             occurred_at: event_log::Timestamp::now(),
+            trace: None,
         },
     }
 }

@@ -86,6 +86,7 @@ mod tests {
                 correlation_id: Uuid::new_v4(),
                 causation_id: Uuid::new_v4(),
                 occurred_at: event_log::Timestamp::now(),
+                trace: None,
             },
         };
         store.log().append(StreamId::new("award", "1").unwrap(), ExpectedVersion::Any, vec![signed]).await.unwrap();

@@ -23,6 +23,7 @@ fn recorded_earlier(n: u32) -> NewEvent {
             correlation_id: uuid::Uuid::new_v4(),
             causation_id: uuid::Uuid::new_v4(),
             occurred_at: event_log::Timestamp::now(),
+            trace: None,
         },
     }
 }

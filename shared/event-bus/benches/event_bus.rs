@@ -74,6 +74,7 @@ fn new_event(event_type: &str, n: u64) -> NewEvent {
             correlation_id: Uuid::new_v4(),
             causation_id: Uuid::new_v4(),
             occurred_at: Timestamp::now(),
+            trace: None,
         },
     }
 }

@@ -29,7 +29,8 @@ use crate::config::{BrokerAddress, ConsumerConfig};
 use crate::error::{BusError, Cause, HandlerError, SourceError};
 use crate::handler::Handler;
 use crate::message::{
-    bool_header, event_properties, header, number_header, number_value, source_of, text_value, with_headers,
+    bool_header, event_properties, event_type as message_event_type, header, number_header, number_value, source_of,
+    source_service, text_value, trace_context, with_headers,
 };
 use crate::outage::{Outage, seconds};
 use crate::source::SourceReader;
@@ -372,7 +373,13 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 let Some(source) = source else {
                     let outgoing = Outgoing::from_delivery(delivery);
                     return self
-                        .dead_letter(outgoing, "the source service is unknown".into(), None, dead_letters)
+                        .dead_letter(
+                            outgoing,
+                            Outcome::DeadLettered,
+                            "the source service is unknown".into(),
+                            None,
+                            dead_letters,
+                        )
                         .await;
                 };
                 let checkpoint = self.checkpoint(&source)?;
@@ -395,7 +402,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                 let outgoing = Outgoing::from_delivery(delivery);
                 let position = number_header(properties, header::GLOBAL_POSITION);
                 let (Some(source), Some(position)) = (source, position) else {
-                    return self.dead_letter(outgoing, reason, None, dead_letters).await;
+                    return self.dead_letter(outgoing, Outcome::DeadLettered, reason, None, dead_letters).await;
                 };
                 let checkpoint = self.checkpoint(&source)?;
                 match checkpoint.verdict(position, replayed) {
@@ -403,11 +410,29 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                         self.progress.send_modify(|p| p.duplicates += 1);
                         Ok(Settled::Done)
                     }
-                    Verdict::Replay => self.dead_letter(outgoing, reason, None, dead_letters).await,
-                    Verdict::Next => self.dead_letter(outgoing, reason, Some((&source, position)), dead_letters).await,
+                    Verdict::Replay => {
+                        self.dead_letter(outgoing, Outcome::DeadLettered, reason, None, dead_letters).await
+                    }
+                    Verdict::Next => {
+                        self.dead_letter(
+                            outgoing,
+                            Outcome::DeadLettered,
+                            reason,
+                            Some((&source, position)),
+                            dead_letters,
+                        )
+                        .await
+                    }
                     Verdict::AheadOfGap => {
                         self.fill_gap(&source, checkpoint.next_position, position, dead_letters).await?;
-                        self.dead_letter(outgoing, reason, Some((&source, position)), dead_letters).await
+                        self.dead_letter(
+                            outgoing,
+                            Outcome::DeadLettered,
+                            reason,
+                            Some((&source, position)),
+                            dead_letters,
+                        )
+                        .await
                     }
                 }
             }
@@ -488,13 +513,24 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         let next = checkpoint.handled(event.position);
         match self.handler.handle(event, &next).await {
             Ok(()) => {
+                info!(
+                    consumer = %self.config.name,
+                    source,
+                    event_type = %event.event_type,
+                    event_id = %event.event_id,
+                    position = event.position,
+                    trace_id = event.metadata.trace.map(|trace| trace.trace_id()).unwrap_or_default(),
+                    outcome = "applied",
+                    "consumed event applied"
+                );
                 self.checkpoints.insert(source.to_owned(), next);
                 self.progress.send_modify(|p| p.handled += 1);
                 Ok(Settled::at(source, event.position, replay))
             }
             Err(HandlerError::Rejected(reason)) => {
                 let outgoing = outgoing();
-                self.dead_letter(outgoing, format!("rejected: {reason}"), Some((source, event.position)), dead_letters)
+                let position = Some((source, event.position));
+                self.dead_letter(outgoing, Outcome::Rejected, format!("rejected: {reason}"), position, dead_letters)
                     .await
             }
             Err(HandlerError::Failed(cause) | HandlerError::Uncommitted(cause)) => Err(Interrupt::Retry(cause)),
@@ -507,13 +543,20 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
     async fn dead_letter(
         &mut self,
         outgoing: Outgoing,
+        outcome: Outcome,
         reason: String,
         position: Option<(&str, u64)>,
         channel: &Channel,
     ) -> Result<Settled, Interrupt> {
         // Given up on: it is not applied until an operator replays it.
+        let properties = &outgoing.properties;
         error!(
             consumer = %self.config.name,
+            source = source_service(properties).unwrap_or_default(),
+            event_type = message_event_type(properties).unwrap_or_default(),
+            event_id = properties.message_id().as_ref().map(|id| id.as_str()).unwrap_or_default(),
+            trace_id = trace_context(properties).map(|trace| trace.trace_id()).unwrap_or_default(),
+            outcome = outcome.as_str(),
             dead_letter_queue = %self.config.dead_letter_queue,
             %reason,
             ?position,
@@ -634,6 +677,24 @@ impl Health {
                 queue = %self.queue, lag_s = lasted.as_secs(),
                 "consumer recovered after {}, consuming from queue {} again", seconds(lasted), self.queue
             );
+        }
+    }
+}
+
+/// How a consumed message ended, as its log line says (`outcome`); `applied` is the third.
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    /// The handler refused the event: dead-lettered with its reason.
+    Rejected,
+    /// The message could not be read (or its source is unknown): dead-lettered.
+    DeadLettered,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Rejected => "rejected",
+            Outcome::DeadLettered => "dead_lettered",
         }
     }
 }

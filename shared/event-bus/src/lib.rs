@@ -29,7 +29,9 @@
 //!   limit.
 //!
 //! The message body is the protobuf `EventEnvelope` of `grants.eventlog.v1`; headers are listed in
-//! [`message::header`].
+//! [`message::header`], among them `traceparent`, the W3C trace context the event was recorded in
+//! ([`message::trace_context`] reads it). The consumer logs each consumed event once: applied, rejected or
+//! dead-lettered, with its source, type, id and trace id.
 
 mod broker;
 mod checkpoint;

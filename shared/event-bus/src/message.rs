@@ -1,7 +1,7 @@
 //! How a recorded event looks on the wire: body, properties and headers. Consumers in any language can
 //! read the headers without decoding the body; the body is the protobuf `EventEnvelope`.
 
-use event_log::RecordedEvent;
+use event_log::{RecordedEvent, TraceContext};
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 
@@ -19,6 +19,10 @@ pub mod header {
     pub const CORRELATION_ID: &str = "correlation-id";
     /// The event's chained hash, lowercase hex.
     pub const HASH: &str = "hash";
+    /// The W3C trace context the event was recorded in (`00-<32 hex trace id>-<16 hex span id>-<2 hex
+    /// flags>`), as its record's `traceparent` holds it; absent when the event has none. A consumer
+    /// continues the trace: what it records in reaction carries the same trace id and a span id of its own.
+    pub const TRACEPARENT: &str = "traceparent";
     /// The full event type, only on the rare event whose type is longer than the 255 bytes the `type`
     /// property holds.
     pub const EVENT_TYPE: &str = "event-type";
@@ -77,6 +81,9 @@ pub fn event_properties(service: &str, event: &RecordedEvent) -> BasicProperties
         long(event.metadata.correlation_id.hyphenated().to_string()),
     );
     headers.insert(ShortString::from(header::HASH), long(event.hash.to_string()));
+    if let Some(trace) = event.metadata.trace {
+        headers.insert(ShortString::from(header::TRACEPARENT), long(trace.to_string()));
+    }
     if event.event_type.len() > SHORT_STRING_MAX {
         headers.insert(ShortString::from(header::EVENT_TYPE), long(event.event_type.clone()));
     }
@@ -134,6 +141,11 @@ pub fn event_type(properties: &BasicProperties) -> Option<String> {
     text_header(properties, header::EVENT_TYPE).or_else(|| properties.kind().as_ref().map(|t| t.as_str().to_owned()))
 }
 
+/// The trace context of a message: its `traceparent` header, when there is one that reads.
+pub fn trace_context(properties: &BasicProperties) -> Option<TraceContext> {
+    text_header(properties, header::TRACEPARENT).and_then(|value| TraceContext::parse(&value))
+}
+
 /// `properties` with `entries` added to (or replacing) its headers and the `removed` headers gone.
 pub(crate) fn with_headers(
     properties: &BasicProperties,
@@ -169,6 +181,37 @@ mod tests {
         let key = routing_key("awards", &long_type);
         assert!(key.len() <= 255);
         assert!(key.starts_with("awards.é"));
+    }
+
+    #[tokio::test]
+    async fn the_trace_context_travels_in_its_own_header_when_the_event_has_one() {
+        use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp};
+        let trace = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(dir.path()).unwrap();
+        let event = |trace| NewEvent {
+            event_id: uuid::Uuid::new_v4(),
+            event_type: "AwardOffered".into(),
+            schema_version: 1,
+            payload: Vec::new(),
+            metadata: EventMetadata {
+                actor: Actor::default(),
+                correlation_id: uuid::Uuid::new_v4(),
+                causation_id: uuid::Uuid::new_v4(),
+                occurred_at: Timestamp::now(),
+                trace,
+            },
+        };
+        let stream = StreamId::new("award", "a").unwrap();
+        log.append(stream, ExpectedVersion::Any, vec![event(Some(trace)), event(None)]).await.unwrap();
+        let recorded: Vec<_> = log.read_all(0).map(Result::unwrap).collect();
+        let traced = event_properties("awards", &recorded[0]);
+        assert_eq!(text_header(&traced, header::TRACEPARENT), Some(trace.to_string()));
+        assert_eq!(trace_context(&traced), Some(trace));
+        let untraced = event_properties("awards", &recorded[1]);
+        assert_eq!(text_header(&untraced, header::TRACEPARENT), None);
+        let malformed = with_headers(&traced, vec![(header::TRACEPARENT, long("00-zz"))], &[]);
+        assert_eq!(trace_context(&malformed), None, "a malformed header is ignored");
     }
 
     #[test]

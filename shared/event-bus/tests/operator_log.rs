@@ -53,6 +53,13 @@ async fn an_unreachable_broker_is_reported_once_and_its_recovery_once() {
     assert_eq!(relay_recovered.len(), 1, "{shown}");
     assert!(relay_recovered[0].contains("published 5 events that waited"), "{shown}");
     assert_eq!(captured.matching("INFO", "consumer recovered after").len(), 1, "{shown}");
+    // One line per applied event: its source, type, id and outcome.
+    let applied = captured.matching("INFO", "consumed event applied");
+    assert_eq!(applied.len(), 5, "{shown}");
+    assert!(
+        applied.iter().all(|line| line.contains("source=\"applications\"") || line.contains("source=applications"))
+    );
+    assert!(applied.iter().all(|line| line.contains("event_type=ApplicationEdited") && line.contains("outcome=")));
     assert!(captured.matching("ERROR", "").is_empty(), "nothing is given up or lost:\n{shown}");
     assert!(!shown.contains(&user.password), "the password is never logged:\n{shown}");
 }

@@ -339,6 +339,7 @@ fn checkpoint_append(stream: StreamId, checkpoint: &SignedCheckpoint, event_posi
             correlation_id: id,
             causation_id: id,
             occurred_at: checkpoint.signed_at,
+            trace: None,
         },
     };
     AppendRequest {

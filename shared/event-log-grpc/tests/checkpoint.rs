@@ -25,6 +25,7 @@ fn event() -> NewEvent {
             correlation_id: id,
             causation_id: id,
             occurred_at: Timestamp::now(),
+            trace: None,
         },
     }
 }

@@ -21,6 +21,7 @@ fn event(payload: &str) -> NewEvent {
             correlation_id: Uuid::new_v4(),
             causation_id: Uuid::new_v4(),
             occurred_at: Timestamp::now(),
+            trace: None,
         },
     }
 }

@@ -47,6 +47,8 @@ fn event(i: usize) -> NewEvent {
             } else {
                 1_625_097_600_000_000 + i as i64
             }),
+            // Records with and without the trace context (field 15), which is left out when empty.
+            trace: (!i.is_multiple_of(3)).then(event_log::TraceContext::start),
         },
     }
 }

@@ -255,6 +255,7 @@ fn event(payload_len: usize) -> NewEvent {
             correlation_id: Uuid::new_v4(),
             causation_id: Uuid::new_v4(),
             occurred_at: Timestamp::now(),
+            trace: None,
         },
     }
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::chain::Hash;
 use crate::stream::StreamId;
+use crate::trace::TraceContext;
 
 /// A point in time, in microseconds since the Unix epoch (UTC): the resolution the log records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -41,6 +42,9 @@ pub struct EventMetadata {
     pub correlation_id: Uuid,
     pub causation_id: Uuid,
     pub occurred_at: Timestamp,
+    /// The trace context of the span that recorded the event (W3C `traceparent`); `None` for events
+    /// recorded without one, as every event written before the log kept it.
+    pub trace: Option<TraceContext>,
 }
 
 /// An event to append.

@@ -31,6 +31,7 @@ mod keys;
 mod log;
 mod migration;
 mod stream;
+mod trace;
 mod wire;
 mod writer;
 
@@ -42,4 +43,5 @@ pub use log::{
     Marker, Options, ReadAll, StoredEvent, Subscription, open_sled_when_unlocked,
 };
 pub use stream::{ExpectedVersion, InvalidStreamId, MAX_STREAM_PART_LEN, StreamId};
+pub use trace::TraceContext;
 pub use wire::{CheckedRecord, DecodeError, decode_envelope, decode_envelope_parts, decode_record, encode_envelope};

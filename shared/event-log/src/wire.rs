@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::chain::Hash;
 use crate::event::{Actor, EventMetadata, RecordedEvent, Timestamp};
 use crate::stream::StreamId;
+use crate::trace::TraceContext;
 
 /// Why stored or received bytes are not a valid record.
 #[derive(Debug, thiserror::Error)]
@@ -58,12 +59,26 @@ pub(crate) fn encode_record(fields: &RecordFields<'_>) -> Vec<u8> {
         occurred_at_micros: fields.metadata.occurred_at.as_micros(),
         recorded_at_micros: fields.recorded_at.as_micros(),
         prev_hash: fields.prev_hash.as_bytes().to_vec(),
+        // Empty, and so absent from the canonical bytes, for an event recorded without a trace context.
+        traceparent: fields.metadata.trace.map(|trace| trace.to_string()).unwrap_or_default(),
     }
     .encode_to_vec()
 }
 
 fn parse_uuid(field: &'static str, text: &str) -> Result<Uuid, DecodeError> {
     Uuid::parse_str(text).map_err(|e| DecodeError::Field { field, rule: format!("must be a UUID ({e})") })
+}
+
+/// A record's trace context: none when empty. The log writes only well-formed ones, so a value that does
+/// not read is an invalid record, not a trace to ignore.
+fn parse_traceparent(text: &str) -> Result<Option<TraceContext>, DecodeError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    TraceContext::parse(text).map(Some).ok_or_else(|| DecodeError::Field {
+        field: "traceparent",
+        rule: "must be empty or a W3C traceparent `00-<32 hex>-<16 hex>-<2 hex>`".into(),
+    })
 }
 
 /// What the chain verifier learns of a record besides its link: enough to recognise an event (a signed
@@ -123,6 +138,7 @@ pub fn decode_record(record: &[u8], hash: Hash) -> Result<RecordedEvent, DecodeE
             correlation_id: parse_uuid("correlation_id", &r.correlation_id)?,
             causation_id: parse_uuid("causation_id", &r.causation_id)?,
             occurred_at: Timestamp::from_micros(r.occurred_at_micros),
+            trace: parse_traceparent(&r.traceparent)?,
         },
         recorded_at: Timestamp::from_micros(r.recorded_at_micros),
         prev_hash,

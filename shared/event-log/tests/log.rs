@@ -716,3 +716,31 @@ async fn indexes_saved_on_close_serve_the_next_open_unless_the_log_no_longer_mat
     assert_eq!(appended.first_position, 40, "the event that was cut off is appended anew");
     assert!(log.verify(..).unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn a_trace_context_is_recorded_last_and_an_event_without_one_keeps_the_bytes_it_always_had() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    let trace = event_log::TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    let mut traced = new_event(b"traced");
+    traced.metadata.trace = Some(trace);
+    log.append(stream(1), ExpectedVersion::Any, vec![new_event(b"plain"), traced]).await.unwrap();
+    let events: Vec<_> = log.read_all(0).map(|e| e.unwrap()).collect();
+    assert_eq!((events[0].metadata.trace, events[1].metadata.trace), (None, Some(trace)));
+
+    // Field 15 (tag 0x7a), length 55, the traceparent: after every other field, as canonical bytes are.
+    let mut field = vec![0x7a, 55];
+    field.extend_from_slice(trace.to_string().as_bytes());
+    assert!(events[1].record_bytes().ends_with(&field));
+    // Without a trace context the field is absent: the record is what it was before the field existed.
+    // Without a trace context the field is absent, prev_hash (field 14, tag 0x72) ends the record: it is
+    // what it was before the field existed.
+    let prev_hash_field = [&[0x72, 32][..], events[0].prev_hash.as_bytes()].concat();
+    assert!(events[0].record_bytes().ends_with(&prev_hash_field));
+    for event in &events {
+        let decoded = event_log::decode_envelope(&event_log::encode_envelope(event)).unwrap();
+        assert_eq!(&decoded, event);
+    }
+    let report = log.verify(..).unwrap();
+    assert!(report.first_mismatch.is_none(), "{report:?}");
+}

@@ -149,6 +149,7 @@ where
             Ok(actor) => {
                 if let Some(actor) = actor {
                     tracing::debug!(subject = %actor.subject, role = %actor.role, path = request.uri().path(), "authorised");
+                    crate::request_log::note_actor(&actor.subject);
                     request.extensions_mut().insert(actor);
                 }
                 // Take the service that was polled ready; leave a fresh clone in its place.

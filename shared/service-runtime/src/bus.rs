@@ -186,6 +186,7 @@ mod tests {
                 correlation_id: Uuid::new_v4(),
                 causation_id: Uuid::new_v4(),
                 occurred_at,
+                trace: None,
             },
         }
     }

@@ -24,6 +24,7 @@ use domain_kernel::{Actor, Rejection, Timestamp, parse_uuid};
 use event_bus::LogReaction;
 use event_log::{
     AppendError, AppendRequest, EventLog, EventMetadata, ExpectedVersion, Marker, NewEvent, RecordedEvent, StreamId,
+    TraceContext,
 };
 
 use crate::errors::{ErrorChain, ServiceError};
@@ -121,6 +122,8 @@ pub struct CommandContext {
     pub correlation_id: Uuid,
     /// The time the domain decides by.
     pub now: Timestamp,
+    /// The command's span of the request's trace (see [`crate::request_log`]); its events record it.
+    pub trace: TraceContext,
     /// SHA-256 over the RPC, the actor's subject and the encoded request: tells a retry from a reuse.
     fingerprint: [u8; 32],
 }
@@ -145,12 +148,16 @@ impl CommandContext {
         hash.update(actor.subject.as_bytes());
         hash.update([0]);
         hash.update(request.encode_to_vec());
+        let correlation_id = request_id;
+        crate::request_log::note_command(request_id, correlation_id, request_id);
         Ok(CommandContext {
             rpc,
             request_id,
             actor,
-            correlation_id: request_id,
+            correlation_id,
             now: Timestamp::now(),
+            // Outside a served request (a test, a tool), a trace of its own.
+            trace: crate::request_log::current_trace().unwrap_or_else(TraceContext::start),
             fingerprint: hash.finalize().into(),
         })
     }
@@ -480,7 +487,7 @@ enum Cause<'a> {
 }
 
 impl Cause<'_> {
-    /// A command's actor and time; a consumed event's actor, correlation and time carry over.
+    /// A command's actor, time and trace; a consumed event's actor, correlation, time and trace id carry over.
     fn metadata(&self) -> EventMetadata {
         match self {
             Cause::Command(ctx) => EventMetadata {
@@ -488,12 +495,18 @@ impl Cause<'_> {
                 correlation_id: ctx.correlation_id,
                 causation_id: ctx.request_id,
                 occurred_at: event_log::Timestamp::from_micros(ctx.now.as_micros()),
+                trace: Some(ctx.trace),
             },
-            Cause::Reaction { consumed, .. } => EventMetadata {
+            Cause::Reaction { consumed, service } => EventMetadata {
                 actor: consumed.metadata.actor.clone(),
                 correlation_id: consumed.metadata.correlation_id,
                 causation_id: consumed.event_id,
                 occurred_at: consumed.metadata.occurred_at,
+                // The consumed event's trace, in a span of the reaction's own: derived from the consumed
+                // event and the reacting service, so that a reaction decided again records the same.
+                trace: consumed.metadata.trace.map(|trace| {
+                    trace.child_from(&Uuid::new_v5(&consumed.event_id, format!("{service}/trace").as_bytes()))
+                }),
             },
         }
     }
@@ -733,6 +746,7 @@ mod tests {
                 correlation_id: Uuid::new_v4(),
                 causation_id: Uuid::new_v4(),
                 occurred_at: event_log::Timestamp::from_micros(1_000_000),
+                trace: Some(TraceContext::start()),
             },
         };
         let source = StreamId::new("source", "1").unwrap();
@@ -762,6 +776,21 @@ mod tests {
         assert_eq!(reaction.events[0].metadata.causation_id, consumed.event_id);
         assert_eq!(reaction.events[0].metadata.actor, consumed.metadata.actor);
         assert_eq!(reaction.events[0].event_type, "Added");
+        // The consumed event's trace, continued in a span of the reaction's own, the same when decided again.
+        let (theirs, ours) = (consumed.metadata.trace.unwrap(), reaction.events[0].metadata.trace.unwrap());
+        assert_eq!(ours.trace_id(), theirs.trace_id());
+        assert_ne!(ours.span_id(), theirs.span_id());
+        assert_eq!(again.events[1].metadata.trace, Some(ours));
+    }
+
+    #[tokio::test]
+    async fn a_command_records_the_trace_of_its_request_or_one_of_its_own() {
+        let (_dir, store) = store();
+        // Outside a served request: a new trace.
+        let alone = ctx(Uuid::new_v4(), 1);
+        store.execute::<Counter, _>(&alone, "c", None, decide(1), reply).await.unwrap();
+        assert_eq!(store.log().event(0).unwrap().unwrap().metadata.trace, Some(alone.trace));
+        assert_ne!(ctx(Uuid::new_v4(), 1).trace.trace_id(), alone.trace.trace_id());
     }
 
     #[tokio::test]

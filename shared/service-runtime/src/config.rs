@@ -201,12 +201,26 @@ impl Consumes {
 /// itself, as one warning naming the broker and the reason, so lapin is silent by default.
 pub const DEFAULT_LOG_DIRECTIVES: &str = "info,lapin=off";
 
-/// Logs to stderr, filtered by [`log_filter`] of `RUST_LOG`.
-pub fn init_tracing() {
+/// How log events are written to stderr (`--log-format`, `GRANTS_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One line per event for people to read.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (the event's message and fields)
+    /// and, inside a request or another span, `span` and `spans` with theirs.
+    Json,
+}
+
+/// Logs to stderr in `format`, filtered by [`log_filter`] of `RUST_LOG`.
+pub fn init_tracing(format: LogFormat) {
     let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
-    // Colours only on a terminal: log files stay plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        // Colours only on a terminal: log files stay plain text.
+        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 /// [`DEFAULT_LOG_DIRECTIVES`] followed by `rust_log`: a directive in `rust_log` replaces the default

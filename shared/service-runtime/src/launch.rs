@@ -21,7 +21,7 @@ pub use tonic::service::Routes;
 use crate::authorization::{AccessTable, AuthLayer};
 use crate::bus::ServiceBus;
 use crate::command::EventStore;
-use crate::config::{Consumes, JwtArgs, ServerArgs, SourceArg, default_port, init_tracing};
+use crate::config::{Consumes, JwtArgs, LogFormat, ServerArgs, SourceArg, default_port, init_tracing};
 use crate::errors::ServiceError;
 use crate::identity::{JwtConfig, TokenVerifier};
 pub use crate::log_location::log_dir;
@@ -62,6 +62,9 @@ struct CommonArgs {
     /// its default local address.
     #[arg(long = "source", value_name = "NAME=URL", value_delimiter = ',')]
     sources: Vec<SourceArg>,
+    /// How logs are written to stderr: `text` lines, or `json`, one object per line.
+    #[arg(long, env = "GRANTS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(flatten)]
     server: ServerArgs,
     #[command(flatten)]
@@ -97,8 +100,8 @@ pub struct Launched<F> {
     pub shutdown: CancellationToken,
 }
 
-/// Runs a service's process: logs to stderr, parses the common flags and the service's own `F`, binds
-/// the listener, cancels the shutdown token on SIGTERM or ctrl-c, and runs `run` until it returns.
+/// Runs a service's process: parses the common flags and the service's own `F`, logs to stderr in the
+/// `--log-format` asked for, binds the listener, cancels the shutdown token on SIGTERM or ctrl-c, and runs `run` until it returns.
 pub fn service_main<F, R, Fut, E>(process: Process, run: R) -> anyhow::Result<()>
 where
     F: Args + FromArgMatches,
@@ -106,10 +109,10 @@ where
     Fut: Future<Output = Result<(), E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
-    init_tracing();
     let matches = command::<F>(process).get_matches();
     let parsed = CommonArgs::from_arg_matches(&matches).and_then(|common| Ok((common, F::from_arg_matches(&matches)?)));
     let (common, flags) = parsed.unwrap_or_else(|error| error.exit());
+    init_tracing(common.log_format);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let listener = crate::server::bind(common.listen).await?;
@@ -318,6 +321,11 @@ mod tests {
         assert_eq!(defaults.listen, "127.0.0.1:50052".parse::<SocketAddr>().unwrap());
         assert_eq!(defaults.data_dir, PathBuf::from("./data/awards"));
         assert!(!defaults.without_bus && defaults.sources.is_empty());
+        assert_eq!(defaults.log_format, LogFormat::Text);
+        let json = parse(AWARDS, &["awards", "--jwt-secret", "secret", "--log-format", "json"]).unwrap();
+        assert_eq!(json.log_format, LogFormat::Json);
+        let error = parse(AWARDS, &["awards", "--jwt-secret", "secret", "--log-format", "xml"]).unwrap_err();
+        assert!(error.to_string().contains("--log-format"), "{error}");
 
         let given = parse(
             AWARDS,
@@ -338,5 +346,6 @@ mod tests {
         assert_eq!(env_of("without_bus"), Some(OsStr::new("AWARDS_WITHOUT_BUS")));
         assert_eq!(env_of("sources"), Some(OsStr::new("AWARDS_SOURCES")));
         assert_eq!(env_of("amqp_url"), Some(OsStr::new("GRANTS_AMQP_URL")));
+        assert_eq!(env_of("log_format"), Some(OsStr::new("GRANTS_LOG_FORMAT")));
     }
 }

@@ -12,10 +12,14 @@
 //!   actor on every event, once per client request id ([`EventStore::execute`]); its twin for a consumed
 //!   event, whose events are appended with the consumer's checkpoint ([`EventStore::react`]); both build
 //!   their events in one place.
-//! - [`config`]: flags and environment variables every service shares, and tracing.
+//! - [`config`]: flags and environment variables every service shares, and tracing (`--log-format text`
+//!   or `json`, `GRANTS_LOG_FORMAT`: one JSON object per line).
 //! - [`log_location`]: a service's log in `log/` of its data directory, moved there from the root once.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
 //! - [`message_limit`]: a message over the size limit answers `RESOURCE_EXHAUSTED`.
+//! - [`request_log`]: one log event per gRPC request (service, RPC, trace id, actor, command ids,
+//!   duration, outcome) and the request's W3C trace context from its `traceparent` metadata
+//!   ([`request_log::RequestLogLayer`], [`request_log::current_trace`]).
 //! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
 //! - [`sealing`]: free text of events guarded, sealed under its scope's key before it is appended, opened
 //!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
@@ -38,6 +42,7 @@ pub mod log_location;
 pub mod log_sources;
 pub mod message_limit;
 pub mod paging;
+pub mod request_log;
 pub mod rpc_path;
 pub mod sealing;
 pub mod server;

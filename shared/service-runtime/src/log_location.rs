@@ -100,6 +100,7 @@ mod tests {
                 correlation_id: uuid::Uuid::new_v4(),
                 causation_id: uuid::Uuid::new_v4(),
                 occurred_at: event_log::Timestamp::now(),
+                trace: None,
             },
         }
     }

@@ -148,6 +148,8 @@ pub async fn serve(
     let server = Server::builder()
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
+        // Outermost: every request is logged once, refused ones too, and runs in its trace.
+        .layer(crate::request_log::RequestLogLayer::new(log_owner))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
         .layer(crate::message_limit::MessageLimitLayer)
         .layer(auth)

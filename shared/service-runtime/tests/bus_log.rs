@@ -63,6 +63,7 @@ async fn wrong_credentials_give_one_warning_and_no_library_errors() {
         correlation_id: Uuid::new_v4(),
         causation_id: Uuid::new_v4(),
         occurred_at: Timestamp::now(),
+        trace: None,
     };
     let events = (0..2)
         .map(|_| NewEvent {

@@ -1,132 +1,14 @@
 //! The server on a loopback port, with a service whose one RPC takes a second: a call that outlives the
 //! request timeout is cancelled, and a call already running when shutdown begins finishes during the drain.
 
-use std::convert::Infallible;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+mod slow_server;
+
 use std::time::Duration;
 
-use domain_kernel::Role;
-use futures::future::BoxFuture;
-use service_runtime::{AccessTable, AuthLayer, JwtConfig, ServerConfig, Serving, TokenIssuer, TokenVerifier};
-use tokio::sync::Notify;
+use service_runtime::{AuthLayer, ServerConfig, Serving, TokenVerifier};
+use slow_server::{Server, TAKES, jwt, wait};
 use tokio_util::sync::CancellationToken;
-use tonic::body::Body;
-use tonic::server::NamedService;
-use tonic::{Code, Status};
-
-const SERVICE: &str = "test.v1.Slow";
-const PATH: &str = "/test.v1.Slow/Wait";
-const TAKES: Duration = Duration::from_secs(1);
-
-/// Answers every call after [`TAKES`], telling `started` when a call arrives.
-#[derive(Clone)]
-struct Slow {
-    started: Arc<Notify>,
-}
-
-impl NamedService for Slow {
-    const NAME: &'static str = SERVICE;
-}
-
-impl tower::Service<http::Request<Body>> for Slow {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let wait = Wait { started: self.started.clone() };
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<(), ()>::default());
-            Ok(grpc.unary(wait, request).await)
-        })
-    }
-}
-
-struct Wait {
-    started: Arc<Notify>,
-}
-
-impl tonic::server::UnaryService<()> for Wait {
-    type Response = ();
-    type Future = BoxFuture<'static, Result<tonic::Response<()>, Status>>;
-
-    fn call(&mut self, _: tonic::Request<()>) -> Self::Future {
-        let started = self.started.clone();
-        Box::pin(async move {
-            started.notify_one();
-            tokio::time::sleep(TAKES).await;
-            Ok(tonic::Response::new(()))
-        })
-    }
-}
-
-fn jwt() -> JwtConfig {
-    JwtConfig {
-        secret: b"serve-test-secret-serve-test-secret".to_vec(),
-        issuer: "grants-test".into(),
-        audience: "grants".into(),
-    }
-}
-
-struct Server {
-    address: String,
-    started: Arc<Notify>,
-    shutdown: CancellationToken,
-    serving: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start(config: ServerConfig) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let log = event_log::EventLog::open(dir.path().join("log")).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
-        let started = Arc::new(Notify::new());
-        let auth = AuthLayer::new(
-            TokenVerifier::new(&jwt()).unwrap(),
-            vec![AccessTable::new(SERVICE).allow("Wait", &[Role::ProgramOfficer])],
-        );
-        let routes = tonic::service::Routes::new(Slow { started: started.clone() });
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        let serving = tokio::spawn(async move {
-            let serving = Serving {
-                service_names: &[SERVICE],
-                file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
-                log,
-                log_owner: "test",
-                bus: None,
-                checkpoints: None,
-            };
-            service_runtime::serve(listener, &config, auth, routes, serving, stop).await.unwrap();
-        });
-        Server { address, started, shutdown, serving, _dir: dir }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.serving.await.unwrap();
-    }
-}
-
-/// Calls the slow RPC as a program officer; returns the status code of the answer.
-async fn wait(address: &str) -> Code {
-    let channel = tonic::transport::Channel::from_shared(address.to_owned()).unwrap().connect().await.unwrap();
-    let issuer = TokenIssuer::new(&jwt()).unwrap();
-    let token = issuer.issue(Role::ProgramOfficer, "officer-1", None, Duration::from_secs(600)).unwrap();
-    let mut request = tonic::Request::new(());
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    let answer = grpc.unary(request, PATH.parse().unwrap(), tonic_prost::ProstCodec::<(), ()>::default()).await;
-    answer.err().map_or(Code::Ok, |status| status.code())
-}
+use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_outlives_the_request_timeout_is_cancelled() {

@@ -83,7 +83,8 @@ impl PayloadDecoder {
         (json.unwrap_or_else(|e| undecoded(e.to_string())), redacted)
     }
 
-    /// One recorded event as a JSON object: its envelope, metadata, hash and decoded payload. The record's
+    /// One recorded event as a JSON object: its envelope, metadata (`traceparent` and `trace_id` only when it
+    /// was recorded with a trace context), hash and decoded payload. The record's
     /// bytes (`record_hex`) are left out of an event whose clear text about an erased subject is shown as
     /// erased: they hold that text.
     pub fn event(&self, service: &str, event: &RecordedEvent) -> Value {
@@ -111,6 +112,10 @@ impl PayloadDecoder {
             "record_hex": encode_hex(event.record_bytes()),
             "payload": payload,
         });
+        if let (Some(trace), Some(fields)) = (event.metadata.trace, row.as_object_mut()) {
+            fields.insert("traceparent".into(), Value::String(trace.to_string()));
+            fields.insert("trace_id".into(), Value::String(trace.trace_id()));
+        }
         if redacted && let Some(fields) = row.as_object_mut() {
             fields.remove("record_hex");
         }
@@ -201,6 +206,7 @@ mod tests {
                 correlation_id: Uuid::new_v4(),
                 causation_id: Uuid::new_v4(),
                 occurred_at: Timestamp::now(),
+                trace: None,
             },
         };
         let stream = StreamId::new(contracts::names::stream::AWARD, &award).unwrap();

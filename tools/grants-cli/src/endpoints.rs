@@ -1,10 +1,12 @@
 //! Where the services are and how to authenticate to them.
 
 use contracts::names::service;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use domain_kernel::Role;
+use event_log::TraceContext;
 use event_log_grpc::LogClient;
 use service_runtime::identity::{JwtConfig, issue_dev_token};
 
@@ -145,11 +147,25 @@ impl Connection {
     }
 }
 
-/// `message` with `token` as its bearer credential.
+/// The W3C trace every request of this run belongs to: the one `TRACEPARENT` names (the environment
+/// variable by which OpenTelemetry tools pass a trace to a process), else a new one. The services log each
+/// request with its trace id, and record it with the events it causes, so the whole run can be found by it.
+pub fn run_trace() -> TraceContext {
+    static TRACE: OnceLock<TraceContext> = OnceLock::new();
+    *TRACE.get_or_init(|| {
+        let given = std::env::var("TRACEPARENT").ok();
+        given.as_deref().and_then(TraceContext::parse).unwrap_or_else(TraceContext::start)
+    })
+}
+
+/// `message` with `token` as its bearer credential, in a span of its own of the run's trace
+/// (`traceparent` metadata, see [`run_trace`]).
 pub fn authed<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
     let value = format!("Bearer {token}").parse().context("the token is not a valid header value")?;
     request.metadata_mut().insert("authorization", value);
+    let traceparent = run_trace().child().to_string().parse().context("a traceparent is a valid header value")?;
+    request.metadata_mut().insert(service_runtime::request_log::TRACEPARENT, traceparent);
     Ok(request)
 }
 

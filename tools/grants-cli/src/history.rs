@@ -70,26 +70,28 @@ pub async fn run(connection: &Connection, application: uuid::Uuid, as_json: bool
 
 fn print_table(rows: &[(i64, Value)]) {
     say!(
-        "{:<27} {:<20} {:<28} {:<34} {:<8} {:<8}",
+        "{:<27} {:<20} {:<28} {:<34} {:<8} {:<8} {:<8}",
         "recorded at (UTC)",
         "service@position",
         "event",
         "actor",
         "correl.",
-        "cause"
+        "cause",
+        "trace"
     );
     for (recorded_at, row) in rows {
         let text =
             |path: &[&str]| path.iter().fold(row, |value, key| &value[*key]).as_str().unwrap_or_default().to_owned();
         let actor = format!("{} ({})", text(&["actor", "subject"]), text(&["actor", "role"]));
         say!(
-            "{:<27} {:<20} {:<28} {:<34} {:<8} {:<8}",
+            "{:<27} {:<20} {:<28} {:<34} {:<8} {:<8} {:<8}",
             rfc3339(*recorded_at),
             format!("{}@{}", text(&["service"]), row["position"]),
             text(&["event_type"]),
             actor,
             text(&["correlation_id"]).get(..8).unwrap_or_default(),
             text(&["causation_id"]).get(..8).unwrap_or_default(),
+            text(&["trace_id"]).get(..8).unwrap_or_default(),
         );
     }
 }

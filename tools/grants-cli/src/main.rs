@@ -116,7 +116,9 @@ enum Command {
     ///
     /// A 2021 round, nine partner organisations, reviews and decisions, awards with agreements and
     /// tranches, accepted reports, a release, a variation and an overdue report. Needs the services'
-    /// development secret (--jwt-secret or GRANTS_JWT_SECRET) to act as each person.
+    /// development secret (--jwt-secret or GRANTS_JWT_SECRET) to act as each person. Every request is sent
+    /// in one W3C trace, the one the TRACEPARENT environment variable names or a new one; it prints
+    /// its trace id first, which the services' logs and recorded events show.
     Demo,
     /// Issue a development bearer token for one role, signed with the services' secret.
     ///

@@ -53,6 +53,7 @@ async fn write_log(dir: &Path, count: usize, reason_bytes: usize) -> EventLog {
                     correlation_id: uuid::Uuid::new_v4(),
                     causation_id: uuid::Uuid::new_v4(),
                     occurred_at: Timestamp::now(),
+                    trace: None,
                 },
             })
             .collect();

@@ -151,6 +151,7 @@ fn event(event_type: &str, payload: &[u8]) -> NewEvent {
             correlation_id: uuid::Uuid::new_v4(),
             causation_id: uuid::Uuid::new_v4(),
             occurred_at: Timestamp::now(),
+            trace: None,
         },
     }
 }

@@ -36,6 +36,7 @@ fn metadata(subject: &str, role: &str) -> EventMetadata {
         correlation_id: uuid::Uuid::new_v4(),
         causation_id: uuid::Uuid::new_v4(),
         occurred_at: event_log::Timestamp::now(),
+        trace: None,
     }
 }
 

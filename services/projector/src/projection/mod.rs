@@ -157,6 +157,7 @@ mod tests {
                 correlation_id: uuid::Uuid::new_v4(),
                 causation_id: uuid::Uuid::new_v4(),
                 occurred_at: event_log::Timestamp::now(),
+                trace: None,
             },
         };
         let stream = StreamId::new(contracts::names::stream::ROUND, "r-1").unwrap();

@@ -309,6 +309,7 @@ pub async fn append_all(logs: &std::collections::HashMap<&'static str, EventLog>
                 correlation_id: uuid::Uuid::new_v4(),
                 causation_id: uuid::Uuid::new_v4(),
                 occurred_at: event_log::Timestamp::now(),
+                trace: None,
             },
         };
         logs[event.source].append(event.stream.clone(), ExpectedVersion::Any, vec![new]).await.expect("appends");

@@ -233,6 +233,7 @@ pub fn event(event_type: &str, payload: &[u8]) -> NewEvent {
             correlation_id: Uuid::new_v4(),
             causation_id: Uuid::new_v4(),
             occurred_at: Timestamp::now(),
+            trace: None,
         },
     }
 }

@@ -30,6 +30,7 @@ fn event(n: u32, payload: Vec<u8>) -> NewEvent {
             correlation_id: Uuid::from_u128(0xC0_0000 + u128::from(n / 5)),
             causation_id: Uuid::from_u128(0xCA_0000 + u128::from(n)),
             occurred_at: Timestamp::from_micros(1_700_000_000_000_000 + i64::from(n) * 1_000),
+            trace: None,
         },
     }
 }

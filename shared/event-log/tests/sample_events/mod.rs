@@ -15,6 +15,7 @@ pub fn metadata() -> EventMetadata {
         correlation_id: Uuid::from_u128(1),
         causation_id: Uuid::from_u128(2),
         occurred_at: Timestamp::from_micros(1_625_097_600_000_000),
+        trace: None,
     }
 }
 

@@ -124,8 +124,9 @@ pub fn change_record(dir: &Path, position: u64, change: impl FnOnce(&mut Vec<u8>
 }
 
 /// Replaces the record at `position` by `rewrite(record)` and rebuilds the chain from there to the head,
-/// as a careful attacker would: every later record gets the new `prev_hash` (its last field, 32 bytes at
-/// the very end) and every stored hash is recomputed, so that the chain verifies from any point after it.
+/// as a careful attacker would: every later record gets the new `prev_hash` (field 14, 32 bytes, followed
+/// only by the `traceparent` when there is one) and every stored hash is recomputed, so that the chain
+/// verifies from any point after it.
 pub fn rewrite_and_rechain(dir: &Path, position: u64, rewrite: impl FnOnce(&[u8]) -> Vec<u8>) {
     rewrite_at(dir, position, rewrite, true);
 }
@@ -152,8 +153,8 @@ fn rewrite_at(dir: &Path, position: u64, rewrite: impl FnOnce(&[u8]) -> Vec<u8>,
             match rewrite.take() {
                 Some(rewrite) => *record = rewrite(record),
                 None => {
-                    let len = record.len();
-                    record[len - 32..].copy_from_slice(&hash);
+                    let at = prev_hash_at(record);
+                    record[at..at + 32].copy_from_slice(&hash);
                 }
             }
             hash = sha256(&hash, record).to_vec();
@@ -168,6 +169,42 @@ fn rewrite_at(dir: &Path, position: u64, rewrite: impl FnOnce(&[u8]) -> Vec<u8>,
             }
         }
     });
+}
+
+/// Where the 32 bytes of a record's `prev_hash` (field 14) start: the record's fields are walked by their
+/// protobuf keys.
+fn prev_hash_at(record: &[u8]) -> usize {
+    let varint = |at: &mut usize| {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = record[*at];
+            *at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        value
+    };
+    let mut at = 0;
+    loop {
+        let key = varint(&mut at);
+        let len = match key & 7 {
+            0 => {
+                varint(&mut at);
+                0
+            }
+            1 => 8,
+            2 => varint(&mut at) as usize,
+            5 => 4,
+            other => panic!("wire type {other} in a record"),
+        };
+        if key >> 3 == 14 {
+            assert_eq!(len, 32, "prev_hash is 32 bytes");
+            return at;
+        }
+        at += len;
+    }
 }
 
 /// Removes every event from `position` on (only the events: markers stay as they were).

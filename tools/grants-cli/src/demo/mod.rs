@@ -89,6 +89,8 @@ pub async fn run(connection: &Connection) -> anyhow::Result<Outcome> {
     let mut seeded = Seeded::default();
 
     say!("Seeding the demo program through the services' gRPC APIs");
+    // Before the summary, which a second run repeats exactly: each run has a trace of its own.
+    say!("  every request in trace {}", crate::endpoints::run_trace().trace_id());
     select_grantees(connection, &mut clients, &tokens, year, &mut seeded).await?;
     for (index, application_id) in seeded.approved.clone() {
         let award_id = start_award(&mut clients, &tokens, &PARTNERS[index], &application_id, year).await?;
