@@ -23,6 +23,7 @@
 
 mod chain;
 mod commit_entry;
+mod copy;
 mod error;
 mod event;
 mod indexes;
@@ -35,6 +36,7 @@ mod wire;
 mod writer;
 
 pub use chain::{ChainVerifier, Hash, Head, Mismatch, VerifyReport};
+pub use copy::{CopiedEvent, CopyError};
 pub use error::{AppendError, OpenError, StorageError};
 pub use event::{Actor, EventMetadata, NewEvent, RecordedEvent, Timestamp};
 pub use log::{
