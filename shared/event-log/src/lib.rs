@@ -11,6 +11,8 @@
 //! - A **SHA-256 hash chain** over canonical protobuf bytes (`proto/grants/eventlog/v1/event_record.proto`)
 //!   that anyone can verify without this code; [`EventLog::verify`] recomputes it.
 //! - No API changes or removes an event.
+//! - **Copies** of another log's events ([`EventLog::append_copied`], for backups): kept verbatim, each
+//!   checked against the chain before it is written.
 //!
 //! # Durability decision
 //!

@@ -30,7 +30,7 @@ const SERVICE_DATA_DIR: &str = "GRANTS_RESTORE_TEST_DATA_DIR";
 const SERVICE_PORT: &str = "GRANTS_RESTORE_TEST_PORT";
 const SERVICE_KEY: &str = "GRANTS_RESTORE_TEST_CHECKPOINT_KEY";
 /// Commands completed after the checkpoint was saved before the service is killed.
-const COMMANDS_AFTER_CHECKPOINT: u64 = 1_000;
+const COMMANDS_AFTER_CHECKPOINT: u64 = 3_000;
 const CLIENTS: usize = 4;
 
 fn main() {
@@ -184,6 +184,7 @@ async fn a_service_restored_from_a_followed_backup_verifies_and_extends_its_chec
     api.register_organisation(authed(registration(&organisation_id), &officer)).await.unwrap();
     let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
     let clients = load(&service.url, stop.clone(), done.clone());
+    let loaded_since = std::time::Instant::now();
 
     // The backup follows the service, its lines read as they come.
     let mut backup = Reaped(
@@ -237,6 +238,7 @@ async fn a_service_restored_from_a_followed_backup_verifies_and_extends_its_chec
     .await;
 
     // The loss: the service killed under load.
+    let (load_seconds, load_commands) = (loaded_since.elapsed().as_secs_f64(), done.load(Ordering::SeqCst));
     service.child.0.kill().unwrap();
     service.child.0.wait().unwrap();
     stop.store(true, Ordering::SeqCst);
@@ -265,9 +267,9 @@ async fn a_service_restored_from_a_followed_backup_verifies_and_extends_its_chec
     let service_log = EventLog::open(data_dir.join("log")).unwrap();
     assert_eq!(service_log.event(copied_head.position).unwrap().unwrap().hash, copied_head.hash);
     drop(service_log);
-    let commands = done.load(Ordering::SeqCst);
+    let rate = load_commands as f64 / load_seconds;
     println!(
-        "{commands} commands; at the loss the service's head was position {}, the copy's {}: {} events behind",
+        "{load_commands} commands in {load_seconds:.1} s ({rate:.0}/s); at the loss the service's head was position {}, the copy's {}: {} events behind",
         lost_head.position,
         copied_head.position,
         lost_head.position - copied_head.position
