@@ -50,6 +50,8 @@ const LAST_RETRY: Duration = Duration::from_secs(5);
 pub async fn run(connection: &Connection, args: &BackupArgs) -> anyhow::Result<Outcome> {
     let name = args.service.as_str();
     let url = connection.url_of(name)?;
+    tonic::transport::Endpoint::from_shared(url.clone())
+        .map_err(|_| anyhow!("--endpoint {name}={url}: not a valid address (for example http://127.0.0.1:50051)"))?;
     // Credentials are checked once, before anything is opened: without them no attempt could succeed.
     connection.token()?;
     refuse_a_directory_of_something_else(&args.to)?;
@@ -210,6 +212,7 @@ impl<'a> Backup<'a> {
         tick.tick().await;
         // Lag is measured once the copy has reached the head the session started at.
         let live_from = remote.next_position;
+        let mut first_of_session = true;
         loop {
             if *interrupted.borrow() {
                 return Ok(End::Interrupted);
@@ -225,7 +228,8 @@ impl<'a> Backup<'a> {
             };
             let (batch, stop) = take_ready(first, &mut events);
             if !batch.is_empty() {
-                self.write(batch, live_from).await?;
+                self.write(batch, live_from, first_of_session).await?;
+                first_of_session = false;
             }
             match stop {
                 None => {}
@@ -263,14 +267,20 @@ impl<'a> Backup<'a> {
         Ok(())
     }
 
-    /// Writes `batch` to the copy in one commit, after checking that its first event links to the copy's
-    /// head; every event is checked as the copy writes it.
-    async fn write(&mut self, batch: Vec<RecordedEvent>, live_from: u64) -> Result<(), Failure> {
+    /// Writes `batch` to the copy in one commit; every event is checked as the copy writes it. The first
+    /// batch of a session must link to the copy's head, or the service's log is another log.
+    async fn write(
+        &mut self,
+        batch: Vec<RecordedEvent>,
+        live_from: u64,
+        first_of_session: bool,
+    ) -> Result<(), Failure> {
         let dir = self.dir.display();
         let storage =
             |error: event_log::StorageError| Failure::Refused(anyhow::Error::new(error).context(dir.to_string()));
         let first = &batch[0];
-        if let Some(head) = self.copy.head().map_err(storage)?
+        if first_of_session
+            && let Some(head) = self.copy.head().map_err(storage)?
             && first.position == head.position + 1
             && first.prev_hash != head.hash
         {
