@@ -3,8 +3,11 @@
 //! under steady command load, `grants backup --follow` copying its log, the service killed with SIGKILL
 //! and its data directory deleted, the copy restored as its `log/` and the service started on it. The
 //! restored log verifies (`grants verify`), holds the copy's last event as it was, extends a signed
-//! checkpoint saved before the loss (`grants verify --against` with the public key), takes new commands,
-//! and a backup into the same directory goes on from there. The follow lag is measured and printed.
+//! checkpoint saved before the loss (`grants verify --against` with the public key), reads its sealed
+//! personal data as erased (the key vault is not in the log), takes new commands, and a backup into the
+//! same directory goes on from there. The service publishes on the real broker (a vhost of the test's own):
+//! a consumer there handles every position exactly once across the loss and the restore, whose relay
+//! publishes the log again from position 0. The follow lag is measured and printed.
 //!
 //! Runs itself as the service's process, so it has its own `main` (`harness = false`).
 
@@ -17,18 +20,22 @@ use std::time::Duration;
 
 use contracts::applications::v1::{self as pb, ApplicationsServiceClient};
 use contracts::names::service::APPLICATIONS;
+use contracts::names::service::PROJECTOR;
 use domain_kernel::Role;
-use event_log::{EventLog, Head};
+use event_bus::{BusConfig, Consumer, ConsumerConfig, ConsumerProgress, LogHandler};
+use event_log::{EventLog, Hash, Head, RecordedEvent};
 use event_log_grpc::LogClient;
+use service_runtime::log_sources::LogSources;
 use service_runtime::server::CheckpointConfig;
 use test_support::fixtures::{open_round, registration};
-use test_support::{authed, eventually_within, jwt, token};
+use test_support::{Vhost, authed, eventually_within, jwt, token};
 use tokio_util::sync::CancellationToken;
 
 /// Set in the environment of the service's process: its data directory.
 const SERVICE_DATA_DIR: &str = "GRANTS_RESTORE_TEST_DATA_DIR";
 const SERVICE_PORT: &str = "GRANTS_RESTORE_TEST_PORT";
 const SERVICE_KEY: &str = "GRANTS_RESTORE_TEST_CHECKPOINT_KEY";
+const SERVICE_AMQP: &str = "GRANTS_RESTORE_TEST_AMQP_URL";
 /// Commands completed after the checkpoint was saved before the service is killed.
 const COMMANDS_AFTER_CHECKPOINT: u64 = 3_000;
 const CLIENTS: usize = 4;
@@ -53,7 +60,8 @@ async fn serve(data_dir: &str) {
     let checkpoint = CheckpointConfig { seed, previous_public_keys: Vec::new(), interval: Duration::from_millis(200) };
     let server =
         service_runtime::ServerConfig { checkpoint: Some(checkpoint), ..test_support::services::server_config() };
-    let config = applications::service::Config { data_dir: data_dir.into(), server, jwt: jwt(), amqp_uri: None };
+    let amqp_uri = Some(std::env::var(SERVICE_AMQP).unwrap());
+    let config = applications::service::Config { data_dir: data_dir.into(), server, jwt: jwt(), amqp_uri };
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
@@ -81,9 +89,10 @@ impl Drop for Reaped {
     }
 }
 
-fn start_service(data_dir: &Path, port: u16, key: &str) -> Service {
+fn start_service(data_dir: &Path, port: u16, key: &str, amqp: &str) -> Service {
     let child = Command::new(std::env::current_exe().unwrap())
         .env(SERVICE_DATA_DIR, data_dir)
+        .env(SERVICE_AMQP, amqp)
         .env(SERVICE_PORT, port.to_string())
         .env(SERVICE_KEY, key)
         .env("RUST_LOG", "warn")
@@ -175,13 +184,15 @@ async fn a_service_restored_from_a_followed_backup_verifies_and_extends_its_chec
     let key = hex::encode(seed);
     let public_key = hex::encode(ed25519_public_key(&seed));
     let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let vhost = Vhost::create();
 
-    let mut service = start_service(&data_dir, port, &key);
+    let mut service = start_service(&data_dir, port, &key, &vhost.uri());
     serving(&service).await;
     let officer = token(Role::ProgramOfficer, "po-1", None);
     let mut api = ApplicationsServiceClient::connect(service.url.clone()).await.unwrap();
     let organisation_id = uuid::Uuid::new_v4().to_string();
     api.register_organisation(authed(registration(&organisation_id), &officer)).await.unwrap();
+    let consumer = Consuming::start(&vhost.uri(), &service.url, &dir.path().join("consumer"));
     let (stop, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
     let clients = load(&service.url, stop.clone(), done.clone());
     let loaded_since = std::time::Instant::now();
@@ -282,7 +293,7 @@ async fn a_service_restored_from_a_followed_backup_verifies_and_extends_its_chec
     // The data directory is gone; the copy becomes its log.
     std::fs::remove_dir_all(&data_dir).unwrap();
     copy_dir(&copy, &data_dir.join("log"));
-    let mut service = start_service(&data_dir, port, &key);
+    let mut service = start_service(&data_dir, port, &key, &vhost.uri());
     let restored = serving(&service).await;
     assert!(restored.next_position > copied_head.position, "{restored:?}");
     let mut client = LogClient::connect(&service.url, Some(&auditor())).await.unwrap();
@@ -327,9 +338,73 @@ async fn a_service_restored_from_a_followed_backup_verifies_and_extends_its_chec
     let theirs = client.read_range(copied.position, copied.position + 1).await.unwrap();
     assert_eq!(copied.hash, theirs[0].hash);
 
+    // The relay's cursor was not in the copy: the restored service publishes its log again from position 0,
+    // and the consumer takes every position it has handled for a duplicate. The events of the lost tail it
+    // had handled are the restored log's positions it will never see.
+    while client.head().await.unwrap().next_position <= lost_head.position + 2 {
+        api.open_round(authed(open_round(), &officer)).await.unwrap();
+    }
+    let until = client.head().await.unwrap().next_position;
+    let handled = consumer.handled_until(until).await;
+    let positions: Vec<u64> = handled.iter().map(|(position, _)| *position).collect();
+    assert_eq!(positions, (0..until).collect::<Vec<_>>(), "every position handled once, in order");
+    let duplicates = consumer.progress.borrow().duplicates;
+    assert!(duplicates > copied_head.position, "the whole log published again: {duplicates} duplicates");
+    let restored_log = client.read_range(0, until).await.unwrap();
+    let diverged = handled.iter().zip(&restored_log).filter(|((_, hash), event)| *hash != event.hash).count();
+    assert!(diverged as u64 <= lost_head.position - copied_head.position, "{diverged}");
+    println!(
+        "after the restore the relay published the log again ({duplicates} duplicates acked without effect); the \
+         consumer had handled {diverged} events of the lost tail and took the restored events at those positions \
+         for duplicates"
+    );
+    consumer.stop().await;
+
     let terminated = Command::new("kill").args(["-TERM", &service.child.0.id().to_string()]).status().unwrap();
     assert!(terminated.success());
     assert!(service.child.0.wait().unwrap().success());
+}
+
+/// A consumer of the service's events on the bus, as another service's would be, noting each event it
+/// handles (its position and hash).
+struct Consuming {
+    handled: Arc<Mutex<Vec<(u64, Hash)>>>,
+    progress: tokio::sync::watch::Receiver<ConsumerProgress>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Consuming {
+    fn start(amqp: &str, service_url: &str, dir: &Path) -> Consuming {
+        let handled = Arc::new(Mutex::new(Vec::new()));
+        let noted = handled.clone();
+        let handler = LogHandler::by_source(EventLog::open(dir).unwrap(), move |_: &str, event: &RecordedEvent| {
+            noted.lock().unwrap().push((event.position, event.hash));
+            Ok(None)
+        });
+        let sources = LogSources::new([(APPLICATIONS.to_owned(), service_url.to_owned())], jwt(), "service:consumer");
+        let config = ConsumerConfig::new(BusConfig::new(amqp), PROJECTOR, &[APPLICATIONS]);
+        let consumer = Consumer::new(config, handler, sources).unwrap();
+        let progress = consumer.progress();
+        let shutdown = CancellationToken::new();
+        let run = consumer.run(shutdown.clone());
+        let task = tokio::spawn(async move { drop(run.await.unwrap()) });
+        Consuming { handled, progress, shutdown, task }
+    }
+
+    /// What it handled, once it handled the event before `until`.
+    async fn handled_until(&self, until: u64) -> Vec<(u64, Hash)> {
+        eventually_within("the consumer to handle the restored log", Duration::from_secs(120), || {
+            let handled = self.handled.lock().unwrap().clone();
+            async move { handled.last().is_some_and(|(position, _)| *position + 1 >= until).then_some(handled) }
+        })
+        .await
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
+    }
 }
 
 /// The Ed25519 public key of `seed`, as `grants checkpoint` names it.
