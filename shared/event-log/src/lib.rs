@@ -11,6 +11,8 @@
 //! - A **SHA-256 hash chain** over canonical protobuf bytes (`proto/grants/eventlog/v1/event_record.proto`)
 //!   that anyone can verify without this code; [`EventLog::verify`] recomputes it.
 //! - No API changes or removes an event.
+//! - **Copies** of another log's events ([`EventLog::append_copied`], for backups): kept verbatim, each
+//!   checked against the chain before it is written.
 //!
 //! # Durability decision
 //!
@@ -23,6 +25,7 @@
 
 mod chain;
 mod commit_entry;
+mod copy;
 mod error;
 mod event;
 mod indexes;
@@ -36,6 +39,7 @@ mod wire;
 mod writer;
 
 pub use chain::{ChainVerifier, Hash, Head, Mismatch, VerifyReport};
+pub use copy::{CopiedEvent, CopyError};
 pub use error::{AppendError, OpenError, StorageError};
 pub use event::{Actor, EventMetadata, NewEvent, RecordedEvent, Timestamp};
 pub use log::{

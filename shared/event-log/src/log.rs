@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::chain::{ChainVerifier, Hash, Head, VerifyReport};
 use crate::commit_entry::{self, Entry};
+use crate::copy::{CopiedEvent, CopyError};
 use crate::error::{AppendError, OpenError, StorageError};
 use crate::event::{NewEvent, RecordedEvent, Timestamp};
 use crate::indexes::{IdIndex, Snapshot, StreamIndex, id_hash};
@@ -291,6 +292,18 @@ impl EventLog {
         let (reply, response) = oneshot::channel();
         self.send(Command::AppendAfterHead { make: Box::new(make), reply }).await.map_err(AppendError::Storage)?;
         response.await.map_err(|_| AppendError::Storage(StorageError::Failed))?
+    }
+
+    /// Appends events another log already recorded (a backup copying a service's log), verbatim: their
+    /// positions, times, hashes and bytes are kept, not assigned. Each event must be the next position
+    /// and link to the head's hash, its hash must be SHA-256 of that link and its bytes, its bytes must be
+    /// the canonical encoding, its stream version must follow its stream's, and its event id must be new
+    /// to this log; otherwise nothing is written and [`CopyError::Refused`] names the position and the
+    /// rule. Written in one commit, made durable like any append; returns the new head.
+    pub async fn append_copied(&self, events: Vec<CopiedEvent>) -> Result<Head, CopyError> {
+        let (reply, response) = oneshot::channel();
+        self.send(Command::AppendCopied { events, reply }).await?;
+        response.await.map_err(|_| CopyError::Storage(StorageError::Failed))?
     }
 
     /// Durably sets a marker (for example a relay's cursor) outside of any append.

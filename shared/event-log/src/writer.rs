@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::chain::{Hash, Head};
 use crate::commit_entry::{self, EntryBuilder};
+use crate::copy::{CopiedEvent, CopyError};
 use crate::error::{AppendError, StorageError};
 use crate::event::{RecordedEvent, Timestamp};
 use crate::indexes::{IdIndex, Snapshot, StreamIndex};
@@ -53,7 +54,15 @@ pub(crate) enum Command {
         value: Vec<u8>,
         reply: oneshot::Sender<Result<(), StorageError>>,
     },
+    /// Events another log recorded, kept verbatim (see `copy.rs`).
+    AppendCopied {
+        events: Vec<CopiedEvent>,
+        reply: CopyReply,
+    },
 }
+
+/// What a copy is answered: the log's new head.
+pub(crate) type CopyReply = oneshot::Sender<Result<Head, CopyError>>;
 
 pub(crate) struct Writer {
     pub tree: sled::Tree,
@@ -81,14 +90,14 @@ pub(crate) struct Syncer {
 
 /// Writes of one group commit that later commands in the same commit must already see.
 #[derive(Default)]
-struct Staged {
+pub(crate) struct Staged {
     batch: sled::Batch,
     /// The same writes, for the journal.
     writes: Writes,
-    is_empty: bool,
-    ids: HashMap<Uuid, u64>,
+    pub(crate) is_empty: bool,
+    pub(crate) ids: HashMap<Uuid, u64>,
     /// The positions staged for each stream, in order.
-    streams: HashMap<StreamId, Vec<u64>>,
+    pub(crate) streams: HashMap<StreamId, Vec<u64>>,
     /// The commit's entries, the last one still open.
     entries: Vec<EntryBuilder>,
 }
@@ -105,7 +114,7 @@ impl Staged {
     }
 
     /// The open entry, which receives `position` next; a new one when there is none or it is full.
-    fn entry_for(&mut self, position: u64) -> &mut EntryBuilder {
+    pub(crate) fn entry_for(&mut self, position: u64) -> &mut EntryBuilder {
         if self.entries.last().is_none_or(EntryBuilder::is_full) {
             self.entries.push(EntryBuilder::new(position));
         }
@@ -121,6 +130,7 @@ enum Done {
     Rejected(AppendReply, AppendError),
     Marker(oneshot::Sender<Result<(), StorageError>>),
     InOrder(oneshot::Sender<AppendedInOrder>, AppendedInOrder),
+    Copied(CopyReply, Result<Head, CopyError>),
 }
 
 impl Done {
@@ -138,6 +148,8 @@ impl Done {
             (Done::InOrder(reply, _), Err(e)) => drop(
                 reply.send(AppendedInOrder { appended: Vec::new(), failed: Some(AppendError::Storage(e.clone())) }),
             ),
+            (Done::Copied(reply, copied), Ok(())) => drop(reply.send(copied)),
+            (Done::Copied(reply, _), Err(e)) => drop(reply.send(Err(CopyError::Storage(e.clone())))),
         }
     }
 }
@@ -214,7 +226,7 @@ impl Writer {
         let mut staged = Staged { is_empty: true, ..Staged::default() };
         let mut next_position = self.next_position;
         let mut head_hash = self.head_hash;
-        let recorded_at = Timestamp::now().max(self.last_recorded);
+        let mut recorded_at = Timestamp::now().max(self.last_recorded);
         let mut done = Vec::with_capacity(commands.len());
         for command in commands {
             let (request, reply) = match command {
@@ -253,6 +265,16 @@ impl Writer {
                         outcome.failed = invalid;
                     }
                     done.push(Done::InOrder(reply, outcome));
+                    continue;
+                }
+                Command::AppendCopied { events, reply } => {
+                    let copied = self.stage_copied(&events, &mut staged, next_position, head_hash);
+                    if let Ok(copied) = &copied {
+                        (next_position, head_hash) = (copied.head.position + 1, copied.head.hash);
+                        // Appends after a copy are never recorded before what it copied.
+                        recorded_at = recorded_at.max(copied.recorded_at);
+                    }
+                    done.push(Done::Copied(reply, copied.map(|copied| copied.head)));
                     continue;
                 }
             };
@@ -392,7 +414,7 @@ impl Writer {
 
     /// The position of the stored or staged event with this id. A candidate of the id index is confirmed
     /// against the event id stored with the record, so ids sharing an index hash are told apart.
-    fn lookup_id(&self, staged: &Staged, id: &Uuid) -> Result<Option<u64>, StorageError> {
+    pub(crate) fn lookup_id(&self, staged: &Staged, id: &Uuid) -> Result<Option<u64>, StorageError> {
         if let Some(position) = staged.ids.get(id) {
             return Ok(Some(*position));
         }
@@ -406,7 +428,7 @@ impl Writer {
         Ok(None)
     }
 
-    fn stream_head(&self, staged: &Staged, stream: &StreamId) -> Option<u64> {
+    pub(crate) fn stream_head(&self, staged: &Staged, stream: &StreamId) -> Option<u64> {
         let stored = self.streams.read().unwrap_or_else(std::sync::PoisonError::into_inner).version(stream);
         match staged.streams.get(stream) {
             Some(positions) => Some(stored.map_or(0, |v| v + 1) + positions.len() as u64 - 1),
@@ -565,6 +587,7 @@ fn refuse_all(commands: Vec<Command>) {
                 drop(reply.send(Err(AppendError::Storage(StorageError::Failed))))
             }
             Command::PutMarker { reply, .. } => drop(reply.send(Err(StorageError::Failed))),
+            Command::AppendCopied { reply, .. } => drop(reply.send(Err(CopyError::Storage(StorageError::Failed)))),
             Command::AppendInOrder { reply, .. } => drop(reply.send(AppendedInOrder {
                 appended: Vec::new(),
                 failed: Some(AppendError::Storage(StorageError::Failed)),

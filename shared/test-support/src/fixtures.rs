@@ -134,15 +134,9 @@ pub fn approved(application_id: &str, organisation_id: &str, round_id: &str) -> 
     }
 }
 
-/// Takes an application of `organisation_id` through the real applications service behind `channel`, from
-/// opening a round (1 000 000, Cambodia, one criterion, one review) to approval of 350 000 of 400 000
-/// requested. Returns the approved application.
-pub async fn approve_application(channel: Channel, organisation_id: &str) -> apps::Application {
-    let mut client = apps::ApplicationsServiceClient::new(channel);
-    let officer = token(Role::ProgramOfficer, "officer-0", None);
-    let partner = token(Role::Partner, "partner-1", Some(organisation_id));
-    let reviewer = token(Role::Reviewer, "reviewer-1", None);
-    let open = apps::OpenRoundRequest {
+/// A round open from an hour ago for a day, with a USD ceiling, one criterion and one review per application.
+pub fn open_round() -> apps::OpenRoundRequest {
+    apps::OpenRoundRequest {
         request_id: request_id(),
         title: "Round 1".into(),
         description: "Services for survivors".into(),
@@ -159,9 +153,12 @@ pub async fn approve_application(channel: Channel, organisation_id: &str) -> app
             max_score: 10,
         }],
         required_reviews: 1,
-    };
-    let round = client.open_round(authed(open, &officer)).await.unwrap().into_inner().round.unwrap();
-    let register = apps::RegisterOrganisationRequest {
+    }
+}
+
+/// The registration of `organisation_id` (a Cambodian NGO) with its contact person.
+pub fn registration(organisation_id: &str) -> apps::RegisterOrganisationRequest {
+    apps::RegisterOrganisationRequest {
         request_id: request_id(),
         organisation_id: organisation_id.into(),
         legal_name: "Safe Harbour Foundation".into(),
@@ -173,8 +170,19 @@ pub async fn approve_application(channel: Channel, organisation_id: &str) -> app
             email: "c@example.org".into(),
             phone: String::new(),
         }),
-    };
-    client.register_organisation(authed(register, &officer)).await.unwrap();
+    }
+}
+
+/// Takes an application of `organisation_id` through the real applications service behind `channel`, from
+/// opening a round (1 000 000, Cambodia, one criterion, one review) to approval of 350 000 of 400 000
+/// requested. Returns the approved application.
+pub async fn approve_application(channel: Channel, organisation_id: &str) -> apps::Application {
+    let mut client = apps::ApplicationsServiceClient::new(channel);
+    let officer = token(Role::ProgramOfficer, "officer-0", None);
+    let partner = token(Role::Partner, "partner-1", Some(organisation_id));
+    let reviewer = token(Role::Reviewer, "reviewer-1", None);
+    let round = client.open_round(authed(open_round(), &officer)).await.unwrap().into_inner().round.unwrap();
+    client.register_organisation(authed(registration(organisation_id), &officer)).await.unwrap();
     let content = apps::ApplicationContent {
         title: "Shelter in Phnom Penh".into(),
         summary: "Safe shelter and legal aid".into(),

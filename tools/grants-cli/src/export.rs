@@ -225,7 +225,7 @@ fn write_line(decoder: &PayloadDecoder, name: &str, event: &RecordedEvent, out: 
 
 /// Becomes true on ctrl-c or SIGTERM. The handlers are in place when this returns, so no signal between
 /// here and the end of the export can end it in the middle of a line.
-fn interrupt_signal() -> anyhow::Result<watch::Receiver<bool>> {
+pub(crate) fn interrupt_signal() -> anyhow::Result<watch::Receiver<bool>> {
     let (tx, rx) = watch::channel(false);
     #[cfg(unix)]
     {

@@ -11,6 +11,7 @@
 #![deny(clippy::print_stdout)]
 
 mod as_of;
+mod backup;
 mod bus;
 mod checkpoint;
 mod decode;
@@ -51,6 +52,7 @@ use crate::endpoints::Connection;
         grants as-of --award 0b7e9c1a-3d2f-5e4b-9a8c-7d6e5f4a3b2c --date 2022-03-01\n  \
         grants as-of --program --at 2022-03-01T00:00:00Z\n  \
         grants export --service awards --from 1200 --output awards.jsonl\n  \
+        grants backup --service applications --to backups/applications --follow\n  \
         grants demo\n  \
         grants load --clients 16 --duration 30s --rate 200\n  \
         TOKEN=$(grants token --role program_officer --subject po-1)\n  \
@@ -164,6 +166,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         save: Option<PathBuf>,
     },
+    /// Copy a service's log, verified, into a log directory it can be restored from.
+    ///
+    /// Reads the log through EventLogService and writes each event byte for byte (record and hash, at its
+    /// position), checking the chain as it goes. A directory holding an earlier backup of the same log is
+    /// continued from its head; one holding a copy of another log is refused. With --follow it keeps the
+    /// copy current until ctrl-c or SIGTERM, reconnecting while the service is away. To restore, stop the
+    /// backup and copy its directory to the service's `<data dir>/log` (see deploy/local/RESTORE.md).
+    Backup(backup::BackupArgs),
     /// Generate an Ed25519 key for a service to sign its checkpoints with (`--checkpoint-key-file`).
     Keygen {
         /// Where to write the private key seed (created with owner-only permissions; never overwritten).
@@ -204,7 +214,7 @@ pub enum Outcome {
 /// The groups `grants --help` lists the commands in, in this order; every command is in one (tested).
 const COMMAND_GROUPS: [(&str, &[&str]); 2] = [
     ("Audit", &["verify", "checkpoint", "export", "history", "as-of"]),
-    ("Platform", &["demo", "load", "token", "bus", "projector", "keygen"]),
+    ("Platform", &["demo", "load", "token", "bus", "projector", "backup", "keygen"]),
 ];
 
 /// The command line with its commands listed by group, each with its one-line description (clap lists
@@ -257,6 +267,7 @@ fn main() -> ExitCode {
             Command::Token(args) => token::run(&cli.connection, &args),
             Command::Bus(args) => bus::run(args).await,
             Command::Projector(command) => projector::run(&cli.connection, &command).await,
+            Command::Backup(args) => backup::run(&cli.connection, &args).await,
         }
     });
     match result {
@@ -277,6 +288,7 @@ impl Command {
             Command::Bus(_) => "bus",
             Command::Projector(_) => "projector",
             Command::Load(_) => "load",
+            Command::Backup(_) => "backup",
             _ => "could not check",
         }
     }

@@ -9,11 +9,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use contracts::applications::v1::ApplicationWithdrawn;
 use contracts::names::service::{APPLICATIONS, AWARDS, REPORTING};
-use contracts::names::stream;
-use event_log::{Actor, EventLog, EventMetadata, ExpectedVersion, NewEvent, StreamId, Timestamp};
-use prost::Message;
+use event_log::EventLog;
 use test_support::services::serve_log;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,42 +20,16 @@ use tokio_util::sync::CancellationToken;
 mod tampering;
 
 mod command_output;
+mod withdrawals;
 use command_output::{run, stderr, stdout};
+use withdrawals::APPLICATION;
 
 const SECRET: &str = "operator-test-secret-operator-test-0123";
-const APPLICATION: &str = "6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab";
 
 /// `count` events of one application in a new log at `dir`, each with a `reason` of about `reason_bytes`.
 async fn write_log(dir: &Path, count: usize, reason_bytes: usize) -> EventLog {
     let log = EventLog::open(dir).unwrap();
-    let application_stream = StreamId::new(stream::APPLICATION, APPLICATION).unwrap();
-    let indexes: Vec<usize> = (0..count).collect();
-    for chunk in indexes.chunks(100) {
-        let events = chunk
-            .iter()
-            .map(|i| NewEvent {
-                event_id: uuid::Uuid::new_v4(),
-                event_type: "ApplicationWithdrawn".into(),
-                schema_version: 1,
-                payload: ApplicationWithdrawn {
-                    application_id: APPLICATION.into(),
-                    round_id: uuid::Uuid::nil().to_string(),
-                    organisation_id: uuid::Uuid::nil().to_string(),
-                    reason: format!("reason {i} {}", "x".repeat(reason_bytes)),
-                    sealed_text: None,
-                }
-                .encode_to_vec(),
-                metadata: EventMetadata {
-                    actor: Actor { subject: "partner-1".into(), role: "partner".into(), organisation: String::new() },
-                    correlation_id: uuid::Uuid::new_v4(),
-                    causation_id: uuid::Uuid::new_v4(),
-                    occurred_at: Timestamp::now(),
-                    trace: None,
-                },
-            })
-            .collect();
-        log.append(application_stream.clone(), ExpectedVersion::Any, events).await.unwrap();
-    }
+    withdrawals::append(&log, count, reason_bytes).await;
     log
 }
 
