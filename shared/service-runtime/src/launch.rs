@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches};
-use event_bus::{LogReaction, Rejection};
+use event_bus::{BrokerTls, BusConfig, LogReaction, Rejection};
 use event_log::{EventLog, RecordedEvent};
 use personal_data::KeyVault;
 use tokio::net::TcpListener;
@@ -25,6 +25,7 @@ use crate::config::{Consumes, JwtArgs, ServerArgs, SourceArg, default_port, init
 use crate::errors::ServiceError;
 use crate::identity::{JwtConfig, TokenVerifier};
 pub use crate::log_location::log_dir;
+use crate::log_sources::LogSources;
 use crate::sealing::{TextSealer, key_dir};
 use crate::server::{CheckedSigner, ServeError, ServerConfig, Serving, check_log_against_checkpoint};
 
@@ -66,6 +67,8 @@ struct CommonArgs {
     server: ServerArgs,
     #[command(flatten)]
     jwt: JwtArgs,
+    #[command(flatten)]
+    tls: tls::ServiceTlsArgs,
 }
 
 /// A service that takes no flags of its own.
@@ -115,11 +118,17 @@ where
         let listener = crate::server::bind(common.listen).await?;
         let shutdown = CancellationToken::new();
         crate::server::cancel_on_signals(shutdown.clone());
+        let tls = common.tls.load()?;
+        let mut source_logs = process.consumes.resolve(process.name, &common.sources)?;
+        if common.sources.is_empty() && tls.client.is_some() {
+            // The default local addresses, over TLS.
+            source_logs.values_mut().for_each(|url| *url = url.replacen("http://", "https://", 1));
+        }
         let settings = Settings {
             listen: common.listen,
-            source_logs: process.consumes.resolve(process.name, &common.sources)?,
+            source_logs,
             data_dir: common.data_dir,
-            server: common.server.to_config()?,
+            server: crate::server::ServerConfig { tls, ..common.server.to_config()? },
             jwt: common.jwt.to_config(),
             amqp_uri: (!common.without_bus).then_some(common.amqp_url),
         };
@@ -150,6 +159,12 @@ fn command<F: Args>(process: Process) -> clap::Command {
         .mut_arg("sources", |arg| {
             arg.env(fixed(format!("{prefix}_SOURCES"))).hide(matches!(process.consumes, Consumes::Nothing))
         })
+        // Each service's own certificate and CAs: a shell that starts several services, or that also runs
+        // `grants` with its GRANTS_TLS_* client settings, gives each its own.
+        .mut_arg("tls_cert", |arg| arg.env(fixed(format!("{prefix}_TLS_CERT"))))
+        .mut_arg("tls_key", |arg| arg.env(fixed(format!("{prefix}_TLS_KEY"))))
+        .mut_arg("tls_client_ca", |arg| arg.env(fixed(format!("{prefix}_TLS_CLIENT_CA"))))
+        .mut_arg("tls_ca", |arg| arg.env(fixed(format!("{prefix}_TLS_CA"))))
 }
 
 /// Why a service could not start, or stopped with a failure.
@@ -181,6 +196,8 @@ pub struct Foundation {
     data_dir: PathBuf,
     /// Issues the tokens with which its consumer reads other services' logs.
     jwt: JwtConfig,
+    /// Its TLS as a client: of other services' logs and of the broker.
+    tls: tls::ServiceTls,
     verifier: TokenVerifier,
     checkpoints: Option<CheckedSigner>,
 }
@@ -208,7 +225,8 @@ impl Foundation {
         // published nor reacted to.
         let checkpoints = check_log_against_checkpoint(&log, process.name, server).await?;
         tracing::info!(data_dir = %data_dir.display(), events = log.next_position(), "event log opened");
-        Ok(Foundation { log, process, data_dir: data_dir.to_owned(), jwt: jwt.clone(), verifier, checkpoints })
+        let tls = server.tls.clone();
+        Ok(Foundation { log, process, data_dir: data_dir.to_owned(), jwt: jwt.clone(), tls, verifier, checkpoints })
     }
 
     /// The event store over the log whose events' free text is sealed under the keys in the service's data
@@ -221,7 +239,26 @@ impl Foundation {
 
     /// The relay publishing the log on the bus at `amqp_uri` (none without a bus).
     pub fn publish(&self, amqp_uri: Option<&str>) -> Result<ServiceBus, StartError> {
-        Ok(ServiceBus::publish(amqp_uri, self.process.name, &self.log)?)
+        Ok(ServiceBus::publish(self.bus_config(amqp_uri), self.process.name, &self.log)?)
+    }
+
+    /// The bus at `amqp_uri` (none without a bus), over TLS when the service is configured for it: the
+    /// broker's CA, and the service's own certificate as its client certificate.
+    pub fn bus_config(&self, amqp_uri: Option<&str>) -> Option<BusConfig> {
+        let tls = self.tls.broker.as_ref().map(|tls| BrokerTls {
+            ca_pem: String::from_utf8_lossy(tls.ca.pem()).into_owned(),
+            identity: tls.identity.as_ref().map(|identity| {
+                let pem = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+                (pem(identity.cert_pem()), pem(identity.key_pem()))
+            }),
+        });
+        amqp_uri.map(|uri| BusConfig::new(uri).with_tls(tls))
+    }
+
+    /// The source services' logs at `endpoints`, read with this service's tokens and TLS.
+    pub fn log_sources(&self, endpoints: impl IntoIterator<Item = (String, String)>) -> LogSources {
+        LogSources::new(endpoints, self.jwt.clone(), format!("service:{}", self.process.name))
+            .with_tls(self.tls.client.clone())
     }
 
     /// The relay, and the consumer of the events of every service the process consumes, which appends
@@ -240,7 +277,8 @@ impl Foundation {
         let store = store.clone();
         let reaction = move |source: &str, event: &RecordedEvent| react(&store, source, event);
         let sources = self.process.consumes.names();
-        Ok(self.publish(amqp_uri)?.consume(sources, &self.log, source_logs.clone(), self.jwt.clone(), reaction)?)
+        let readers = self.log_sources(source_logs.clone());
+        Ok(self.publish(amqp_uri)?.consume(sources, &self.log, readers, reaction)?)
     }
 
     /// Serves `api` and the log read-only on `listener` until `shutdown`; then drains, stops `bus` (which

@@ -25,6 +25,9 @@ pub struct BusArgs {
     /// AMQP URL of the broker, as the services take it.
     #[arg(long, env = "GRANTS_AMQP_URL", alias = "amqp-uri", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     amqp_url: String,
+    /// PEM CA certificates that sign the broker's certificate, for an amqps:// URL.
+    #[arg(long, value_name = "FILE", env = "GRANTS_AMQP_TLS_CA")]
+    amqp_tls_ca: Option<std::path::PathBuf>,
     /// The consuming service whose queues to work on.
     #[arg(long, env = "BUS_CONSUMER")]
     consumer: String,
@@ -60,7 +63,14 @@ pub async fn run(args: BusArgs) -> anyhow::Result<Outcome> {
     if std::env::var_os(RETIRED_URL_VARIABLE).is_some() {
         anyhow::bail!("{RETIRED_URL_VARIABLE} is no longer read: set GRANTS_AMQP_URL (or pass --amqp-url) instead");
     }
-    let mut config = ConsumerConfig::new(BusConfig::new(args.amqp_url), args.consumer, &["any"]);
+    let tls = match &args.amqp_tls_ca {
+        Some(ca) => {
+            let ca = tls::CaCertificates::load("--amqp-tls-ca", ca)?;
+            Some(event_bus::BrokerTls { ca_pem: String::from_utf8_lossy(ca.pem()).into_owned(), identity: None })
+        }
+        None => None,
+    };
+    let mut config = ConsumerConfig::new(BusConfig::new(args.amqp_url).with_tls(tls), args.consumer, &["any"]);
     if let Some(queue) = args.queue {
         config.queue = queue;
     }
