@@ -43,7 +43,24 @@ impl std::fmt::Debug for IssuedCertificate {
     }
 }
 
+impl IssuedCertificate {
+    /// Writes `dir/<name>.pem` and `dir/<name>.key` (owner-only); returns their paths.
+    pub fn write(&self, dir: &Path, name: &str) -> std::io::Result<(PathBuf, PathBuf)> {
+        let (cert, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+        write_file(&cert, &self.cert_pem, false)?;
+        write_file(&key, &self.key_pem, true)?;
+        Ok((cert, key))
+    }
+}
+
 impl DevCa {
+    /// Writes the CA's certificate to `dir/<name>.pem`; returns its path.
+    pub fn write(&self, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+        let path = dir.join(format!("{name}.pem"));
+        write_file(&path, &self.cert_pem(), false)?;
+        Ok(path)
+    }
+
     /// A new CA named `name`, valid for ten years from a day ago.
     pub fn new(name: &str) -> Result<DevCa, rcgen::Error> {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
