@@ -124,9 +124,11 @@ async fn clients_without_a_certificate_or_with_one_of_another_ca_are_refused_at_
     let other = DevCa::new("another CA").unwrap();
     let stranger = other.issue("auditor").unwrap().write(certs.dir.path(), "stranger").unwrap();
     let foreign = assert_refused_by_transport(head(&url, &client_tls(&certs.ca, Some(&stranger))).await);
-    // The server's handshake alerts, as the client received them.
-    assert!(without.contains("CertificateRequired"), "{without}");
-    assert!(foreign.contains("UnknownCA"), "{foreign}");
+    // The server's handshake alerts, as the client received them (or the connection it closed, when the
+    // client reads before the alert arrives).
+    let alerted = |shown: &str, alert: &str| shown.contains(alert) || shown.contains("connection closed");
+    assert!(alerted(&without, "CertificateRequired"), "{without}");
+    assert!(alerted(&foreign, "UnknownCA"), "{foreign}");
 
     // A client trusting another CA refuses this server.
     let other_ca = other.write(certs.dir.path(), "other-ca").unwrap();
