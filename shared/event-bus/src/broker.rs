@@ -101,6 +101,14 @@ pub(crate) async fn connect(config: &BusConfig, name: &str) -> Result<BrokerConn
     timed("connect", config.connect_timeout, attempt).await
 }
 
+/// Connects once to the broker `config` names and closes again: whether it can be reached with that
+/// address, those credentials and that TLS. One attempt, within the connect timeout.
+pub async fn probe(config: &BusConfig) -> Result<(), BusError> {
+    config.validate()?;
+    connect(config, "probe").await?.close(config).await;
+    Ok(())
+}
+
 /// Closes a connection politely, giving up after the operation timeout: it may be dead already.
 pub(crate) async fn close(config: &BusConfig, connection: &Connection) {
     let _ = timed("close", config.operation_timeout, connection.close(200, ShortString::from("bye"))).await;

@@ -43,6 +43,7 @@ mod outage;
 mod relay;
 mod source;
 
+pub use broker::probe;
 pub use checkpoint::Checkpoint;
 pub use config::{BrokerAddress, BrokerTls, BusConfig, ConsumerConfig, RelayConfig};
 pub use consumer::{Consumer, ConsumerProgress};
