@@ -290,3 +290,29 @@ fn routing_word(field: &'static str, value: &str) -> Result<(), BusError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls() -> Option<BrokerTls> {
+        Some(BrokerTls { ca_pem: "-----BEGIN CERTIFICATE-----".into(), identity: None })
+    }
+
+    #[test]
+    fn an_amqps_uri_and_tls_go_together() {
+        let refused = |config: BusConfig| match config.validate() {
+            Err(BusError::Config { field, rule }) => format!("{field}: {rule}"),
+            other => panic!("not refused: {other:?}"),
+        };
+        let without_ca = refused(BusConfig::new("amqps://guest:guest@127.0.0.1:5671/%2f"));
+        assert!(without_ca.starts_with("amqp_uri: an amqps:// URI needs the CA"), "{without_ca}");
+        let plain_with_ca = refused(BusConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f").with_tls(tls()));
+        assert!(plain_with_ca.starts_with("amqp_uri: TLS to the broker is configured"), "{plain_with_ca}");
+        assert!(BusConfig::new("amqps://guest:guest@127.0.0.1:5671/%2f").with_tls(tls()).validate().is_ok());
+        assert!(BusConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f").validate().is_ok());
+        // The TLS settings never show the key.
+        let shown = format!("{:?}", BrokerTls { ca_pem: String::new(), identity: Some(("c".into(), "secret".into())) });
+        assert!(!shown.contains("secret"), "{shown}");
+    }
+}

@@ -1,7 +1,7 @@
 //! The relay and a consumer over AMQP with mutual TLS (`amqps://`) against a real RabbitMQ node: a second
 //! node of the project's own, started by `deploy/local/rabbitmq --tls-node` beside the shared broker
 //! (which is never touched), accepting only TLS connections that show a client certificate of the
-//! development CA, and stopped and removed when the test ends.
+//! development CA, and stopped and removed (`--remove-tls-node`) when the test ends.
 
 mod support;
 
@@ -33,10 +33,10 @@ impl TlsNode {
 
 impl Drop for TlsNode {
     fn drop(&mut self) {
-        match Command::new(script()).arg("--stop-tls-node").arg(&self.dir).output() {
+        match Command::new(script()).arg("--remove-tls-node").arg(&self.dir).output() {
             Ok(output) if output.status.success() => {}
-            Ok(output) => eprintln!("--stop-tls-node: {}", String::from_utf8_lossy(&output.stderr)),
-            Err(error) => eprintln!("--stop-tls-node: {error}"),
+            Ok(output) => eprintln!("--remove-tls-node: {}", String::from_utf8_lossy(&output.stderr)),
+            Err(error) => eprintln!("--remove-tls-node: {error}"),
         }
     }
 }

@@ -25,7 +25,8 @@ pub struct BusArgs {
     /// AMQP URL of the broker, as the services take it.
     #[arg(long, env = "GRANTS_AMQP_URL", alias = "amqp-uri", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     amqp_url: String,
-    /// PEM CA certificates that sign the broker's certificate, for an amqps:// URL.
+    /// PEM CA certificates that sign the broker's certificate, for an amqps:// URL. A broker that asks for
+    /// a client certificate is shown --tls-cert (with --tls-key).
     #[arg(long, value_name = "FILE", env = "GRANTS_AMQP_TLS_CA")]
     amqp_tls_ca: Option<std::path::PathBuf>,
     /// The consuming service whose queues to work on.
@@ -58,7 +59,7 @@ enum DeadLetterCommand {
     Replay { id: String },
 }
 
-pub async fn run(args: BusArgs) -> anyhow::Result<Outcome> {
+pub async fn run(connection: &crate::endpoints::Connection, args: BusArgs) -> anyhow::Result<Outcome> {
     // Read silently, the old variable would be ignored and the default broker used instead.
     if std::env::var_os(RETIRED_URL_VARIABLE).is_some() {
         anyhow::bail!("{RETIRED_URL_VARIABLE} is no longer read: set GRANTS_AMQP_URL (or pass --amqp-url) instead");
@@ -66,7 +67,9 @@ pub async fn run(args: BusArgs) -> anyhow::Result<Outcome> {
     let tls = match &args.amqp_tls_ca {
         Some(ca) => {
             let ca = tls::CaCertificates::load("--amqp-tls-ca", ca)?;
-            Some(event_bus::BrokerTls { ca_pem: String::from_utf8_lossy(ca.pem()).into_owned(), identity: None })
+            let pem = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            let identity = connection.tls_identity()?.map(|id| (pem(id.cert_pem()), pem(id.key_pem())));
+            Some(event_bus::BrokerTls { ca_pem: pem(ca.pem()), identity })
         }
         None => None,
     };

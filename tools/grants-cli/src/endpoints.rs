@@ -159,6 +159,15 @@ impl Connection {
         LogClient::connect_with(&url, Some(&token), tls.as_ref()).await.with_context(|| service.to_owned())
     }
 
+    /// The client certificate of `--tls-cert` and `--tls-key`, if given.
+    pub fn tls_identity(&self) -> anyhow::Result<Option<tls::KeyedCertificate>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(tls::KeyedCertificate::load("--tls-cert", cert, "--tls-key", key)?)),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("--tls-cert and --tls-key go together: a client certificate is shown with its key"),
+        }
+    }
+
     /// The TLS of connections to the services: none without `--tls-ca`.
     pub fn tls(&self) -> anyhow::Result<Option<tls::ClientTls>> {
         Ok(tls::ClientTls::from_flags(self.tls_ca.as_deref(), self.tls_cert.as_deref(), self.tls_key.as_deref())?)
