@@ -75,6 +75,15 @@ fn mutual_tls(with_client_certificate: bool) -> Tls {
     Tls { _dir: dir, server, verifier_args }
 }
 
+/// A log in `dir` of `events` sample events over `streams` application streams.
+async fn write_log(dir: &Path, events: usize, streams: usize) {
+    let log = EventLog::open(dir).unwrap();
+    for i in 0..events {
+        let stream = StreamId::new("application", format!("a-{}", i % streams)).unwrap();
+        log.append(stream, ExpectedVersion::Any, vec![event(i)]).await.unwrap();
+    }
+}
+
 struct Verdicts {
     python_exit: i32,
     python: serde_json::Value,
@@ -140,13 +149,7 @@ async fn verify_both_over(dir: &Path, tls: Option<&Tls>) -> Verdicts {
 #[tokio::test]
 async fn python_and_rust_verifiers_agree_on_intact_and_tampered_logs() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let log = EventLog::open(dir.path()).unwrap();
-        for i in 0..300 {
-            let stream = StreamId::new("application", format!("a-{}", i % 11)).unwrap();
-            log.append(stream, ExpectedVersion::Any, vec![event(i)]).await.unwrap();
-        }
-    }
+    write_log(dir.path(), 300, 11).await;
 
     let intact = verify_both(dir.path()).await;
     assert!(intact.rust.is_intact());
@@ -197,13 +200,7 @@ async fn python_and_rust_verifiers_agree_that_a_record_in_another_field_order_is
 #[tokio::test]
 async fn the_python_verifier_verifies_a_log_over_mutual_tls_and_is_refused_without_its_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let log = EventLog::open(dir.path()).unwrap();
-        for i in 0..20 {
-            let stream = StreamId::new("application", format!("a-{}", i % 3)).unwrap();
-            log.append(stream, ExpectedVersion::Any, vec![event(i)]).await.unwrap();
-        }
-    }
+    write_log(dir.path(), 20, 3).await;
     let verified = verify_both_over(dir.path(), Some(&mutual_tls(true))).await;
     assert!(verified.rust.is_intact());
     assert_eq!(verified.python_exit, 0, "{}", verified.python);

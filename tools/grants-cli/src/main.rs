@@ -276,7 +276,7 @@ fn main() -> ExitCode {
                 export::run(&cli.connection, service.as_deref(), all, from, output.as_deref()).await
             }
             Command::Token(args) => token::run(&cli.connection, &args),
-            Command::Bus(args) => bus::run(&cli.connection, args).await,
+            Command::Bus(args) => Box::pin(bus::run(&cli.connection, args)).await,
             Command::Projector(command) => projector::run(&cli.connection, &command).await,
         }
     });
