@@ -1,5 +1,6 @@
 //! The relay and a consumer over AMQP with mutual TLS (`amqps://`) against a real RabbitMQ node: a second
-//! node of the project's own, started by `deploy/local/rabbitmq --tls-node` beside the shared broker
+//! node of the project's own, started by `deploy/local/rabbitmq --tls-node` beside the shared broker (with a node name and port of
+//! the test's own)
 //! (which is never touched), accepting only TLS connections that show a client certificate of the
 //! development CA, and stopped and removed (`--remove-tls-node`) when the test ends.
 
@@ -13,9 +14,13 @@ use event_bus::{BrokerTls, BusConfig, BusError};
 use event_log::EventLog;
 use support::*;
 
-/// The TLS node, stopped and its files removed when dropped (also when the test fails).
+/// The TLS node, stopped and its files removed when dropped (also when the test fails). Its node name and
+/// port are the test's own, so that a platform started with `deploy/local/start --tls` (whose node is
+/// `grants-tls@localhost` on 5681) is never touched.
 struct TlsNode {
     dir: PathBuf,
+    name: String,
+    port: u16,
 }
 
 fn script() -> PathBuf {
@@ -24,16 +29,37 @@ fn script() -> PathBuf {
 
 impl TlsNode {
     fn start(dir: &Path) -> TlsNode {
-        let node = TlsNode { dir: dir.to_owned() };
-        let output = Command::new(script()).arg("--tls-node").arg(dir).output().expect("the script runs");
+        let node = TlsNode {
+            dir: dir.to_owned(),
+            name: format!("grants-tls-test-{}@localhost", std::process::id()),
+            port: free_port(),
+        };
+        let output = node.script("--tls-node").output().expect("the script runs");
         assert!(output.status.success(), "--tls-node: {}", String::from_utf8_lossy(&output.stderr));
         node
     }
+
+    fn script(&self, option: &str) -> Command {
+        let mut command = Command::new(script());
+        command.arg(option).arg(&self.dir);
+        command.env("RABBITMQ_TLS_NODENAME", &self.name).env("RABBITMQ_TLS_PORT", self.port.to_string());
+        command
+    }
+}
+
+/// A port below the ephemeral range that nothing listens on, whose Erlang distribution port (20000 above)
+/// is free too.
+fn free_port() -> u16 {
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+    (0..200)
+        .map(|i| 30_000 + ((std::process::id() as u16).wrapping_mul(7) + i * 37) % 9_000)
+        .find(|port| free(*port) && free(port + 1) && free(port + 20_000))
+        .expect("a free port")
 }
 
 impl Drop for TlsNode {
     fn drop(&mut self) {
-        match Command::new(script()).arg("--remove-tls-node").arg(&self.dir).output() {
+        match self.script("--remove-tls-node").output() {
             Ok(output) if output.status.success() => {}
             Ok(output) => eprintln!("--remove-tls-node: {}", String::from_utf8_lossy(&output.stderr)),
             Err(error) => eprintln!("--remove-tls-node: {error}"),
@@ -46,8 +72,7 @@ fn read(path: PathBuf) -> String {
 }
 
 /// The node's default vhost over TLS, trusting `ca`, showing `client`'s certificate if given.
-fn bus(certs: &Path, ca: &str, client: Option<&str>) -> BusConfig {
-    let port = std::env::var("RABBITMQ_TLS_PORT").unwrap_or_else(|_| "5681".into());
+fn bus(port: u16, certs: &Path, ca: &str, client: Option<&str>) -> BusConfig {
     let identity =
         client.map(|name| (read(certs.join(format!("{name}.pem"))), read(certs.join(format!("{name}.key")))));
     let tls = BrokerTls { ca_pem: read(certs.join(ca)), identity };
@@ -59,10 +84,10 @@ async fn events_travel_over_mutual_tls_to_a_broker_node_of_our_own() {
     let dir = tempfile::tempdir().expect("temp dir");
     let certs = dir.path().join("node/certs");
     tls::dev::write_dev_certs(&certs, &["rabbitmq", "applications"]).expect("certificates");
-    let _node = TlsNode::start(&dir.path().join("node"));
+    let node = TlsNode::start(&dir.path().join("node"));
 
     let log = EventLog::open(dir.path().join("log")).expect("log opens");
-    let streaming = Streaming::start(log.clone(), dir.path(), bus(&certs, "ca.pem", Some("applications")));
+    let streaming = Streaming::start(log.clone(), dir.path(), bus(node.port, &certs, "ca.pem", Some("applications")));
     append_events(&log, 0, 200, 4, 10).await;
     streaming.finish(200, Duration::from_secs(60)).await;
 
@@ -70,8 +95,8 @@ async fn events_travel_over_mutual_tls_to_a_broker_node_of_our_own() {
     let other = tls::dev::DevCa::new("another CA").expect("CA");
     other.write(&certs, "other-ca").expect("written");
     let refused = [
-        ("no client certificate", bus(&certs, "ca.pem", None)),
-        ("another CA", bus(&certs, "other-ca.pem", Some("applications"))),
+        ("no client certificate", bus(node.port, &certs, "ca.pem", None)),
+        ("another CA", bus(node.port, &certs, "other-ca.pem", Some("applications"))),
     ];
     for (what, config) in refused {
         let error = event_bus::probe(&config).await.expect_err(what);
@@ -84,5 +109,5 @@ async fn events_travel_over_mutual_tls_to_a_broker_node_of_our_own() {
         );
     }
     // And the configuration that streamed above still connects.
-    event_bus::probe(&bus(&certs, "ca.pem", Some("applications"))).await.expect("connects");
+    event_bus::probe(&bus(node.port, &certs, "ca.pem", Some("applications"))).await.expect("connects");
 }
