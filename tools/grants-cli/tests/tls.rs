@@ -165,14 +165,16 @@ fn succeeded(what: &str, output: &Output) -> String {
     stdout(output)
 }
 
-/// A `grants` run refused by the TLS layer: exit 2, a transport error (the server's handshake `alert`, or
-/// the connection it closed when the client reads before the alert arrives), no answer of a service.
-fn refused_at_handshake(output: &Output, alert: &str) {
+/// A `grants` run refused by the TLS layer: exit 2 and a transport error, never an answer of a service.
+/// (What the client reads depends on timing: the server's handshake alert, a closed connection or a
+/// broken pipe; TLS 1.3 lets the client finish its side of the handshake before the server decides.)
+fn refused_at_handshake(output: &Output) {
     let said = format!("{}{}", stdout(output), stderr(output));
     assert_eq!(output.status.code(), Some(2), "{said}");
     assert!(said.contains("transport error"), "{said}");
-    assert!(said.contains(alert) || said.contains("connection closed"), "{said}");
-    assert!(!said.contains("Unauthenticated") && !said.contains("PermissionDenied"), "{said}");
+    for answer in ["Unauthenticated", "PermissionDenied", "verified"] {
+        assert!(!said.contains(answer), "{said}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,11 +191,11 @@ async fn the_grant_cycle_runs_over_mutual_tls_and_clients_without_a_certificate_
     }
 
     // Without a client certificate, and with a certificate of another CA: refused at the handshake.
-    refused_at_handshake(&platform.grants(&[], &["verify", "--service", APPLICATIONS]).await, "CertificateRequired");
+    refused_at_handshake(&platform.grants(&[], &["verify", "--service", APPLICATIONS]).await);
     let other = DevCa::new("another CA").unwrap();
     let (cert, key) = other.issue("operator").unwrap().write(&platform.certs, "stranger").unwrap();
     let stranger = ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
-    refused_at_handshake(&platform.grants(&stranger, &["verify", "--service", APPLICATIONS]).await, "UnknownCA");
+    refused_at_handshake(&platform.grants(&stranger, &["verify", "--service", APPLICATIONS]).await);
 
     // A call with no token at all is refused by the transport too: the token is never looked at.
     let ca = ClientTls::from_flags(Some(&platform.certs.join("ca.pem")), None, None).unwrap();
@@ -204,8 +206,11 @@ async fn the_grant_cycle_runs_over_mutual_tls_and_clients_without_a_certificate_
         Ok(channel) => {
             let mut client = ApplicationsServiceClient::new(channel);
             let status = client.get_round(apps::GetRoundRequest::default()).await.unwrap_err();
+            // A failure of the transport beneath the call (its wording depends on when the client reads the
+            // server's alert), never an answer of the service.
             assert_ne!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
-            assert_eq!(status.message(), "transport error", "{status:?}");
+            let cause = std::error::Error::source(&status);
+            assert!(cause.is_some_and(|c| c.downcast_ref::<tonic::transport::Error>().is_some()), "{status:?}");
         }
     }
     platform.stop().await;
