@@ -119,11 +119,7 @@ where
         let shutdown = CancellationToken::new();
         crate::server::cancel_on_signals(shutdown.clone());
         let tls = common.tls.load()?;
-        let mut source_logs = process.consumes.resolve(process.name, &common.sources)?;
-        if common.sources.is_empty() && tls.client.is_some() {
-            // The default local addresses, over TLS.
-            source_logs.values_mut().for_each(|url| *url = url.replacen("http://", "https://", 1));
-        }
+        let source_logs = source_logs(process, &common.sources, tls.client.is_some())?;
         let settings = Settings {
             listen: common.listen,
             source_logs,
@@ -136,6 +132,20 @@ where
             .await
             .with_context(|| format!("{} service failed", process.name))
     })
+}
+
+/// The log addresses of the sources `process` consumes, from the `--source`s given; the default local
+/// ones over TLS (`https://`) when it reads them with TLS.
+fn source_logs(
+    process: Process,
+    given: &[SourceArg],
+    tls: bool,
+) -> Result<std::collections::BTreeMap<String, String>, crate::config::SourcesError> {
+    let mut sources = process.consumes.resolve(process.name, given)?;
+    if given.is_empty() && tls {
+        sources.values_mut().for_each(|url| *url = url.replacen("http://", "https://", 1));
+    }
+    Ok(sources)
 }
 
 /// The command line of `process`: the common flags, with its own environment variables and defaults, and
@@ -368,6 +378,22 @@ mod tests {
     }
 
     #[test]
+    fn the_default_source_addresses_are_https_when_sources_are_read_over_tls() {
+        let plain = source_logs(AWARDS, &[], false).unwrap();
+        assert_eq!(plain["applications"], "http://127.0.0.1:50051");
+        let over_tls = source_logs(AWARDS, &[], true).unwrap();
+        assert_eq!(over_tls["applications"], "https://127.0.0.1:50051");
+        assert_eq!(over_tls["reporting"], "https://127.0.0.1:50053");
+        // Given addresses are taken as they are: an http:// one with TLS is refused when it is read.
+        let given = [
+            SourceArg { name: "applications".into(), url: "http://a".into() },
+            SourceArg { name: "reporting".into(), url: "https://r".into() },
+        ];
+        let taken = source_logs(AWARDS, &given, true).unwrap();
+        assert_eq!((taken["applications"].as_str(), taken["reporting"].as_str()), ("http://a", "https://r"));
+    }
+
+    #[test]
     fn each_service_reads_environment_variables_of_its_own_name() {
         let command = command::<NoFlags>(AWARDS);
         let env_of = |id: &str| command.get_arguments().find(|arg| arg.get_id() == id).and_then(|arg| arg.get_env());
@@ -376,5 +402,11 @@ mod tests {
         assert_eq!(env_of("without_bus"), Some(OsStr::new("AWARDS_WITHOUT_BUS")));
         assert_eq!(env_of("sources"), Some(OsStr::new("AWARDS_SOURCES")));
         assert_eq!(env_of("amqp_url"), Some(OsStr::new("GRANTS_AMQP_URL")));
+        // Its certificate and CAs are its own: never `grants`'s GRANTS_TLS_* client settings.
+        assert_eq!(env_of("tls_cert"), Some(OsStr::new("AWARDS_TLS_CERT")));
+        assert_eq!(env_of("tls_key"), Some(OsStr::new("AWARDS_TLS_KEY")));
+        assert_eq!(env_of("tls_client_ca"), Some(OsStr::new("AWARDS_TLS_CLIENT_CA")));
+        assert_eq!(env_of("tls_ca"), Some(OsStr::new("AWARDS_TLS_CA")));
+        assert_eq!(env_of("amqp_tls_ca"), Some(OsStr::new("GRANTS_AMQP_TLS_CA")));
     }
 }
