@@ -11,6 +11,11 @@ is the previous envelope's hash, and that the stored hash matches. It prints one
 0 (verified), 1 (tampered) or 2 (could not check), the same codes as the `grants verify` command.
 
 Usage: verify_log.py --address 127.0.0.1:50051 [--token JWT] [--proto-root DIR]
+                     [--tls-ca CA.pem [--tls-cert CLIENT.pem --tls-key CLIENT.key]]
+
+With --tls-ca it connects over TLS, trusting only that CA for the service's certificate; a service that
+requires client certificates (mutual TLS) is shown --tls-cert with --tls-key. The address's host is the
+name checked against the service's certificate (localhost or 127.0.0.1 for development certificates).
 """
 
 import argparse
@@ -43,14 +48,33 @@ def compile_protos(proto_root, out_dir):
     return records, service, stubs
 
 
-def verify(address, token, proto_root):
+def open_channel(address, tls, options):
+    """A channel to `address`: over TLS when `tls` (ca, cert, key file paths) names a CA."""
     import grpc
+
+    ca, cert, key = tls
+    if not ca:
+        return grpc.insecure_channel(address, options=options)
+
+    def read(path):
+        with open(path, "rb") as file:
+            return file.read()
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(ca),
+        private_key=read(key) if key else None,
+        certificate_chain=read(cert) if cert else None,
+    )
+    return grpc.secure_channel(address, credentials, options=options)
+
+
+def verify(address, token, proto_root, tls=(None, None, None)):
 
     with tempfile.TemporaryDirectory() as out_dir:
         records, service, stubs = compile_protos(proto_root, out_dir)
         metadata = [("authorization", f"Bearer {token}")] if token else []
         options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-        with grpc.insecure_channel(address, options=options) as channel:
+        with open_channel(address, tls, options) as channel:
             stub = stubs.EventLogServiceStub(channel)
             head = stub.GetHead(service.GetHeadRequest(), metadata=metadata, timeout=30)
             prev_hash = bytes(32)
@@ -112,9 +136,17 @@ def main():
     parser.add_argument("--token", default=os.environ.get("GRANTS_TOKEN"), help="bearer token (or GRANTS_TOKEN)")
     default_root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto")
     parser.add_argument("--proto-root", default=default_root, help="folder holding grants/eventlog/v1/*.proto")
+    parser.add_argument("--tls-ca", default=os.environ.get("GRANTS_TLS_CA"), help="PEM CA: connect over TLS")
+    parser.add_argument("--tls-cert", default=os.environ.get("GRANTS_TLS_CERT"), help="PEM client certificate")
+    parser.add_argument("--tls-key", default=os.environ.get("GRANTS_TLS_KEY"), help="PEM key of --tls-cert")
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together: a client certificate is shown with its key")
+    if args.tls_cert and not args.tls_ca:
+        parser.error("--tls-cert needs --tls-ca: a client certificate is shown only over TLS")
     try:
-        code, result = verify(args.address, args.token, os.path.abspath(args.proto_root))
+        tls = (args.tls_ca, args.tls_cert, args.tls_key)
+        code, result = verify(args.address, args.token, os.path.abspath(args.proto_root), tls)
     except Exception as error:
         print(json.dumps({"error": f"could not check: {error}"}))
         return COULD_NOT_CHECK

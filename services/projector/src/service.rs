@@ -188,13 +188,14 @@ pub async fn run_with(
     }
     let server_config = ServerConfig { checkpoint: None, ..config.server.clone() };
     let foundation = Foundation::open(PROCESS, &config.data_dir, &config.jwt, &server_config).await?;
-    let sources = source_logs(config.source_logs.clone(), config.jwt.clone());
+    let sources =
+        source_logs(config.source_logs.clone(), config.jwt.clone()).with_tls(config.server.tls.client.clone());
     tracing::info!(data_dir = %config.data_dir.display(), generation = models.active().number, "read models opened");
 
     let consumed: Vec<&str> = SOURCES.iter().copied().filter(|s| sources.has(s)).collect();
     let consumed = if consumed.is_empty() { SOURCES.to_vec() } else { consumed };
     // The consumer writes read models, not the projector's own log: it has no relay.
-    let bus = ServiceBus::without_relay(config.amqp_uri.as_deref(), PROCESS.name)
+    let bus = ServiceBus::without_relay(foundation.bus_config(config.amqp_uri.as_deref()), PROCESS.name)
         .consume_into(&consumed, models.handler(), sources.clone())
         .map_err(StartError::Bus)?;
 

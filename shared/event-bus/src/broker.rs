@@ -12,6 +12,7 @@ use futures::stream::FuturesUnordered;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::tcp::{AMQPUriTcpExt, AsyncTcpStream};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::uri::AMQPScheme;
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -70,17 +71,25 @@ impl Drop for SocketGuard {
 /// handshake.
 pub(crate) async fn connect(config: &BusConfig, name: &str) -> Result<BrokerConnection, BusError> {
     let uri = config.uri()?;
+    let tls = config.tls.clone();
     let properties = ConnectionProperties::default().with_connection_name(LongString::from(name.to_owned()));
     let attempt = async move {
         let runtime = lapin::runtime::default_runtime()?;
-        let stream = uri.connect_async(&runtime).await?;
+        // The TCP connection first, plain, so that its socket can be shut down from here; then TLS over it
+        // for an amqps:// URI.
+        let mut plain_uri = uri.clone();
+        plain_uri.scheme = AMQPScheme::AMQP;
+        let stream = plain_uri.connect_async(&runtime).await?;
         let socket = SocketGuard(match &stream {
             AsyncTcpStream::Plain(plain) => {
                 plain.get_ref().as_fd().try_clone_to_owned().ok().map(std::net::TcpStream::from)
             }
-            // A TLS stream wraps the socket too deeply to reach; it is closed when lapin drops it.
             _ => None,
         });
+        let stream = match (&uri.scheme, &tls) {
+            (AMQPScheme::AMQPS, Some(tls)) => stream.into_tls(&uri.authority.host, tls.lapin_config()).await?,
+            _ => stream,
+        };
         let handed_over = Arc::new(Mutex::new(Some(stream)));
         let stream_once = async move |_, _| {
             let stream = handed_over.lock().unwrap_or_else(PoisonError::into_inner).take();
@@ -90,6 +99,14 @@ pub(crate) async fn connect(config: &BusConfig, name: &str) -> Result<BrokerConn
         Ok(BrokerConnection { connection, _socket: socket })
     };
     timed("connect", config.connect_timeout, attempt).await
+}
+
+/// Connects once to the broker `config` names and closes again: whether it can be reached with that
+/// address, those credentials and that TLS. One attempt, within the connect timeout.
+pub async fn probe(config: &BusConfig) -> Result<(), BusError> {
+    config.validate()?;
+    connect(config, "probe").await?.close(config).await;
+    Ok(())
 }
 
 /// Closes a connection politely, giving up after the operation timeout: it may be dead already.

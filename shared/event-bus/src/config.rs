@@ -35,6 +35,37 @@ pub struct BusConfig {
     /// hears nothing from the broker for two to two and a half heartbeats is given up, so a broker that
     /// silently drops packets is noticed within that time even by an idle relay or consumer.
     pub heartbeat: u16,
+    /// TLS to the broker, required by an `amqps://` URI and refused with an `amqp://` one.
+    pub tls: Option<BrokerTls>,
+}
+
+/// How a bus connects to the broker over TLS (`amqps://`): the CA certificates (PEM) the broker's
+/// certificate is checked against, and nothing else, and the client certificate and key (PEM) shown when
+/// the broker asks for one. rustls with the ring provider.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrokerTls {
+    pub ca_pem: String,
+    /// Certificate chain and private key, PEM.
+    pub identity: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for BrokerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerTls").field("client_certificate", &self.identity.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl BrokerTls {
+    /// lapin's TLS configuration.
+    pub(crate) fn lapin_config(&self) -> lapin::tcp::TLSConfig<'_, '_, '_> {
+        lapin::tcp::TLSConfig {
+            identity: self
+                .identity
+                .as_ref()
+                .map(|(cert, key)| lapin::tcp::Identity::PKCS8 { pem: cert.as_bytes(), key: key.as_bytes() }),
+            cert_chain: Some(&self.ca_pem),
+        }
+    }
 }
 
 /// Where a bus connects, without credentials: for messages and logs.
@@ -63,7 +94,13 @@ impl BusConfig {
             max_backoff: Duration::from_millis(250),
             retry_backoff: Duration::from_secs(1),
             heartbeat: 3,
+            tls: None,
         }
+    }
+
+    /// The same, connecting over TLS with `tls` (for an `amqps://` URI).
+    pub fn with_tls(self, tls: Option<BrokerTls>) -> BusConfig {
+        BusConfig { tls, ..self }
     }
 
     /// The broker address without credentials, for messages.
@@ -105,6 +142,21 @@ impl BusConfig {
     pub(crate) fn validate(&self) -> Result<(), BusError> {
         non_empty("amqp_uri", &self.amqp_uri)?;
         self.uri()?;
+        match (self.uri()?.scheme, &self.tls) {
+            (lapin::uri::AMQPScheme::AMQPS, None) => {
+                return Err(BusError::Config {
+                    field: "amqp_uri",
+                    rule: "an amqps:// URI needs the CA that signs the broker's certificate (--amqp-tls-ca)".into(),
+                });
+            }
+            (lapin::uri::AMQPScheme::AMQP, Some(_)) => {
+                return Err(BusError::Config {
+                    field: "amqp_uri",
+                    rule: "TLS to the broker is configured (--amqp-tls-ca): the URI must be amqps://".into(),
+                });
+            }
+            _ => {}
+        }
         non_empty("events_exchange", &self.events_exchange)?;
         non_empty("dead_letter_exchange", &self.dead_letter_exchange)?;
         if self.max_backoff.is_zero() {
@@ -237,4 +289,30 @@ fn routing_word(field: &'static str, value: &str) -> Result<(), BusError> {
         return Err(BusError::Config { field, rule: "must not contain '.', '#', '*' or whitespace".into() });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls() -> Option<BrokerTls> {
+        Some(BrokerTls { ca_pem: "-----BEGIN CERTIFICATE-----".into(), identity: None })
+    }
+
+    #[test]
+    fn an_amqps_uri_and_tls_go_together() {
+        let refused = |config: BusConfig| match config.validate() {
+            Err(BusError::Config { field, rule }) => format!("{field}: {rule}"),
+            other => panic!("not refused: {other:?}"),
+        };
+        let without_ca = refused(BusConfig::new("amqps://guest:guest@127.0.0.1:5671/%2f"));
+        assert!(without_ca.starts_with("amqp_uri: an amqps:// URI needs the CA"), "{without_ca}");
+        let plain_with_ca = refused(BusConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f").with_tls(tls()));
+        assert!(plain_with_ca.starts_with("amqp_uri: TLS to the broker is configured"), "{plain_with_ca}");
+        assert!(BusConfig::new("amqps://guest:guest@127.0.0.1:5671/%2f").with_tls(tls()).validate().is_ok());
+        assert!(BusConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f").validate().is_ok());
+        // The TLS settings never show the key.
+        let shown = format!("{:?}", BrokerTls { ca_pem: String::new(), identity: Some(("c".into(), "secret".into())) });
+        assert!(!shown.contains("secret"), "{shown}");
+    }
 }

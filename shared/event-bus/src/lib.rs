@@ -45,8 +45,9 @@ mod outage;
 mod relay;
 mod source;
 
+pub use broker::probe;
 pub use checkpoint::Checkpoint;
-pub use config::{BrokerAddress, BusConfig, ConsumerConfig, RelayConfig};
+pub use config::{BrokerAddress, BrokerTls, BusConfig, ConsumerConfig, RelayConfig};
 pub use consumer::{Consumer, ConsumerProgress};
 pub use dead_letter::{DeadLetter, DeadLetters, MAX_LISTED};
 pub use error::{BusError, Cause, HandlerError, Rejection, SourceError};

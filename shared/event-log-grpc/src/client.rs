@@ -20,6 +20,8 @@ pub enum ClientError {
         #[source]
         source: tonic::transport::Error,
     },
+    #[error("cannot connect to the log service: {0}")]
+    Address(#[from] tls::EndpointError),
     #[error("cannot connect to the log service at {address}: token is not valid ASCII")]
     TokenNotAscii { address: String },
     #[error("log service answered {}: {}", .0.code(), .0.message())]
@@ -59,8 +61,20 @@ pub struct LogClient {
 impl LogClient {
     /// Connects to `address` (for example `http://127.0.0.1:50051`), sending `token` with every call.
     pub async fn connect(address: &str, token: Option<&str>) -> Result<LogClient, ClientError> {
+        LogClient::connect_with(address, token, None).await
+    }
+
+    /// Connects to `address` over TLS with `tls` when it is `https://` (for example
+    /// `https://127.0.0.1:50051`), plaintext when it is `http://` and `tls` is `None`; a server whose
+    /// certificate `tls`'s CA did not sign, or that is expired, is refused at the handshake.
+    pub async fn connect_with(
+        address: &str,
+        token: Option<&str>,
+        tls: Option<&tls::ClientTls>,
+    ) -> Result<LogClient, ClientError> {
         let connect_error = |source| ClientError::Connect { address: address.to_owned(), source };
         let endpoint = Endpoint::from_shared(address.to_owned()).map_err(connect_error)?;
+        let endpoint = tls::secure(endpoint, tls)?;
         let channel = endpoint.connect().await.map_err(connect_error)?;
         let token = match token {
             Some(t) => Some(

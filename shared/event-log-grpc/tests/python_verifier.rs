@@ -1,6 +1,7 @@
 //! The independent Python verifier (`tests/python-verifier/verify_log.py`, written from the .proto files
 //! alone) must agree with the Rust client on an intact log and on a tampered one. This proves that the
-//! canonical encoding and the chain are documented well enough for anyone to check them.
+//! canonical encoding and the chain are documented well enough for anyone to check them. It also verifies
+//! a log over mutual TLS, and is refused without its client certificate.
 //!
 //! The verifier's dependencies (grpcio-tools from PyPI) are installed into a virtual environment under the
 //! target directory on first use.
@@ -53,6 +54,38 @@ fn event(i: usize) -> NewEvent {
     }
 }
 
+/// What the service serves with and the verifier connects with, as files of one development CA.
+struct Tls {
+    _dir: tempfile::TempDir,
+    server: tls::ServerTls,
+    /// `--tls-ca`, `--tls-cert`, `--tls-key`.
+    verifier_args: Vec<String>,
+}
+
+fn mutual_tls(with_client_certificate: bool) -> Tls {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = tls::dev::DevCa::new("test CA").unwrap();
+    let ca_file = ca.write(dir.path(), "ca").unwrap();
+    let (cert, key) = ca.issue("applications").unwrap().write(dir.path(), "applications").unwrap();
+    let server = tls::ServerTls::from_flags(Some(&cert), Some(&key), Some(&ca_file)).unwrap().unwrap();
+    let mut verifier_args = vec!["--tls-ca".to_owned(), ca_file.display().to_string()];
+    if with_client_certificate {
+        let (cert, key) = ca.issue("auditor").unwrap().write(dir.path(), "auditor").unwrap();
+        verifier_args.extend(["--tls-cert".to_owned(), cert.display().to_string()]);
+        verifier_args.extend(["--tls-key".to_owned(), key.display().to_string()]);
+    }
+    Tls { _dir: dir, server, verifier_args }
+}
+
+/// A log in `dir` of `events` sample events over `streams` application streams.
+async fn write_log(dir: &Path, events: usize, streams: usize) {
+    let log = EventLog::open(dir).unwrap();
+    for i in 0..events {
+        let stream = StreamId::new("application", format!("a-{}", i % streams)).unwrap();
+        log.append(stream, ExpectedVersion::Any, vec![event(i)]).await.unwrap();
+    }
+}
+
 struct Verdicts {
     python_exit: i32,
     python: serde_json::Value,
@@ -60,23 +93,47 @@ struct Verdicts {
 }
 
 async fn verify_both(dir: &Path) -> Verdicts {
+    verify_both_over(dir, None).await
+}
+
+/// Both verifiers' verdicts on the log in `dir`, served over `tls` when given (the Rust client then shows
+/// a certificate of the same CA; the verifier the files it is given).
+async fn verify_both_over(dir: &Path, tls: Option<&Tls>) -> Verdicts {
     let log = EventLog::open(dir).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut builder = match tls {
+        Some(tls) => tonic::transport::Server::builder().tls_config(tls.server.tonic_config()).unwrap(),
+        None => tonic::transport::Server::builder(),
+    };
     let server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(LogService::new(log, "applications").into_server())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        builder.add_service(LogService::new(log, "applications").into_server()).serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            async {
                 let _ = stopped.await;
-            }),
+            },
+        ),
     );
-    let mut client = LogClient::connect(&format!("http://{address}"), None).await.unwrap();
+    let mut client = match tls {
+        Some(tls) => {
+            // The service's own certificate, shown as a client's: it is of the same CA.
+            let client = tls::ClientTls {
+                ca: tls.server.client_ca.clone().unwrap(),
+                identity: Some(tls.server.identity.clone()),
+            };
+            LogClient::connect_with(&format!("https://localhost:{}", address.port()), None, Some(&client))
+                .await
+                .unwrap()
+        }
+        None => LogClient::connect(&format!("http://{address}"), None).await.unwrap(),
+    };
     let rust = client.verify(|_| {}).await.unwrap();
     let python = python();
     let script = python_env::verifier_script();
+    let tls_args = tls.map(|tls| tls.verifier_args.clone()).unwrap_or_default();
     let output = tokio::task::spawn_blocking(move || {
-        Command::new(python).arg(script).args(["--address", &address.to_string()]).output().unwrap()
+        Command::new(python).arg(script).args(["--address", &address.to_string()]).args(tls_args).output().unwrap()
     })
     .await
     .unwrap();
@@ -94,13 +151,7 @@ async fn verify_both(dir: &Path) -> Verdicts {
 #[tokio::test]
 async fn python_and_rust_verifiers_agree_on_intact_and_tampered_logs() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let log = EventLog::open(dir.path()).unwrap();
-        for i in 0..300 {
-            let stream = StreamId::new("application", format!("a-{}", i % 11)).unwrap();
-            log.append(stream, ExpectedVersion::Any, vec![event(i)]).await.unwrap();
-        }
-    }
+    write_log(dir.path(), 300, 11).await;
 
     let intact = verify_both(dir.path()).await;
     assert!(intact.rust.is_intact());
@@ -146,4 +197,19 @@ async fn python_and_rust_verifiers_agree_that_a_record_in_another_field_order_is
     assert_eq!(verdicts.python["first_mismatch"], 23);
     assert_eq!(verdicts.python["verified_events"], 23);
     assert!(verdicts.python["reason"].as_str().unwrap().contains("not in canonical encoding"));
+}
+
+#[tokio::test]
+async fn the_python_verifier_verifies_a_log_over_mutual_tls_and_is_refused_without_its_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 20, 3).await;
+    let verified = verify_both_over(dir.path(), Some(&mutual_tls(true))).await;
+    assert!(verified.rust.is_intact());
+    assert_eq!(verified.python_exit, 0, "{}", verified.python);
+    assert_eq!(verified.python["verified_events"], 20);
+    assert_eq!(verified.python["head_hash"], verified.rust.last_verified.unwrap().hash.to_hex());
+
+    let refused = verify_both_over(dir.path(), Some(&mutual_tls(false))).await;
+    assert_eq!(refused.python_exit, 2, "could not check: {}", refused.python);
+    assert!(refused.python["error"].as_str().is_some_and(|e| e.starts_with("could not check")), "{}", refused.python);
 }

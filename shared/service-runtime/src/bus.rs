@@ -2,8 +2,6 @@
 //! relay that publishes its log, and, for services that react to others, a consumer whose reactions are
 //! appended to that same log together with the consumer's checkpoint.
 
-use std::collections::HashMap;
-
 use event_bus::{
     Backlog, BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, ReactionResult, Rejection, Relay, RelayConfig,
 };
@@ -11,7 +9,6 @@ use event_log::{EventLog, RecordedEvent};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::identity::JwtConfig;
 use crate::log_sources::LogSources;
 use crate::server::join_stopped;
 
@@ -19,7 +16,7 @@ use crate::server::join_stopped;
 /// published from the relay's cursor, and other services' events wait in the queue, until a run with one.
 #[derive(Debug)]
 pub struct ServiceBus {
-    uri: Option<String>,
+    bus: Option<BusConfig>,
     /// The service's name on the bus: first word of its routing keys and of its queue names.
     name: &'static str,
     stop: CancellationToken,
@@ -28,13 +25,13 @@ pub struct ServiceBus {
 }
 
 impl ServiceBus {
-    /// Publishes `log` as `name` on the bus at `uri`, if there is one; says at start how many events
-    /// wait when there is none.
-    pub fn publish(uri: Option<&str>, name: &'static str, log: &EventLog) -> Result<ServiceBus, BusError> {
+    /// Publishes `log` as `name` on the bus `bus` (its broker and TLS), if there is one; says at start how
+    /// many events wait when there is none.
+    pub fn publish(bus: Option<BusConfig>, name: &'static str, log: &EventLog) -> Result<ServiceBus, BusError> {
         let stop = CancellationToken::new();
-        let relay = match uri {
-            Some(uri) => {
-                let relay = Relay::new(log.clone(), RelayConfig::new(BusConfig::new(uri), name))?;
+        let relay = match &bus {
+            Some(bus) => {
+                let relay = Relay::new(log.clone(), RelayConfig::new(bus.clone(), name))?;
                 Some(tokio::spawn(relay.run(stop.clone())))
             }
             None => {
@@ -54,24 +51,23 @@ impl ServiceBus {
                 None
             }
         };
-        Ok(ServiceBus { uri: uri.map(str::to_owned), name, stop, relay, consumer: None })
+        Ok(ServiceBus { bus, name, stop, relay, consumer: None })
     }
 
     /// Also consumes the events of `sources` (service names), appending what `react` makes of each (given
     /// the source it came from) to `log` with the consumer's checkpoint in the same atomic append. Gaps are filled from the sources'
-    /// log services at `source_logs` (by source name), read with tokens issued under `jwt`.
+    /// log services through `readers`.
     pub fn consume<F>(
         mut self,
         sources: &[&str],
         log: &EventLog,
-        source_logs: HashMap<String, String>,
-        jwt: JwtConfig,
+        readers: LogSources,
         react: F,
     ) -> Result<ServiceBus, BusError>
     where
         F: FnMut(&str, &RecordedEvent) -> ReactionResult + Send + Sync + 'static,
     {
-        let Some(uri) = &self.uri else {
+        let Some(bus) = &self.bus else {
             let queue = ConsumerConfig::default_queue(self.name);
             tracing::info!(
                 service = self.name,
@@ -81,9 +77,8 @@ impl ServiceBus {
             );
             return Ok(self);
         };
-        let config = ConsumerConfig::new(BusConfig::new(uri.clone()), self.name, sources);
+        let config = ConsumerConfig::new(bus.clone(), self.name, sources);
         let handler = LogHandler::by_source(log.clone(), react);
-        let readers = LogSources::new(source_logs, jwt, format!("service:{}", self.name));
         let consumer = Consumer::new(config, handler, readers)?;
         let stop = self.stop.clone();
         self.consumer = Some(tokio::spawn(async move { consumer.run(stop).await.map(drop) }));
@@ -91,8 +86,8 @@ impl ServiceBus {
     }
 
     /// No relay, for a service whose own log stays empty (the projector): only [`ServiceBus::consume_into`].
-    pub fn without_relay(uri: Option<&str>, name: &'static str) -> ServiceBus {
-        ServiceBus { uri: uri.map(str::to_owned), name, stop: CancellationToken::new(), relay: None, consumer: None }
+    pub fn without_relay(bus: Option<BusConfig>, name: &'static str) -> ServiceBus {
+        ServiceBus { bus, name, stop: CancellationToken::new(), relay: None, consumer: None }
     }
 
     /// Consumes the events of `sources` into `handler`, which commits each effect with its checkpoint in a
@@ -103,7 +98,7 @@ impl ServiceBus {
         handler: H,
         readers: LogSources,
     ) -> Result<ServiceBus, BusError> {
-        let Some(uri) = &self.uri else {
+        let Some(bus) = &self.bus else {
             let queue = ConsumerConfig::default_queue(self.name);
             tracing::warn!(
                 service = self.name,
@@ -114,8 +109,7 @@ impl ServiceBus {
             );
             return Ok(self);
         };
-        let consumer =
-            Consumer::new(ConsumerConfig::new(BusConfig::new(uri.clone()), self.name, sources), handler, readers)?;
+        let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), self.name, sources), handler, readers)?;
         let stop = self.stop.clone();
         self.consumer = Some(tokio::spawn(async move { consumer.run(stop).await.map(drop) }));
         Ok(self)
@@ -213,12 +207,15 @@ mod tests {
                 bus.consume(
                     &["applications", "reporting"],
                     &log,
-                    HashMap::new(),
-                    crate::identity::JwtConfig {
-                        secret: vec![7; 32],
-                        issuer: "grants-dev".into(),
-                        audience: "grants".into(),
-                    },
+                    LogSources::new(
+                        [],
+                        crate::identity::JwtConfig {
+                            secret: vec![7; 32],
+                            issuer: "grants-dev".into(),
+                            audience: "grants".into(),
+                        },
+                        "service:awards",
+                    ),
                     |_, _| Ok(None),
                 )
             })

@@ -71,6 +71,7 @@ impl ServerArgs {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             checkpoint,
+            tls: tls::ServiceTls::default(),
         })
     }
 }

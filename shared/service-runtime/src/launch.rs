@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches};
-use event_bus::{LogReaction, Rejection};
+use event_bus::{BrokerTls, BusConfig, LogReaction, Rejection};
 use event_log::{EventLog, RecordedEvent};
 use personal_data::KeyVault;
 use tokio::net::TcpListener;
@@ -25,6 +25,7 @@ use crate::config::{Consumes, JwtArgs, LogFormat, ServerArgs, SourceArg, default
 use crate::errors::ServiceError;
 use crate::identity::{JwtConfig, TokenVerifier};
 pub use crate::log_location::log_dir;
+use crate::log_sources::LogSources;
 use crate::sealing::{TextSealer, key_dir};
 use crate::server::{CheckedSigner, ServeError, ServerConfig, Serving, check_log_against_checkpoint};
 
@@ -69,6 +70,8 @@ struct CommonArgs {
     server: ServerArgs,
     #[command(flatten)]
     jwt: JwtArgs,
+    #[command(flatten)]
+    tls: tls::ServiceTlsArgs,
 }
 
 /// A service that takes no flags of its own.
@@ -118,11 +121,13 @@ where
         let listener = crate::server::bind(common.listen).await?;
         let shutdown = CancellationToken::new();
         crate::server::cancel_on_signals(shutdown.clone());
+        let tls = common.tls.load()?;
+        let source_logs = source_logs(process, &common.sources, tls.client.is_some())?;
         let settings = Settings {
             listen: common.listen,
-            source_logs: process.consumes.resolve(process.name, &common.sources)?,
+            source_logs,
             data_dir: common.data_dir,
-            server: common.server.to_config()?,
+            server: crate::server::ServerConfig { tls, ..common.server.to_config()? },
             jwt: common.jwt.to_config(),
             amqp_uri: (!common.without_bus).then_some(common.amqp_url),
         };
@@ -130,6 +135,20 @@ where
             .await
             .with_context(|| format!("{} service failed", process.name))
     })
+}
+
+/// The log addresses of the sources `process` consumes, from the `--source`s given; the default local
+/// ones over TLS (`https://`) when it reads them with TLS.
+fn source_logs(
+    process: Process,
+    given: &[SourceArg],
+    tls: bool,
+) -> Result<std::collections::BTreeMap<String, String>, crate::config::SourcesError> {
+    let mut sources = process.consumes.resolve(process.name, given)?;
+    if given.is_empty() && tls {
+        sources.values_mut().for_each(|url| *url = url.replacen("http://", "https://", 1));
+    }
+    Ok(sources)
 }
 
 /// The command line of `process`: the common flags, with its own environment variables and defaults, and
@@ -153,6 +172,12 @@ fn command<F: Args>(process: Process) -> clap::Command {
         .mut_arg("sources", |arg| {
             arg.env(fixed(format!("{prefix}_SOURCES"))).hide(matches!(process.consumes, Consumes::Nothing))
         })
+        // Each service's own certificate and CAs: a shell that starts several services, or that also runs
+        // `grants` with its GRANTS_TLS_* client settings, gives each its own.
+        .mut_arg("tls_cert", |arg| arg.env(fixed(format!("{prefix}_TLS_CERT"))))
+        .mut_arg("tls_key", |arg| arg.env(fixed(format!("{prefix}_TLS_KEY"))))
+        .mut_arg("tls_client_ca", |arg| arg.env(fixed(format!("{prefix}_TLS_CLIENT_CA"))))
+        .mut_arg("tls_ca", |arg| arg.env(fixed(format!("{prefix}_TLS_CA"))))
 }
 
 /// Why a service could not start, or stopped with a failure.
@@ -184,6 +209,8 @@ pub struct Foundation {
     data_dir: PathBuf,
     /// Issues the tokens with which its consumer reads other services' logs.
     jwt: JwtConfig,
+    /// Its TLS as a client: of other services' logs and of the broker.
+    tls: tls::ServiceTls,
     verifier: TokenVerifier,
     checkpoints: Option<CheckedSigner>,
 }
@@ -211,7 +238,8 @@ impl Foundation {
         // published nor reacted to.
         let checkpoints = check_log_against_checkpoint(&log, process.name, server).await?;
         tracing::info!(data_dir = %data_dir.display(), events = log.next_position(), "event log opened");
-        Ok(Foundation { log, process, data_dir: data_dir.to_owned(), jwt: jwt.clone(), verifier, checkpoints })
+        let tls = server.tls.clone();
+        Ok(Foundation { log, process, data_dir: data_dir.to_owned(), jwt: jwt.clone(), tls, verifier, checkpoints })
     }
 
     /// The event store over the log whose events' free text is sealed under the keys in the service's data
@@ -224,7 +252,26 @@ impl Foundation {
 
     /// The relay publishing the log on the bus at `amqp_uri` (none without a bus).
     pub fn publish(&self, amqp_uri: Option<&str>) -> Result<ServiceBus, StartError> {
-        Ok(ServiceBus::publish(amqp_uri, self.process.name, &self.log)?)
+        Ok(ServiceBus::publish(self.bus_config(amqp_uri), self.process.name, &self.log)?)
+    }
+
+    /// The bus at `amqp_uri` (none without a bus), over TLS when the service is configured for it: the
+    /// broker's CA, and the service's own certificate as its client certificate.
+    pub fn bus_config(&self, amqp_uri: Option<&str>) -> Option<BusConfig> {
+        let tls = self.tls.broker.as_ref().map(|tls| BrokerTls {
+            ca_pem: String::from_utf8_lossy(tls.ca.pem()).into_owned(),
+            identity: tls.identity.as_ref().map(|identity| {
+                let pem = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+                (pem(identity.cert_pem()), pem(identity.key_pem()))
+            }),
+        });
+        amqp_uri.map(|uri| BusConfig::new(uri).with_tls(tls))
+    }
+
+    /// The source services' logs at `endpoints`, read with this service's tokens and TLS.
+    pub fn log_sources(&self, endpoints: impl IntoIterator<Item = (String, String)>) -> LogSources {
+        LogSources::new(endpoints, self.jwt.clone(), format!("service:{}", self.process.name))
+            .with_tls(self.tls.client.clone())
     }
 
     /// The relay, and the consumer of the events of every service the process consumes, which appends
@@ -243,7 +290,8 @@ impl Foundation {
         let store = store.clone();
         let reaction = move |source: &str, event: &RecordedEvent| react(&store, source, event);
         let sources = self.process.consumes.names();
-        Ok(self.publish(amqp_uri)?.consume(sources, &self.log, source_logs.clone(), self.jwt.clone(), reaction)?)
+        let readers = self.log_sources(source_logs.clone());
+        Ok(self.publish(amqp_uri)?.consume(sources, &self.log, readers, reaction)?)
     }
 
     /// Serves `api` and the log read-only on `listener` until `shutdown`; then drains, stops `bus` (which
@@ -338,6 +386,22 @@ mod tests {
     }
 
     #[test]
+    fn the_default_source_addresses_are_https_when_sources_are_read_over_tls() {
+        let plain = source_logs(AWARDS, &[], false).unwrap();
+        assert_eq!(plain["applications"], "http://127.0.0.1:50051");
+        let over_tls = source_logs(AWARDS, &[], true).unwrap();
+        assert_eq!(over_tls["applications"], "https://127.0.0.1:50051");
+        assert_eq!(over_tls["reporting"], "https://127.0.0.1:50053");
+        // Given addresses are taken as they are: an http:// one with TLS is refused when it is read.
+        let given = [
+            SourceArg { name: "applications".into(), url: "http://a".into() },
+            SourceArg { name: "reporting".into(), url: "https://r".into() },
+        ];
+        let taken = source_logs(AWARDS, &given, true).unwrap();
+        assert_eq!((taken["applications"].as_str(), taken["reporting"].as_str()), ("http://a", "https://r"));
+    }
+
+    #[test]
     fn each_service_reads_environment_variables_of_its_own_name() {
         let command = command::<NoFlags>(AWARDS);
         let env_of = |id: &str| command.get_arguments().find(|arg| arg.get_id() == id).and_then(|arg| arg.get_env());
@@ -347,5 +411,11 @@ mod tests {
         assert_eq!(env_of("sources"), Some(OsStr::new("AWARDS_SOURCES")));
         assert_eq!(env_of("amqp_url"), Some(OsStr::new("GRANTS_AMQP_URL")));
         assert_eq!(env_of("log_format"), Some(OsStr::new("GRANTS_LOG_FORMAT")));
+        // Its certificate and CAs are its own: never `grants`'s GRANTS_TLS_* client settings.
+        assert_eq!(env_of("tls_cert"), Some(OsStr::new("AWARDS_TLS_CERT")));
+        assert_eq!(env_of("tls_key"), Some(OsStr::new("AWARDS_TLS_KEY")));
+        assert_eq!(env_of("tls_client_ca"), Some(OsStr::new("AWARDS_TLS_CLIENT_CA")));
+        assert_eq!(env_of("tls_ca"), Some(OsStr::new("AWARDS_TLS_CA")));
+        assert_eq!(env_of("amqp_tls_ca"), Some(OsStr::new("GRANTS_AMQP_TLS_CA")));
     }
 }

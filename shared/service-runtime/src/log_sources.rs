@@ -20,6 +20,7 @@ pub struct LogSources {
     reader_subject: String,
     role: Role,
     token_lifetime: Duration,
+    tls: Option<tls::ClientTls>,
 }
 
 impl LogSources {
@@ -36,7 +37,13 @@ impl LogSources {
             reader_subject: reader_subject.into(),
             role: Role::Auditor,
             token_lifetime: Duration::from_secs(300),
+            tls: None,
         }
+    }
+
+    /// Reads over TLS with `tls` (the sources' addresses are then `https://`); `None` reads plaintext.
+    pub fn with_tls(self, tls: Option<tls::ClientTls>) -> LogSources {
+        LogSources { tls, ..self }
     }
 
     /// Reads as `role` with tokens valid for `lifetime` instead (whole-log reads such as rebuilds).
@@ -61,7 +68,7 @@ impl LogSources {
         let token = TokenIssuer::new(&self.jwt)
             .and_then(|issuer| issuer.issue(self.role, &self.reader_subject, None, self.token_lifetime))
             .map_err(SourceError::failed(source))?;
-        LogClient::connect(address, Some(&token)).await.map_err(SourceError::failed(source))
+        LogClient::connect_with(address, Some(&token), self.tls.as_ref()).await.map_err(SourceError::failed(source))
     }
 }
 

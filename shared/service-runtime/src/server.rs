@@ -30,6 +30,9 @@ pub struct ServerConfig {
     /// With it, the service first checks that its log still extends the last checkpoint recorded in it
     /// ([`check_log_against_checkpoint`]), and refuses to start if it does not.
     pub checkpoint: Option<CheckpointConfig>,
+    /// TLS: what it serves with (mutual TLS with a client CA), what it reads other services' logs with,
+    /// and what it connects to the broker with. The default is plaintext throughout.
+    pub tls: tls::ServiceTls,
 }
 
 /// How a service signs checkpoints of its log (`proto/grants/eventlog/v1/checkpoint.proto`).
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
             checkpoint: None,
+            tls: tls::ServiceTls::default(),
         }
     }
 }
@@ -75,6 +79,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot serve over TLS: {0}")]
+    Tls(#[source] tonic::transport::Error),
     #[error("reflection service could not be built: {0}")]
     Reflection(#[source] tonic_reflection::server::Error),
     /// Reading the listener's address or serving failed.
@@ -145,7 +151,11 @@ pub async fn serve(
 
     let address = listener.local_addr().map_err(|e| ServeError::Transport(e.into()))?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let server = Server::builder()
+    let builder = match &config.tls.server {
+        Some(tls) => Server::builder().tls_config(tls.tonic_config()).map_err(ServeError::Tls)?,
+        None => Server::builder(),
+    };
+    let server = builder
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
         // Outermost: every request is logged once, refused ones too, and runs in its trace.
@@ -155,7 +165,12 @@ pub async fn serve(
         .layer(auth)
         .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, not_serving_once_cancelled(shutdown.clone(), health, names));
-    tracing::info!(%address, "serving gRPC");
+    let tls = match &config.tls.server {
+        Some(tls) if tls.mutual() => "mutual TLS",
+        Some(_) => "TLS",
+        None => "plaintext",
+    };
+    tracing::info!(%address, tls, "serving gRPC");
     let served = drain_within(server, shutdown, config.drain_timeout).await;
 
     if let Some(bus) = bus {

@@ -78,7 +78,8 @@ async fn wrong_credentials_give_one_warning_and_no_library_errors() {
 
     let password = format!("not-the-password-{}", Uuid::new_v4().simple());
     let uri = format!("amqp://guest:{password}@127.0.0.1:5672/%2f");
-    let bus = ServiceBus::publish(Some(&uri), "applications", &log).expect("the service starts");
+    let bus = ServiceBus::publish(Some(event_bus::BusConfig::new(uri.clone())), "applications", &log)
+        .expect("the service starts");
     // Several attempts, each refused: lapin reports every one at error level.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while lapin.lines().iter().filter(|l| l.contains("ACCESS_REFUSED") && l.contains("Connection error")).count() < 3 {

@@ -25,6 +25,10 @@ pub struct BusArgs {
     /// AMQP URL of the broker, as the services take it.
     #[arg(long, env = "GRANTS_AMQP_URL", alias = "amqp-uri", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     amqp_url: String,
+    /// PEM CA certificates that sign the broker's certificate, for an amqps:// URL. A broker that asks for
+    /// a client certificate is shown --tls-cert (with --tls-key).
+    #[arg(long, value_name = "FILE", env = "GRANTS_AMQP_TLS_CA")]
+    amqp_tls_ca: Option<std::path::PathBuf>,
     /// The consuming service whose queues to work on.
     #[arg(long, env = "BUS_CONSUMER")]
     consumer: String,
@@ -55,12 +59,21 @@ enum DeadLetterCommand {
     Replay { id: String },
 }
 
-pub async fn run(args: BusArgs) -> anyhow::Result<Outcome> {
+pub async fn run(connection: &crate::endpoints::Connection, args: BusArgs) -> anyhow::Result<Outcome> {
     // Read silently, the old variable would be ignored and the default broker used instead.
     if std::env::var_os(RETIRED_URL_VARIABLE).is_some() {
         anyhow::bail!("{RETIRED_URL_VARIABLE} is no longer read: set GRANTS_AMQP_URL (or pass --amqp-url) instead");
     }
-    let mut config = ConsumerConfig::new(BusConfig::new(args.amqp_url), args.consumer, &["any"]);
+    let tls = match &args.amqp_tls_ca {
+        Some(ca) => {
+            let ca = tls::CaCertificates::load("--amqp-tls-ca", ca)?;
+            let pem = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            let identity = connection.tls_identity()?.map(|id| (pem(id.cert_pem()), pem(id.key_pem())));
+            Some(event_bus::BrokerTls { ca_pem: pem(ca.pem()), identity })
+        }
+        None => None,
+    };
+    let mut config = ConsumerConfig::new(BusConfig::new(args.amqp_url).with_tls(tls), args.consumer, &["any"]);
     if let Some(queue) = args.queue {
         config.queue = queue;
     }

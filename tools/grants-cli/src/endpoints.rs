@@ -37,6 +37,17 @@ pub struct Connection {
     jwt_issuer: String,
     #[arg(long, env = "GRANTS_JWT_AUDIENCE", default_value = "grants", global = true, hide = true)]
     jwt_audience: String,
+    /// PEM CA certificates the services' certificates are checked against: connect over TLS (https://
+    /// addresses; the default ones become https:// too). Nothing else is trusted.
+    #[arg(long, value_name = "FILE", env = "GRANTS_TLS_CA", global = true)]
+    tls_ca: Option<std::path::PathBuf>,
+    /// PEM client certificate for services that require one (mutual TLS), with --tls-key. It only admits
+    /// the connection: the token stays the caller's identity.
+    #[arg(long, value_name = "FILE", env = "GRANTS_TLS_CERT", global = true)]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", env = "GRANTS_TLS_KEY", global = true)]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 impl Connection {
@@ -45,7 +56,9 @@ impl Connection {
     pub fn services(&self) -> anyhow::Result<Vec<(String, String)>> {
         let given = self.given();
         if given.is_empty() {
-            return Ok(DEFAULT_ENDPOINTS.iter().map(|(n, u)| ((*n).to_owned(), (*u).to_owned())).collect());
+            let scheme = if self.tls_ca.is_some() { "https://" } else { "http://" };
+            let url = |u: &str| u.replacen("http://", scheme, 1);
+            return Ok(DEFAULT_ENDPOINTS.iter().map(|(n, u)| ((*n).to_owned(), url(u))).collect());
         }
         let mut services: Vec<(String, String)> = Vec::with_capacity(given.len());
         for entry in given {
@@ -106,6 +119,7 @@ impl Connection {
         let url = self.url_of(service)?;
         let endpoint = tonic::transport::Channel::from_shared(url.clone())
             .with_context(|| format!("{service}: `{url}` is not a valid address"))?;
+        let endpoint = tls::secure(endpoint, self.tls()?.as_ref()).with_context(|| service.to_owned())?;
         endpoint.connect().await.with_context(|| format!("{service}: cannot connect to {url}"))
     }
 
@@ -143,7 +157,22 @@ impl Connection {
     pub async fn log_client(&self, service: &str) -> anyhow::Result<LogClient> {
         let url = self.url_of(service)?;
         let token = self.token()?;
-        LogClient::connect(&url, Some(&token)).await.with_context(|| service.to_owned())
+        let tls = self.tls()?;
+        LogClient::connect_with(&url, Some(&token), tls.as_ref()).await.with_context(|| service.to_owned())
+    }
+
+    /// The client certificate of `--tls-cert` and `--tls-key`, if given.
+    pub fn tls_identity(&self) -> anyhow::Result<Option<tls::KeyedCertificate>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(tls::KeyedCertificate::load("--tls-cert", cert, "--tls-key", key)?)),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("--tls-cert and --tls-key go together: a client certificate is shown with its key"),
+        }
+    }
+
+    /// The TLS of connections to the services: none without `--tls-ca`.
+    pub fn tls(&self) -> anyhow::Result<Option<tls::ClientTls>> {
+        Ok(tls::ClientTls::from_flags(self.tls_ca.as_deref(), self.tls_cert.as_deref(), self.tls_key.as_deref())?)
     }
 }
 

@@ -174,6 +174,16 @@ enum Command {
     /// copy current until ctrl-c or SIGTERM, reconnecting while the service is away. To restore, stop the
     /// backup and copy its directory to the service's `<data dir>/log` (see deploy/local/RESTORE.md).
     Backup(backup::BackupArgs),
+    /// Make a development CA and TLS certificates for the local platform (never for production).
+    ///
+    /// Writes ca.pem and, for each of applications, awards, reporting, projector, operator and rabbitmq,
+    /// NAME.pem and NAME.key (owner-only), valid for localhost, 127.0.0.1 and ::1 as server and as client
+    /// for a year. Existing files are never overwritten; the CA's key is not kept.
+    DevCerts {
+        /// The directory to write them into (made if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Generate an Ed25519 key for a service to sign its checkpoints with (`--checkpoint-key-file`).
     Keygen {
         /// Where to write the private key seed (created with owner-only permissions; never overwritten).
@@ -214,7 +224,7 @@ pub enum Outcome {
 /// The groups `grants --help` lists the commands in, in this order; every command is in one (tested).
 const COMMAND_GROUPS: [(&str, &[&str]); 2] = [
     ("Audit", &["verify", "checkpoint", "export", "history", "as-of"]),
-    ("Platform", &["demo", "load", "token", "bus", "projector", "backup", "keygen"]),
+    ("Platform", &["demo", "load", "token", "bus", "projector", "backup", "keygen", "dev-certs"]),
 ];
 
 /// The command line with its commands listed by group, each with its one-line description (clap lists
@@ -234,6 +244,18 @@ fn command_line() -> clap::Command {
     command.help_template(format!(
         "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n{groups}Options:\n{{options}}{{after-help}}"
     ))
+}
+
+/// The certificates `grants dev-certs` makes: one per service, one for operators (`grants`) and one for
+/// the broker.
+pub const DEV_CERT_NAMES: [&str; 6] = ["applications", "awards", "reporting", "projector", "operator", "rabbitmq"];
+
+fn dev_certs(out: &std::path::Path) -> anyhow::Result<Outcome> {
+    let written = tls::dev::write_dev_certs(out, &DEV_CERT_NAMES)?;
+    for path in written {
+        stdout::say!("{}", path.display());
+    }
+    Ok(Outcome::Verified)
 }
 
 fn main() -> ExitCode {
@@ -261,11 +283,12 @@ fn main() -> ExitCode {
             Command::Demo => demo::run(&cli.connection).await,
             Command::Load(args) => load::run(&cli.connection, &args).await,
             Command::Keygen { output } => checkpoint::keygen(&output),
+            Command::DevCerts { out } => dev_certs(&out),
             Command::Export { service, all, from, output } => {
                 export::run(&cli.connection, service.as_deref(), all, from, output.as_deref()).await
             }
             Command::Token(args) => token::run(&cli.connection, &args),
-            Command::Bus(args) => bus::run(args).await,
+            Command::Bus(args) => Box::pin(bus::run(&cli.connection, args)).await,
             Command::Projector(command) => projector::run(&cli.connection, &command).await,
             Command::Backup(args) => backup::run(&cli.connection, &args).await,
         }

@@ -52,7 +52,11 @@ fn help_lists_every_command_by_group_with_a_description() {
         lines.iter().map(|l| l.split_whitespace().next().unwrap_or_default().to_owned()).collect()
     };
     assert_eq!(names(&audit), ["verify", "checkpoint", "export", "history", "as-of"], "{help}");
-    assert_eq!(names(&platform), ["demo", "load", "token", "bus", "projector", "backup", "keygen"], "{help}");
+    assert_eq!(
+        names(&platform),
+        ["demo", "load", "token", "bus", "projector", "backup", "keygen", "dev-certs"],
+        "{help}"
+    );
     for line in audit.iter().chain(&platform) {
         assert!(line.split_whitespace().count() > 3, "a command without a description: {line:?}");
     }
