@@ -716,3 +716,24 @@ async fn indexes_saved_on_close_serve_the_next_open_unless_the_log_no_longer_mat
     assert_eq!(appended.first_position, 40, "the event that was cut off is appended anew");
     assert!(log.verify(..).unwrap().is_intact());
 }
+
+#[tokio::test]
+async fn stats_count_the_appends_events_and_syncs_made_durable_and_no_refused_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.stats().appends, 0);
+    let three = (0..3).map(|i| new_event(format!("event {i}").as_bytes())).collect();
+    log.append(stream(1), ExpectedVersion::NoStream, three).await.unwrap();
+    log.append(stream(2), ExpectedVersion::NoStream, vec![new_event(b"one")]).await.unwrap();
+    let refused = log.append(stream(2), ExpectedVersion::NoStream, vec![new_event(b"again")]).await;
+    assert!(matches!(refused, Err(AppendError::WrongExpectedVersion { .. })));
+
+    let stats = log.stats();
+    assert_eq!((stats.appends, stats.events), (2, log.next_position()));
+    assert!((1..=2).contains(&stats.commits), "{stats:?}");
+    assert_eq!(stats.group_size.count, stats.commits);
+    assert_eq!(stats.group_size.sum, 2.0);
+    assert_eq!(stats.sync_seconds.count, stats.commits, "one fdatasync per commit");
+    assert_eq!(stats.sync_seconds.counts.iter().sum::<u64>(), stats.commits);
+    assert!(stats.sync_seconds.sum > 0.0);
+}

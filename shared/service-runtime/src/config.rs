@@ -38,6 +38,9 @@ pub struct ServerArgs {
     /// How often to sign a checkpoint when new events arrived, in seconds.
     #[arg(long, env = "GRANTS_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 300)]
     pub checkpoint_interval_seconds: u64,
+    /// Address to serve Prometheus metrics on over HTTP (`/metrics`); none serves none.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ServerArgs {
@@ -71,6 +74,7 @@ impl ServerArgs {
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             checkpoint,
+            metrics: self.metrics_listen.map(crate::metrics::MetricsEndpoint::new),
         })
     }
 }

@@ -16,6 +16,7 @@
 //! - [`log_location`]: a service's log in `log/` of its data directory, moved there from the root once.
 //! - [`log_sources`]: bus consumers fill gaps by reading source logs over gRPC ([`LogSources`]).
 //! - [`message_limit`]: a message over the size limit answers `RESOURCE_EXHAUSTED`.
+//! - [`metrics`]: the service's Prometheus metrics, served over HTTP on an address of its own ([`Metrics`]).
 //! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
 //! - [`sealing`]: free text of events guarded, sealed under its scope's key before it is appended, opened
 //!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
@@ -37,6 +38,7 @@ pub mod listing_index;
 pub mod log_location;
 pub mod log_sources;
 pub mod message_limit;
+pub mod metrics;
 pub mod paging;
 pub mod rpc_path;
 pub mod sealing;
@@ -49,6 +51,7 @@ pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Reply, ServiceError, reply};
 pub use identity::{JwtConfig, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;
+pub use metrics::{Metrics, MetricsEndpoint};
 pub use paging::Page;
 pub use sealing::TextSealer;
 pub use visible::Guarded;

@@ -30,6 +30,8 @@ pub struct ServerConfig {
     /// With it, the service first checks that its log still extends the last checkpoint recorded in it
     /// ([`check_log_against_checkpoint`]), and refuses to start if it does not.
     pub checkpoint: Option<CheckpointConfig>,
+    /// Where to serve Prometheus metrics over HTTP; `None` serves none (see [`crate::metrics`]).
+    pub metrics: Option<crate::metrics::MetricsEndpoint>,
 }
 
 /// How a service signs checkpoints of its log (`proto/grants/eventlog/v1/checkpoint.proto`).
@@ -63,6 +65,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
             checkpoint: None,
+            metrics: None,
         }
     }
 }
@@ -145,9 +148,14 @@ pub async fn serve(
 
     let address = listener.local_addr().map_err(|e| ServeError::Transport(e.into()))?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let metrics = auth.metrics().cloned().map(|metrics| {
+        let auth = auth.clone();
+        crate::metrics::GrpcMetricsLayer::new(metrics, move |path| auth.serves(path))
+    });
     let server = Server::builder()
         .timeout(config.request_timeout)
         .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
+        .layer(tower::util::option_layer(metrics))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
         .layer(crate::message_limit::MessageLimitLayer)
         .layer(auth)
@@ -246,7 +254,7 @@ fn reflection(
 
 /// Starts signing checkpoints periodically; cancelling the token signs once more and ends the task.
 fn start_signing(
-    CheckedSigner { signer, interval }: CheckedSigner,
+    CheckedSigner { signer, interval, .. }: CheckedSigner,
 ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
     tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
     // Its own token: it signs once more after the server has drained, so the last head is covered.
@@ -279,6 +287,19 @@ async fn drain_within(
 pub struct CheckedSigner {
     signer: event_log_grpc::CheckpointSigner,
     interval: Duration,
+    /// Whether the log held a signed checkpoint that it was shown to extend.
+    found_checkpoint: bool,
+}
+
+impl CheckedSigner {
+    /// What the check found, for the metrics.
+    pub fn check(&self) -> crate::metrics::CheckpointCheck {
+        if self.found_checkpoint {
+            crate::metrics::CheckpointCheck::Extends
+        } else {
+            crate::metrics::CheckpointCheck::NoCheckpoint
+        }
+    }
 }
 
 /// With a checkpoint key in `config`, checks that `log` (of the service `service`) still extends the last
@@ -303,16 +324,18 @@ pub async fn check_log_against_checkpoint(
     })
     .await
     .map_err(|e| refused(CheckDidNotFinish(e).into()))?;
-    match checked {
-        Ok(Some(last)) => tracing::info!(
-            position = last.position,
-            hash = %last.head_hash,
-            "the log extends its last signed checkpoint"
-        ),
-        Ok(None) => tracing::info!("the log holds no signed checkpoint yet"),
+    let found_checkpoint = match checked {
+        Ok(Some(last)) => {
+            tracing::info!(position = last.position, hash = %last.head_hash, "the log extends its last signed checkpoint");
+            true
+        }
+        Ok(None) => {
+            tracing::info!("the log holds no signed checkpoint yet");
+            false
+        }
         Err(error) => return Err(refused(error.into())),
-    }
-    Ok(Some(CheckedSigner { signer, interval: checkpoint.interval }))
+    };
+    Ok(Some(CheckedSigner { signer, interval: checkpoint.interval, found_checkpoint }))
 }
 
 /// The checkpoint check's task ended without an answer (it panicked or was cancelled).
