@@ -237,4 +237,16 @@ mod tests {
         assert!(matches!(layer.authorise("/pkg.Service/Read", None), Err(ServiceError::Unauthenticated(_))));
         assert!(layer.authorise("/grpc.health.v1.Health/Check", None).unwrap().is_none());
     }
+
+    #[test]
+    fn the_paths_served_are_those_of_the_tables_and_the_public_services() {
+        let layer = layer();
+        for served in ["/pkg.Service/Read", "/pkg.Service/Write", "/grpc.health.v1.Health/Check"] {
+            assert!(layer.serves(served), "{served}");
+        }
+        assert!(layer.serves(&format!("/{}/ReadAll", event_log_grpc::SERVICE_NAME)), "the log is served too");
+        for other in ["/pkg.Service/Other", "/pkg.Unknown/Read", "/grpc.health.v1.Health/Nope", "/", ""] {
+            assert!(!layer.serves(other), "{other}");
+        }
+    }
 }

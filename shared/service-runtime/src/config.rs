@@ -279,6 +279,16 @@ mod tests {
         assert!(server_config(&[]).unwrap().checkpoint.is_none());
     }
 
+    #[test]
+    fn metrics_are_served_only_on_an_address_given_and_a_bad_one_names_the_flag() {
+        assert!(server_config(&[]).unwrap().metrics.is_none());
+        let given = server_config(&["--metrics-listen", "127.0.0.1:9464"]).unwrap();
+        assert_eq!(given.metrics.map(|m| m.address()), Some("127.0.0.1:9464".parse().unwrap()));
+        let parsed = <Flags as clap::Parser>::try_parse_from(["service", "--metrics-listen", "localhost"]);
+        let error = parsed.err().expect("an address without a port is refused").to_string();
+        assert!(error.contains("--metrics-listen <ADDR>") && error.contains("localhost"), "{error}");
+    }
+
     fn sources(given: &[&str]) -> Vec<SourceArg> {
         given.iter().map(|s| s.parse().unwrap()).collect()
     }

@@ -300,8 +300,56 @@ async fn each_service_serves_metrics_that_match_what_happened() {
     assert_eq!(projector.get("grants_projector_rebuild_state", &[("state", "idle")]), 1.0);
     assert!(projector.value("grants_projector_active_generation", &[]).is_some());
     assert_eq!(projector.get("grants_projector_rebuild_events_applied", &[]), 0.0);
-    // Reporting serves its own: nothing of its log was asked of it yet.
+    // Reporting serves its own too; every metric the alert rules name is served by some service.
     let reporting = platform.scrape(REPORTING).await;
     assert_eq!(reporting.get("grants_log_chain_broken", &[]), 0.0);
+    let served: Vec<&str> = [&applications, &awards, &projector, &reporting]
+        .iter()
+        .flat_map(|scrape| scrape.0.iter().map(|sample| sample.name.as_str()))
+        .collect();
+    for named in metrics_named_in(&deploy_file("alerts.yml")) {
+        assert!(served.contains(&named.as_str()), "alerts.yml names {named}, which no service serves");
+    }
     platform.stop().await;
+}
+
+/// A file of `deploy/local/prometheus/`.
+fn deploy_file(name: &str) -> std::path::PathBuf {
+    python_env::repository_root().join("deploy/local/prometheus").join(name)
+}
+
+/// The platform's metric names (`grants_…`) that `file` mentions.
+fn metrics_named_in(file: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let names: std::collections::BTreeSet<String> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("grants_"))
+        .map(str::to_owned)
+        .collect();
+    assert!(names.len() >= 5, "{names:?}");
+    names.into_iter().collect()
+}
+
+/// `deploy/local/promtool` (which installs Prometheus's promtool where it is missing) with `args`.
+fn promtool(args: &[&str]) -> String {
+    let root = python_env::repository_root();
+    let output = Command::new(root.join("deploy/local/promtool")).args(args).current_dir(&root).output().unwrap();
+    let shown = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "promtool {args:?}: {shown}");
+    shown
+}
+
+#[test]
+fn the_scrape_configuration_and_the_alert_rules_pass_promtool_and_the_alerts_fire_when_they_should() {
+    let config = promtool(&["check", "config", "deploy/local/prometheus/prometheus.yml"]);
+    assert!(config.contains("SUCCESS: 8 rules found"), "the configuration loads the alert rules: {config}");
+    promtool(&["check", "rules", "deploy/local/prometheus/alerts.yml"]);
+    // Synthetic series for each alert: a growing relay backlog, a stopped consumer, a dead letter, a
+    // broken chain, a service down (and the cases that must not fire).
+    let tested = promtool(&["test", "rules", "deploy/local/prometheus/alerts.test.yml"]);
+    assert!(tested.contains("SUCCESS"), "{tested}");
+    for alert in ["GrantsRelayBacklogGrowing", "GrantsConsumerStopped", "GrantsDeadLetter", "GrantsChainBroken"] {
+        let tests = std::fs::read_to_string(deploy_file("alerts.test.yml")).unwrap();
+        assert!(tests.contains(&format!("alertname: {alert}")), "alerts.test.yml tests {alert}");
+    }
 }
