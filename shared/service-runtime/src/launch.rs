@@ -385,6 +385,7 @@ mod tests {
         assert_eq!(env_of("data_dir"), Some(OsStr::new("AWARDS_DATA_DIR")));
         assert_eq!(env_of("without_bus"), Some(OsStr::new("AWARDS_WITHOUT_BUS")));
         assert_eq!(env_of("sources"), Some(OsStr::new("AWARDS_SOURCES")));
+        assert_eq!(env_of("metrics_listen"), Some(OsStr::new("AWARDS_METRICS_LISTEN")));
         assert_eq!(env_of("amqp_url"), Some(OsStr::new("GRANTS_AMQP_URL")));
     }
 }
