@@ -31,9 +31,10 @@ pub struct LogStats {
     pub appends: u64,
     /// Events made durable.
     pub events: u64,
-    /// Group commits: journal writes each followed by one `fdatasync` (or a checkpoint when full).
+    /// Group commits: journal writes each followed by one `fdatasync` (or a checkpoint when full),
+    /// commits of markers alone included.
     pub commits: u64,
-    /// Appends per group commit.
+    /// Appends per group commit that made any.
     pub group_size: HistogramSnapshot,
     /// Time of each commit's `fdatasync` of the journal, in seconds.
     pub sync_seconds: HistogramSnapshot,
@@ -97,12 +98,15 @@ impl Default for StatsCounters {
 }
 
 impl StatsCounters {
-    /// One group commit made `appends` appends holding `events` events durable.
+    /// One group commit made `appends` appends holding `events` events durable (none for a commit of
+    /// markers alone: a relay's cursor, a consumer's checkpoint).
     pub(crate) fn committed(&self, appends: u64, events: u64) {
         self.appends.fetch_add(appends, Ordering::Relaxed);
         self.events.fetch_add(events, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
-        self.group_size.observe(appends as f64);
+        if appends > 0 {
+            self.group_size.observe(appends as f64);
+        }
     }
 
     pub(crate) fn synced(&self, took: Duration) {
@@ -130,9 +134,10 @@ mod tests {
         counters.committed(1, 3);
         counters.committed(3, 3);
         counters.committed(5000, 5000);
+        counters.committed(0, 0);
         counters.synced(Duration::from_micros(300));
         let stats = counters.snapshot();
-        assert_eq!((stats.appends, stats.events, stats.commits), (5004, 5006, 3));
+        assert_eq!((stats.appends, stats.events, stats.commits), (5004, 5006, 4));
         assert_eq!(stats.group_size.counts[0], 1, "1 append: bucket le=1");
         assert_eq!(stats.group_size.counts[2], 1, "3 appends: bucket le=4");
         assert_eq!(stats.group_size.counts[GROUP_SIZE_BOUNDS.len()], 1, "above every bound");

@@ -470,8 +470,13 @@ impl Collector for SampledCollector {
             let e = &mut encoder;
             counter(e, "grants_log_appends", "Appends made durable since start", stats.appends)?;
             counter(e, "grants_log_appended_events", "Events made durable since start", stats.events)?;
-            counter(e, "grants_log_commits", "Group commits (one journal write and fdatasync each)", stats.commits)?;
-            histogram(e, "grants_log_commit_group_size", "Appends per group commit", &stats.group_size)?;
+            counter(
+                e,
+                "grants_log_commits",
+                "Group commits, of markers alone too (one journal write and fdatasync each)",
+                stats.commits,
+            )?;
+            histogram(e, "grants_log_commit_group_size", "Appends per group commit that made any", &stats.group_size)?;
             histogram(
                 e,
                 "grants_log_fdatasync_duration_seconds",
