@@ -23,19 +23,26 @@ pub fn verifier_script() -> PathBuf {
 
 /// A Python interpreter with grpcio-tools, installing it into a virtual environment if needed.
 pub fn python() -> PathBuf {
-    let venv = target_tmp().join("python-verifier-venv");
+    python_with("python-verifier", "tests/python-verifier/requirements.txt", "import grpc_tools, grpc")
+}
+
+/// A Python interpreter in the virtual environment `name` under the target directory, with the
+/// requirements file `requirements` (relative to the repository's root) installed from PyPI unless
+/// `ready_check` (Python code) already runs there.
+pub fn python_with(name: &str, requirements: &str, ready_check: &str) -> PathBuf {
+    let venv = target_tmp().join(format!("{name}-venv"));
     let python = venv.join("bin/python");
-    let ready = || Command::new(&python).args(["-c", "import grpc_tools, grpc"]).status().is_ok_and(|s| s.success());
+    let ready = || Command::new(&python).args(["-c", ready_check]).status().is_ok_and(|s| s.success());
     if !ready() {
-        let lock = std::fs::File::create(target_tmp().join("python-verifier.lock")).unwrap();
+        let lock = std::fs::File::create(target_tmp().join(format!("{name}.lock"))).unwrap();
         let _held = LockedFile::new(lock);
         if !ready() {
             let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 runs");
             assert!(status.success(), "python3 -m venv failed");
-            let requirements = repository_root().join("tests/python-verifier/requirements.txt");
+            let requirements = repository_root().join(requirements);
             let status =
                 Command::new(venv.join("bin/pip")).args(["install", "-q", "-r"]).arg(requirements).status().unwrap();
-            assert!(status.success(), "installing the Python verifier's requirements from PyPI failed");
+            assert!(status.success(), "installing {name}'s requirements from PyPI failed");
         }
     }
     python

@@ -200,6 +200,7 @@ pub async fn run_with(
         .map_err(StartError::Bus)?;
 
     let api = ProjectorApi::new(models.clone(), sources, disclosure);
+    api.show_rebuilds_in(foundation.metrics());
     if let Some(format) = models.outdated_format() {
         // Queries of the old entries would fail until then; they keep being served meanwhile.
         tracing::warn!(

@@ -51,6 +51,10 @@ pub struct ConsumerProgress {
     /// Connections opened.
     pub connections: u64,
     pub connected: bool,
+    /// Per source: the next position past what the consumer has applied or dead-lettered (its checkpoint
+    /// as last read or advanced; a batch's advances are committed at its end). A source's lag is its
+    /// log's head minus this.
+    pub applied: std::collections::BTreeMap<String, u64>,
 }
 
 /// Applies the events of the configured source services with `H`, filling gaps from `S`.
@@ -360,8 +364,17 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
             return Ok(checkpoint.clone());
         }
         let checkpoint = self.handler.checkpoint(source).map_err(|e| Interrupt::Fatal(BusError::Handler(e.into())))?;
-        self.checkpoints.insert(source.to_owned(), checkpoint.clone());
+        self.note_checkpoint(source, checkpoint.clone());
         Ok(checkpoint)
+    }
+
+    /// Holds `checkpoint` as `source`'s, and shows it in the progress.
+    fn note_checkpoint(&mut self, source: &str, checkpoint: Checkpoint) {
+        let next = checkpoint.next_position;
+        self.checkpoints.insert(source.to_owned(), checkpoint);
+        self.progress.send_modify(|p| {
+            p.applied.insert(source.to_owned(), next);
+        });
     }
 
     async fn process(&mut self, delivery: &Delivery, dead_letters: &Channel) -> Result<Settled, Interrupt> {
@@ -523,7 +536,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                     outcome = "applied",
                     "consumed event applied"
                 );
-                self.checkpoints.insert(source.to_owned(), next);
+                self.note_checkpoint(source, next);
                 self.progress.send_modify(|p| p.handled += 1);
                 Ok(Settled::at(source, event.position, replay))
             }
@@ -597,7 +610,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                     HandlerError::Failed(cause) | HandlerError::Uncommitted(cause) => Interrupt::Retry(cause),
                     HandlerError::Rejected(reason) => Interrupt::Fatal(BusError::Handler(reason.into())),
                 })?;
-                self.checkpoints.insert(source.to_owned(), next);
+                self.note_checkpoint(source, next);
                 Settled::at(source, position, false)
             }
             None => Settled::Done,

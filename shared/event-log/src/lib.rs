@@ -33,6 +33,7 @@ mod journal;
 mod keys;
 mod log;
 mod migration;
+mod stats;
 mod stream;
 mod trace;
 mod wire;
@@ -46,6 +47,7 @@ pub use log::{
     AppendRequest, AppendResult, AppendedInOrder, Durability, EventLog, MAX_EVENT_TYPE_LEN, MAX_EVENTS_PER_APPEND,
     Marker, Options, ReadAll, StoredEvent, Subscription, open_sled_when_unlocked,
 };
+pub use stats::{GROUP_SIZE_BOUNDS, HistogramSnapshot, LogStats, SYNC_SECONDS_BOUNDS};
 pub use stream::{ExpectedVersion, InvalidStreamId, MAX_STREAM_PART_LEN, StreamId};
 pub use trace::TraceContext;
 pub use wire::{CheckedRecord, DecodeError, decode_envelope, decode_envelope_parts, decode_record, encode_envelope};

@@ -18,6 +18,7 @@ use crate::indexes::{IdIndex, Snapshot, StreamIndex, id_hash};
 use crate::journal::{Journal, JournalError};
 use crate::keys;
 use crate::migration;
+use crate::stats::LogStats;
 use crate::stream::{ExpectedVersion, StreamId};
 use crate::wire;
 use crate::writer::{BlobFiles, Checkpoint, Command, Syncer, Writer};
@@ -114,6 +115,7 @@ struct Inner {
     durable: watch::Receiver<u64>,
     writer: Mutex<Option<JoinHandle<()>>>,
     read_ahead_min_events: u64,
+    stats: Arc<crate::stats::StatsCounters>,
 }
 
 impl Drop for Inner {
@@ -220,7 +222,9 @@ impl EventLog {
             streams: streams.clone(),
             dir: path.clone(),
         };
-        let syncer = Syncer { journal, durability: options.durability, checkpoint, durable: durable_tx };
+        let stats = Arc::new(crate::stats::StatsCounters::default());
+        let syncer =
+            Syncer { journal, durability: options.durability, checkpoint, durable: durable_tx, stats: stats.clone() };
         let handle = std::thread::Builder::new()
             .name("event-log-writer".into())
             .spawn(move || writer.run(syncer, commands_rx))
@@ -235,6 +239,7 @@ impl EventLog {
                 durable: durable_rx,
                 writer: Mutex::new(Some(handle)),
                 read_ahead_min_events: options.read_ahead_min_events,
+                stats,
             }),
         })
     }
@@ -320,6 +325,12 @@ impl EventLog {
 
     pub fn marker(&self, name: &str) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.inner.tree.get(keys::marker_key(name))?.map(|v| v.to_vec()))
+    }
+
+    /// What the writer made durable since the log was opened: appends, events, group commits, group
+    /// sizes and `fdatasync` latency. Cheap: a few atomic loads.
+    pub fn stats(&self) -> LogStats {
+        self.inner.stats.snapshot()
     }
 
     /// The number of durable events, which is also the position the next event will get.

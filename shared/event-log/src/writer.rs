@@ -86,6 +86,8 @@ pub(crate) struct Syncer {
     pub checkpoint: Checkpoint,
     /// Publishes the number of durable events (the next position to be written) to readers.
     pub durable: watch::Sender<u64>,
+    /// What it made durable, for [`crate::EventLog::stats`].
+    pub stats: Arc<crate::stats::StatsCounters>,
 }
 
 /// Writes of one group commit that later commands in the same commit must already see.
@@ -134,6 +136,17 @@ enum Done {
 }
 
 impl Done {
+    /// How many appends it answers as made: one, or each request applied in order.
+    fn appends(&self) -> u64 {
+        match self {
+            Done::Append(..) => 1,
+            Done::InOrder(_, in_order) => in_order.appended.len() as u64,
+            // A batch of copied events is one append when it was written.
+            Done::Copied(_, copied) => u64::from(copied.is_ok()),
+            Done::Rejected(..) | Done::Marker(_) => 0,
+        }
+    }
+
     fn answer(self, outcome: &Result<(), StorageError>) {
         match (self, outcome) {
             (Done::Append(reply, result), Ok(())) => drop(reply.send(Ok(result))),
@@ -468,7 +481,9 @@ impl Syncer {
             match &outcome {
                 Ok(()) => {
                     if let Some(durable) = group.iter().filter(|a| a.wrote).map(|a| a.next_position).max() {
-                        self.durable.send_replace(durable);
+                        let before = self.durable.send_replace(durable);
+                        let appends = group.iter().flat_map(|a| &a.done).map(Done::appends).sum();
+                        self.stats.committed(appends, durable.saturating_sub(before));
                     }
                 }
                 Err(error) => {
@@ -496,7 +511,9 @@ impl Syncer {
         let journal_failed = |e| StorageError::Sync(Arc::new(e));
         self.journal.append(&writes).map_err(journal_failed)?;
         if self.durability == Durability::Fdatasync {
+            let started = std::time::Instant::now();
             self.journal.sync().map_err(journal_failed)?;
+            self.stats.synced(started.elapsed());
         }
         Ok(())
     }

@@ -744,3 +744,24 @@ async fn a_trace_context_is_recorded_last_and_an_event_without_one_keeps_the_byt
     let report = log.verify(..).unwrap();
     assert!(report.first_mismatch.is_none(), "{report:?}");
 }
+
+#[tokio::test]
+async fn stats_count_the_appends_events_and_syncs_made_durable_and_no_refused_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(dir.path()).unwrap();
+    assert_eq!(log.stats().appends, 0);
+    let three = (0..3).map(|i| new_event(format!("event {i}").as_bytes())).collect();
+    log.append(stream(1), ExpectedVersion::NoStream, three).await.unwrap();
+    log.append(stream(2), ExpectedVersion::NoStream, vec![new_event(b"one")]).await.unwrap();
+    let refused = log.append(stream(2), ExpectedVersion::NoStream, vec![new_event(b"again")]).await;
+    assert!(matches!(refused, Err(AppendError::WrongExpectedVersion { .. })));
+
+    let stats = log.stats();
+    assert_eq!((stats.appends, stats.events), (2, log.next_position()));
+    assert!((1..=2).contains(&stats.commits), "{stats:?}");
+    assert_eq!(stats.group_size.count, stats.commits);
+    assert_eq!(stats.group_size.sum, 2.0);
+    assert_eq!(stats.sync_seconds.count, stats.commits, "one fdatasync per commit");
+    assert_eq!(stats.sync_seconds.counts.iter().sum::<u64>(), stats.commits);
+    assert!(stats.sync_seconds.sum > 0.0);
+}

@@ -129,11 +129,24 @@ pub struct Refusal {
     pub at: usize,
 }
 
+/// How every [`Refusal::reason`] starts.
+const REASON_START: &str = "must not identify a person: ";
+
 impl Refusal {
+    /// The rule of a refusal, read back from its [`Refusal::reason`] (a service's rejection carries only
+    /// that text); `None` for any other text. For counting refusals by rule, never for the text itself.
+    pub fn rule_of_reason(reason: &str) -> Option<Rule> {
+        let rest = reason.strip_prefix(REASON_START)?;
+        let (_, after) = rest.split_once("(rule `")?;
+        let (id, _) = after.split_once('`')?;
+        Rule::from_id(id)
+    }
+
     /// Why the field is refused, without the field's name (services prefix it in their own errors).
+    /// [`Refusal::rule_of_reason`] reads the rule back.
     pub fn reason(&self) -> String {
         format!(
-            "must not identify a person: {} (rule `{}`, at character {}; pattern `{}`); describe the people \
+            "{REASON_START}{} (rule `{}`, at character {}; pattern `{}`); describe the people \
              served only in counts and roles, and leave out names, contact details, dates of birth, document \
              numbers and addresses",
             self.rule.description(),

@@ -1,7 +1,7 @@
 //! The guard's behaviour as the reporting service relied on it before the guard became a crate (the
 //! same texts and assertions), and the refusal's shape.
 
-use identity_guard::{Finding, GuardContext, Rule, check, scan};
+use identity_guard::{Finding, GuardContext, Refusal, Rule, check, scan};
 
 const CTX: GuardContext = GuardContext { reference_year: 2026 };
 
@@ -162,4 +162,19 @@ fn the_readme_example_holds() {
     assert!(check("progress.narrative", "The shelter assisted 45 survivors.", ctx).is_ok());
     let refusal = check("progress.narrative", "เบอร์ ๐๘๑-๒๓๔-๕๖๗๘", ctx).unwrap_err();
     assert_eq!((refusal.rule, refusal.pattern, refusal.at), (Rule::PhoneNumber, "phone-cue", 0));
+}
+
+#[test]
+fn the_rule_of_a_refusal_is_read_back_from_its_reason_and_from_nothing_else() {
+    for (text, rule) in
+        [("Write to a.b@example.org", Rule::EmailAddress), ("Reached on +855 12 345 678.", Rule::PhoneNumber)]
+    {
+        let reason = check("reasons[0]", text, CTX).unwrap_err().reason();
+        assert_eq!(Refusal::rule_of_reason(&reason), Some(rule), "{reason}");
+    }
+    for other in
+        ["must be at most 200 characters", "must not identify a person: (rule `nonsense`)", "(rule `phone-number`)"]
+    {
+        assert_eq!(Refusal::rule_of_reason(other), None, "{other}");
+    }
 }

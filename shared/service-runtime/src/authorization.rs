@@ -18,6 +18,14 @@ use crate::identity::TokenVerifier;
 pub const PUBLIC_SERVICES: [&str; 3] =
     ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 
+/// The RPCs of [`PUBLIC_SERVICES`].
+const PUBLIC_RPCS: [&str; 4] = [
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
 /// The roles allowed to call each RPC of one gRPC service. An RPC that is not in the table is denied to all.
 #[derive(Clone, Debug)]
 pub struct AccessTable {
@@ -90,6 +98,8 @@ pub fn actor_of<T>(request: &tonic::Request<T>) -> Result<Actor, ServiceError> {
 pub struct AuthLayer {
     verifier: Arc<TokenVerifier>,
     tables: Arc<Vec<AccessTable>>,
+    /// Counts refused tokens by reason, and gRPC requests (see `server::serve`).
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl AuthLayer {
@@ -97,7 +107,23 @@ impl AuthLayer {
     /// read-only, [`log_access_table`].
     pub fn new(verifier: TokenVerifier, mut tables: Vec<AccessTable>) -> AuthLayer {
         tables.push(log_access_table());
-        AuthLayer { verifier: Arc::new(verifier), tables: Arc::new(tables) }
+        AuthLayer { verifier: Arc::new(verifier), tables: Arc::new(tables), metrics: None }
+    }
+
+    /// Counts refused tokens by reason into `metrics`; the server then also counts every request there.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> AuthLayer {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    pub fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+        self.metrics.as_ref()
+    }
+
+    /// Whether `path` (`/package.Service/Method`) is an RPC of a table or of the public services.
+    pub fn serves(&self, path: &str) -> bool {
+        let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
+        PUBLIC_RPCS.contains(&path) || self.tables.iter().any(|t| t.service == service && t.rules.contains_key(method))
     }
 
     /// Decides a request for `path` (`/package.Service/Method`) with this `authorization` header.
@@ -106,7 +132,12 @@ impl AuthLayer {
         if PUBLIC_SERVICES.contains(&service) {
             return Ok(None);
         }
-        let actor = self.verifier.verify_header(authorization)?;
+        let actor = self.verifier.check_header(authorization).map_err(|refused| {
+            if let Some(metrics) = &self.metrics {
+                metrics.token_refused(refused.reason);
+            }
+            ServiceError::from(refused)
+        })?;
         match self.tables.iter().find(|t| t.service == service) {
             Some(table) => table.check(method, &actor)?,
             None => return Err(ServiceError::PermissionDenied(format!("no access rules for {service}"))),
@@ -206,5 +237,17 @@ mod tests {
         // No token: unauthenticated, before any rule is looked at.
         assert!(matches!(layer.authorise("/pkg.Service/Read", None), Err(ServiceError::Unauthenticated(_))));
         assert!(layer.authorise("/grpc.health.v1.Health/Check", None).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_paths_served_are_those_of_the_tables_and_the_public_services() {
+        let layer = layer();
+        for served in ["/pkg.Service/Read", "/pkg.Service/Write", "/grpc.health.v1.Health/Check"] {
+            assert!(layer.serves(served), "{served}");
+        }
+        assert!(layer.serves(&format!("/{}/ReadAll", event_log_grpc::SERVICE_NAME)), "the log is served too");
+        for other in ["/pkg.Service/Other", "/pkg.Unknown/Read", "/grpc.health.v1.Health/Nope", "/", ""] {
+            assert!(!layer.serves(other), "{other}");
+        }
     }
 }

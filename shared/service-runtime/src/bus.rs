@@ -3,7 +3,8 @@
 //! appended to that same log together with the consumer's checkpoint.
 
 use event_bus::{
-    Backlog, BusConfig, BusError, Consumer, ConsumerConfig, LogHandler, ReactionResult, Rejection, Relay, RelayConfig,
+    Backlog, BacklogMonitor, BusConfig, BusError, Consumer, ConsumerConfig, ConsumerProgress, LogHandler,
+    ReactionResult, Rejection, Relay, RelayConfig,
 };
 use event_log::{EventLog, RecordedEvent};
 use tokio::task::JoinHandle;
@@ -22,6 +23,15 @@ pub struct ServiceBus {
     stop: CancellationToken,
     relay: Option<JoinHandle<Result<(), BusError>>>,
     consumer: Option<JoinHandle<Result<(), BusError>>>,
+    /// What the metrics read of the relay and the consumer.
+    watched: Watched,
+}
+
+/// The relay's backlog and the consumer's progress, its sources and their logs, for the metrics.
+#[derive(Debug, Default)]
+struct Watched {
+    relay: Option<BacklogMonitor>,
+    consumer: Option<(tokio::sync::watch::Receiver<ConsumerProgress>, Vec<String>, LogSources)>,
 }
 
 impl ServiceBus {
@@ -29,9 +39,11 @@ impl ServiceBus {
     /// many events wait when there is none.
     pub fn publish(bus: Option<BusConfig>, name: &'static str, log: &EventLog) -> Result<ServiceBus, BusError> {
         let stop = CancellationToken::new();
+        let mut watched = Watched::default();
         let relay = match &bus {
             Some(bus) => {
                 let relay = Relay::new(log.clone(), RelayConfig::new(bus.clone(), name))?;
+                watched.relay = Some(relay.monitor());
                 Some(tokio::spawn(relay.run(stop.clone())))
             }
             None => {
@@ -51,7 +63,7 @@ impl ServiceBus {
                 None
             }
         };
-        Ok(ServiceBus { bus, name, stop, relay, consumer: None })
+        Ok(ServiceBus { bus, name, stop, relay, consumer: None, watched })
     }
 
     /// Also consumes the events of `sources` (service names), appending what `react` makes of each (given
@@ -79,7 +91,8 @@ impl ServiceBus {
         };
         let config = ConsumerConfig::new(bus.clone(), self.name, sources);
         let handler = LogHandler::by_source(log.clone(), react);
-        let consumer = Consumer::new(config, handler, readers)?;
+        let consumer = Consumer::new(config, handler, readers.clone())?;
+        self.watch_consumer(&consumer, sources, readers);
         let stop = self.stop.clone();
         self.consumer = Some(tokio::spawn(async move { consumer.run(stop).await.map(drop) }));
         Ok(self)
@@ -87,7 +100,14 @@ impl ServiceBus {
 
     /// No relay, for a service whose own log stays empty (the projector): only [`ServiceBus::consume_into`].
     pub fn without_relay(bus: Option<BusConfig>, name: &'static str) -> ServiceBus {
-        ServiceBus { bus, name, stop: CancellationToken::new(), relay: None, consumer: None }
+        ServiceBus {
+            bus,
+            name,
+            stop: CancellationToken::new(),
+            relay: None,
+            consumer: None,
+            watched: Watched::default(),
+        }
     }
 
     /// Consumes the events of `sources` into `handler`, which commits each effect with its checkpoint in a
@@ -109,10 +129,31 @@ impl ServiceBus {
             );
             return Ok(self);
         };
-        let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), self.name, sources), handler, readers)?;
+        let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), self.name, sources), handler, readers.clone())?;
+        self.watch_consumer(&consumer, sources, readers);
         let stop = self.stop.clone();
         self.consumer = Some(tokio::spawn(async move { consumer.run(stop).await.map(drop) }));
         Ok(self)
+    }
+
+    fn watch_consumer<H: event_bus::Handler, S: event_bus::SourceReader>(
+        &mut self,
+        consumer: &Consumer<H, S>,
+        sources: &[&str],
+        readers: LogSources,
+    ) {
+        let sources = sources.iter().map(|s| (*s).to_owned()).collect();
+        self.watched.consumer = Some((consumer.progress(), sources, readers));
+    }
+
+    /// Shows the relay's backlog and the consumer's progress and lag in `metrics`.
+    pub fn watch_with(&self, metrics: &crate::metrics::Metrics) {
+        if let Some(relay) = &self.watched.relay {
+            metrics.watch_relay(relay.clone());
+        }
+        if let Some((progress, sources, readers)) = &self.watched.consumer {
+            metrics.watch_consumer(progress.clone(), sources.clone(), readers.clone());
+        }
     }
 
     /// Stops the consumer (which acks only what it committed), then the relay (which saves its cursor after

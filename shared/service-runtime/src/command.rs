@@ -175,6 +175,8 @@ pub struct EventStore {
     /// Seals the free text of the events it appends and opens it when it loads them; without one, events
     /// are recorded as decided (services whose events hold no free text, and tests of pure mechanics).
     sealer: Option<TextSealer>,
+    /// Counts commands refused by the identity guard, by rule.
+    refusals: Option<crate::metrics::Metrics>,
 }
 
 /// The first byte of a stored response that is sealed, after its 32-byte fingerprint: never the first
@@ -184,13 +186,28 @@ const SEALED_RESPONSE: u8 = 0;
 
 impl EventStore {
     pub fn new(log: EventLog) -> EventStore {
-        EventStore { log, sealer: None }
+        EventStore { log, sealer: None, refusals: None }
     }
 
     /// A store whose events' free text is guarded and sealed by `sealer` before it is appended, and opened
     /// for the service's own readers when it is loaded.
     pub fn with_sealer(log: EventLog, sealer: TextSealer) -> EventStore {
-        EventStore { log, sealer: Some(sealer) }
+        EventStore { log, sealer: Some(sealer), refusals: None }
+    }
+
+    /// Counts every command it refuses for the identity guard's sake in `metrics`, by rule only.
+    pub fn counting_refusals(mut self, metrics: crate::metrics::Metrics) -> EventStore {
+        self.refusals = Some(metrics);
+        self
+    }
+
+    /// Counts `error` if it is the identity guard's refusal (by the sealer or by the domain).
+    fn count_refusal(&self, error: &ServiceError) {
+        if let (Some(metrics), ServiceError::Rejected(Rejection::Invalid { rule, .. })) = (&self.refusals, error)
+            && let Some(rule) = identity_guard::Refusal::rule_of_reason(rule)
+        {
+            metrics.guard_refused(rule);
+        }
     }
 
     pub fn log(&self) -> &EventLog {
@@ -301,7 +318,11 @@ impl EventStore {
         let stream = stream_id(A::STREAM_TYPE, key)?;
         let mut attempt = 1;
         loop {
-            match self.attempt(ctx, &stream, key, expected_version, &decide, &respond).await? {
+            let attempt_result = self.attempt(ctx, &stream, key, expected_version, &decide, &respond).await;
+            if let Err(error) = &attempt_result {
+                self.count_refusal(error);
+            }
+            match attempt_result? {
                 Attempt::Done(response) => return Ok(response),
                 Attempt::LostRace if expected_version.is_none() && attempt < Self::ATTEMPTS => attempt += 1,
                 Attempt::LostRace => {

@@ -38,6 +38,9 @@ pub struct ServerArgs {
     /// How often to sign a checkpoint when new events arrived, in seconds.
     #[arg(long, env = "GRANTS_CHECKPOINT_INTERVAL_SECONDS", default_value_t = 300)]
     pub checkpoint_interval_seconds: u64,
+    /// Address to serve Prometheus metrics on over HTTP (`/metrics`); none serves none.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl ServerArgs {
@@ -72,6 +75,7 @@ impl ServerArgs {
             drain_timeout: Duration::from_millis(self.drain_timeout_ms),
             checkpoint,
             tls: tls::ServiceTls::default(),
+            metrics: self.metrics_listen.map(crate::metrics::MetricsEndpoint::new),
         })
     }
 }
@@ -288,6 +292,16 @@ mod tests {
         .unwrap();
         assert_eq!(with_key.checkpoint.unwrap().previous_public_keys, vec![[3u8; 32]]);
         assert!(server_config(&[]).unwrap().checkpoint.is_none());
+    }
+
+    #[test]
+    fn metrics_are_served_only_on_an_address_given_and_a_bad_one_names_the_flag() {
+        assert!(server_config(&[]).unwrap().metrics.is_none());
+        let given = server_config(&["--metrics-listen", "127.0.0.1:9464"]).unwrap();
+        assert_eq!(given.metrics.map(|m| m.address()), Some("127.0.0.1:9464".parse().unwrap()));
+        let parsed = <Flags as clap::Parser>::try_parse_from(["service", "--metrics-listen", "localhost"]);
+        let error = parsed.err().expect("an address without a port is refused").to_string();
+        assert!(error.contains("--metrics-listen <ADDR>") && error.contains("localhost"), "{error}");
     }
 
     fn sources(given: &[&str]) -> Vec<SourceArg> {

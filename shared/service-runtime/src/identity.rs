@@ -114,55 +114,108 @@ impl TokenVerifier {
 
     /// Verifies a token (without the `Bearer ` prefix).
     pub fn verify(&self, token: &str) -> Result<Actor, ServiceError> {
+        self.check(token).map_err(ServiceError::from)
+    }
+
+    /// Verifies the value of an `authorization` header (`Bearer <token>`).
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Actor, ServiceError> {
+        self.check_header(header).map_err(ServiceError::from)
+    }
+
+    /// [`TokenVerifier::verify_header`], with the reason of a refusal as a short label.
+    pub fn check_header(&self, header: Option<&str>) -> Result<Actor, TokenRefused> {
+        let header = header.ok_or(TokenRefused::new("missing", "missing `authorization: Bearer <token>`"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(TokenRefused::new("not_bearer", "`authorization` must be `Bearer <token>`"))?;
+        self.check(token.trim())
+    }
+
+    fn check(&self, token: &str) -> Result<Actor, TokenRefused> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
-            ServiceError::Unauthenticated(format!("bearer token refused: {}", refusal_reason(e.kind())))
+            let (reason, words) = refusal_reason(e.kind());
+            TokenRefused { reason, message: format!("bearer token refused: {words}") }
         })?;
         let claims = data.claims;
-        let unauthenticated = |m: &str| ServiceError::Unauthenticated(format!("bearer token refused: {m}"));
+        let refused = |reason, m: &str| TokenRefused { reason, message: format!("bearer token refused: {m}") };
         if claims.sub.is_empty() {
-            return Err(unauthenticated("`sub` must not be empty"));
+            return Err(refused("empty_subject", "`sub` must not be empty"));
         }
-        let role = Role::parse(&claims.role).ok_or_else(|| unauthenticated("`role` is not a known role"))?;
+        let role = Role::parse(&claims.role).ok_or_else(|| refused("unknown_role", "`role` is not a known role"))?;
         let organisation = claims.org.filter(|o| !o.is_empty());
         if role == Role::Partner {
             match &organisation {
-                None => return Err(unauthenticated("`org` is required for partners")),
+                None => return Err(refused("partner_without_organisation", "`org` is required for partners")),
                 Some(org) if parse_uuid("org", org).is_err() => {
-                    return Err(unauthenticated("`org` must be a UUID"));
+                    return Err(refused("organisation_not_uuid", "`org` must be a UUID"));
                 }
                 Some(_) => {}
             }
         }
         Ok(Actor { subject: claims.sub, role, organisation })
     }
+}
 
-    /// Verifies the value of an `authorization` header (`Bearer <token>`).
-    pub fn verify_header(&self, header: Option<&str>) -> Result<Actor, ServiceError> {
-        let header =
-            header.ok_or_else(|| ServiceError::Unauthenticated("missing `authorization: Bearer <token>`".into()))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| ServiceError::Unauthenticated("`authorization` must be `Bearer <token>`".into()))?;
-        self.verify(token.trim())
+/// A bearer token refused: `UNAUTHENTICATED` with `message`; `reason` is a short label for counting
+/// refusals (see [`TOKEN_REFUSAL_REASONS`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRefused {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl TokenRefused {
+    fn new(reason: &'static str, message: &str) -> TokenRefused {
+        TokenRefused { reason, message: message.to_owned() }
     }
 }
 
-/// Why a token was refused, in words a caller can act on (the library's own names are Rust identifiers).
-fn refusal_reason(kind: &jsonwebtoken::errors::ErrorKind) -> String {
+impl From<TokenRefused> for ServiceError {
+    fn from(refused: TokenRefused) -> ServiceError {
+        ServiceError::Unauthenticated(refused.message)
+    }
+}
+
+/// Every reason label a refused token is counted under.
+pub const TOKEN_REFUSAL_REASONS: [&str; 16] = [
+    "missing",
+    "not_bearer",
+    "expired",
+    "not_yet_valid",
+    "bad_signature",
+    "wrong_issuer",
+    "wrong_audience",
+    "wrong_algorithm",
+    "missing_claim",
+    "malformed_claim",
+    "malformed",
+    "empty_subject",
+    "unknown_role",
+    "partner_without_organisation",
+    "organisation_not_uuid",
+    "other",
+];
+
+/// Why a token was refused: a label, and words a caller can act on (the library's own names are Rust
+/// identifiers).
+fn refusal_reason(kind: &jsonwebtoken::errors::ErrorKind) -> (&'static str, String) {
     use jsonwebtoken::errors::ErrorKind;
     match kind {
-        ErrorKind::ExpiredSignature => "it has expired (`exp`)".into(),
-        ErrorKind::ImmatureSignature => "it is not valid yet (`nbf` lies in the future)".into(),
-        ErrorKind::InvalidSignature => "its signature does not verify".into(),
-        ErrorKind::InvalidIssuer => "`iss` is not the expected issuer".into(),
-        ErrorKind::InvalidAudience => "`aud` is not the expected audience".into(),
+        ErrorKind::ExpiredSignature => ("expired", "it has expired (`exp`)".into()),
+        ErrorKind::ImmatureSignature => ("not_yet_valid", "it is not valid yet (`nbf` lies in the future)".into()),
+        ErrorKind::InvalidSignature => ("bad_signature", "its signature does not verify".into()),
+        ErrorKind::InvalidIssuer => ("wrong_issuer", "`iss` is not the expected issuer".into()),
+        ErrorKind::InvalidAudience => ("wrong_audience", "`aud` is not the expected audience".into()),
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::MissingAlgorithm => {
-            "it must be signed with HS256".into()
+            ("wrong_algorithm", "it must be signed with HS256".into())
         }
-        ErrorKind::MissingRequiredClaim(claim) => format!("the `{claim}` claim is required"),
-        ErrorKind::InvalidClaimFormat(claim) => format!("the `{claim}` claim is malformed"),
-        other => format!("it is not a well-formed JWT ({other:?})"),
+        ErrorKind::MissingRequiredClaim(claim) => ("missing_claim", format!("the `{claim}` claim is required")),
+        ErrorKind::InvalidClaimFormat(claim) => ("malformed_claim", format!("the `{claim}` claim is malformed")),
+        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
+            ("malformed", format!("it is not a well-formed JWT ({kind:?})"))
+        }
+        other => ("other", format!("it is not a well-formed JWT ({other:?})")),
     }
 }
 

@@ -26,6 +26,7 @@ use crate::errors::ServiceError;
 use crate::identity::{JwtConfig, TokenVerifier};
 pub use crate::log_location::log_dir;
 use crate::log_sources::LogSources;
+use crate::metrics::{CheckpointCheck, Metrics};
 use crate::sealing::{TextSealer, key_dir};
 use crate::server::{CheckedSigner, ServeError, ServerConfig, Serving, check_log_against_checkpoint};
 
@@ -169,6 +170,7 @@ fn command<F: Args>(process: Process) -> clap::Command {
             arg.env(fixed(format!("{prefix}_DATA_DIR"))).default_value(fixed(format!("./data/{name}"))).required(false)
         })
         .mut_arg("without_bus", |arg| arg.env(fixed(format!("{prefix}_WITHOUT_BUS"))))
+        .mut_arg("metrics_listen", |arg| arg.env(fixed(format!("{prefix}_METRICS_LISTEN"))))
         .mut_arg("sources", |arg| {
             arg.env(fixed(format!("{prefix}_SOURCES"))).hide(matches!(process.consumes, Consumes::Nothing))
         })
@@ -197,6 +199,8 @@ pub enum StartError {
     Serve(#[from] ServeError),
     #[error(transparent)]
     MoveLog(#[from] crate::log_location::MoveError),
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsBindError),
 }
 
 /// What every service holds while it serves: the token verifier and its own log, which has been checked
@@ -213,6 +217,24 @@ pub struct Foundation {
     tls: tls::ServiceTls,
     verifier: TokenVerifier,
     checkpoints: Option<CheckedSigner>,
+    /// The service's metrics, served while the foundation lives when an endpoint is configured.
+    metrics: Metrics,
+    /// Stops serving the metrics and lets go of the log when the foundation goes.
+    metrics_server: MetricsServer,
+}
+
+/// Stops the metrics server and lets go of the log once dropped.
+#[derive(Debug)]
+struct MetricsServer {
+    metrics: Metrics,
+    stop: CancellationToken,
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        self.metrics.release();
+    }
 }
 
 impl std::fmt::Debug for Foundation {
@@ -238,15 +260,37 @@ impl Foundation {
         // published nor reacted to.
         let checkpoints = check_log_against_checkpoint(&log, process.name, server).await?;
         tracing::info!(data_dir = %data_dir.display(), events = log.next_position(), "event log opened");
-        let tls = server.tls.clone();
-        Ok(Foundation { log, process, data_dir: data_dir.to_owned(), jwt: jwt.clone(), tls, verifier, checkpoints })
+        let metrics = Metrics::new();
+        metrics.watch_log(&log);
+        metrics.checkpoint_checked(checkpoints.as_ref().map_or(CheckpointCheck::NotConfigured, CheckedSigner::check));
+        let metrics_server = CancellationToken::new();
+        if let Some(endpoint) = &server.metrics {
+            metrics.serve(endpoint, metrics_server.clone()).await?;
+        }
+        Ok(Foundation {
+            log,
+            process,
+            data_dir: data_dir.to_owned(),
+            jwt: jwt.clone(),
+            tls: server.tls.clone(),
+            verifier,
+            checkpoints,
+            metrics_server: MetricsServer { metrics: metrics.clone(), stop: metrics_server },
+            metrics,
+        })
+    }
+
+    /// The service's metrics, to which a service may add its own ([`Metrics::add_gauges`]).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The event store over the log whose events' free text is sealed under the keys in the service's data
     /// directory; and the key vault.
     pub fn sealed_store(&self) -> Result<(EventStore, KeyVault), StartError> {
         let vault = KeyVault::open(key_dir(&self.data_dir))?;
-        let store = EventStore::with_sealer(self.log.clone(), TextSealer::new(vault.clone(), self.process.package));
+        let store = EventStore::with_sealer(self.log.clone(), TextSealer::new(vault.clone(), self.process.package))
+            .counting_refusals(self.metrics.clone());
         Ok((store, vault))
     }
 
@@ -304,7 +348,10 @@ impl Foundation {
         bus: Option<ServiceBus>,
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
-        let auth = AuthLayer::new(self.verifier, vec![api.access]);
+        let auth = AuthLayer::new(self.verifier, vec![api.access]).with_metrics(self.metrics.clone());
+        if let Some(bus) = &bus {
+            bus.watch_with(&self.metrics);
+        }
         let serving = Serving {
             service_names: &[api.service_name],
             file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,
@@ -314,6 +361,7 @@ impl Foundation {
             checkpoints: self.checkpoints,
         };
         let result = crate::server::serve(listener, server, auth, api.routes, serving, shutdown).await;
+        drop(self.metrics_server);
         drop(self.log);
         tracing::info!("event log closed");
         Ok(result?)
@@ -409,6 +457,7 @@ mod tests {
         assert_eq!(env_of("data_dir"), Some(OsStr::new("AWARDS_DATA_DIR")));
         assert_eq!(env_of("without_bus"), Some(OsStr::new("AWARDS_WITHOUT_BUS")));
         assert_eq!(env_of("sources"), Some(OsStr::new("AWARDS_SOURCES")));
+        assert_eq!(env_of("metrics_listen"), Some(OsStr::new("AWARDS_METRICS_LISTEN")));
         assert_eq!(env_of("amqp_url"), Some(OsStr::new("GRANTS_AMQP_URL")));
         assert_eq!(env_of("log_format"), Some(OsStr::new("GRANTS_LOG_FORMAT")));
         // Its certificate and CAs are its own: never `grants`'s GRANTS_TLS_* client settings.

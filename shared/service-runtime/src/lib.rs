@@ -20,6 +20,7 @@
 //! - [`request_log`]: one log event per gRPC request (service, RPC, trace id, actor, command ids,
 //!   duration, outcome) and the request's W3C trace context from its `traceparent` metadata
 //!   ([`request_log::RequestLogLayer`], [`request_log::current_trace`]).
+//! - [`metrics`]: the service's Prometheus metrics, served over HTTP on an address of its own ([`Metrics`]).
 //! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
 //! - [`sealing`]: free text of events guarded, sealed under its scope's key before it is appended, opened
 //!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
@@ -41,6 +42,7 @@ pub mod listing_index;
 pub mod log_location;
 pub mod log_sources;
 pub mod message_limit;
+pub mod metrics;
 pub mod paging;
 pub mod request_log;
 pub mod rpc_path;
@@ -54,6 +56,7 @@ pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Reply, ServiceError, reply};
 pub use identity::{JwtConfig, TokenIssuer, TokenVerifier};
 pub use log_sources::LogSources;
+pub use metrics::{Metrics, MetricsEndpoint};
 pub use paging::Page;
 pub use sealing::TextSealer;
 pub use visible::Guarded;

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     /// TLS: what it serves with (mutual TLS with a client CA), what it reads other services' logs with,
     /// and what it connects to the broker with. The default is plaintext throughout.
     pub tls: tls::ServiceTls,
+    /// Where to serve Prometheus metrics over HTTP; `None` serves none (see [`crate::metrics`]).
+    pub metrics: Option<crate::metrics::MetricsEndpoint>,
 }
 
 /// How a service signs checkpoints of its log (`proto/grants/eventlog/v1/checkpoint.proto`).
@@ -67,6 +69,7 @@ impl Default for ServerConfig {
             drain_timeout: Duration::from_secs(10),
             checkpoint: None,
             tls: tls::ServiceTls::default(),
+            metrics: None,
         }
     }
 }
@@ -151,6 +154,10 @@ pub async fn serve(
 
     let address = listener.local_addr().map_err(|e| ServeError::Transport(e.into()))?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let metrics = auth.metrics().cloned().map(|metrics| {
+        let auth = auth.clone();
+        crate::metrics::GrpcMetricsLayer::new(metrics, move |path| auth.serves(path))
+    });
     let builder = match &config.tls.server {
         Some(tls) => Server::builder().tls_config(tls.tonic_config()).map_err(ServeError::Tls)?,
         None => Server::builder(),
@@ -160,6 +167,7 @@ pub async fn serve(
         .concurrency_limit_per_connection(config.concurrency_limit_per_connection)
         // Outermost: every request is logged once, refused ones too, and runs in its trace.
         .layer(crate::request_log::RequestLogLayer::new(log_owner))
+        .layer(tower::util::option_layer(metrics))
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(config.concurrency_limit))
         .layer(crate::message_limit::MessageLimitLayer)
         .layer(auth)
@@ -263,7 +271,7 @@ fn reflection(
 
 /// Starts signing checkpoints periodically; cancelling the token signs once more and ends the task.
 fn start_signing(
-    CheckedSigner { signer, interval }: CheckedSigner,
+    CheckedSigner { signer, interval, .. }: CheckedSigner,
 ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
     tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
     // Its own token: it signs once more after the server has drained, so the last head is covered.
@@ -296,6 +304,19 @@ async fn drain_within(
 pub struct CheckedSigner {
     signer: event_log_grpc::CheckpointSigner,
     interval: Duration,
+    /// Whether the log held a signed checkpoint that it was shown to extend.
+    found_checkpoint: bool,
+}
+
+impl CheckedSigner {
+    /// What the check found, for the metrics.
+    pub fn check(&self) -> crate::metrics::CheckpointCheck {
+        if self.found_checkpoint {
+            crate::metrics::CheckpointCheck::Extends
+        } else {
+            crate::metrics::CheckpointCheck::NoCheckpoint
+        }
+    }
 }
 
 /// With a checkpoint key in `config`, checks that `log` (of the service `service`) still extends the last
@@ -320,16 +341,18 @@ pub async fn check_log_against_checkpoint(
     })
     .await
     .map_err(|e| refused(CheckDidNotFinish(e).into()))?;
-    match checked {
-        Ok(Some(last)) => tracing::info!(
-            position = last.position,
-            hash = %last.head_hash,
-            "the log extends its last signed checkpoint"
-        ),
-        Ok(None) => tracing::info!("the log holds no signed checkpoint yet"),
+    let found_checkpoint = match checked {
+        Ok(Some(last)) => {
+            tracing::info!(position = last.position, hash = %last.head_hash, "the log extends its last signed checkpoint");
+            true
+        }
+        Ok(None) => {
+            tracing::info!("the log holds no signed checkpoint yet");
+            false
+        }
         Err(error) => return Err(refused(error.into())),
-    }
-    Ok(Some(CheckedSigner { signer, interval: checkpoint.interval }))
+    };
+    Ok(Some(CheckedSigner { signer, interval: checkpoint.interval, found_checkpoint }))
 }
 
 /// The checkpoint check's task ended without an answer (it panicked or was cancelled).

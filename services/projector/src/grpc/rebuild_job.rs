@@ -61,6 +61,50 @@ impl ProjectorApi {
     }
 }
 
+impl ProjectorApi {
+    /// Shows the last rebuild's state and progress in the service's `metrics`.
+    pub fn show_rebuilds_in(&self, metrics: &service_runtime::Metrics) {
+        let shared = self.rebuild.clone();
+        let status = move || status_of(&shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        let read = status.clone();
+        metrics.add_gauges(
+            "grants_projector_rebuild_state",
+            "1 for the state of the last rebuild started through the API (idle before any)",
+            "state",
+            move || {
+                let state = pb::RebuildState::try_from(read().state).unwrap_or(pb::RebuildState::Unspecified);
+                let name = state.as_str_name().trim_start_matches("REBUILD_STATE_").to_lowercase();
+                vec![(name, 1)]
+            },
+        );
+        let read = status.clone();
+        metrics.add_gauges(
+            "grants_projector_rebuild_events_applied",
+            "Events the last rebuild applied so far",
+            "",
+            move || vec![(String::new(), gauge(read().events_applied))],
+        );
+        let read = status.clone();
+        metrics.add_gauges(
+            "grants_projector_rebuild_applied_next_position",
+            "Per source: the next position past what the last rebuild applied",
+            "source",
+            move || read().sources.into_iter().map(|s| (s.source, gauge(s.applied))).collect(),
+        );
+        metrics.add_gauges(
+            "grants_projector_rebuild_source_head_position",
+            "Per source: the head the last rebuild reads up to",
+            "source",
+            move || status().sources.into_iter().map(|s| (s.source, gauge(s.head))).collect(),
+        );
+        let models = self.models.clone();
+        metrics.add_gauges("grants_projector_active_generation", "The read models' active generation", "", move || {
+            vec![(String::new(), gauge(models.active().number))]
+        });
+    }
+}
+
 pub(super) fn status_of(state: &RebuildState) -> pb::RebuildStatus {
     let rebuild_state = if state.running {
         pb::RebuildState::Running
