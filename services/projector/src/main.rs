@@ -14,6 +14,6 @@ fn main() -> anyhow::Result<()> {
     service_main(PROCESS, |launched: Launched<Flags>| async move {
         let perturbation = PerturbationConfig::of_flags(&launched.flags, launched.settings.listen)?;
         let config = Config::new(launched.settings, &launched.flags);
-        run_with(launched.listener, config, perturbation, launched.shutdown).await
+        Box::pin(run_with(launched.listener, config, perturbation, launched.shutdown)).await
     })
 }

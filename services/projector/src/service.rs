@@ -157,7 +157,7 @@ impl PerturbationConfig {
 /// Serves the projector on `listener` until `shutdown` is cancelled, perturbing with the development
 /// secret ([`PerturbationConfig::development`]): for local runs and tests. Production: [`run_with`].
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), RunError> {
-    run_with(listener, config, PerturbationConfig::development(), shutdown).await
+    Box::pin(run_with(listener, config, PerturbationConfig::development(), shutdown)).await
 }
 
 /// Serves the projector on `listener` until `shutdown` is cancelled.
