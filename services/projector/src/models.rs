@@ -322,7 +322,7 @@ fn apply_to(
         }
         Err(ProjectError::Store(e)) => return Err(e.into()),
     }
-    checkpoint.next_position = event.position + 1;
+    *checkpoint = checkpoint.applied(event.position, event.hash);
     Ok(())
 }
 
@@ -444,7 +444,7 @@ impl Handler for LiveHandler {
         let source = checkpoint.source.as_str();
         let key = checkpoint_key(source);
         let result = generation.tree.transaction(|tx| {
-            let mut stored = match tx.get(key.as_bytes())? {
+            let stored = match tx.get(key.as_bytes())? {
                 Some(bytes) => Checkpoint::decode(source, &bytes)
                     .map_err(|e| ConflictableTransactionError::Abort(Abort::Failed(e.into())))?,
                 None => Checkpoint::start(source),
@@ -476,8 +476,7 @@ impl Handler for LiveHandler {
                     });
                 }
             }
-            stored.skipped.remove(&position);
-            stored.next_position = stored.next_position.max(position + 1);
+            let stored = stored.applied(position, event.hash);
             tx.insert(key.as_bytes(), stored.encode())?;
             Ok(())
         });
@@ -497,6 +496,7 @@ impl Handler for LiveHandler {
         let newly: BTreeSet<u64> = checkpoint.skipped.range(stored.next_position..).copied().collect();
         stored.skipped.extend(newly);
         stored.next_position = checkpoint.next_position;
+        stored.last_hash = checkpoint.last_hash;
         generation
             .tree
             .insert(checkpoint_key(&checkpoint.source), stored.encode())

@@ -17,8 +17,14 @@ use projector::queries::{self, SummaryFilter};
 use support::events::*;
 use tokio_util::sync::CancellationToken;
 
-fn checkpoint_after(source: &str, position: u64) -> Checkpoint {
-    Checkpoint { source: source.to_owned(), next_position: position + 1, skipped: BTreeSet::new() }
+/// The checkpoint of `source` once `event` is applied: the next event must link to it.
+fn checkpoint_after(source: &str, event: &event_log::RecordedEvent) -> Checkpoint {
+    Checkpoint {
+        source: source.to_owned(),
+        next_position: event.position + 1,
+        skipped: BTreeSet::new(),
+        last_hash: Some(event.hash),
+    }
 }
 
 #[tokio::test]
@@ -50,7 +56,7 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
         all.extend(logs[source].read_all(0).map(|e| (*source, e.unwrap())));
     }
     for (source, event) in &all {
-        let checkpoint = checkpoint_after(source, event.position);
+        let checkpoint = checkpoint_after(source, event);
         handler.handle(event, &checkpoint).await.unwrap();
         handler.handle(event, &checkpoint).await.unwrap();
         assert_eq!(handler.checkpoint(source).unwrap(), checkpoint);
@@ -71,7 +77,7 @@ async fn live_models_with_duplicates_equal_a_full_rebuild_and_as_of_excludes_lat
     assert_eq!((digest, entries), (live_digest.clone(), live_entries), "a rebuild gives the same models");
     // The consumer's cached checkpoint may be behind the new generation: replays change nothing.
     for (source, event) in &all {
-        handler.handle(event, &checkpoint_after(source, event.position)).await.unwrap();
+        handler.handle(event, &checkpoint_after(source, event)).await.unwrap();
     }
     assert_eq!(models.digest().unwrap().1, live_digest);
 

@@ -522,8 +522,20 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
         dead_letters: &Channel,
     ) -> Result<Settled, Interrupt> {
         let checkpoint = self.checkpoint(source)?;
+        if checkpoint.diverges(event.position, &event.prev_hash) {
+            let reason = format!(
+                "diverged: {source}'s event at position {} does not link to the event this consumer applied at \
+                 position {}: the source log is no longer the one it followed (restored from a backup that lacked \
+                 events already applied here?); the positions it took as duplicates since may be events it never \
+                 applied",
+                event.position,
+                event.position.saturating_sub(1)
+            );
+            let position = Some((source, event.position));
+            return self.dead_letter(outgoing(), Outcome::Diverged, reason, position, dead_letters).await;
+        }
         let replay = checkpoint.verdict(event.position, true) == Verdict::Replay;
-        let next = checkpoint.handled(event.position);
+        let next = checkpoint.applied(event.position, event.hash);
         match self.handler.handle(event, &next).await {
             Ok(()) => {
                 info!(
@@ -701,6 +713,8 @@ enum Outcome {
     Rejected,
     /// The message could not be read (or its source is unknown): dead-lettered.
     DeadLettered,
+    /// The event does not link to the one applied before it: its source log diverged. Dead-lettered.
+    Diverged,
 }
 
 impl Outcome {
@@ -708,6 +722,7 @@ impl Outcome {
         match self {
             Outcome::Rejected => "rejected",
             Outcome::DeadLettered => "dead_lettered",
+            Outcome::Diverged => "diverged",
         }
     }
 }
