@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -21,30 +20,13 @@ use service_runtime::{JwtConfig, TokenIssuer};
 use test_support::Vhost;
 use test_support::polling::eventually_within;
 
+mod service_binaries;
+use service_binaries::{SERVICES, service_binaries};
+
 const SECRET: &str = "trace-test-secret-trace-test-secret-0123";
 /// The trace the demo is asked to continue.
 const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
-const SERVICES: [&str; 4] = [APPLICATIONS, AWARDS, REPORTING, PROJECTOR];
-
-/// The directory holding the services' binaries, built for this test's profile if they are not current:
-/// beside the `grants` binary the test runs.
-fn service_binaries() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_grants")).parent().expect("the binaries' directory").to_owned();
-    let profile = match dir.file_name().and_then(|name| name.to_str()) {
-        Some("debug") | None => "dev".to_owned(),
-        Some(other) => other.to_owned(),
-    };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build.args(["build", "--locked", "--bins", "--profile", &profile]);
-    for service in SERVICES {
-        build.args(["-p", service]);
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(status.success(), "the services' binaries build");
-    dir
-}
 
 /// A free loopback port: bound and released, for a service that is told its address up front (the
 /// services name each other's addresses in `--source`, so none can pick its own).
