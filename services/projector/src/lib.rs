@@ -15,6 +15,7 @@
 //! - [`models`]: generations on sled, the live bus handler, rebuilds, digests.
 //! - [`rebuild`]: a rebuild's readers, each source read and decoded ahead of the projection.
 //! - [`as_of`]: in-memory replays up to a time or position.
+//! - [`replica`]: a replica's name, which names its queues when several projectors run side by side.
 //! - [`grpc`], [`access`], [`service`]: the query API, who may call it, and the running process.
 
 pub mod access;
@@ -26,6 +27,7 @@ pub mod perturbation;
 pub mod projection;
 pub mod queries;
 pub mod rebuild;
+pub mod replica;
 pub mod service;
 pub mod store;
 pub mod suppression;

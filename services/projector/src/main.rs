@@ -13,7 +13,7 @@ use service_runtime::launch::{Launched, service_main};
 fn main() -> anyhow::Result<()> {
     service_main(PROCESS, |launched: Launched<Flags>| async move {
         let perturbation = PerturbationConfig::of_flags(&launched.flags, launched.settings.listen)?;
-        let config = Config::new(launched.settings, &launched.flags);
+        let config = Config::new(launched.settings, &launched.flags)?;
         Box::pin(run_with(launched.listener, config, perturbation, launched.shutdown)).await
     })
 }

@@ -24,6 +24,7 @@ use crate::grpc::ProjectorApi;
 use crate::models::Models;
 use crate::perturbation::{DEVELOPMENT_SECRET, PerturbationError};
 use crate::projection::SOURCES;
+use crate::replica::{ReplicaName, ReplicaNameError, consumer_name};
 
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
@@ -38,6 +39,10 @@ pub struct Config {
     pub source_logs: BTreeMap<String, String>,
     /// Small-cell suppression threshold: counts 1..k-1 are withheld.
     pub suppression_k: u32,
+    /// The replica's name, when several projectors consume the same broker: its queues are
+    /// `projector.<replica>.inbox` and `projector.<replica>.dead-letters`; `None` keeps `projector.inbox`
+    /// and `projector.dead-letters`.
+    pub replica: Option<ReplicaName>,
 }
 
 /// How shown indicator counts are perturbed (see [`crate::perturbation`]).
@@ -50,8 +55,9 @@ pub struct PerturbationConfig {
     pub secret: Vec<u8>,
 }
 
-/// The projector's process: its queues are `projector.inbox` and `projector.dead-letters`. It consumes the
-/// sources it is given an address for (every one when none is given).
+/// The projector's process: its queues are `projector.inbox` and `projector.dead-letters`, or those of its
+/// replica name ([`crate::replica`]). It consumes the sources it is given an address for (every one when
+/// none is given).
 pub const PROCESS: Process = Process {
     name: service::PROJECTOR,
     about: "The projector of the grants platform: read models from every service's events, rebuildable, as of any date",
@@ -84,6 +90,11 @@ pub struct Flags {
     /// development secret is used (with a warning).
     #[arg(long, env = "PROJECTOR_PERTURBATION_SECRET", hide_env_values = true)]
     pub perturbation_secret: Option<String>,
+    /// This replica's name, when several projectors run side by side (each with its own data directory):
+    /// its queues become `projector.NAME.inbox` and `projector.NAME.dead-letters`. 1 to 32 lowercase
+    /// letters, digits and '-'. Unset: `projector.inbox`, as a single projector always had.
+    #[arg(long, env = "PROJECTOR_REPLICA", value_name = "NAME")]
+    pub replica: Option<String>,
 }
 
 impl std::fmt::Debug for PerturbationConfig {
@@ -107,6 +118,8 @@ pub enum RunError {
     SuppressionK(u32),
     #[error(transparent)]
     Perturbation(#[from] PerturbationError),
+    #[error(transparent)]
+    Replica(#[from] ReplicaNameError),
     #[error("`source_logs` names unknown source `{0}`; sources are applications, awards, reporting")]
     UnknownSource(String),
     #[error(
@@ -121,16 +134,18 @@ pub enum RunError {
 }
 
 impl Config {
-    /// The configuration from the common settings and the projector's own flags.
-    pub fn new(settings: Settings, flags: &Flags) -> Config {
-        Config {
+    /// The configuration from the common settings and the projector's own flags; refuses a replica name
+    /// that breaks the rules, naming the flag.
+    pub fn new(settings: Settings, flags: &Flags) -> Result<Config, RunError> {
+        Ok(Config {
             data_dir: settings.data_dir,
             server: settings.server,
             jwt: settings.jwt,
             amqp_uri: settings.amqp_uri,
             source_logs: settings.source_logs,
             suppression_k: flags.suppression_k,
-        }
+            replica: flags.replica.as_deref().map(ReplicaName::parse).transpose()?,
+        })
     }
 }
 
@@ -190,12 +205,18 @@ pub async fn run_with(
     let foundation = Foundation::open(PROCESS, &config.data_dir, &config.jwt, &server_config).await?;
     let sources =
         source_logs(config.source_logs.clone(), config.jwt.clone()).with_tls(config.server.tls.client.clone());
-    tracing::info!(data_dir = %config.data_dir.display(), generation = models.active().number, "read models opened");
+    let consumer = consumer_name(config.replica.as_ref());
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        generation = models.active().number,
+        queue = %event_bus::ConsumerConfig::default_queue(&consumer),
+        "read models opened"
+    );
 
     let consumed: Vec<&str> = SOURCES.iter().copied().filter(|s| sources.has(s)).collect();
     let consumed = if consumed.is_empty() { SOURCES.to_vec() } else { consumed };
     // The consumer writes read models, not the projector's own log: it has no relay.
-    let bus = ServiceBus::without_relay(foundation.bus_config(config.amqp_uri.as_deref()), PROCESS.name)
+    let bus = ServiceBus::without_relay(foundation.bus_config(config.amqp_uri.as_deref()), consumer)
         .consume_into(&consumed, models.handler(), sources.clone())
         .map_err(StartError::Bus)?;
 

@@ -70,6 +70,7 @@ async fn program() -> Program {
         amqp_uri: Some(vhost.uri()),
         source_logs: source_logs.into_iter().collect(),
         suppression_k: K,
+        replica: None,
     };
     let perturbation = PerturbationConfig { bound: BOUND as u32, secret: SECRET.to_vec() };
     let run = move |listener, config, stop| projector::service::run_with(listener, config, perturbation, stop);

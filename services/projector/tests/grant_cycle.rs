@@ -42,6 +42,7 @@ async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past
         amqp_uri: Some(vhost.uri()),
         source_logs,
         suppression_k: 5,
+        replica: None,
     };
     let projector = Running::start(
         listen().await,

@@ -2,6 +2,8 @@
 //! relay that publishes its log, and, for services that react to others, a consumer whose reactions are
 //! appended to that same log together with the consumer's checkpoint.
 
+use std::borrow::Cow;
+
 use event_bus::{
     Backlog, BacklogMonitor, BusConfig, BusError, Consumer, ConsumerConfig, ConsumerProgress, LogHandler,
     ReactionResult, Rejection, Relay, RelayConfig,
@@ -18,8 +20,9 @@ use crate::server::join_stopped;
 #[derive(Debug)]
 pub struct ServiceBus {
     bus: Option<BusConfig>,
-    /// The service's name on the bus: first word of its routing keys and of its queue names.
-    name: &'static str,
+    /// The service's name on the bus: first word of its routing keys and of its queue names (a projector
+    /// replica's is `projector.<replica>`).
+    name: Cow<'static, str>,
     stop: CancellationToken,
     relay: Option<JoinHandle<Result<(), BusError>>>,
     consumer: Option<JoinHandle<Result<(), BusError>>>,
@@ -63,7 +66,7 @@ impl ServiceBus {
                 None
             }
         };
-        Ok(ServiceBus { bus, name, stop, relay, consumer: None, watched })
+        Ok(ServiceBus { bus, name: Cow::Borrowed(name), stop, relay, consumer: None, watched })
     }
 
     /// Also consumes the events of `sources` (service names), appending what `react` makes of each (given
@@ -80,16 +83,16 @@ impl ServiceBus {
         F: FnMut(&str, &RecordedEvent) -> ReactionResult + Send + Sync + 'static,
     {
         let Some(bus) = &self.bus else {
-            let queue = ConsumerConfig::default_queue(self.name);
+            let queue = ConsumerConfig::default_queue(&self.name);
             tracing::info!(
-                service = self.name,
+                service = %self.name,
                 %queue,
                 "running without the bus: events of {} wait in queue {queue} until a run with the bus",
                 sources.join(", ")
             );
             return Ok(self);
         };
-        let config = ConsumerConfig::new(bus.clone(), self.name, sources);
+        let config = ConsumerConfig::new(bus.clone(), self.name.clone(), sources);
         let handler = LogHandler::by_source(log.clone(), react);
         let consumer = Consumer::new(config, handler, readers.clone())?;
         self.watch_consumer(&consumer, sources, readers);
@@ -98,11 +101,12 @@ impl ServiceBus {
         Ok(self)
     }
 
-    /// No relay, for a service whose own log stays empty (the projector): only [`ServiceBus::consume_into`].
-    pub fn without_relay(bus: Option<BusConfig>, name: &'static str) -> ServiceBus {
+    /// No relay, for a service whose own log stays empty (the projector): only [`ServiceBus::consume_into`],
+    /// whose queues are named after `name`.
+    pub fn without_relay(bus: Option<BusConfig>, name: impl Into<Cow<'static, str>>) -> ServiceBus {
         ServiceBus {
             bus,
-            name,
+            name: name.into(),
             stop: CancellationToken::new(),
             relay: None,
             consumer: None,
@@ -119,9 +123,9 @@ impl ServiceBus {
         readers: LogSources,
     ) -> Result<ServiceBus, BusError> {
         let Some(bus) = &self.bus else {
-            let queue = ConsumerConfig::default_queue(self.name);
+            let queue = ConsumerConfig::default_queue(&self.name);
             tracing::warn!(
-                service = self.name,
+                service = %self.name,
                 %queue,
                 "running without the bus: nothing is consumed; events of {} wait in queue {queue} until a run \
                  with the bus",
@@ -129,7 +133,8 @@ impl ServiceBus {
             );
             return Ok(self);
         };
-        let consumer = Consumer::new(ConsumerConfig::new(bus.clone(), self.name, sources), handler, readers.clone())?;
+        let consumer =
+            Consumer::new(ConsumerConfig::new(bus.clone(), self.name.clone(), sources), handler, readers.clone())?;
         self.watch_consumer(&consumer, sources, readers);
         let stop = self.stop.clone();
         self.consumer = Some(tokio::spawn(async move { consumer.run(stop).await.map(drop) }));

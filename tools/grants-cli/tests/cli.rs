@@ -495,6 +495,7 @@ async fn the_projector_signs_nothing_and_the_cli_says_it_has_no_checkpoints() {
         amqp_uri: None,
         source_logs: Default::default(),
         suppression_k: 5,
+        replica: None,
     };
     let token = shutdown.clone();
     let running = tokio::spawn(async move { projector::service::run(listener, config, token).await.unwrap() });

@@ -104,6 +104,7 @@ impl Platform {
             amqp_uri: Some(amqp),
             source_logs: EVENT_SOURCES.into_iter().map(|s| (s.to_owned(), urls[s].clone())).collect(),
             suppression_k: 5,
+            replica: None,
         };
         let (listener, stop) = (listeners.remove(PROJECTOR).unwrap(), shutdown.clone());
         spawn(Box::pin(async move { projector::service::run(listener, config, stop).await.unwrap() }));

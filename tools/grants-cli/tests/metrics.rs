@@ -161,6 +161,7 @@ impl Platform {
                     amqp_uri: amqp.clone(),
                     source_logs: sources(&EVENT_SOURCES).into_iter().collect(),
                     suppression_k: 5,
+                    replica: None,
                 }
             });
         let mut metrics = HashMap::new();

@@ -125,6 +125,7 @@ impl Platform {
             amqp_uri: amqp,
             source_logs: sources(&EVENT_SOURCES).into_iter().collect(),
             suppression_k: 5,
+            replica: None,
         };
         let served = projector::service::run(listeners.remove(PROJECTOR).unwrap(), config, stop.clone());
         handles.push(tokio::spawn(async move { served.await.unwrap() }));

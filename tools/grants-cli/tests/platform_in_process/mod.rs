@@ -17,6 +17,7 @@ pub async fn start(amqp_uri: String) -> (Sources, Running, Vec<(String, String)>
             amqp_uri: Some(amqp_uri),
             source_logs: urls,
             suppression_k: 5,
+            replica: None,
         }
     });
     let mut endpoints: Vec<(String, String)> = sources.urls().into_iter().collect();
