@@ -33,9 +33,6 @@ SERVICES = ("applications", "awards", "reporting", "projector")
 LOG_SERVICES = ("applications", "awards", "reporting")
 # The image every service container runs; its container's name is the binary it runs.
 IMAGE = "grants-platform"
-# Flags the manifests use that belong to work landing beside these manifests, and are not in every binary
-# yet: accepted when absent from `--help`, and checked like any other once they are there.
-PENDING_FLAGS = {("projector", "--replica")}
 
 
 class Report:
@@ -193,9 +190,6 @@ def flags_missing_from_help(container, binary, help_text):
     for arg in container.get("args", []):
         flag = arg.split("=", 1)[0]
         if not re.search(rf"(^|\s){re.escape(flag)}[\s=<,]", help_text, re.MULTILINE):
-            if (binary, flag) in PENDING_FLAGS:
-                print(f"pending  {binary} {flag}: not in this binary yet, accepted as work landing beside it")
-                continue
             problems.append(f"flag {flag} is not in `{binary} --help`")
     env = container.get("env", [])
     used = " ".join(container.get("args", []) + [entry.get("value", "") for entry in env])
