@@ -426,26 +426,12 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
                     Verdict::Replay => {
                         self.dead_letter(outgoing, Outcome::DeadLettered, reason, None, dead_letters).await
                     }
-                    Verdict::Next => {
-                        self.dead_letter(
-                            outgoing,
-                            Outcome::DeadLettered,
-                            reason,
-                            Some((&source, position)),
-                            dead_letters,
-                        )
-                        .await
-                    }
-                    Verdict::AheadOfGap => {
-                        self.fill_gap(&source, checkpoint.next_position, position, dead_letters).await?;
-                        self.dead_letter(
-                            outgoing,
-                            Outcome::DeadLettered,
-                            reason,
-                            Some((&source, position)),
-                            dead_letters,
-                        )
-                        .await
+                    verdict @ (Verdict::Next | Verdict::AheadOfGap) => {
+                        if verdict == Verdict::AheadOfGap {
+                            self.fill_gap(&source, checkpoint.next_position, position, dead_letters).await?;
+                        }
+                        let position = Some((source.as_str(), position));
+                        self.dead_letter(outgoing, Outcome::DeadLettered, reason, position, dead_letters).await
                     }
                 }
             }

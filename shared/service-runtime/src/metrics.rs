@@ -602,30 +602,9 @@ impl Collector for SampledCollector {
     }
 }
 
-/// The gRPC status code names, by number.
-const CODE_NAMES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
-
-fn code_name(value: Option<&http::HeaderValue>) -> Option<&'static str> {
-    let code: usize = value?.to_str().ok()?.parse().ok()?;
-    Some(CODE_NAMES.get(code).copied().unwrap_or("UNKNOWN"))
+/// The name of the gRPC status in `headers` (response headers or trailers), if they hold one.
+fn code_name(headers: &http::HeaderMap) -> Option<&'static str> {
+    crate::request_log::status_in(headers).map(crate::request_log::code_name)
 }
 
 /// A tower layer counting every gRPC request by RPC and status code (also the statuses tonic answers
@@ -718,14 +697,14 @@ where
                 }
             };
             // A status in the headers (trailers-only: refused before a handler answered) ends it now.
-            if let Some(code) = code_name(response.headers().get("grpc-status")) {
+            if let Some(code) = code_name(response.headers()) {
                 in_flight.finish(code);
                 return Ok(response);
             }
             let in_flight = Mutex::new(in_flight);
             Ok(response.map(|body| {
                 Body::new(body.map_frame(move |frame| {
-                    if let Some(code) = frame.trailers_ref().and_then(|t| code_name(t.get("grpc-status"))) {
+                    if let Some(code) = frame.trailers_ref().and_then(code_name) {
                         lock(&in_flight).finish(code);
                     }
                     frame

@@ -160,7 +160,7 @@ where
 }
 
 /// The gRPC status in response headers or trailers.
-fn status_in(headers: &http::HeaderMap) -> Option<tonic::Code> {
+pub(crate) fn status_in(headers: &http::HeaderMap) -> Option<tonic::Code> {
     let code = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
     Some(tonic::Code::from_i32(code))
 }
