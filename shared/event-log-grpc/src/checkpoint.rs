@@ -450,19 +450,31 @@ impl CheckpointSigner {
 
     /// Signs at start, every `interval` while new events arrive, and once more when `shutdown` is cancelled.
     pub async fn run(self, interval: Duration, shutdown: CancellationToken) {
+        self.sign_and_log().await;
+        self.follow(interval, shutdown).await;
+    }
+
+    /// As [`CheckpointSigner::run`] without signing at start: for a server that signed its head before it
+    /// began to serve, so that what the first requests record waits for the interval or the shutdown.
+    pub async fn follow(self, interval: Duration, shutdown: CancellationToken) {
         loop {
-            match self.sign_now().await {
-                Ok(Some(c)) => tracing::info!(position = c.position, hash = %c.head_hash, "signed a log checkpoint"),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(%error, "could not sign a log checkpoint"),
-            }
-            if shutdown.is_cancelled() {
-                return;
-            }
             tokio::select! {
                 () = tokio::time::sleep(interval) => {}
                 () = shutdown.cancelled() => {}
             }
+            self.sign_and_log().await;
+            if shutdown.is_cancelled() {
+                return;
+            }
+        }
+    }
+
+    /// Signs the head if new events arrived since the last checkpoint, and logs what it did.
+    pub async fn sign_and_log(&self) {
+        match self.sign_now().await {
+            Ok(Some(c)) => tracing::info!(position = c.position, hash = %c.head_hash, "signed a log checkpoint"),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "could not sign a log checkpoint"),
         }
     }
 }

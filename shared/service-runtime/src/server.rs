@@ -150,7 +150,10 @@ pub async fn serve(
     let mut names: Vec<&'static str> = service_names.to_vec();
     names.push(event_log_grpc::SERVICE_NAME);
     let (routes, health) = with_shared_services(routes, config, file_descriptor_set, log, log_owner, &names).await?;
-    let signer = checkpoints.map(start_signing);
+    let signer = match checkpoints {
+        Some(checkpoints) => Some(start_signing(checkpoints).await),
+        None => None,
+    };
 
     let address = listener.local_addr().map_err(|e| ServeError::Transport(e.into()))?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -270,13 +273,15 @@ fn reflection(
 }
 
 /// Starts signing checkpoints periodically; cancelling the token signs once more and ends the task.
-fn start_signing(
+async fn start_signing(
     CheckedSigner { signer, interval, .. }: CheckedSigner,
 ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
     tracing::info!(public_key = %hex::encode(signer.public_key()), "signing log checkpoints");
+    // The head at start is signed before serving, so that no request races the signature at start.
+    signer.sign_and_log().await;
     // Its own token: it signs once more after the server has drained, so the last head is covered.
     let stop = CancellationToken::new();
-    (tokio::spawn(signer.run(interval, stop.clone())), stop)
+    (tokio::spawn(signer.follow(interval, stop.clone())), stop)
 }
 
 /// Runs `server` until it has drained after `shutdown`, giving requests still in flight at most
