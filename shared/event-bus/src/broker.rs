@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use futures::stream::FuturesUnordered;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::tcp::{AMQPUriTcpExt, AsyncTcpStream};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::uri::AMQPScheme;
+use lapin::uri::{AMQPScheme, AMQPUri};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -66,11 +67,54 @@ impl Drop for SocketGuard {
     }
 }
 
-/// Opens a connection named `name` (shown in the broker's management views). The TCP connection is made
-/// here, where giving up on it closes it at once; lapin only gets the connected socket for the AMQP
-/// handshake.
-pub(crate) async fn connect(config: &BusConfig, name: &str) -> Result<BrokerConnection, BusError> {
-    let uri = config.uri()?;
+/// The broker's nodes in the order a relay or a consumer tries them: shuffled once, so that the services
+/// of a platform spread over a cluster's nodes, then taken in turn, one per connection attempt, so that the
+/// attempt after a node failed goes to another node. One node is simply always that node.
+pub(crate) struct Nodes {
+    uris: Vec<AMQPUri>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for Nodes {
+    // Not the URIs: they hold the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nodes").field("count", &self.uris.len()).finish_non_exhaustive()
+    }
+}
+
+impl Nodes {
+    pub(crate) fn new(config: &BusConfig) -> Result<Nodes, BusError> {
+        let mut uris = config.uris()?;
+        fastrand::shuffle(&mut uris);
+        Ok(Nodes { uris, next: AtomicUsize::new(0) })
+    }
+
+    /// The node for the next connection attempt.
+    pub(crate) fn next(&self) -> &AMQPUri {
+        &self.uris[self.next.fetch_add(1, Ordering::Relaxed) % self.uris.len()]
+    }
+}
+
+/// Opens a connection to the first node of `config` that takes one, trying each once in a shuffled order:
+/// for short-lived connections (a probe, the dead-letter tools). The last node's failure if none does.
+pub(crate) async fn connect_any(config: &BusConfig, name: &str) -> Result<BrokerConnection, BusError> {
+    let nodes = Nodes::new(config)?;
+    let mut failure = None;
+    for _ in 0..nodes.uris.len() {
+        // Boxed: a connection attempt's future is large, and this one is awaited inside others.
+        match Box::pin(connect(config, nodes.next(), name)).await {
+            Ok(connection) => return Ok(connection),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(failure.expect("a configuration names at least one node"))
+}
+
+/// Opens a connection named `name` (shown in the broker's management views) to the node at `uri`. The TCP
+/// connection is made here, where giving up on it closes it at once; lapin only gets the connected socket
+/// for the AMQP handshake.
+pub(crate) async fn connect(config: &BusConfig, uri: &AMQPUri, name: &str) -> Result<BrokerConnection, BusError> {
+    let uri = uri.clone();
     let tls = config.tls.clone();
     let properties = ConnectionProperties::default().with_connection_name(LongString::from(name.to_owned()));
     let attempt = async move {
@@ -102,10 +146,11 @@ pub(crate) async fn connect(config: &BusConfig, name: &str) -> Result<BrokerConn
 }
 
 /// Connects once to the broker `config` names and closes again: whether it can be reached with that
-/// address, those credentials and that TLS. One attempt, within the connect timeout.
+/// address, those credentials and that TLS. One attempt per node until one connects, each within the
+/// connect timeout.
 pub async fn probe(config: &BusConfig) -> Result<(), BusError> {
     config.validate()?;
-    connect(config, "probe").await?.close(config).await;
+    connect_any(config, "probe").await?.close(config).await;
     Ok(())
 }
 

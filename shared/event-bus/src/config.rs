@@ -10,7 +10,9 @@ use crate::error::BusError;
 /// The broker connection and the exchanges every service shares.
 #[derive(Clone, Debug)]
 pub struct BusConfig {
-    /// AMQP URI, for example `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    /// AMQP URI, for example `amqp://guest:guest@127.0.0.1:5672/%2f`; or the URIs of several nodes of one
+    /// cluster separated by commas (at most [`BusConfig::MAX_NODES`], one scheme and one vhost), which
+    /// connections take in turn from a shuffled order, moving to the next node on every new attempt.
     pub amqp_uri: String,
     /// Durable topic exchange for domain events; routing key `<service>.<EventType>`.
     pub events_exchange: String,
@@ -103,34 +105,65 @@ impl BusConfig {
         BusConfig { tls, ..self }
     }
 
-    /// The broker address without credentials, for messages.
+    /// Most broker nodes one configuration may name.
+    pub const MAX_NODES: usize = 16;
+
+    /// The broker address (each node's) without credentials, for messages.
     pub fn display_uri(&self) -> String {
-        match (self.amqp_uri.find("://"), self.amqp_uri.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}{}", &self.amqp_uri[..scheme + 3], &self.amqp_uri[at + 1..])
-            }
-            _ => self.amqp_uri.clone(),
-        }
+        let hide = |uri: &str| match (uri.find("://"), uri.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => format!("{}{}", &uri[..scheme + 3], &uri[at + 1..]),
+            _ => uri.to_owned(),
+        };
+        self.node_uris().map(hide).collect::<Vec<_>>().join(",")
     }
 
-    /// Host, port and vhost of the broker; never the credentials.
+    /// Host and port of every node (comma-separated) and the vhost; never the credentials.
     pub fn broker(&self) -> BrokerAddress {
-        match self.uri() {
-            Ok(uri) => {
-                BrokerAddress { host: format!("{}:{}", uri.authority.host, uri.authority.port), vhost: uri.vhost }
-            }
+        match self.uris() {
+            Ok(uris) => BrokerAddress {
+                host: uris
+                    .iter()
+                    .map(|uri| format!("{}:{}", uri.authority.host, uri.authority.port))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                vhost: uris[0].vhost.clone(),
+            },
             Err(_) => BrokerAddress { host: self.display_uri(), vhost: String::new() },
         }
     }
 
-    /// The parsed URI, with this configuration's heartbeat unless the URI names one.
-    pub(crate) fn uri(&self) -> Result<AMQPUri, BusError> {
-        let mut uri: AMQPUri = self.amqp_uri.parse().map_err(|reason: String| BusError::Config {
+    fn node_uris(&self) -> impl Iterator<Item = &str> {
+        self.amqp_uri.split(',').map(str::trim)
+    }
+
+    /// Every node's parsed URI, in the order given, each with this configuration's heartbeat unless it
+    /// names one. Never empty.
+    pub(crate) fn uris(&self) -> Result<Vec<AMQPUri>, BusError> {
+        let uris = self.node_uris().map(|uri| self.parse_uri(uri)).collect::<Result<Vec<_>, _>>()?;
+        if uris.len() > Self::MAX_NODES {
+            return Err(BusError::Config {
+                field: "amqp_uri",
+                rule: format!("must name at most {} broker nodes (comma-separated)", Self::MAX_NODES),
+            });
+        }
+        // Nodes of one cluster: the same objects under the same vhost, reached the same way.
+        if uris.iter().any(|uri| uri.vhost != uris[0].vhost || uri.scheme != uris[0].scheme) {
+            return Err(BusError::Config {
+                field: "amqp_uri",
+                rule: "the broker nodes' URIs must all have the same scheme and vhost".into(),
+            });
+        }
+        Ok(uris)
+    }
+
+    fn parse_uri(&self, text: &str) -> Result<AMQPUri, BusError> {
+        let mut uri: AMQPUri = text.parse().map_err(|reason: String| BusError::Config {
             field: "amqp_uri",
             // The parser may quote the URI, password and all.
             rule: format!(
-                "must be an AMQP URI like amqp://user:password@host:5672/vhost ({})",
-                reason.replace(&self.amqp_uri, "<uri>")
+                "must be an AMQP URI like amqp://user:password@host:5672/vhost, or several separated by \
+                 commas ({})",
+                reason.replace(text, "<uri>")
             ),
         })?;
         if uri.query.heartbeat.is_none() {
@@ -140,9 +173,13 @@ impl BusConfig {
     }
 
     pub(crate) fn validate(&self) -> Result<(), BusError> {
-        non_empty("amqp_uri", &self.amqp_uri)?;
-        self.uri()?;
-        match (self.uri()?.scheme, &self.tls) {
+        if self.amqp_uri.len() > 200 * Self::MAX_NODES {
+            return Err(BusError::Config { field: "amqp_uri", rule: "must be at most 3200 bytes".into() });
+        }
+        for uri in self.node_uris() {
+            non_empty("amqp_uri", uri)?;
+        }
+        match (&self.uris()?[0].scheme, &self.tls) {
             (lapin::uri::AMQPScheme::AMQPS, None) => {
                 return Err(BusError::Config {
                     field: "amqp_uri",
@@ -314,5 +351,26 @@ mod tests {
         // The TLS settings never show the key.
         let shown = format!("{:?}", BrokerTls { ca_pem: String::new(), identity: Some(("c".into(), "secret".into())) });
         assert!(!shown.contains("secret"), "{shown}");
+    }
+
+    #[test]
+    fn several_nodes_of_one_cluster_are_taken_and_shown_without_credentials() {
+        let config = BusConfig::new("amqp://guest:pw@127.0.0.1:5691/v, amqp://guest:pw@127.0.0.1:5692/v");
+        assert!(config.validate().is_ok());
+        assert_eq!(config.uris().unwrap().len(), 2);
+        assert_eq!(config.display_uri(), "amqp://127.0.0.1:5691/v,amqp://127.0.0.1:5692/v");
+        assert_eq!(config.broker(), BrokerAddress { host: "127.0.0.1:5691,127.0.0.1:5692".into(), vhost: "v".into() });
+
+        let refused = |uri: &str| match BusConfig::new(uri).validate() {
+            Err(BusError::Config { field: "amqp_uri", rule }) => rule,
+            other => panic!("{uri} not refused: {other:?}"),
+        };
+        assert!(refused("amqp://h:1/a,amqp://h:2/b").contains("same scheme and vhost"));
+        assert!(refused("amqp://h:1/a,").contains("must not be empty"));
+        let many = vec!["amqp://h:1/a"; BusConfig::MAX_NODES + 1].join(",");
+        assert!(refused(&many).contains("at most 16 broker nodes"));
+        // A bad URI is named by its rule, never quoted with its password.
+        let bad = refused("amqp://guest:secret@h:1/a,amqp://guest:secret@h:notaport/a");
+        assert!(bad.contains("must be an AMQP URI") && !bad.contains("secret"), "{bad}");
     }
 }

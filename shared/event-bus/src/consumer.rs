@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::broker::{self, BrokerConnection, Pacing, timed};
+use crate::broker::{self, BrokerConnection, Nodes, Pacing, timed};
 use crate::checkpoint::{Checkpoint, Verdict};
 use crate::config::{BrokerAddress, ConsumerConfig};
 use crate::error::{BusError, Cause, HandlerError, SourceError};
@@ -61,6 +61,7 @@ pub struct ConsumerProgress {
 #[derive(Debug)]
 pub struct Consumer<H, S> {
     config: ConsumerConfig,
+    nodes: Nodes,
     handler: H,
     source: S,
     checkpoints: HashMap<String, Checkpoint>,
@@ -131,6 +132,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
     pub fn new(config: ConsumerConfig, handler: H, source: S) -> Result<Consumer<H, S>, BusError> {
         config.validate()?;
         Ok(Consumer {
+            nodes: Nodes::new(&config.bus)?,
             config,
             handler,
             source,
@@ -227,7 +229,7 @@ impl<H: Handler, S: SourceReader> Consumer<H, S> {
     /// to the queue and count against each message's delivery limit.
     async fn open(&self, name: &str) -> Result<(BrokerConnection, Channels), BusError> {
         let bus = &self.config.bus;
-        let connection = broker::connect(bus, name).await?;
+        let connection = broker::connect(bus, self.nodes.next(), name).await?;
         let setup = async {
             let limit = bus.operation_timeout;
             let consuming = timed("channel.open", limit, connection.connection().create_channel()).await?;

@@ -100,7 +100,7 @@ impl DeadLetters {
     async fn with_fetched(&self, replay: Option<&str>) -> Result<Vec<DeadLetter>, BusError> {
         let bus = &self.config.bus;
         let limit = bus.operation_timeout;
-        let connection = broker::connect(bus, &format!("{}-dead-letters", self.config.name)).await?;
+        let connection = broker::connect_any(bus, &format!("{}-dead-letters", self.config.name)).await?;
         let result = async {
             let channel = timed("channel.open", limit, connection.connection().create_channel()).await?;
             timed("confirm.select", limit, channel.confirm_select(ConfirmSelectOptions::default())).await?;

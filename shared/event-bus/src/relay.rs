@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::broker::{self, BrokerConnection, Pacing, timed};
+use crate::broker::{self, BrokerConnection, Nodes, Pacing, timed};
 use crate::config::{BrokerAddress, RelayConfig};
 use crate::error::BusError;
 use crate::message::{event_properties, routing_key};
@@ -101,6 +101,7 @@ impl BacklogMonitor {
 pub struct Relay {
     log: EventLog,
     config: RelayConfig,
+    nodes: Nodes,
     confirmed: watch::Sender<u64>,
     connected: watch::Sender<bool>,
 }
@@ -158,7 +159,8 @@ impl Relay {
     pub fn new(log: EventLog, config: RelayConfig) -> Result<Relay, BusError> {
         config.validate()?;
         let cursor = read_cursor(&log, &config.cursor_marker)?;
-        Ok(Relay { log, config, confirmed: watch::channel(cursor).0, connected: watch::channel(false).0 })
+        let nodes = Nodes::new(&config.bus)?;
+        Ok(Relay { log, config, nodes, confirmed: watch::channel(cursor).0, connected: watch::channel(false).0 })
     }
 
     pub fn monitor(&self) -> BacklogMonitor {
@@ -249,7 +251,7 @@ impl Relay {
 
     async fn open(&self, name: &str) -> Result<(BrokerConnection, Channel), BusError> {
         let bus = &self.config.bus;
-        let connection = broker::connect(bus, name).await?;
+        let connection = broker::connect(bus, self.nodes.next(), name).await?;
         let setup = async {
             let channel =
                 timed("channel.open", bus.operation_timeout, connection.connection().create_channel()).await?;

@@ -53,7 +53,8 @@ struct CommonArgs {
     /// Directory of the service's data: its event log in `log/`, and what else it keeps beside it.
     #[arg(long)]
     data_dir: PathBuf,
-    /// AMQP URI of the message bus (the relay of its log, the consumer of the events it reacts to).
+    /// AMQP URI of the message bus (the relay of its log, the consumer of the events it reacts to); for a
+    /// cluster, every node's URI separated by commas (one vhost): connections fail over between them.
     #[arg(long, env = "GRANTS_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     amqp_url: String,
     /// Run without the bus: its events wait in the log, and the events it consumes in its queue, until a

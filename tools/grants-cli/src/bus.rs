@@ -22,7 +22,7 @@ const MICROSECOND_TIME_HEADERS: &[&str] = &[header::DEAD_LETTERED_AT];
 
 #[derive(Debug, clap::Args)]
 pub struct BusArgs {
-    /// AMQP URL of the broker, as the services take it.
+    /// AMQP URL of the broker, as the services take it (a cluster's nodes separated by commas).
     #[arg(long, env = "GRANTS_AMQP_URL", alias = "amqp-uri", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     amqp_url: String,
     /// PEM CA certificates that sign the broker's certificate, for an amqps:// URL. A broker that asks for
