@@ -714,6 +714,51 @@ mod tests {
         assert_eq!(decimal(&Money::new(1200, jpy)), "1200");
     }
 
+    /// Every word a publication carries comes from one of these fields; none of them is free text (the
+    /// contracts' `free_text` annotation), which is sealed, may be erased and may describe a person.
+    #[test]
+    fn no_field_the_publications_read_words_from_is_free_text() {
+        use contracts::events::message_name;
+        use contracts::free_text::FreeTextSchema;
+        use prost::Message;
+        let text = || "words".to_owned();
+        let read: Vec<(String, Vec<u8>)> = vec![
+            (
+                message_name(service::APPLICATIONS, "RoundOpened"),
+                apps::RoundOpened { title: text(), description: text(), ..Default::default() }.encode_to_vec(),
+            ),
+            (
+                message_name(service::APPLICATIONS, "OrganisationRegistered"),
+                apps::OrganisationRegistered { legal_name: text(), registration_number: text(), ..Default::default() }
+                    .encode_to_vec(),
+            ),
+            (
+                message_name(service::AWARDS, "AwardOffered"),
+                aw::AwardOffered { title: text(), ..Default::default() }.encode_to_vec(),
+            ),
+            (
+                message_name(service::AWARDS, "TrancheReleased"),
+                aw::TrancheReleased {
+                    tranche_id: text(),
+                    payment: Some(aw::Payment { exchange_rate: text(), rate_source: text(), ..Default::default() }),
+                    ..Default::default()
+                }
+                .encode_to_vec(),
+            ),
+        ];
+        let schema = FreeTextSchema::contracts();
+        for (name, bytes) in read {
+            let descriptor = schema.message(&name).unwrap();
+            let mut message = prost_reflect::DynamicMessage::decode(descriptor, bytes.as_slice()).unwrap();
+            assert!(schema.take(&mut message).is_empty(), "{name} holds free text the publications would show");
+        }
+        // The check sees free text where there is some.
+        let terminated = aw::AwardTerminated { reason: text(), ..Default::default() }.encode_to_vec();
+        let descriptor = schema.message(&message_name(service::AWARDS, "AwardTerminated")).unwrap();
+        let mut message = prost_reflect::DynamicMessage::decode(descriptor, terminated.as_slice()).unwrap();
+        assert_eq!(schema.take(&mut message).len(), 1);
+    }
+
     #[test]
     fn percentages_share_a_hundred() {
         assert_eq!(even_percentages(3), [34, 33, 33]);
