@@ -423,6 +423,18 @@ async fn a_varied_terminated_award_paid_in_two_currencies_publishes_no_text_and_
     assert_eq!(then["grants"][0]["amountDisbursed"], 1400.0);
     assert_eq!(then["grants"][0]["id"], grant["id"], "identifiers do not change with the point");
 
+    // Standard output holds the same package; a day before anything was recorded has nothing to publish.
+    let output = run(grants(&endpoints, &["publish", "360giving"])).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), json);
+    let output = run(grants(&endpoints, &["publish", "iati", "--as-of", "2020-01-01"])).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).ends_with("nothing to publish: no funding round was recorded as of 2020-01-01\n"),
+        "{}",
+        stderr(&output)
+    );
+
     projector.stop().await;
     for service in [sources.reporting, sources.awards, sources.applications] {
         service.stop().await;
