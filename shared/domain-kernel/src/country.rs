@@ -31,6 +31,11 @@ impl Country {
         // Only ASCII letters are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("??")
     }
+
+    /// The country's short English name, as the standard's list gives it (`Cambodia` for KH).
+    pub fn name(&self) -> String {
+        celes::Country::from_alpha2(self.as_str()).map_or_else(|_| self.as_str().to_owned(), |c| c.long_name.to_owned())
+    }
 }
 
 impl fmt::Display for Country {
@@ -54,6 +59,12 @@ mod tests {
         assert!(Country::parse("c", "KH").is_ok());
         assert!(Country::parse("c", "kh").is_err());
         assert!(Country::parse("c", "KHM").is_err());
+    }
+
+    #[test]
+    fn a_country_is_named_as_the_standard_names_it() {
+        assert_eq!(Country::parse("c", "KH").unwrap().name(), "Cambodia");
+        assert_eq!(Country::parse("c", "TH").unwrap().name(), "Thailand");
     }
 
     #[test]

@@ -32,6 +32,11 @@ impl Currency {
         // Only ASCII letters are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("???")
     }
+
+    /// The number of decimal places of its minor unit, as ISO 4217 gives it (2 for USD, 0 for JPY).
+    pub fn exponent(&self) -> u32 {
+        iso_currency::Currency::from_code(self.as_str()).and_then(|c| c.exponent()).map_or(0, u32::from)
+    }
 }
 
 impl fmt::Display for Currency {
@@ -113,6 +118,13 @@ mod tests {
             assert_eq!(error.field, "payment.paid_amount.currency");
             assert!(error.rule.contains(rule), "{code}: {}", error.rule);
         }
+    }
+
+    #[test]
+    fn a_currency_knows_its_minor_unit() {
+        assert_eq!(Currency::parse("", "USD").unwrap().exponent(), 2);
+        assert_eq!(Currency::parse("", "JPY").unwrap().exponent(), 0);
+        assert_eq!(Currency::parse("", "KWD").unwrap().exponent(), 3);
     }
 
     #[test]

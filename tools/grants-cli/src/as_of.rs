@@ -86,7 +86,7 @@ impl Point {
         Ok(position.map_or(Point::Now, Point::Below))
     }
 
-    fn includes(self, event: &RecordedEvent) -> bool {
+    pub fn includes(self, event: &RecordedEvent) -> bool {
         match self {
             Point::RecordedAtOrBefore(micros) => event.recorded_at.as_micros() <= micros,
             Point::Below(position) => event.position < position,

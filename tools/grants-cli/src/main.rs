@@ -21,6 +21,7 @@ mod export;
 mod history;
 mod load;
 mod projector;
+mod publish;
 mod stdout;
 mod token;
 mod verify;
@@ -51,6 +52,8 @@ use crate::endpoints::Connection;
         grants history --application 6f1c2d3e-0a4b-5c6d-8e9f-0123456789ab\n  \
         grants as-of --award 0b7e9c1a-3d2f-5e4b-9a8c-7d6e5f4a3b2c --date 2022-03-01\n  \
         grants as-of --program --at 2022-03-01T00:00:00Z\n  \
+        grants publish iati --reporting-org-ref AU-5 --reporting-org-name DFAT --funder-ref AU-5 --funder-name DFAT --output activities.xml\n  \
+        grants publish 360giving --prefix 360G-dfat --funder-ref AU-5 --funder-name DFAT --as-of 2022-03-01\n  \
         grants export --service awards --from 1200 --output awards.jsonl\n  \
         grants backup --service applications --to backups/applications --follow\n  \
         grants demo\n  \
@@ -114,6 +117,14 @@ enum Command {
     /// as of a time.
     #[command(name = "as-of")]
     AsOf(as_of::AsOfArgs),
+    /// Write the program's open data: IATI 2.03 activities or 360Giving grants, from the logs.
+    ///
+    /// Read from the services' logs (as history and as-of read them) at the current state or --as-of a past
+    /// day or time, with results only from the projector's published (suppressed and perturbed) figures.
+    /// No free text (sealed or erased), contact person or other personal data is ever published. The
+    /// publisher's identity comes from flags or their GRANTS_... environment variables. Progress goes to
+    /// standard error.
+    Publish(publish::PublishArgs),
     /// Seed a demonstration program through the services' gRPC APIs.
     ///
     /// A 2021 round, nine partner organisations, reviews and decisions, awards with agreements and
@@ -222,8 +233,9 @@ pub enum Outcome {
 }
 
 /// The groups `grants --help` lists the commands in, in this order; every command is in one (tested).
-const COMMAND_GROUPS: [(&str, &[&str]); 2] = [
+const COMMAND_GROUPS: [(&str, &[&str]); 3] = [
     ("Audit", &["verify", "checkpoint", "export", "history", "as-of"]),
+    ("Open data", &["publish"]),
     ("Platform", &["demo", "load", "token", "bus", "projector", "backup", "keygen", "dev-certs"]),
 ];
 
@@ -280,6 +292,7 @@ fn main() -> ExitCode {
                 checkpoint::run(&cli.connection, &service, public_key.as_deref(), save.as_deref()).await
             }
             Command::AsOf(args) => as_of::run(&cli.connection, &args).await,
+            Command::Publish(args) => publish::run(&cli.connection, &args).await,
             Command::Demo => demo::run(&cli.connection).await,
             Command::Load(args) => load::run(&cli.connection, &args).await,
             Command::Keygen { output } => checkpoint::keygen(&output),
@@ -312,6 +325,7 @@ impl Command {
             Command::Projector(_) => "projector",
             Command::Load(_) => "load",
             Command::Backup(_) => "backup",
+            Command::Publish(_) => "publish",
             _ => "could not check",
         }
     }

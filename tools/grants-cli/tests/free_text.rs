@@ -9,7 +9,6 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use contracts::awards::v1::{self as aw, AwardsServiceClient};
 use contracts::common::v1::ErasureReason;
 use contracts::names::service::{AWARDS, REPORTING};
 use contracts::projector::v1::{self as pj, ProjectorServiceClient};
@@ -19,7 +18,6 @@ use event_bus::lapin::options::{BasicGetOptions, ExchangeDeclareOptions, QueueBi
 use event_bus::lapin::types::FieldTable;
 use event_bus::lapin::{Connection, ConnectionProperties, ExchangeKind};
 use test_support::disk::{contains, files_containing};
-use test_support::fixtures::{self, agree_and_sign, approve_application};
 use test_support::services::listen;
 use test_support::{Vhost, authed, eventually, request_id, token};
 
@@ -105,27 +103,8 @@ async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again(
 
     // An approved application becomes an award over the bus; its agreement is signed; reporting schedules.
     let organisation = uuid::Uuid::new_v4().to_string();
-    let application = approve_application(sources.applications.channel().await, &organisation).await;
-    let application_id = awards::domain::ApplicationId::parse("", &application.application_id).unwrap();
-    let award_id = awards::domain::AwardId::for_application(application_id).to_string();
-    let mut awards_client = sources.awards.client(AwardsServiceClient::new).await;
-    let auditor = token(Role::Auditor, "auditor-1", None);
-    eventually("the award offered from the bus", || {
-        let (mut client, request) = (awards_client.clone(), aw::GetAwardRequest { award_id: award_id.clone() });
-        let auditor = auditor.clone();
-        async move { client.get_award(authed(request, &auditor)).await.ok() }
-    })
-    .await;
-    agree_and_sign(&mut awards_client, &award_id, fixtures::agreement()).await;
-    let reporting = sources.reporting.client(ReportingServiceClient::new).await;
-    eventually("the obligations scheduled from the bus", || {
-        let (mut client, auditor) = (reporting.clone(), auditor.clone());
-        let request = rp::GetObligationsRequest { award_id: award_id.clone(), as_of: None };
-        async move {
-            client.get_obligations(authed(request, &auditor)).await.ok().filter(|r| !r.get_ref().obligations.is_empty())
-        }
-    })
-    .await;
+    let platform_in_process::SignedGrant { award_id, reporting, .. } =
+        platform_in_process::signed_grant(&sources, &organisation).await;
 
     // The partner reports with the canary in its narrative; the officer asks for a revision with another.
     let partner = token(Role::Partner, "partner-1", Some(&organisation));

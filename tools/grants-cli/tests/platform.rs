@@ -47,23 +47,36 @@ fn help_lists_every_command_by_group_with_a_description() {
         help[start + heading.len()..].lines().skip(1).take_while(|l| !l.trim().is_empty()).map(str::to_owned).collect()
     };
     let audit = section("Audit commands:");
+    let open_data = section("Open data commands:");
     let platform = section("Platform commands:");
     let names = |lines: &[String]| -> Vec<String> {
         lines.iter().map(|l| l.split_whitespace().next().unwrap_or_default().to_owned()).collect()
     };
     assert_eq!(names(&audit), ["verify", "checkpoint", "export", "history", "as-of"], "{help}");
+    assert_eq!(names(&open_data), ["publish"], "{help}");
     assert_eq!(
         names(&platform),
         ["demo", "load", "token", "bus", "projector", "backup", "keygen", "dev-certs"],
         "{help}"
     );
-    for line in audit.iter().chain(&platform) {
+    for line in audit.iter().chain(&open_data).chain(&platform) {
         assert!(line.split_whitespace().count() > 3, "a command without a description: {line:?}");
     }
     // Every command also has its own help.
-    for name in names(&audit).iter().chain(&names(&platform)) {
+    for name in names(&audit).iter().chain(&names(&open_data)).chain(&names(&platform)) {
         let output = grants(&[name, "--help"]).output().unwrap();
         assert!(output.status.success(), "{name} --help: {}", stderr(&output));
+    }
+    // Each standard `publish` writes, with the publisher's identity and its environment variables.
+    for (format, flags) in [
+        ("iati", ["--reporting-org-ref", "GRANTS_IATI_REPORTING_ORG_REF", "--funder-ref", "--as-of", "--output"]),
+        ("360giving", ["--prefix", "GRANTS_360GIVING_PREFIX", "--funder-name", "--as-of", "--output"]),
+    ] {
+        let output = grants(&["publish", format, "--help"]).output().unwrap();
+        assert!(output.status.success(), "publish {format} --help: {}", stderr(&output));
+        for flag in flags {
+            assert!(stdout(&output).contains(flag), "publish {format} --help names {flag}:\n{}", stdout(&output));
+        }
     }
 }
 
