@@ -241,19 +241,8 @@ fn payloads<'a, M: Message + Default>(
 
 /// `grants` against the platform at `endpoints` on the bus at `amqp`, with the test services' secret.
 fn grants(endpoints: &[(String, String)], amqp: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_grants"));
-    for (name, url) in endpoints {
-        command.arg("--endpoint").arg(format!("{name}={url}"));
-    }
-    let jwt = jwt();
-    command
-        .args(args)
-        .env("GRANTS_AMQP_URL", amqp)
-        .env("GRANTS_JWT_SECRET", String::from_utf8(jwt.secret).unwrap())
-        .env("GRANTS_JWT_ISSUER", jwt.issuer)
-        .env("GRANTS_JWT_AUDIENCE", jwt.audience)
-        .env_remove("GRANTS_TOKEN")
-        .env_remove("GRANTS_ENDPOINTS");
+    let mut command = platform_in_process::grants(endpoints, args);
+    command.env("GRANTS_AMQP_URL", amqp);
     command
 }
 

@@ -117,19 +117,7 @@ async fn a_narrative_is_sealed_everywhere_and_once_erased_nobody_reads_it_again(
             cells: vec![],
         }],
     };
-    let submit = rp::SubmitReportRequest {
-        request_id: request_id(),
-        award_id: award_id.clone(),
-        report_ref: "progress-1".into(),
-        progress: Some(progress),
-        attestations: Some(rp::Attestations {
-            consent_for_data_use: true,
-            safeguarding_and_child_protection: true,
-            fraud_and_anti_corruption: true,
-        }),
-        ..Default::default()
-    };
-    let submitted = reporting.clone().submit_report(authed(submit.clone(), &partner)).await.unwrap().into_inner();
+    let (submit, submitted) = platform_in_process::submit_progress(&reporting, &partner, &award_id, progress).await;
     let narrative =
         |r: &rp::Report| r.versions[0].submission.as_ref().unwrap().progress.as_ref().unwrap().narrative.clone();
     assert!(narrative(submitted.report.as_ref().unwrap()).starts_with(NARRATIVE_CANARY), "the answer shows it");

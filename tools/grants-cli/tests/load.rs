@@ -17,20 +17,9 @@ use command_output::{run, stderr, stdout};
 
 /// `grants load` with `args` against `endpoints`, acting with the test services' secret.
 fn load(endpoints: &[(String, String)], args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_grants"));
-    for (name, url) in endpoints {
-        command.arg("--endpoint").arg(format!("{name}={url}"));
-    }
-    let jwt = test_support::jwt();
-    command
-        .arg("load")
-        .args(args)
-        .env("GRANTS_JWT_SECRET", String::from_utf8(jwt.secret).unwrap())
-        .env("GRANTS_JWT_ISSUER", jwt.issuer)
-        .env("GRANTS_JWT_AUDIENCE", jwt.audience)
-        .env_remove("GRANTS_TOKEN")
-        .env_remove("GRANTS_ENDPOINTS");
-    command
+    let mut args = args.to_vec();
+    args.insert(0, "load");
+    platform_in_process::grants(endpoints, &args)
 }
 
 /// The line of `report` that starts with `label`.

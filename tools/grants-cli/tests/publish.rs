@@ -46,23 +46,13 @@ const FIXTURE_TEXTS: [&str; 7] = [
 /// `grants` against `endpoints` with the test services' secret and the publisher's identity in the
 /// environment.
 fn grants(endpoints: &[(String, String)], args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_grants"));
-    for (name, url) in endpoints {
-        command.arg("--endpoint").arg(format!("{name}={url}"));
-    }
-    let jwt = test_support::jwt();
+    let mut command = platform_in_process::grants(endpoints, args);
     command
-        .args(args)
-        .env("GRANTS_JWT_SECRET", String::from_utf8(jwt.secret).unwrap())
-        .env("GRANTS_JWT_ISSUER", jwt.issuer)
-        .env("GRANTS_JWT_AUDIENCE", jwt.audience)
         .env("GRANTS_IATI_REPORTING_ORG_REF", REPORTING_ORG)
         .env("GRANTS_IATI_REPORTING_ORG_NAME", "Department of Foreign Affairs and Trade")
         .env("GRANTS_FUNDER_REF", "AU-5")
         .env("GRANTS_FUNDER_NAME", "Australian Government")
-        .env("GRANTS_360GIVING_PREFIX", PREFIX)
-        .env_remove("GRANTS_TOKEN")
-        .env_remove("GRANTS_ENDPOINTS");
+        .env("GRANTS_360GIVING_PREFIX", PREFIX);
     command
 }
 
@@ -315,19 +305,7 @@ async fn a_varied_terminated_award_paid_in_two_currencies_publishes_no_text_and_
             rp::IndicatorValue { indicator_id: "policy_evidence_products".into(), total: 2, cells: vec![] },
         ],
     };
-    let submit = rp::SubmitReportRequest {
-        request_id: request_id(),
-        award_id: award_id.clone(),
-        report_ref: "progress-1".into(),
-        progress: Some(progress),
-        attestations: Some(rp::Attestations {
-            consent_for_data_use: true,
-            safeguarding_and_child_protection: true,
-            fraud_and_anti_corruption: true,
-        }),
-        ..Default::default()
-    };
-    reporting.clone().submit_report(authed(submit, &partner)).await.unwrap();
+    platform_in_process::submit_progress(&reporting, &partner, &award_id, progress).await;
     let accept = rp::AcceptReportRequest {
         request_id: request_id(),
         award_id: award_id.clone(),

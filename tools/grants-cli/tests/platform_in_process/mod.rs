@@ -33,6 +33,48 @@ pub async fn start(amqp_uri: String) -> (Sources, Running, Vec<(String, String)>
     (sources, projector, endpoints)
 }
 
+/// `grants` against `endpoints`, able to issue tokens with the test services' secret, issuer and audience, and
+/// taking nothing from the environment that would change whom it calls or as whom.
+pub fn grants(endpoints: &[(String, String)], args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_grants"));
+    for (name, url) in endpoints {
+        command.arg("--endpoint").arg(format!("{name}={url}"));
+    }
+    let jwt = test_support::jwt();
+    command
+        .args(args)
+        .env("GRANTS_JWT_SECRET", String::from_utf8(jwt.secret).unwrap())
+        .env("GRANTS_JWT_ISSUER", jwt.issuer)
+        .env("GRANTS_JWT_AUDIENCE", jwt.audience)
+        .env_remove("GRANTS_TOKEN")
+        .env_remove("GRANTS_ENDPOINTS");
+    command
+}
+
+/// The partner submits the progress report `progress-1` of `award_id` with `progress` and every attestation
+/// given; the request, for a retry.
+pub async fn submit_progress(
+    reporting: &ReportingServiceClient<Channel>,
+    partner: &str,
+    award_id: &str,
+    progress: rp::ProgressContent,
+) -> (rp::SubmitReportRequest, rp::ReportResponse) {
+    let submit = rp::SubmitReportRequest {
+        request_id: fixtures::request_id(),
+        award_id: award_id.to_owned(),
+        report_ref: "progress-1".into(),
+        progress: Some(progress),
+        attestations: Some(rp::Attestations {
+            consent_for_data_use: true,
+            safeguarding_and_child_protection: true,
+            fraud_and_anti_corruption: true,
+        }),
+        ..Default::default()
+    };
+    let submitted = reporting.clone().submit_report(authed(submit.clone(), partner)).await.unwrap().into_inner();
+    (submit, submitted)
+}
+
 /// A grant with a signed agreement whose obligations are scheduled.
 pub struct SignedGrant {
     pub application: apps::Application,
