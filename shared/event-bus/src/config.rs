@@ -58,6 +58,13 @@ impl std::fmt::Debug for BrokerTls {
 }
 
 impl BrokerTls {
+    /// From PEM bytes as certificate files hold them: the CA certificates, and the client certificate
+    /// chain with its key when one is shown.
+    pub fn from_pem(ca_pem: &[u8], identity: Option<(&[u8], &[u8])>) -> BrokerTls {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        BrokerTls { ca_pem: text(ca_pem), identity: identity.map(|(cert, key)| (text(cert), text(key))) }
+    }
+
     /// lapin's TLS configuration.
     pub(crate) fn lapin_config(&self) -> lapin::tcp::TLSConfig<'_, '_, '_> {
         lapin::tcp::TLSConfig {

@@ -124,11 +124,11 @@ impl TokenVerifier {
 
     /// [`TokenVerifier::verify_header`], with the reason of a refusal as a short label.
     pub fn check_header(&self, header: Option<&str>) -> Result<Actor, TokenRefused> {
-        let header = header.ok_or(TokenRefused::new("missing", "missing `authorization: Bearer <token>`"))?;
+        let header = header.ok_or_else(|| TokenRefused::new("missing", "missing `authorization: Bearer <token>`"))?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(TokenRefused::new("not_bearer", "`authorization` must be `Bearer <token>`"))?;
+            .ok_or_else(|| TokenRefused::new("not_bearer", "`authorization` must be `Bearer <token>`"))?;
         self.check(token.trim())
     }
 

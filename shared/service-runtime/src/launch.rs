@@ -303,12 +303,8 @@ impl Foundation {
     /// The bus at `amqp_uri` (none without a bus), over TLS when the service is configured for it: the
     /// broker's CA, and the service's own certificate as its client certificate.
     pub fn bus_config(&self, amqp_uri: Option<&str>) -> Option<BusConfig> {
-        let tls = self.tls.broker.as_ref().map(|tls| BrokerTls {
-            ca_pem: String::from_utf8_lossy(tls.ca.pem()).into_owned(),
-            identity: tls.identity.as_ref().map(|identity| {
-                let pem = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-                (pem(identity.cert_pem()), pem(identity.key_pem()))
-            }),
+        let tls = self.tls.broker.as_ref().map(|tls| {
+            BrokerTls::from_pem(tls.ca.pem(), tls.identity.as_ref().map(|id| (id.cert_pem(), id.key_pem())))
         });
         amqp_uri.map(|uri| BusConfig::new(uri).with_tls(tls))
     }

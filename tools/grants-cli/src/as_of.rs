@@ -86,6 +86,19 @@ impl Point {
         Ok(position.map_or(Point::Now, Point::Below))
     }
 
+    /// The projector's `AsOf` for a point in time (`None` for now; a position has none: the caller says so).
+    pub fn projector_as_of(self) -> Option<projector::AsOf> {
+        match self {
+            Point::RecordedAtOrBefore(micros) => Some(projector::AsOf {
+                point: Some(projector::Point::RecordedAt(prost_types::Timestamp {
+                    seconds: micros.div_euclid(1_000_000),
+                    nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1_000).unwrap_or(0),
+                })),
+            }),
+            Point::Below(_) | Point::Now => None,
+        }
+    }
+
     pub fn includes(self, event: &RecordedEvent) -> bool {
         match self {
             Point::RecordedAtOrBefore(micros) => event.recorded_at.as_micros() <= micros,
@@ -317,7 +330,7 @@ fn variations_json(view: &aw::Award, decoder: &PayloadDecoder) -> Vec<Value> {
 }
 
 /// A protobuf enum value's name without its type's prefix (`TRANCHE_KIND_INTERIM` -> `INTERIM`).
-fn enum_name<E>(name: Result<&'static str, E>, prefix: &str) -> &'static str {
+pub(crate) fn enum_name<E>(name: Result<&'static str, E>, prefix: &str) -> &'static str {
     name.map_or("UNSPECIFIED", |name| name.strip_prefix(prefix).unwrap_or(name))
 }
 
@@ -333,18 +346,10 @@ fn wire_day(d: Option<&contracts::common::v1::Date>) -> Value {
 
 /// The projector's program summary as of a time (or now), optionally for one round.
 pub async fn program(connection: &Connection, round: Option<uuid::Uuid>, point: Point) -> anyhow::Result<Outcome> {
-    let as_of = match point {
-        Point::RecordedAtOrBefore(micros) => Some(projector::AsOf {
-            point: Some(projector::Point::RecordedAt(prost_types::Timestamp {
-                seconds: micros.div_euclid(1_000_000),
-                nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1_000).unwrap_or(0),
-            })),
-        }),
-        Point::Below(_) => {
-            bail!("`--position` names a position of one service's log; use --at or --date with --program")
-        }
-        Point::Now => None,
-    };
+    if let Point::Below(_) = point {
+        bail!("`--position` names a position of one service's log; use --at or --date with --program")
+    }
+    let as_of = point.projector_as_of();
     let request = projector::GetProgramSummaryRequest {
         round_id: round.map(|r| r.to_string()).unwrap_or_default(),
         organisation_id: String::new(),

@@ -67,9 +67,8 @@ pub async fn run(connection: &crate::endpoints::Connection, args: BusArgs) -> an
     let tls = match &args.amqp_tls_ca {
         Some(ca) => {
             let ca = tls::CaCertificates::load("--amqp-tls-ca", ca)?;
-            let pem = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-            let identity = connection.tls_identity()?.map(|id| (pem(id.cert_pem()), pem(id.key_pem())));
-            Some(event_bus::BrokerTls { ca_pem: pem(ca.pem()), identity })
+            let identity = connection.tls_identity()?;
+            Some(event_bus::BrokerTls::from_pem(ca.pem(), identity.as_ref().map(|id| (id.cert_pem(), id.key_pem()))))
         }
         None => None,
     };

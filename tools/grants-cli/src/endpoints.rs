@@ -48,6 +48,10 @@ pub struct Connection {
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", env = "GRANTS_TLS_KEY", global = true)]
     tls_key: Option<std::path::PathBuf>,
+    /// The files above, read and checked once: every channel a command opens (and every reconnection of
+    /// `backup --follow`) takes them from here.
+    #[arg(skip)]
+    loaded_tls: std::sync::OnceLock<Option<tls::ClientTls>>,
 }
 
 impl Connection {
@@ -172,7 +176,12 @@ impl Connection {
 
     /// The TLS of connections to the services: none without `--tls-ca`.
     pub fn tls(&self) -> anyhow::Result<Option<tls::ClientTls>> {
-        Ok(tls::ClientTls::from_flags(self.tls_ca.as_deref(), self.tls_cert.as_deref(), self.tls_key.as_deref())?)
+        if let Some(loaded) = self.loaded_tls.get() {
+            return Ok(loaded.clone());
+        }
+        let loaded =
+            tls::ClientTls::from_flags(self.tls_ca.as_deref(), self.tls_cert.as_deref(), self.tls_key.as_deref())?;
+        Ok(self.loaded_tls.get_or_init(|| loaded).clone())
     }
 }
 

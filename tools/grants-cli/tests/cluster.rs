@@ -38,7 +38,7 @@ use test_support::{authed, eventually_within, jwt, token};
 
 mod command_output;
 mod platform_in_process;
-use command_output::{run, stderr, stdout};
+use command_output::{count_before, run, stderr, stdout};
 
 const SOURCES: [&str; 3] = [APPLICATIONS, AWARDS, REPORTING];
 /// This test's cluster: node names and ports apart from a developer's own (`grants-cluster`, 5691).
@@ -251,13 +251,6 @@ fn succeeded(what: &str, output: &Output) -> String {
     stdout(output)
 }
 
-/// The number just before `word` in `text`: `12 succeeded`.
-fn count_before(text: &str, word: &str) -> u64 {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let at = words.iter().position(|w| w.trim_end_matches(',') == word).unwrap_or_else(|| panic!("no {word}: {text}"));
-    words[at - 1].parse().unwrap_or_else(|_| panic!("no count before {word}: {text}"))
-}
-
 /// The projector's digest, once two readings half a second apart agree.
 async fn settled_digest(endpoints: &[(String, String)], amqp: &str) -> String {
     eventually_within("the projector's read models to settle", Duration::from_secs(120), || async {
@@ -351,7 +344,7 @@ async fn scenario(cluster: &Cluster, fault: Fault) {
     let load = load.await.unwrap();
     let report = succeeded("load", &load);
     let commands = report.lines().find(|l| l.starts_with("commands:")).unwrap_or_else(|| panic!("{report}"));
-    assert_eq!(count_before(commands, "failed"), 0, "every command succeeded:\n{report}\n{}", stderr(&load));
+    assert_eq!(count_before::<u64>(commands, "failed"), 0, "every command succeeded:\n{report}\n{}", stderr(&load));
 
     // Nothing lost: the observer handled every position of every log, each once.
     let final_heads = heads(&urls).await;
@@ -444,7 +437,7 @@ async fn scenario(cluster: &Cluster, fault: Fault) {
          recognised, {} connections",
         DOWN_FOR.as_secs(),
         seconds(faulted),
-        count_before(commands, "succeeded"),
+        count_before::<u64>(commands, "succeeded"),
         progress.filled_from_source,
         progress.duplicates,
         progress.connections,

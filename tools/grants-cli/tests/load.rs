@@ -4,7 +4,6 @@
 //! machine.
 
 use std::process::Command;
-use std::str::FromStr;
 
 use contracts::common::v1::PageRequest;
 use contracts::projector::v1::{self as pj, ProjectorServiceClient};
@@ -13,7 +12,7 @@ use test_support::{Vhost, authed, token};
 
 mod command_output;
 mod platform_in_process;
-use command_output::{run, stderr, stdout};
+use command_output::{count_before, run, stderr, stdout};
 
 /// `grants load` with `args` against `endpoints`, acting with the test services' secret.
 fn load(endpoints: &[(String, String)], args: &[&str]) -> Command {
@@ -25,13 +24,6 @@ fn load(endpoints: &[(String, String)], args: &[&str]) -> Command {
 /// The line of `report` that starts with `label`.
 fn line<'a>(report: &'a str, label: &str) -> &'a str {
     report.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("no `{label}`:\n{report}"))
-}
-
-/// The number just before `word` in `text`: `12 succeeded`.
-fn count_before<T: FromStr>(text: &str, word: &str) -> T {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let at = words.iter().position(|w| w.trim_end_matches(',') == word).unwrap_or_else(|| panic!("no {word}: {text}"));
-    words[at - 1].parse().unwrap_or_else(|_| panic!("no count before {word}: {text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

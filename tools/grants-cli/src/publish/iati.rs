@@ -20,7 +20,7 @@ use domain_kernel::{Country, Money};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use super::{Award, Party, Program, Round, Status, award_description, decimal, even_percentages, iso_date};
+use super::{Award, Party, Program, Round, Status, award_description, decimal, enum_words, even_percentages, iso_date};
 use crate::decode::rfc3339;
 
 type Xml = Writer<Vec<u8>>;
@@ -433,7 +433,7 @@ fn transactions(xml: &mut Xml, program: &Program, publisher: &Publisher, round: 
             })?;
     }
     for release in &award.releases {
-        let kind = release.kind.as_str_name().trim_start_matches("TRANCHE_KIND_").to_lowercase();
+        let kind = enum_words(Ok::<_, ()>(release.kind.as_str_name()), "TRANCHE_KIND_");
         let mut words = format!("Disbursement of the {kind} tranche {}", release.tranche_id);
         let (paid, value_date) = match &release.paid_in_other_currency {
             None => (release.amount, release.on),
@@ -567,11 +567,6 @@ fn age_band(value: i32) -> String {
 
 fn disability(value: i32) -> String {
     enum_words(rp::Disability::try_from(value).map(|s| s.as_str_name()), "DISABILITY_")
-}
-
-/// `AGE_BAND_YEARS_0_TO_11` as `years 0 to 11`.
-fn enum_words<E>(name: Result<&'static str, E>, prefix: &str) -> String {
-    name.map_or("unspecified", |n| n.strip_prefix(prefix).unwrap_or(n)).replace('_', " ").to_lowercase()
 }
 
 #[cfg(test)]

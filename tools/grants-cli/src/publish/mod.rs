@@ -109,10 +109,12 @@ pub async fn run(connection: &Connection, args: &PublishArgs) -> anyhow::Result<
                 funder: funder(&args.common)?,
             };
             let point = point(args.common.as_of.as_deref())?;
-            let program = Program::read(connection, point).await?;
+            let mut program = Program::read(connection, point).await?;
             if program.rounds.is_empty() {
                 bail!("nothing to publish: no funding round was recorded{}", at(args.common.as_of.as_deref()));
             }
+            // Results are IATI's alone.
+            program.read_published_figures(connection, point).await?;
             write_output(args.common.output.as_deref(), &iati::write(&program, &publisher)?)
         }
         Format::ThreeSixtyGiving(args) => {
@@ -186,13 +188,9 @@ fn write_output(output: Option<&Path>, bytes: &[u8]) -> anyhow::Result<Outcome> 
             eprintln!("publish: wrote {} ({} bytes)", path.display(), bytes.len());
         }
         None => {
-            let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    std::process::exit(141);
-                }
-                return Err(e).context("cannot write to standard output");
-            }
+            // Through the crate's one way to standard output: a reader gone ends the command with 141.
+            let mut stdout = crate::stdout::Stdout;
+            stdout.write_all(bytes).and_then(|()| stdout.flush()).context("cannot write to standard output")?;
         }
     }
     Ok(Outcome::Verified)
@@ -336,6 +334,14 @@ pub struct AcceptedReport {
     pub recorded_at: i64,
 }
 
+/// An application's approval, as far as its award's publication needs it.
+#[derive(Debug)]
+struct Approval {
+    requested: Option<Money>,
+    services: Vec<apps::ServiceType>,
+    on: time::Date,
+}
+
 /// Everything a publication is made of, at one point.
 #[derive(Debug, Default)]
 pub struct Program {
@@ -349,11 +355,14 @@ pub struct Program {
     pub indicator_titles: BTreeMap<String, String>,
     /// When the last event read was recorded (microseconds since the epoch): the publication's time.
     pub last_recorded: i64,
-    approvals: BTreeMap<String, (apps::ApplicationApproved, time::Date)>,
+    /// What an award takes from its application's approval, by application id; the approval's free text
+    /// (its reasons) is never kept.
+    approvals: BTreeMap<String, Approval>,
 }
 
 impl Program {
-    /// Reads the three services' logs up to `point`, then the projector's published summary of each round.
+    /// Reads the three services' logs up to `point` (the projector's published figures are read apart, by
+    /// [`Program::read_published_figures`], for the publications that show results).
     pub async fn read(connection: &Connection, point: Point) -> anyhow::Result<Program> {
         for needed in [service::APPLICATIONS, service::AWARDS, service::REPORTING, service::PROJECTOR] {
             connection.url_of(needed)?;
@@ -371,8 +380,10 @@ impl Program {
                 if read.is_multiple_of(10_000) {
                     eprintln!("publish: {source} {read}/{}", head.next_position);
                 }
+                // A log records in commit order, its recorded times never decreasing: nothing after this one
+                // is included either.
                 if !point.includes(&event) {
-                    continue;
+                    break;
                 }
                 let recorded = event.recorded_at.as_micros();
                 let occurred = day_of(event.metadata.occurred_at.as_micros());
@@ -406,7 +417,6 @@ impl Program {
                 }
             }
         }
-        program.read_published_figures(connection, point).await?;
         eprintln!(
             "publish: {} rounds, {} awards, {} accepted reports",
             program.rounds.len(),
@@ -452,7 +462,16 @@ impl Program {
                 );
             }
             ApplicationsEvent::ApplicationApproved(approved) => {
-                self.approvals.insert(approved.application_id.clone(), (approved, day_of(recorded)));
+                let approval = Approval {
+                    requested: Money::from_wire("", approved.requested_amount.as_ref()).ok(),
+                    services: approved
+                        .services_offered
+                        .iter()
+                        .filter_map(|s| apps::ServiceType::try_from(*s).ok())
+                        .collect(),
+                    on: day_of(recorded),
+                };
+                self.approvals.insert(approved.application_id, approval);
             }
             _ => {}
         }
@@ -461,25 +480,21 @@ impl Program {
 
     fn apply_award(&mut self, event: AwardsEvent, recorded: i64, occurred: time::Date) -> anyhow::Result<()> {
         if let AwardsEvent::AwardOffered(offer) = event {
-            let approval = self.approvals.get(&offer.application_id);
+            let approval = self.approvals.remove(&offer.application_id);
             let award = Award {
                 award_id: offer.award_id.clone(),
                 round_id: offer.round_id,
                 organisation_id: offer.organisation_id,
                 title: offer.title,
                 approved: Money::from_wire("AwardOffered.approved_amount", offer.approved_amount.as_ref())?,
-                requested: approval.and_then(|(a, _)| Money::from_wire("", a.requested_amount.as_ref()).ok()),
-                approved_on: approval.map_or(day_of(recorded), |(_, on)| *on),
+                requested: approval.as_ref().and_then(|a| a.requested),
+                approved_on: approval.as_ref().map_or(day_of(recorded), |a| a.on),
                 countries: offer
                     .countries
                     .iter()
                     .map(|c| Country::parse("AwardOffered.countries", c))
                     .collect::<Result<Vec<_>, _>>()?,
-                services: approval
-                    .map(|(a, _)| {
-                        a.services_offered.iter().filter_map(|s| apps::ServiceType::try_from(*s).ok()).collect()
-                    })
-                    .unwrap_or_default(),
+                services: approval.map(|a| a.services).unwrap_or_default(),
                 terms: None,
                 varied: false,
                 cancelled_tranches: BTreeSet::new(),
@@ -562,15 +577,7 @@ impl Program {
     /// same point, and the indicators' titles.
     async fn read_published_figures(&mut self, connection: &Connection, point: Point) -> anyhow::Result<()> {
         let token = connection.token()?;
-        let as_of = match point {
-            Point::RecordedAtOrBefore(micros) => Some(pj::AsOf {
-                point: Some(pj::Point::RecordedAt(prost_types::Timestamp {
-                    seconds: micros.div_euclid(1_000_000),
-                    nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1_000).unwrap_or(0),
-                })),
-            }),
-            _ => None,
-        };
+        let as_of = point.projector_as_of();
         let mut projector = ProjectorServiceClient::new(connection.channel(service::PROJECTOR).await?);
         for round_id in self.rounds.keys() {
             let request = pj::GetProgramSummaryRequest {
@@ -665,7 +672,13 @@ pub fn decimal(money: &Money) -> String {
 
 /// A service type's name as published ("legal aid").
 pub fn service_name(service: apps::ServiceType) -> String {
-    service.as_str_name().trim_start_matches("SERVICE_TYPE_").replace('_', " ").to_lowercase()
+    enum_words(Ok::<_, ()>(service.as_str_name()), "SERVICE_TYPE_")
+}
+
+/// A contract enum's value name without its prefix, as lowercase words: `SERVICE_TYPE_LEGAL_AID` is
+/// "legal aid", `AGE_BAND_YEARS_0_TO_11` "years 0 to 11".
+pub fn enum_words<E>(name: Result<&'static str, E>, prefix: &str) -> String {
+    crate::as_of::enum_name(name, prefix).replace('_', " ").to_lowercase()
 }
 
 /// The words describing an award, composed only from what the platform holds in clear and is not personal:

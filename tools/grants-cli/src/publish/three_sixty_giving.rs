@@ -8,7 +8,7 @@
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::{Award, Party, Program, Status, award_description, decimal, iso_date};
+use super::{Award, Party, Program, award_description, decimal, iso_date};
 use crate::decode::rfc3339;
 
 /// `--prefix`, checked: 360Giving prefixes start `360G-`, then letters, digits and hyphens.
@@ -71,7 +71,7 @@ fn grant(program: &Program, prefix: &str, funder: &Party, award: &Award) -> anyh
     }
     if let Some((start, end)) = award.period() {
         grant["plannedDates"] = json!([{ "startDate": iso_date(start), "endDate": iso_date(end) }]);
-        if let Some(ended) = award.ended_on.filter(|_| matches!(award.status, Status::Terminated | Status::Closed)) {
+        if let Some(ended) = award.ended_on {
             grant["actualDates"] = json!([{ "startDate": iso_date(start), "endDate": iso_date(ended) }]);
         }
     }
