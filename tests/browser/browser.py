@@ -64,7 +64,9 @@ class Browser:
         self.driver.quit()
 
     def resize(self, width, height):
-        """Sets the viewport (the page's area, which media queries see) to width × height CSS pixels."""
+        """Sets the viewport (the page's area, which media queries see) to width × height CSS pixels. Below
+        600 pixels wide it is a phone's: as on a real phone, a page without `<meta name="viewport"
+        content="width=device-width">` is laid out 980 pixels wide and shown shrunk."""
         self.driver.execute_cdp_cmd(
             "Emulation.setDeviceMetricsOverride",
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
