@@ -135,7 +135,7 @@ async fn a_projector_killed_mid_burst_ends_identical_to_a_full_rebuild() {
     .await;
     let live = grpc.get_digest(authed(pb::GetDigestRequest {}, &admin)).await.unwrap().into_inner();
     let pipeline = grpc
-        .get_round_pipeline(authed(pb::GetRoundPipelineRequest { round_id: round.clone() }, &admin))
+        .get_round_pipeline(authed(pb::GetRoundPipelineRequest { round_id: round.clone(), as_of: None }, &admin))
         .await
         .unwrap()
         .into_inner();

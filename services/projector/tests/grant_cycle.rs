@@ -13,8 +13,10 @@ use contracts::projector::v1::{self as pb, ProjectorServiceClient};
 use contracts::reporting::v1 as rp;
 use domain_kernel::Role;
 use test_support::fixtures::{agree_and_sign, agreement, approve_application, usd};
-use test_support::services::{Sources, listen, server_config};
-use test_support::{Running, Vhost, authed, eventually_within, jwt, request_id, start_sources, token};
+use test_support::services::Sources;
+use test_support::{authed, eventually_within, request_id, token};
+
+use self::support::platform::Platform;
 
 fn release(award_id: &str, tranche: &str, amount: i64) -> aw::ReleaseTrancheRequest {
     aw::ReleaseTrancheRequest {
@@ -31,26 +33,8 @@ fn release(award_id: &str, tranche: &str, amount: i64) -> aw::ReleaseTrancheRequ
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past() {
-    let vhost = Vhost::create();
-    let sources = start_sources!(vhost.uri());
-    let source_logs = sources.urls();
-    let Sources { applications, awards, reporting } = sources;
-    let config = |data_dir| projector::service::Config {
-        data_dir,
-        server: server_config(),
-        jwt: jwt(),
-        amqp_uri: Some(vhost.uri()),
-        source_logs,
-        suppression_k: 5,
-        replica: None,
-    };
-    let projector = Running::start(
-        listen().await,
-        service::PROJECTOR,
-        tempfile::tempdir().unwrap(),
-        projector::service::run,
-        config,
-    );
+    let platform = Platform::start().await;
+    let Platform { sources: Sources { applications, awards, reporting }, projector, .. } = &platform;
 
     let org = uuid::Uuid::new_v4().to_string();
     let officer = token(Role::ProgramOfficer, "officer-1", None);
@@ -187,14 +171,19 @@ async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past
     assert_eq!(past.totals[0].released_minor_units, 140_000);
 
     let pipeline = grpc
-        .get_round_pipeline(authed(pb::GetRoundPipelineRequest { round_id: position.round_id.clone() }, &officer))
+        .get_round_pipeline(authed(
+            pb::GetRoundPipelineRequest { round_id: position.round_id.clone(), as_of: None },
+            &officer,
+        ))
         .await
         .unwrap()
         .into_inner();
     assert_eq!((pipeline.requested_total.clone(), pipeline.approved_total.clone()), (usd(400_000), usd(350_000)));
 
-    let request =
-        pb::GetGrantTimelineRequest { grant: Some(pb::Grant::ApplicationId(application.application_id.clone())) };
+    let request = pb::GetGrantTimelineRequest {
+        grant: Some(pb::Grant::ApplicationId(application.application_id.clone())),
+        as_of: None,
+    };
     let timeline = grpc.get_grant_timeline(authed(request.clone(), &partner)).await.unwrap().into_inner();
     let sources: std::collections::BTreeSet<&str> = timeline.entries.iter().map(|e| e.source.as_str()).collect();
     assert_eq!(sources.into_iter().collect::<Vec<_>>(), [service::APPLICATIONS, service::AWARDS, service::REPORTING]);
@@ -218,12 +207,12 @@ async fn after_a_grant_cycle_the_read_models_show_the_right_figures_and_the_past
         .into_inner();
     assert!(theirs.totals.is_empty() && theirs.indicators.is_empty());
     let refused = grpc
-        .get_round_pipeline(authed(pb::GetRoundPipelineRequest { round_id: position.round_id.clone() }, &partner))
+        .get_round_pipeline(authed(
+            pb::GetRoundPipelineRequest { round_id: position.round_id.clone(), as_of: None },
+            &partner,
+        ))
         .await;
     assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
 
-    projector.stop().await;
-    reporting.stop().await;
-    awards.stop().await;
-    applications.stop().await;
+    platform.stop().await;
 }

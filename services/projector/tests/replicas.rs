@@ -176,7 +176,7 @@ async fn replicas_answer_alike_a_new_one_catches_up_and_a_stopped_one_leaves_the
     assert_eq!(a.digest(&admin).await, digest, "replica `a` answers as the unnamed projector does");
     let pipeline = |replica: &Replica| {
         let mut client = replica.client.clone();
-        let request = authed(pb::GetRoundPipelineRequest { round_id: round.clone() }, &admin);
+        let request = authed(pb::GetRoundPipelineRequest { round_id: round.clone(), as_of: None }, &admin);
         async move { client.get_round_pipeline(request).await.unwrap().into_inner() }
     };
     assert_eq!(pipeline(&unnamed).await, pipeline(&a).await);

@@ -75,8 +75,10 @@ async fn a_short_load_reports_every_part_and_its_effects_reach_the_projector() {
 
     // The projector holds what the load did: every round it opened.
     let client = projector.client(ProjectorServiceClient::new).await;
-    let request =
-        pj::ListRoundPipelinesRequest { page: Some(PageRequest { page_size: 500, page_token: String::new() }) };
+    let request = pj::ListRoundPipelinesRequest {
+        page: Some(PageRequest { page_size: 500, page_token: String::new() }),
+        as_of: None,
+    };
     let staff = token(Role::ProgramOfficer, "officer-1", None);
     let rounds = client.clone().list_round_pipelines(authed(request, &staff)).await.unwrap().into_inner().rounds;
     assert_eq!(rounds.len() as u64, opened, "{report}");

@@ -13,11 +13,11 @@ use service_runtime::{LogSources, ServiceError, actor_of};
 use tonic::{Request, Response, Status};
 
 use self::rebuild_job::{RebuildState, status_of};
-use self::requests::{optional_id, page, parse_as_of, parse_date, partner_org, required_id, today};
+use self::requests::{judging_day, optional_id, page, parse_as_of, parse_date, partner_org, required_id, today};
 use crate::as_of::{Point, Replayed, replay_to};
 use crate::disclosure::{Disclosure, month_end_at_or_before};
 use crate::models::{Models, read_checkpoint};
-use crate::projection::{SOURCES, day_of_micros};
+use crate::projection::SOURCES;
 use crate::queries::{self, SummaryFilter, date_of};
 use crate::store::{StoreError, View};
 
@@ -111,8 +111,11 @@ impl ProjectorService for ProjectorApi {
         &self,
         request: Request<pb::ListRoundPipelinesRequest>,
     ) -> Result<Response<pb::ListRoundPipelinesResponse>, Status> {
-        let (limit, after) = page(request.into_inner().page)?;
-        let (rounds, more) = self.answer(None, |v| queries::round_pipelines(&v, after.as_deref(), limit)).await?;
+        let req = request.into_inner();
+        let (limit, after) = page(req.page)?;
+        let point = parse_as_of(req.as_of)?;
+        let (rounds, more) =
+            self.answer(point.as_ref(), |v| queries::round_pipelines(&v, after.as_deref(), limit)).await?;
         let next_page_token =
             if more { rounds.last().map(|r| r.round_id.clone()).unwrap_or_default() } else { String::new() };
         Ok(Response::new(pb::ListRoundPipelinesResponse { rounds, next_page_token }))
@@ -122,8 +125,10 @@ impl ProjectorService for ProjectorApi {
         &self,
         request: Request<pb::GetRoundPipelineRequest>,
     ) -> Result<Response<pb::RoundPipeline>, Status> {
-        let round_id = required_id("round_id", &request.into_inner().round_id)?;
-        let found = self.answer(None, |v| queries::round_pipeline(&v, &round_id)).await?;
+        let req = request.into_inner();
+        let round_id = required_id("round_id", &req.round_id)?;
+        let point = parse_as_of(req.as_of)?;
+        let found = self.answer(point.as_ref(), |v| queries::round_pipeline(&v, &round_id)).await?;
         found.map(Response::new).ok_or_else(|| ServiceError::from(Rejection::not_found("round", &round_id)).into())
     }
 
@@ -134,9 +139,11 @@ impl ProjectorService for ProjectorApi {
         let req = request.into_inner();
         let (limit, after) = page(req.page)?;
         let round = optional_id("round_id", &req.round_id)?;
-        let on = today();
-        let (portfolios, more) =
-            self.answer(None, |v| queries::portfolios(&v, round.as_deref(), after.as_deref(), limit, on)).await?;
+        let point = parse_as_of(req.as_of)?;
+        let on = judging_day(req.on_date.as_ref(), point.as_ref())?;
+        let (portfolios, more) = self
+            .answer(point.as_ref(), |v| queries::portfolios(&v, round.as_deref(), after.as_deref(), limit, on))
+            .await?;
         let next_page_token =
             if more { portfolios.last().map(|p| p.organisation_id.clone()).unwrap_or_default() } else { String::new() };
         Ok(Response::new(pb::ListPortfoliosResponse { portfolios, next_page_token }))
@@ -154,11 +161,7 @@ impl ProjectorService for ProjectorApi {
             return Err(not_found());
         }
         let point = parse_as_of(req.as_of)?;
-        let on = match (parse_date("on_date", req.on_date.as_ref())?, &point) {
-            (Some(on), _) => on,
-            (None, Some(Point::RecordedAt(at))) => day_of_micros(at.as_micros()),
-            (None, _) => today(),
-        };
+        let on = judging_day(req.on_date.as_ref(), point.as_ref())?;
         let found = self.answer(point.as_ref(), |v| queries::portfolio(&v, &organisation_id, on)).await?;
         found.map(Response::new).ok_or_else(not_found)
     }
@@ -206,7 +209,8 @@ impl ProjectorService for ProjectorApi {
         request: Request<pb::GetGrantTimelineRequest>,
     ) -> Result<Response<pb::GrantTimeline>, Status> {
         let actor = actor_of(&request)?;
-        let (application_id, award_id) = match request.into_inner().grant {
+        let req = request.into_inner();
+        let (application_id, award_id) = match req.grant {
             Some(pb::Grant::ApplicationId(id)) => (Some(required_id("application_id", &id)?), None),
             Some(pb::Grant::AwardId(id)) => (None, Some(required_id("award_id", &id)?)),
             None => {
@@ -216,8 +220,10 @@ impl ProjectorService for ProjectorApi {
             }
         };
         let id = application_id.clone().or_else(|| award_id.clone()).unwrap_or_default();
-        let found =
-            self.answer(None, |v| queries::grant_timeline(&v, application_id.as_deref(), award_id.as_deref())).await?;
+        let point = parse_as_of(req.as_of)?;
+        let found = self
+            .answer(point.as_ref(), |v| queries::grant_timeline(&v, application_id.as_deref(), award_id.as_deref()))
+            .await?;
         match found {
             Some(timeline) if partner_org(&actor).is_none_or(|own| own == timeline.organisation_id) => {
                 Ok(Response::new(timeline))

@@ -11,7 +11,7 @@ use service_runtime::ServiceError;
 use tonic::Status;
 
 use crate::as_of::Point;
-use crate::projection::{Day, SOURCES, day, day_of};
+use crate::projection::{Day, SOURCES, day, day_of, day_of_micros};
 
 pub(super) fn page(page: Option<PageRequest>) -> Result<(usize, Option<String>), Status> {
     let page = service_runtime::Page::of(page).map_err(ServiceError::from)?;
@@ -63,6 +63,16 @@ pub(super) fn parse_as_of(as_of: Option<pb::AsOf>) -> Result<Option<Point>, Stat
             Ok(Some(Point::Positions(p.next_positions.into_iter().collect::<BTreeMap<_, _>>())))
         }
     }
+}
+
+/// The day obligations are judged on: `on_date` when given, else the day of a recorded-at point, else
+/// today.
+pub(super) fn judging_day(on_date: Option<&Date>, point: Option<&Point>) -> Result<Day, Status> {
+    Ok(match (parse_date("on_date", on_date)?, point) {
+        (Some(on), _) => on,
+        (None, Some(Point::RecordedAt(at))) => day_of_micros(at.as_micros()),
+        (None, _) => today(),
+    })
 }
 
 /// The organisation a partner is limited to; `None` for everyone else.

@@ -4,3 +4,4 @@
 
 pub mod events;
 pub mod logs;
+pub mod platform;
