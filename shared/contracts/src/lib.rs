@@ -24,6 +24,11 @@ mod generated {
                 include!(concat!(env!("OUT_DIR"), "/grants.applications.v1.rs"));
             }
         }
+        pub mod operations {
+            pub mod v1 {
+                include!(concat!(env!("OUT_DIR"), "/grants.operations.v1.rs"));
+            }
+        }
     }
 }
 
@@ -218,6 +223,22 @@ pub mod projector {
             GetProgramSummaryRequest, GetRebuildStatusRequest, GetRoundPipelineRequest, ListOverdueObligationsRequest,
             ListOverdueObligationsResponse, ListPortfoliosRequest, ListPortfoliosResponse, ListRoundPipelinesRequest,
             ListRoundPipelinesResponse, RebuildRequest,
+        };
+    }
+}
+
+/// `grants.operations.v1`: what every service process answers about its own operation (its bus).
+pub mod operations {
+    pub mod v1 {
+        /// Full name of the gRPC service, as used in paths and in the health service.
+        pub const SERVICE_NAME: &str = "grants.operations.v1.OperationsService";
+
+        pub use crate::generated::grants::operations::v1::operations_service_client::OperationsServiceClient;
+        pub use crate::generated::grants::operations::v1::operations_service_server::{
+            OperationsService, OperationsServiceServer,
+        };
+        pub use crate::generated::grants::operations::v1::{
+            BusStatus, ConsumerStatus, GetBusStatusRequest, RelayStatus, SourceStatus,
         };
     }
 }

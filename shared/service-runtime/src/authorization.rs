@@ -72,14 +72,22 @@ impl AccessTable {
     }
 }
 
-/// Who may read a service's whole event log (`grants.eventlog.v1.EventLogService`): a log holds every
-/// organisation's history, so partners and reviewers may not; auditors replay it, program officers and
+/// Who may read a service's whole log and how its bus stands: a log holds every organisation's history, so
+/// partners, reviewers and finance officers may not; auditors replay it, program officers and
 /// administrators operate the platform (the projector reads with an administrator's token).
+const LOG_READERS: [Role; 3] = [Role::Auditor, Role::Administrator, Role::ProgramOfficer];
+
+/// Who may read a service's whole event log (`grants.eventlog.v1.EventLogService`): [`LOG_READERS`].
 pub fn log_access_table() -> AccessTable {
-    const READERS: [Role; 3] = [Role::Auditor, Role::Administrator, Role::ProgramOfficer];
     ["ReadStream", "ReadAll", "Subscribe", "GetHead"]
         .into_iter()
-        .fold(AccessTable::new(event_log_grpc::SERVICE_NAME), |table, method| table.allow(method, &READERS))
+        .fold(AccessTable::new(event_log_grpc::SERVICE_NAME), |table, method| table.allow(method, &LOG_READERS))
+}
+
+/// Who may ask how a service's bus stands (`grants.operations.v1.OperationsService`): the log's readers,
+/// since its figures are positions in the logs.
+pub fn operations_access_table() -> AccessTable {
+    AccessTable::new(contracts::operations::v1::SERVICE_NAME).allow("GetBusStatus", &LOG_READERS)
 }
 
 /// The actor of the current request, as put into the request's extensions by [`AuthLayer`].
@@ -104,9 +112,9 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     /// A layer enforcing the service's `tables` and, since every server also serves its event log
-    /// read-only, [`log_access_table`].
+    /// read-only and its bus's status, [`log_access_table`] and [`operations_access_table`].
     pub fn new(verifier: TokenVerifier, mut tables: Vec<AccessTable>) -> AuthLayer {
-        tables.push(log_access_table());
+        tables.extend([log_access_table(), operations_access_table()]);
         AuthLayer { verifier: Arc::new(verifier), tables: Arc::new(tables), metrics: None }
     }
 
@@ -240,12 +248,28 @@ mod tests {
     }
 
     #[test]
+    fn the_bus_status_is_for_those_who_may_read_the_log() {
+        let (operations, log) = (operations_access_table(), log_access_table());
+        for role in Role::ALL {
+            let allowed = operations.is_allowed("GetBusStatus", role);
+            assert_eq!(allowed, log.is_allowed("GetHead", role), "{role}");
+            assert_eq!(allowed, matches!(role, Role::Auditor | Role::Administrator | Role::ProgramOfficer), "{role}");
+        }
+        let path = format!("/{}/GetBusStatus", contracts::operations::v1::SERVICE_NAME);
+        let refused = layer().authorise(&path, Some(&bearer(Role::FinanceOfficer)));
+        assert!(matches!(refused, Err(ServiceError::PermissionDenied(_))), "{refused:?}");
+        assert!(layer().authorise(&path, Some(&bearer(Role::Auditor))).unwrap().is_some());
+    }
+
+    #[test]
     fn the_paths_served_are_those_of_the_tables_and_the_public_services() {
         let layer = layer();
         for served in ["/pkg.Service/Read", "/pkg.Service/Write", "/grpc.health.v1.Health/Check"] {
             assert!(layer.serves(served), "{served}");
         }
         assert!(layer.serves(&format!("/{}/ReadAll", event_log_grpc::SERVICE_NAME)), "the log is served too");
+        let operations = contracts::operations::v1::SERVICE_NAME;
+        assert!(layer.serves(&format!("/{operations}/GetBusStatus")), "the bus's status is served too");
         for other in ["/pkg.Service/Other", "/pkg.Unknown/Read", "/grpc.health.v1.Health/Nope", "/", ""] {
             assert!(!layer.serves(other), "{other}");
         }

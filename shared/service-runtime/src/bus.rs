@@ -3,10 +3,11 @@
 //! appended to that same log together with the consumer's checkpoint.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use event_bus::{
     Backlog, BacklogMonitor, BusConfig, BusError, Consumer, ConsumerConfig, ConsumerProgress, LogHandler,
-    ReactionResult, Rejection, Relay, RelayConfig,
+    ReactionResult, Rejection, Relay, RelayConfig, SourceReader,
 };
 use event_log::{EventLog, RecordedEvent};
 use tokio::task::JoinHandle;
@@ -20,21 +21,135 @@ use crate::server::join_stopped;
 #[derive(Debug)]
 pub struct ServiceBus {
     bus: Option<BusConfig>,
-    /// The service's name on the bus: first word of its routing keys and of its queue names (a projector
-    /// replica's is `projector.<replica>`).
-    name: Cow<'static, str>,
     stop: CancellationToken,
     relay: Option<JoinHandle<Result<(), BusError>>>,
     consumer: Option<JoinHandle<Result<(), BusError>>>,
-    /// What the metrics read of the relay and the consumer.
-    watched: Watched,
+    /// What the metrics and the operations service read of the relay and the consumer.
+    watch: BusWatch,
 }
 
-/// The relay's backlog and the consumer's progress, its sources and their logs, for the metrics.
-#[derive(Debug, Default)]
-struct Watched {
-    relay: Option<BacklogMonitor>,
-    consumer: Option<(tokio::sync::watch::Receiver<ConsumerProgress>, Vec<String>, LogSources)>,
+/// How long reading a source's head for [`BusWatch::status`] may take.
+pub const SOURCE_HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What can be read of a service's bus while it serves: the relay's backlog, the consumer's progress, its
+/// sources and their logs. Cheap to clone; the metrics and `grants.operations.v1` both read it through
+/// [`BusWatch::status`]. It holds the service's log: let go of it before closing the log.
+#[derive(Clone, Debug)]
+pub struct BusWatch {
+    /// The service's name on the bus: first word of its routing keys and of its queue names (a projector
+    /// replica's is `projector.<replica>`).
+    name: Cow<'static, str>,
+    with_bus: bool,
+    relay: Option<RelayWatch>,
+    consumer: Option<ConsumerWatch>,
+}
+
+#[derive(Clone, Debug)]
+enum RelayWatch {
+    /// A relay runs: its progress.
+    Running(BacklogMonitor),
+    /// No relay runs (no bus): the log, whose backlog is read from the cursor the last relay stored.
+    Stored(EventLog),
+}
+
+#[derive(Clone, Debug)]
+struct ConsumerWatch {
+    progress: tokio::sync::watch::Receiver<ConsumerProgress>,
+    sources: Vec<String>,
+    readers: LogSources,
+}
+
+/// How a service's bus stood when [`BusWatch::status`] read it.
+#[derive(Debug)]
+pub struct BusStatus {
+    /// The service's name on the bus.
+    pub service: String,
+    /// Whether it runs with a bus.
+    pub with_bus: bool,
+    /// The relay's backlog (without a bus, from the stored cursor, not connected); `None` for a service that
+    /// publishes nothing; an error when the log could not be read.
+    pub relay: Option<Result<Backlog, BusError>>,
+    /// The consumer's progress and its sources; `None` when no consumer runs.
+    pub consumer: Option<ConsumerStatus>,
+}
+
+/// A running consumer's progress and how far each source's log is ahead of it.
+#[derive(Clone, Debug)]
+pub struct ConsumerStatus {
+    pub progress: ConsumerProgress,
+    /// One per source consumed, in name order.
+    pub sources: Vec<SourceStatus>,
+}
+
+/// One source of a consumer.
+#[derive(Clone, Debug)]
+pub struct SourceStatus {
+    pub source: String,
+    /// The consumer's checkpoint of this source; `None` until the consumer has read it.
+    pub applied: Option<u64>,
+    /// The source log's next position, or why it could not be read.
+    pub head: Result<u64, String>,
+}
+
+impl SourceStatus {
+    /// Events of the source the consumer has not applied, when both ends are known.
+    pub fn behind(&self) -> Option<u64> {
+        Some(self.head.as_ref().ok()?.saturating_sub(self.applied?))
+    }
+}
+
+impl BusWatch {
+    /// A service without a bus that publishes `log`: its backlog is read from the stored cursor.
+    pub fn without_bus(name: impl Into<Cow<'static, str>>, log: &EventLog) -> BusWatch {
+        BusWatch { name: name.into(), with_bus: false, relay: Some(RelayWatch::Stored(log.clone())), consumer: None }
+    }
+
+    /// The service's name on the bus.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads the relay's backlog, the consumer's progress and each source's head (from its log service, at
+    /// most [`SOURCE_HEAD_TIMEOUT`] each, all at once).
+    pub async fn status(&self) -> BusStatus {
+        let relay = self.relay.as_ref().map(|relay| match relay {
+            RelayWatch::Running(monitor) => monitor.backlog(),
+            RelayWatch::Stored(log) => Backlog::stored(log, RelayConfig::DEFAULT_CURSOR_MARKER),
+        });
+        let consumer = match &self.consumer {
+            Some(watch) => Some(watch.status().await),
+            None => None,
+        };
+        BusStatus { service: self.name.clone().into_owned(), with_bus: self.with_bus, relay, consumer }
+    }
+}
+
+impl ConsumerWatch {
+    async fn status(&self) -> ConsumerStatus {
+        let heads = futures::future::join_all(self.sources.iter().map(|source| {
+            let mut readers = self.readers.clone();
+            async move {
+                match tokio::time::timeout(SOURCE_HEAD_TIMEOUT, readers.head(source)).await {
+                    Ok(head) => head.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("source `{source}` did not answer within {SOURCE_HEAD_TIMEOUT:?}")),
+                }
+            }
+        }))
+        .await;
+        // Read after the heads: a consumer that keeps up is not shown behind by events recorded meanwhile.
+        let progress = self.progress.borrow().clone();
+        let sources = self
+            .sources
+            .iter()
+            .zip(heads)
+            .map(|(source, head)| SourceStatus {
+                source: source.clone(),
+                applied: progress.applied.get(source).copied(),
+                head,
+            })
+            .collect();
+        ConsumerStatus { progress, sources }
+    }
 }
 
 impl ServiceBus {
@@ -42,11 +157,11 @@ impl ServiceBus {
     /// many events wait when there is none.
     pub fn publish(bus: Option<BusConfig>, name: &'static str, log: &EventLog) -> Result<ServiceBus, BusError> {
         let stop = CancellationToken::new();
-        let mut watched = Watched::default();
+        let mut watch = BusWatch::without_bus(name, log);
         let relay = match &bus {
             Some(bus) => {
                 let relay = Relay::new(log.clone(), RelayConfig::new(bus.clone(), name))?;
-                watched.relay = Some(relay.monitor());
+                watch = BusWatch { with_bus: true, relay: Some(RelayWatch::Running(relay.monitor())), ..watch };
                 Some(tokio::spawn(relay.run(stop.clone())))
             }
             None => {
@@ -66,7 +181,7 @@ impl ServiceBus {
                 None
             }
         };
-        Ok(ServiceBus { bus, name: Cow::Borrowed(name), stop, relay, consumer: None, watched })
+        Ok(ServiceBus { bus, stop, relay, consumer: None, watch })
     }
 
     /// Also consumes the events of `sources` (service names), appending what `react` makes of each (given
@@ -83,16 +198,16 @@ impl ServiceBus {
         F: FnMut(&str, &RecordedEvent) -> ReactionResult + Send + Sync + 'static,
     {
         let Some(bus) = &self.bus else {
-            let queue = ConsumerConfig::default_queue(&self.name);
+            let queue = ConsumerConfig::default_queue(&self.watch.name);
             tracing::info!(
-                service = %self.name,
+                service = %self.watch.name,
                 %queue,
                 "running without the bus: events of {} wait in queue {queue} until a run with the bus",
                 sources.join(", ")
             );
             return Ok(self);
         };
-        let config = ConsumerConfig::new(bus.clone(), self.name.clone(), sources);
+        let config = ConsumerConfig::new(bus.clone(), self.watch.name.clone(), sources);
         let handler = LogHandler::by_source(log.clone(), react);
         let consumer = Consumer::new(config, handler, readers.clone())?;
         self.watch_consumer(&consumer, sources, readers);
@@ -104,14 +219,8 @@ impl ServiceBus {
     /// No relay, for a service whose own log stays empty (the projector): only [`ServiceBus::consume_into`],
     /// whose queues are named after `name`.
     pub fn without_relay(bus: Option<BusConfig>, name: impl Into<Cow<'static, str>>) -> ServiceBus {
-        ServiceBus {
-            bus,
-            name: name.into(),
-            stop: CancellationToken::new(),
-            relay: None,
-            consumer: None,
-            watched: Watched::default(),
-        }
+        let watch = BusWatch { name: name.into(), with_bus: bus.is_some(), relay: None, consumer: None };
+        ServiceBus { bus, stop: CancellationToken::new(), relay: None, consumer: None, watch }
     }
 
     /// Consumes the events of `sources` into `handler`, which commits each effect with its checkpoint in a
@@ -123,9 +232,9 @@ impl ServiceBus {
         readers: LogSources,
     ) -> Result<ServiceBus, BusError> {
         let Some(bus) = &self.bus else {
-            let queue = ConsumerConfig::default_queue(&self.name);
+            let queue = ConsumerConfig::default_queue(&self.watch.name);
             tracing::warn!(
-                service = %self.name,
+                service = %self.watch.name,
                 %queue,
                 "running without the bus: nothing is consumed; events of {} wait in queue {queue} until a run \
                  with the bus",
@@ -133,8 +242,8 @@ impl ServiceBus {
             );
             return Ok(self);
         };
-        let consumer =
-            Consumer::new(ConsumerConfig::new(bus.clone(), self.name.clone(), sources), handler, readers.clone())?;
+        let config = ConsumerConfig::new(bus.clone(), self.watch.name.clone(), sources);
+        let consumer = Consumer::new(config, handler, readers.clone())?;
         self.watch_consumer(&consumer, sources, readers);
         let stop = self.stop.clone();
         self.consumer = Some(tokio::spawn(async move { consumer.run(stop).await.map(drop) }));
@@ -147,18 +256,14 @@ impl ServiceBus {
         sources: &[&str],
         readers: LogSources,
     ) {
-        let sources = sources.iter().map(|s| (*s).to_owned()).collect();
-        self.watched.consumer = Some((consumer.progress(), sources, readers));
+        let mut sources: Vec<String> = sources.iter().map(|s| (*s).to_owned()).collect();
+        sources.sort();
+        self.watch.consumer = Some(ConsumerWatch { progress: consumer.progress(), sources, readers });
     }
 
-    /// Shows the relay's backlog and the consumer's progress and lag in `metrics`.
-    pub fn watch_with(&self, metrics: &crate::metrics::Metrics) {
-        if let Some(relay) = &self.watched.relay {
-            metrics.watch_relay(relay.clone());
-        }
-        if let Some((progress, sources, readers)) = &self.watched.consumer {
-            metrics.watch_consumer(progress.clone(), sources.clone(), readers.clone());
-        }
+    /// What the metrics and the operations service read of the relay and the consumer.
+    pub fn watch(&self) -> BusWatch {
+        self.watch.clone()
     }
 
     /// Stops the consumer (which acks only what it committed), then the relay (which saves its cursor after
@@ -266,10 +371,36 @@ mod tests {
                 )
             })
         });
-        bus.unwrap().stop().await;
+        let bus = bus.unwrap();
+        // Its status shows the same: what waits behind the stored cursor, and no consumer running.
+        let status = bus.watch().status().await;
+        assert_eq!((status.service.as_str(), status.with_bus), ("awards", false));
+        let backlog = status.relay.expect("a relay's backlog").unwrap();
+        assert_eq!((backlog.published_up_to, backlog.depth, backlog.head, backlog.connected), (0, 3, 3, false));
+        assert!(backlog.oldest_unpublished_age.is_some());
+        assert!(status.consumer.is_none());
+        bus.stop().await;
         let shown = String::from_utf8_lossy(&written.lock().unwrap()).into_owned();
         assert!(shown.contains("WARN") && shown.contains("running without the bus, 3 events waiting"), "{shown}");
         assert!(shown.contains("events of applications, reporting wait in queue awards.inbox"), "{shown}");
+    }
+
+    #[test]
+    fn a_source_is_behind_by_what_its_head_is_ahead_of_the_checkpoint_when_both_are_known() {
+        let source = |applied, head| SourceStatus { source: "applications".into(), applied, head };
+        assert_eq!(source(Some(3), Ok(10)).behind(), Some(7));
+        assert_eq!(source(Some(10), Ok(10)).behind(), Some(0));
+        // A checkpoint read after a head that moved on since.
+        assert_eq!(source(Some(12), Ok(10)).behind(), Some(0));
+        assert_eq!(source(None, Ok(10)).behind(), None);
+        assert_eq!(source(Some(3), Err("unreachable".into())).behind(), None);
+    }
+
+    #[tokio::test]
+    async fn a_process_without_relay_shows_none_under_its_own_name() {
+        let status = ServiceBus::without_relay(None, "projector.r2").watch().status().await;
+        assert_eq!((status.service.as_str(), status.with_bus), ("projector.r2", false));
+        assert!(status.relay.is_none() && status.consumer.is_none());
     }
 
     #[tokio::test]

@@ -347,7 +347,7 @@ impl Foundation {
     ) -> Result<(), StartError> {
         let auth = AuthLayer::new(self.verifier, vec![api.access]).with_metrics(self.metrics.clone());
         if let Some(bus) = &bus {
-            bus.watch_with(&self.metrics);
+            self.metrics.watch_bus(bus.watch());
         }
         let serving = Serving {
             service_names: &[api.service_name],

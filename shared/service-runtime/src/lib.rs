@@ -24,7 +24,9 @@
 //! - [`paging`]: page sizes and tokens of list answers ([`Page`]).
 //! - [`sealing`]: free text of events guarded, sealed under its scope's key before it is appended, opened
 //!   (or shown as erased) for the service's own readers ([`sealing::TextSealer`]).
-//! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]).
+//! - [`bus`]: a service's relay and consumer, started before serving and stopped after ([`ServiceBus`]), and
+//!   how they stand ([`bus::BusWatch::status`], read by the metrics and by [`operations`]).
+//! - [`operations`]: `grants.operations.v1.OperationsService`, every server's answer to how its bus stands.
 //! - [`visible`]: an aggregate loaded for a caller who may see it, NOT_FOUND otherwise ([`Guarded`]).
 //! - [`launch`]: one skeleton for every service's process and assembly ([`launch::service_main`],
 //!   [`launch::Foundation`]).
@@ -43,6 +45,7 @@ pub mod log_location;
 pub mod log_sources;
 pub mod message_limit;
 pub mod metrics;
+pub mod operations;
 pub mod paging;
 pub mod request_log;
 pub mod rpc_path;
@@ -50,8 +53,8 @@ pub mod sealing;
 pub mod server;
 pub mod visible;
 
-pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table};
-pub use bus::ServiceBus;
+pub use authorization::{AccessTable, AuthLayer, actor_of, log_access_table, operations_access_table};
+pub use bus::{BusWatch, ServiceBus};
 pub use command::{Aggregate, CommandContext, DomainEvent, EventStore, Loaded};
 pub use errors::{Reply, ServiceError, reply};
 pub use identity::{JwtConfig, TokenIssuer, TokenVerifier};

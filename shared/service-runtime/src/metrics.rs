@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use event_bus::{BacklogMonitor, ConsumerProgress, SourceReader};
+use event_bus::Backlog;
 use event_log::{EventLog, HistogramSnapshot};
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
@@ -25,7 +25,7 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 
-use crate::log_sources::LogSources;
+use crate::bus::{BusStatus, BusWatch};
 
 /// Where a service serves its metrics. Clones share the address it was bound to, so that whoever
 /// configured port 0 can learn the port ([`MetricsEndpoint::bound`]).
@@ -94,11 +94,6 @@ struct RuleLabel {
     rule: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SourceLabel {
-    source: String,
-}
-
 /// Latency buckets of gRPC requests, in seconds: 0.5 ms to about 16 s.
 fn latency_buckets() -> impl Iterator<Item = f64> {
     exponential_buckets(0.000_5, 2.0, 16)
@@ -116,8 +111,6 @@ struct Inner {
     latency: Family<Rpc, Histogram, fn() -> Histogram>,
     tokens_refused: Family<Reason, Counter>,
     guard_refusals: Family<RuleLabel, Counter>,
-    consumer_lag: Family<SourceLabel, Gauge>,
-    source_reachable: Family<SourceLabel, Gauge>,
     sampled: Arc<Sampled>,
     /// Run before each scrape: what must be read asynchronously (the sources' heads, the chain).
     refreshers: Mutex<Vec<Refresher>>,
@@ -138,8 +131,9 @@ type GaugeReader = Arc<dyn Fn() -> Vec<(String, i64)> + Send + Sync>;
 #[derive(Default)]
 struct Sampled {
     log: Mutex<Option<EventLog>>,
-    relay: Mutex<Option<BacklogMonitor>>,
-    consumer: Mutex<Option<watch::Receiver<ConsumerProgress>>>,
+    bus: Mutex<Option<BusWatch>>,
+    /// What the last refresh read of the bus.
+    bus_status: Mutex<Option<BusStatus>>,
     checkpoint_check: Mutex<Option<CheckpointCheck>>,
     chain: Mutex<ChainState>,
     gauges: Mutex<Vec<(&'static str, &'static str, &'static str, GaugeReader)>>,
@@ -182,9 +176,6 @@ struct ChainState {
 /// Most events the chain verification reads before one scrape: the rest waits for the next.
 const CHAIN_EVENTS_PER_SCRAPE: u64 = 200_000;
 
-/// How long a scrape waits for a source's head.
-const SOURCE_HEAD_TIMEOUT: Duration = Duration::from_secs(2);
-
 impl Metrics {
     /// The metrics of one service process.
     pub fn new() -> Metrics {
@@ -206,19 +197,6 @@ impl Metrics {
             "Commands refused because free text looked like it identifies a person, by the guard's rule",
             guard_refusals.clone(),
         );
-        let consumer_lag = Family::<SourceLabel, Gauge>::default();
-        registry.register(
-            "grants_consumer_lag_events",
-            "Events of a source's log that the consumer has not applied yet (the source's head, read at \
-             scrape time, minus the consumer's checkpoint)",
-            consumer_lag.clone(),
-        );
-        let source_reachable = Family::<SourceLabel, Gauge>::default();
-        registry.register(
-            "grants_consumer_source_reachable",
-            "1 when the source's log service answered its head at the last scrape, 0 when not",
-            source_reachable.clone(),
-        );
         let sampled = Arc::new(Sampled::default());
         registry.register_collector(Box::new(SampledCollector(sampled.clone())));
         Metrics {
@@ -228,8 +206,6 @@ impl Metrics {
                 latency,
                 tokens_refused,
                 guard_refusals,
-                consumer_lag,
-                source_reachable,
                 sampled,
                 refreshers: Mutex::new(Vec::new()),
             }),
@@ -256,11 +232,12 @@ impl Metrics {
         });
     }
 
-    /// Lets go of the log (and of the relay's monitor, which holds it too), so that the service can
-    /// close it: its figures are no longer shown.
+    /// Lets go of the log (and of the bus's watch, which holds it too), so that the service can close it:
+    /// its figures are no longer shown.
     pub fn release(&self) {
         lock(&self.inner.sampled.log).take();
-        lock(&self.inner.sampled.relay).take();
+        lock(&self.inner.sampled.bus).take();
+        lock(&self.inner.sampled.bus_status).take();
     }
 
     /// What the start-up check of the log against its last signed checkpoint found.
@@ -268,49 +245,20 @@ impl Metrics {
         *lock(&self.inner.sampled.checkpoint_check) = Some(check);
     }
 
-    /// Reads the relay's backlog at every scrape.
-    pub fn watch_relay(&self, monitor: BacklogMonitor) {
-        *lock(&self.inner.sampled.relay) = Some(monitor);
-    }
-
-    /// Reads the consumer's progress at every scrape, and its lag behind each of `sources`, whose heads
-    /// are read from `readers`.
-    pub fn watch_consumer(
-        &self,
-        progress: watch::Receiver<ConsumerProgress>,
-        sources: Vec<String>,
-        readers: LogSources,
-    ) {
-        *lock(&self.inner.sampled.consumer) = Some(progress.clone());
-        let inner = Arc::downgrade(&self.inner);
+    /// Reads the relay's backlog, the consumer's progress and its lag behind each source (whose heads are
+    /// read from the sources' log services) at every scrape, as [`BusWatch::status`] reads them.
+    pub fn watch_bus(&self, bus: BusWatch) {
+        *lock(&self.inner.sampled.bus) = Some(bus);
+        let sampled = Arc::downgrade(&self.inner.sampled);
         self.add_refresher(move || {
-            let (inner, sources, readers, progress) =
-                (inner.clone(), sources.clone(), readers.clone(), progress.clone());
+            let sampled = sampled.clone();
             Box::pin(async move {
-                let Some(inner) = inner.upgrade() else { return };
-                for source in sources {
-                    let label = SourceLabel { source: source.clone() };
-                    let mut readers = readers.clone();
-                    let head = tokio::time::timeout(SOURCE_HEAD_TIMEOUT, readers.head(&source)).await;
-                    match head {
-                        Ok(Ok(head)) => {
-                            let applied = progress.borrow().applied.get(&source).copied();
-                            // Before the consumer has read its checkpoint, nothing is known of its lag.
-                            match applied {
-                                Some(applied) => {
-                                    inner.consumer_lag.get_or_create(&label).set(gauge(head.saturating_sub(applied)));
-                                }
-                                None => {
-                                    inner.consumer_lag.remove(&label);
-                                }
-                            }
-                            inner.source_reachable.get_or_create(&label).set(1);
-                        }
-                        _ => {
-                            inner.consumer_lag.remove(&label);
-                            inner.source_reachable.get_or_create(&label).set(0);
-                        }
-                    }
+                let Some(sampled) = sampled.upgrade() else { return };
+                let Some(bus) = lock(&sampled.bus).clone() else { return };
+                let status = bus.status().await;
+                // Not after a release that came meanwhile: the figures are then no longer shown.
+                if lock(&sampled.bus).is_some() {
+                    *lock(&sampled.bus_status) = Some(status);
                 }
             })
         });
@@ -462,6 +410,95 @@ fn histogram(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, h: &Hi
         .encode_histogram::<prometheus_client::encoding::NoLabelSet>(h.sum, h.count, &buckets, None)
 }
 
+/// The relay's and the consumer's metrics, from what [`BusWatch::status`] read.
+fn encode_bus(encoder: &mut DescriptorEncoder<'_>, status: &BusStatus) -> std::fmt::Result {
+    match &status.relay {
+        Some(Ok(backlog)) => encode_relay(encoder, backlog)?,
+        Some(Err(error)) => tracing::warn!(%error, "cannot read the relay's backlog for the metrics"),
+        None => {}
+    }
+    let Some(consumer) = &status.consumer else { return Ok(()) };
+    let p = &consumer.progress;
+    let e = encoder;
+    counter(e, "grants_consumer_handled_events", "Events the consumer applied since start", p.handled)?;
+    counter(
+        e,
+        "grants_consumer_filled_from_source_events",
+        "Of those, events read from a source log to fill a gap",
+        p.filled_from_source,
+    )?;
+    counter(e, "grants_consumer_duplicates", "Messages recognised as already applied", p.duplicates)?;
+    counter(
+        e,
+        "grants_consumer_dead_letters",
+        "Messages and events sent to the dead-letter queue since start",
+        p.dead_lettered,
+    )?;
+    counter(
+        e,
+        "grants_consumer_retries",
+        "Transient failures after which messages went back to the broker",
+        p.retries,
+    )?;
+    gauge_of(e, "grants_consumer_connected", "1 while the consumer has a broker connection", i64::from(p.connected))?;
+    let applied = p.applied.iter().map(|(source, next)| (source.as_str(), gauge(*next)));
+    per_source(
+        e,
+        "grants_consumer_applied_next_position",
+        "Per source: the next position past what the consumer applied",
+        applied,
+    )?;
+    // Before the consumer has read its checkpoint, or while the source does not answer, nothing is known
+    // of its lag: no value.
+    let lag = consumer.sources.iter().filter_map(|s| Some((s.source.as_str(), gauge(s.behind()?))));
+    per_source(
+        e,
+        "grants_consumer_lag_events",
+        "Events of a source's log that the consumer has not applied yet (the source's head, read at scrape \
+         time, minus the consumer's checkpoint)",
+        lag,
+    )?;
+    let reachable = consumer.sources.iter().map(|s| (s.source.as_str(), i64::from(s.head.is_ok())));
+    per_source(
+        e,
+        "grants_consumer_source_reachable",
+        "1 when the source's log service answered its head at the last scrape, 0 when not",
+        reachable,
+    )
+}
+
+/// A gauge family labelled by `source`.
+fn per_source<'s>(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    values: impl Iterator<Item = (&'s str, i64)>,
+) -> std::fmt::Result {
+    let mut family = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (source, value) in values {
+        ConstGauge::new(value).encode(family.encode_family(&[("source", source)])?)?;
+    }
+    Ok(())
+}
+
+fn encode_relay(e: &mut DescriptorEncoder<'_>, backlog: &Backlog) -> std::fmt::Result {
+    gauge_of(e, "grants_relay_backlog_events", "Durable events not yet confirmed by the broker", gauge(backlog.depth))?;
+    let age = backlog.oldest_unpublished_age.map_or(0.0, |age| age.as_secs_f64());
+    ConstGauge::new(age).encode(e.encode_descriptor(
+        "grants_relay_oldest_unpublished_age_seconds",
+        "How long ago the oldest unpublished event was recorded (0 when none waits)",
+        None,
+        MetricType::Gauge,
+    )?)?;
+    gauge_of(
+        e,
+        "grants_relay_published_next_position",
+        "Every position below this is confirmed by the broker",
+        gauge(backlog.published_up_to),
+    )?;
+    gauge_of(e, "grants_relay_connected", "1 while the relay has a broker connection", i64::from(backlog.connected))
+}
+
 impl Collector for SampledCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
         let sampled = &self.0;
@@ -513,77 +550,8 @@ impl Collector for SampledCollector {
             )?;
             ConstGauge::new(1i64).encode(family.encode_family(&[("result", check.label())])?)?;
         }
-        if let Some(relay) = lock(&sampled.relay).as_ref() {
-            match relay.backlog() {
-                Ok(backlog) => {
-                    let e = &mut encoder;
-                    gauge_of(
-                        e,
-                        "grants_relay_backlog_events",
-                        "Durable events not yet confirmed by the broker",
-                        gauge(backlog.depth),
-                    )?;
-                    let age = backlog.oldest_unpublished_age.map_or(0.0, |age| age.as_secs_f64());
-                    ConstGauge::new(age).encode(e.encode_descriptor(
-                        "grants_relay_oldest_unpublished_age_seconds",
-                        "How long ago the oldest unpublished event was recorded (0 when none waits)",
-                        None,
-                        MetricType::Gauge,
-                    )?)?;
-                    gauge_of(
-                        e,
-                        "grants_relay_published_next_position",
-                        "Every position below this is confirmed by the broker",
-                        gauge(backlog.published_up_to),
-                    )?;
-                    gauge_of(
-                        e,
-                        "grants_relay_connected",
-                        "1 while the relay has a broker connection",
-                        i64::from(backlog.connected),
-                    )?;
-                }
-                Err(error) => tracing::warn!(%error, "cannot read the relay's backlog for the metrics"),
-            }
-        }
-        if let Some(progress) = lock(&sampled.consumer).as_ref() {
-            let p = progress.borrow().clone();
-            let e = &mut encoder;
-            counter(e, "grants_consumer_handled_events", "Events the consumer applied since start", p.handled)?;
-            counter(
-                e,
-                "grants_consumer_filled_from_source_events",
-                "Of those, events read from a source log to fill a gap",
-                p.filled_from_source,
-            )?;
-            counter(e, "grants_consumer_duplicates", "Messages recognised as already applied", p.duplicates)?;
-            counter(
-                e,
-                "grants_consumer_dead_letters",
-                "Messages and events sent to the dead-letter queue since start",
-                p.dead_lettered,
-            )?;
-            counter(
-                e,
-                "grants_consumer_retries",
-                "Transient failures after which messages went back to the broker",
-                p.retries,
-            )?;
-            gauge_of(
-                e,
-                "grants_consumer_connected",
-                "1 while the consumer has a broker connection",
-                i64::from(p.connected),
-            )?;
-            let mut family = e.encode_descriptor(
-                "grants_consumer_applied_next_position",
-                "Per source: the next position past what the consumer applied",
-                None,
-                MetricType::Gauge,
-            )?;
-            for (source, next) in &p.applied {
-                ConstGauge::new(gauge(*next)).encode(family.encode_family(&[("source", source.as_str())])?)?;
-            }
+        if let Some(status) = lock(&sampled.bus_status).as_ref() {
+            encode_bus(&mut encoder, status)?;
         }
         let gauges = lock(&sampled.gauges).clone();
         for (name, help, label, read) in gauges {

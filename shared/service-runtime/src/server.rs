@@ -11,6 +11,7 @@ use tonic::transport::Server;
 use event_log::EventLog;
 
 use crate::authorization::AuthLayer;
+use crate::bus::{BusWatch, ServiceBus};
 
 /// Limits and timeouts of a server.
 #[derive(Clone, Debug)]
@@ -148,8 +149,11 @@ pub async fn serve(
         return Err(ServeError::UncheckedLog { service: log_owner });
     }
     let mut names: Vec<&'static str> = service_names.to_vec();
-    names.push(event_log_grpc::SERVICE_NAME);
-    let (routes, health) = with_shared_services(routes, config, file_descriptor_set, log, log_owner, &names).await?;
+    names.extend([event_log_grpc::SERVICE_NAME, contracts::operations::v1::SERVICE_NAME]);
+    // A server given no bus runs without one, its log's backlog waiting at the stored cursor.
+    let watch = bus.as_ref().map_or_else(|| BusWatch::without_bus(log_owner, &log), ServiceBus::watch);
+    let shared = Shared { file_descriptor_set, log, log_owner, bus: watch };
+    let (routes, health) = with_shared_services(routes, config, shared, &names).await?;
     let signer = match checkpoints {
         Some(checkpoints) => Some(start_signing(checkpoints).await),
         None => None,
@@ -196,14 +200,20 @@ pub async fn serve(
     Ok(())
 }
 
-/// `routes` and what every service serves besides: its log read-only, health (every one of `names`
-/// reported SERVING, through the reporter returned) and reflection.
-async fn with_shared_services(
-    routes: Routes,
-    config: &ServerConfig,
+/// What every server serves besides its service's routes.
+struct Shared {
     file_descriptor_set: &'static [u8],
     log: EventLog,
     log_owner: &'static str,
+    bus: BusWatch,
+}
+
+/// `routes` and what every service serves besides: its log read-only, how its bus stands, health (every
+/// one of `names` reported SERVING, through the reporter returned) and reflection.
+async fn with_shared_services(
+    routes: Routes,
+    config: &ServerConfig,
+    Shared { file_descriptor_set, log, log_owner, bus }: Shared,
     names: &[&'static str],
 ) -> Result<(Routes, tonic_health::server::HealthReporter), ServeError> {
     let (health, health_service) = report_serving(names).await;
@@ -213,6 +223,7 @@ async fn with_shared_services(
         .max_encoding_message_size(config.max_message_bytes.max(event_log_grpc::MIN_MESSAGE_BYTES));
     let routes = routes
         .add_service(log_service)
+        .add_service(crate::operations::Operations::new(bus).into_server())
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
