@@ -17,12 +17,11 @@ import os
 from pathlib import Path
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import NoSuchElementException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 BROWSER = "/usr/bin/chromium"
@@ -123,15 +122,19 @@ class Browser:
         """Fills the form (if values are given), submits it with its submit button (or as a form without
         one) and waits until the page it leads to has loaded."""
         form = self.fill(form_css, values or {})
-        page = self.find("html")
+        before = self.driver.execute_script("return performance.timeOrigin")
         buttons = self.find_all('[type="submit"]', within=form)
         if buttons:
             buttons[0].click()
         else:
             form.submit()
-        wait = WebDriverWait(self.driver, NAVIGATION_TIMEOUT_S)
-        wait.until(expected_conditions.staleness_of(page))
-        wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+        # A new document has a new time origin. While the browser swaps documents, asking the old one may fail
+        # in several ways (a stale element, or a node that "does not belong to the document"): ask again.
+        wait = WebDriverWait(self.driver, NAVIGATION_TIMEOUT_S, ignored_exceptions=(WebDriverException,))
+        wait.until(
+            lambda driver: driver.execute_script("return performance.timeOrigin") != before
+            and driver.execute_script("return document.readyState") == "complete"
+        )
 
     def screenshot(self, directory, name):
         """Saves the whole page, not only what the viewport shows, as directory/name.png; returns its path."""

@@ -70,7 +70,13 @@ pub(crate) fn progress(partner: &Partner, index: usize) -> rp::ProgressContent {
             Svc::Repatriation => "persons_assisted_repatriation",
             Svc::ResearchAndPolicy | Svc::Unspecified => continue,
         };
-        indicators.push(persons(indicator, 8));
+        let mut assisted = persons(indicator, 8);
+        if *service == Svc::Repatriation {
+            // Children returned home are few: a count the summary must withhold rather than publish.
+            assisted.cells.push(cell(rp::Sex::Male, rp::AgeBand::Years0To11, rp::Disability::WithoutDisability, 1));
+            assisted.total += 1;
+        }
+        indicators.push(assisted);
     }
     if partner.services.contains(&Svc::LegalAid) {
         indicators.push(rp::IndicatorValue {

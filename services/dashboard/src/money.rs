@@ -1,0 +1,62 @@
+//! Amounts as people read them: minor units in the currency's own decimals (ISO 4217, through the domain
+//! kernel), thousands grouped, the code after the figure.
+
+use domain_kernel::Currency;
+
+/// `1234567` USD as "12,345.67 USD"; an unknown code shows its minor units as they are.
+pub fn text(minor_units: i64, currency: &str) -> String {
+    format!("{} {currency}", figure(minor_units, currency))
+}
+
+/// `1234567` USD as "12,345.67".
+pub fn figure(minor_units: i64, currency: &str) -> String {
+    let exponent = Currency::parse("currency", currency).map(|c| c.exponent()).unwrap_or(0);
+    let sign = if minor_units < 0 { "-" } else { "" };
+    let digits = minor_units.unsigned_abs().to_string();
+    let exponent = exponent as usize;
+    let padded = format!("{digits:0>width$}", width = exponent + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - exponent);
+    let grouped = group_thousands(whole);
+    if fraction.is_empty() { format!("{sign}{grouped}") } else { format!("{sign}{grouped}.{fraction}") }
+}
+
+/// A wire `Money` as [`text`], or "—" when absent.
+pub fn wire_text(money: Option<&contracts::common::v1::Money>) -> String {
+    money.map_or_else(|| "—".to_owned(), |m| text(m.minor_units, &m.currency))
+}
+
+/// The amount in whole currency units, for chart scales.
+pub fn major(minor_units: i64, currency: &str) -> f64 {
+    let exponent = Currency::parse("currency", currency).map(|c| c.exponent()).unwrap_or(0);
+    minor_units as f64 / 10f64.powi(i32::try_from(exponent).unwrap_or(0))
+}
+
+/// "1234567" as "1,234,567".
+pub fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_use_the_currencys_decimals() {
+        assert_eq!(text(1_234_567, "USD"), "12,345.67 USD");
+        assert_eq!(text(5, "USD"), "0.05 USD");
+        assert_eq!(text(-150, "EUR"), "-1.50 EUR");
+        assert_eq!(text(1_500_000, "JPY"), "1,500,000 JPY");
+        assert_eq!(text(1_234, "BHD"), "1.234 BHD");
+        assert_eq!(text(0, "USD"), "0.00 USD");
+        assert_eq!(major(250_050, "USD"), 2500.5);
+        assert_eq!(group_thousands("100"), "100");
+        assert_eq!(group_thousands("1000"), "1,000");
+    }
+}
