@@ -9,6 +9,7 @@ integrity page reports the altered log. Prints one line per check; exits non-zer
 
 import json
 import sys
+import time
 from urllib.parse import urljoin
 
 from browser import Browser
@@ -20,8 +21,16 @@ def check(condition, message):
     print(f"ok: {message}")
 
 
+def visit(browser, base, path):
+    """Opens the page at path and says how long it took to load (the server's answer included): a figure
+    to read, not a check."""
+    began = time.monotonic()
+    browser.open(urljoin(base, path))
+    print(f"time: {path.split('?')[0]} loaded in {(time.monotonic() - began) * 1000:.0f} ms")
+
+
 def sign_in(browser, base, token):
-    browser.open(urljoin(base, "/sign-in"))
+    visit(browser, base, "/sign-in")
     check(browser.text("h1") == "Sign in", "the sign-in page asks for a token")
     check(browser.attribute("textarea#token", "name") == "token", "the token field is labelled and named")
     browser.submit("form.sign-in", {"token": token})
@@ -63,7 +72,7 @@ def no_secrets(browser, expect, page):
 
 def officer_pages(browser, base, expect, shots):
     sign_in(browser, base, expect["officer_token"])
-    browser.open(urljoin(base, "/overview"))
+    visit(browser, base, "/overview")
     check(browser.text("h1") == "Program overview", "the overview is shown")
     for total in expect["totals"]:
         row = f"table#totals tr[data-currency='{total['currency']}']"
@@ -85,22 +94,22 @@ def officer_pages(browser, base, expect, shots):
     check(width <= 390, f"on a phone the overview fits the screen's width ({width} px)")
     browser.desktop()
 
-    browser.open(urljoin(base, f"/overview?round={expect['round_id']}"))
+    visit(browser, base, f"/overview?round={expect['round_id']}")
     check(browser.attribute("select#round option[selected]", "value") == expect["round_id"], "a round can be chosen")
 
-    browser.open(urljoin(base, "/pipeline"))
+    visit(browser, base, "/pipeline")
     check(browser.text("h1") == "Round pipeline", "the pipeline is shown")
     check(len(browser.find_all("section.round")) == expect["rounds"], f"every round is shown ({expect['rounds']})")
     chart_has_shapes(browser, "svg[id$='-stages-chart']", "applications by status")
     browser.screenshot(shots, "pipeline")
 
-    browser.open(urljoin(base, "/portfolios"))
+    visit(browser, base, "/portfolios")
     rows = browser.find_all("table#portfolios tbody tr[data-organisation-id]")
     organisations = {r.get_dom_attribute("data-organisation-id") for r in rows}
     check(len(organisations) == expect["portfolios"], f"every organisation with an award is listed ({len(organisations)})")
     browser.screenshot(shots, "portfolios")
 
-    browser.open(urljoin(base, "/results"))
+    visit(browser, base, "/results")
     check(browser.text("h1") == "Results", "the results are shown")
     suppressed = browser.find_all("td.suppressed[data-suppressed='true']")
     check(len(suppressed) > 0, f"suppressed cells are marked as such ({len(suppressed)})")
@@ -108,18 +117,18 @@ def officer_pages(browser, base, expect, shots):
     check("withheld" in browser.text("#protection"), "the page explains what withheld means")
     browser.screenshot(shots, "results")
 
-    browser.open(urljoin(base, f"/grants/award/{expect['featured_award']}"))
+    visit(browser, base, f"/grants/award/{expect['featured_award']}")
     check(browser.text("h1").startswith("Grant timeline"), "a grant's timeline is shown")
     steps = browser.find_all("table#timeline tbody tr")
     check(len(steps) == expect["featured_steps"], f"the timeline has every step the projector has ({len(steps)})")
     check(any(s.get_dom_attribute("data-step") == "release" for s in steps), "the timeline shows a release")
     browser.screenshot(shots, "timeline")
 
-    browser.open(urljoin(base, f"/overview?as_of={expect['day_before']}"))
+    visit(browser, base, f"/overview?as_of={expect['day_before']}")
     check(browser.attribute("#point", "data-live") == "false", "a past day can be asked for")
     check(len(browser.find_all("table#totals tr[data-currency]")) == 0, "before anything was recorded there are no awards")
 
-    browser.open(urljoin(base, "/integrity"))
+    visit(browser, base, "/integrity")
     check(browser.attribute("#integrity-verdict", "data-verdict") == "ok", "every log verifies")
     for service in ("applications", "awards", "reporting"):
         row = f"table#logs tr[data-service='{service}']"
@@ -129,6 +138,10 @@ def officer_pages(browser, base, expect, shots):
     check(len(browser.find_all("table#bus tr[data-service] td[data-backlog]")) == 3, "each relay's backlog is shown")
     check(len(browser.find_all("table#bus li[data-behind]")) >= 4, "each consumer's lag is shown")
     browser.screenshot(shots, "integrity")
+    visit(browser, base, f"/integrity?as_of={expect['day_before']}")
+    check(browser.attribute("#integrity-verdict", "data-verdict") == "ok", "as of a past day the logs verify too")
+    then = [c.text for c in browser.find_all("table#logs td.num small")]
+    check(then == ["0 on that day"] * 3, f"as of the day before anything was recorded the logs held nothing: {then}")
     sign_out(browser)
 
 
@@ -136,33 +149,36 @@ def partner_pages(browser, base, expect, shots):
     sign_in(browser, base, expect["partner_token"])
     nav = [a.text for a in browser.find_all("nav a")]
     check("Pipeline" not in nav and "Integrity" not in nav, f"a partner's navigation has no staff pages: {nav}")
-    browser.open(urljoin(base, "/portfolios"))
+    visit(browser, base, "/portfolios")
     check(browser.driver.current_url.endswith(f"/portfolios/{expect['partner_org']}"), "a partner is taken to its own portfolio")
     check(browser.attribute("#organisation", "data-organisation-id") == expect["partner_org"], "it is the partner's own")
     browser.screenshot(shots, "partner-portfolio")
-    browser.open(urljoin(base, f"/portfolios/{expect['other_org']}"))
+    visit(browser, base, f"/portfolios/{expect['other_org']}")
     check(browser.attribute("#error", "data-status") == "404", "another organisation's portfolio is refused")
     check(expect["other_org_name"] not in browser.driver.page_source, "nothing of the other organisation is shown")
-    browser.open(urljoin(base, f"/grants/award/{expect['other_award']}"))
+    visit(browser, base, f"/grants/award/{expect['other_award']}")
     check(browser.attribute("#error", "data-status") == "404", "another organisation's grant page is refused")
     browser.screenshot(shots, "partner-refused")
-    browser.open(urljoin(base, "/pipeline"))
+    visit(browser, base, "/pipeline")
     check(browser.attribute("#error", "data-status") == "403", "the pipeline is refused to a partner")
-    browser.open(urljoin(base, "/overview"))
+    visit(browser, base, "/overview")
     check(browser.text("h1") == "Program overview", "a partner sees an overview")
     check("Your organisation's awards." in browser.text("main"), "of its own organisation")
     sign_out(browser)
-    browser.open(urljoin(base, "/overview"))
+    visit(browser, base, "/overview")
     check(browser.driver.current_url.endswith("/sign-in"), "after signing out the pages ask to sign in again")
 
 
 def tampered(browser, base, expect, shots):
     sign_in(browser, base, expect["officer_token"])
-    browser.open(urljoin(base, "/integrity"))
+    visit(browser, base, "/integrity")
     check(browser.attribute("#integrity-verdict", "data-verdict") == "problem", "the integrity page turns red")
     row = f"table#logs tr[data-service='{expect['tampered_service']}']"
     check(browser.attribute(row, "data-verdict") == "tampered", f"{expect['tampered_service']}'s log is tampered")
     check(f"at position {expect['tampered_position']}" in browser.text(row), "the altered position is named")
+    visit(browser, base, f"/integrity?as_of={expect['day_before']}")
+    check(browser.attribute("#integrity-verdict", "data-verdict") == "problem", "as of a past day the altered log is still reported")
+    visit(browser, base, "/integrity")
     colour = browser.find("#integrity-verdict").value_of_css_property("color")
     check(colour in ("rgba(176, 0, 32, 1)", "rgb(176, 0, 32)"), f"the verdict is shown in red ({colour})")
     browser.screenshot(shots, "integrity-tampered")

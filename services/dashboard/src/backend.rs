@@ -67,10 +67,24 @@ impl Backend {
         SOURCES.into_iter().chain([PROJECTOR])
     }
 
-    /// A client of `service`'s log, calling as `token`.
-    pub async fn log(&self, service: &str, token: &str) -> Result<LogClient, event_log_grpc::ClientError> {
-        LogClient::connect_with(&self.urls[service], Some(token), self.tls.as_ref()).await
+    /// A client of `service`'s log, calling as `token` (its connection made now, within the connect
+    /// timeout; its calls are bounded by whoever makes them).
+    pub async fn log(&self, service: &str, token: &str) -> Result<LogClient, LogUnreachable> {
+        let connect = LogClient::connect_with(&self.urls[service], Some(token), self.tls.as_ref());
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(client) => Ok(client?),
+            Err(_) => Err(LogUnreachable::Timeout { service: service.to_owned(), after: CONNECT_TIMEOUT }),
+        }
     }
+}
+
+/// Why a log could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LogUnreachable {
+    #[error(transparent)]
+    Client(#[from] event_log_grpc::ClientError),
+    #[error("{service} did not accept a connection within {} s", .after.as_secs())]
+    Timeout { service: String, after: Duration },
 }
 
 /// `message` as a request made as the holder of `token`.

@@ -117,7 +117,9 @@ fn as_of_form(meta: PageMeta<'_>) -> Markup {
                 PagePoint::EndOf(_) => {
                     p.point #point data-live="false" {
                         "Showing the state at the end of " strong { (meta.point.param()) } " (UTC). "
-                        a href="?" { "Back to today" }
+                        a href=(match meta.round { Some(round) => format!("?round={round}"), None => "?".to_owned() }) {
+                            "Back to today"
+                        }
                     }
                 }
             }

@@ -44,8 +44,11 @@ pub struct Config {
     pub tls: Option<tls::ClientTls>,
     /// Marks the session cookie `Secure`: set when the dashboard is reached over HTTPS (behind a proxy).
     pub secure_cookie: bool,
-    /// How long a session lasts at most (the token's own expiry ends it earlier).
+    /// How long a session lasts at most (a token the services stop accepting ends it at the next page).
     pub session_lifetime: Duration,
+    /// Each source service's checkpoint public key, by name: the integrity page then accepts only
+    /// checkpoints signed by it (without one, a checkpoint is checked against the key it names).
+    pub checkpoint_keys: BTreeMap<String, [u8; 32]>,
 }
 
 /// Why the dashboard could not start or stopped.
@@ -57,9 +60,20 @@ pub enum DashboardError {
     Serve(#[from] std::io::Error),
 }
 
-/// Serves the dashboard on `listener` until `shutdown`, then lets the requests in flight finish.
+/// How long requests in flight may still run once the dashboard is asked to stop.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the dashboard on `listener` until `shutdown`, then lets the requests in flight finish for at
+/// most [`DRAIN_TIMEOUT`] (a page waiting on a slow service is then cut off).
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> Result<(), DashboardError> {
     let app = router(config)?;
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await?;
-    Ok(())
+    let stopping = shutdown.clone();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move { stopping.cancelled().await });
+    tokio::select! {
+        served = serving => Ok(served?),
+        () = async { shutdown.cancelled().await; tokio::time::sleep(DRAIN_TIMEOUT).await } => {
+            tracing::warn!("requests still running {} s after the stop was asked were cut off", DRAIN_TIMEOUT.as_secs());
+            Ok(())
+        }
+    }
 }

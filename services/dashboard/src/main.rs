@@ -1,5 +1,6 @@
 //! `dashboard`: the program dashboard's HTTP server. Reads the services over gRPC only; keeps no data.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +36,15 @@ struct Args {
     /// The client certificate's private key (PEM).
     #[arg(long, value_name = "FILE", env = "DASHBOARD_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// NAME=HEX: a source service's checkpoint public key (as `deploy/local/start` prints it, or
+    /// `grants keygen`); the integrity page then accepts only checkpoints it signed. Repeat per service.
+    #[arg(
+        long = "checkpoint-public-key",
+        value_name = "NAME=HEX",
+        env = "DASHBOARD_CHECKPOINT_PUBLIC_KEYS",
+        value_delimiter = ','
+    )]
+    checkpoint_public_keys: Vec<SourceArg>,
     /// Mark the session cookie `Secure`: set it when people reach the dashboard over HTTPS (a proxy in front).
     #[arg(long, env = "DASHBOARD_SECURE_COOKIE")]
     secure_cookie: bool,
@@ -43,6 +53,20 @@ struct Args {
     session_hours: u64,
     #[arg(long, env = "GRANTS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// The `--checkpoint-public-key`s by service, each named service a source and each key 64 hex digits.
+fn checkpoint_keys(given: &[SourceArg]) -> anyhow::Result<BTreeMap<String, [u8; 32]>> {
+    let mut keys = BTreeMap::new();
+    for SourceArg { name, url: hex } in given {
+        anyhow::ensure!(
+            SOURCES.names().contains(&name.as_str()),
+            "`--checkpoint-public-key {name}=…`: {name} is not a source service (applications, awards, reporting)"
+        );
+        let key = event_log_grpc::checkpoint::key_from_hex("--checkpoint-public-key", hex)?;
+        anyhow::ensure!(keys.insert(name.clone(), key).is_none(), "`--checkpoint-public-key {name}=…` is given twice");
+    }
+    Ok(keys)
 }
 
 const SOURCES: Consumes = Consumes::Every(&["applications", "awards", "reporting"]);
@@ -66,6 +90,7 @@ async fn run() -> anyhow::Result<()> {
         tls,
         secure_cookie: args.secure_cookie,
         session_lifetime: Duration::from_secs(args.session_hours * 3600),
+        checkpoint_keys: checkpoint_keys(&args.checkpoint_public_keys)?,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

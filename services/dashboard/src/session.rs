@@ -12,7 +12,8 @@ use domain_kernel::Actor;
 /// The session cookie's name.
 pub const COOKIE: &str = "grants_dashboard_session";
 
-/// At most this many sessions are kept; signing in beyond it drops the oldest.
+/// At most this many sessions are open at once; signing in beyond it is refused until some expire or end
+/// (refused rather than evicting the oldest, so that no one can sign everyone else out by signing in).
 const MAX_SESSIONS: usize = 10_000;
 
 /// One signed-in person.
@@ -21,7 +22,6 @@ pub struct Session {
     /// The bearer token, sent with every call made for this session.
     pub token: String,
     pub actor: Actor,
-    started: Instant,
     expires: Instant,
 }
 
@@ -37,8 +37,9 @@ impl Sessions {
         Sessions { open: Mutex::new(HashMap::new()), lifetime }
     }
 
-    /// Opens a session for `actor` holding `token`; its id, for the cookie.
-    pub fn open(&self, token: String, actor: Actor) -> String {
+    /// Opens a session for `actor` holding `token`; its id, for the cookie. `None` when [`MAX_SESSIONS`] are
+    /// open.
+    pub fn open(&self, token: String, actor: Actor) -> Option<String> {
         let mut bytes = [0u8; 32];
         // Without randomness no session id is safe to hand out: failing loudly is the only right answer.
         getrandom::fill(&mut bytes).expect("the operating system provides randomness");
@@ -46,13 +47,11 @@ impl Sessions {
         let now = Instant::now();
         let mut open = self.lock();
         open.retain(|_, s| s.expires > now);
-        if open.len() >= MAX_SESSIONS
-            && let Some(oldest) = open.iter().min_by_key(|(_, s)| s.started).map(|(id, _)| id.clone())
-        {
-            open.remove(&oldest);
+        if open.len() >= MAX_SESSIONS {
+            return None;
         }
-        open.insert(id.clone(), Session { token, actor, started: now, expires: now + self.lifetime });
-        id
+        open.insert(id.clone(), Session { token, actor, expires: now + self.lifetime });
+        Some(id)
     }
 
     /// The live session `id` names, if any.
@@ -126,7 +125,7 @@ mod tests {
     #[test]
     fn a_session_is_found_by_its_id_until_it_is_closed() {
         let sessions = Sessions::new(Duration::from_secs(60));
-        let id = sessions.open("token".into(), actor());
+        let id = sessions.open("token".into(), actor()).unwrap();
         assert_eq!(id.len(), 64);
         assert_eq!(sessions.get(&id).unwrap().token, "token");
         assert!(sessions.get("another").is_none());
@@ -135,9 +134,22 @@ mod tests {
     }
 
     #[test]
+    fn signing_in_beyond_the_limit_is_refused_without_ending_anyone_elses_session() {
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let first = sessions.open("token".into(), actor()).unwrap();
+        for _ in 1..MAX_SESSIONS {
+            sessions.open("token".into(), actor()).unwrap();
+        }
+        assert!(sessions.open("token".into(), actor()).is_none());
+        assert!(sessions.get(&first).is_some(), "the first session is still open");
+        sessions.close(&first);
+        assert!(sessions.open("token".into(), actor()).is_some(), "a slot is free again");
+    }
+
+    #[test]
     fn an_expired_session_is_gone() {
         let sessions = Sessions::new(Duration::ZERO);
-        let id = sessions.open("token".into(), actor());
+        let id = sessions.open("token".into(), actor()).unwrap();
         assert!(sessions.get(&id).is_none());
     }
 

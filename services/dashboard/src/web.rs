@@ -1,7 +1,8 @@
 //! HTTP: the routes, the signed-in viewer, the headers every answer carries, one log line per request, and
 //! how a service's refusal becomes a page.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -11,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use domain_kernel::Role;
+use event_log::Head;
 use maud::Markup;
 use service_runtime::TokenVerifier;
 
@@ -32,6 +34,27 @@ pub struct Shared {
     pub verifier: TokenVerifier,
     pub secure_cookie: bool,
     pub session_lifetime: Duration,
+    /// Each service's checkpoint public key, when the operator gave it: checkpoints must be signed by it.
+    pub checkpoint_keys: BTreeMap<String, [u8; 32]>,
+    /// The last head of each log that verified here: a later check that does not pass through it shows the
+    /// log was rewritten or cut since.
+    verified_heads: Mutex<HashMap<String, Head>>,
+    /// Taken by an integrity check for its whole run (each reads every log in full).
+    pub integrity_turn: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    pub fn checkpoint_key(&self, service: &str) -> Option<[u8; 32]> {
+        self.checkpoint_keys.get(service).copied()
+    }
+
+    pub fn verified_head(&self, service: &str) -> Option<Head> {
+        self.verified_heads.lock().unwrap_or_else(PoisonError::into_inner).get(service).cloned()
+    }
+
+    pub fn remember_verified_head(&self, service: &str, head: Head) {
+        self.verified_heads.lock().unwrap_or_else(PoisonError::into_inner).insert(service.to_owned(), head);
+    }
 }
 
 impl std::ops::Deref for App {
@@ -51,6 +74,9 @@ pub fn router(config: Config) -> Result<Router, DashboardError> {
         verifier,
         secure_cookie: config.secure_cookie,
         session_lifetime: config.session_lifetime,
+        checkpoint_keys: config.checkpoint_keys.clone(),
+        verified_heads: Mutex::default(),
+        integrity_turn: tokio::sync::Mutex::default(),
     }));
     Ok(Router::new()
         .route("/", get(home))
@@ -79,8 +105,8 @@ async fn home(viewer: Option<Viewer>) -> Redirect {
     }
 }
 
-async fn not_found(viewer: Option<Viewer>) -> Response {
-    PageError::NotFound("There is no such page.".into()).page(viewer.as_ref())
+async fn not_found(State(app): AppState, viewer: Option<Viewer>) -> Response {
+    PageError::NotFound("There is no such page.".into()).page(viewer.as_ref(), app.secure_cookie)
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -245,12 +271,12 @@ impl PageError {
         }
     }
 
-    /// The error as a page for `viewer`.
-    pub fn page(self, viewer: Option<&Viewer>) -> Response {
+    /// The error as a page for `viewer` (the session cookie, if it is removed, marked `Secure` as configured).
+    pub fn page(self, viewer: Option<&Viewer>, secure_cookie: bool) -> Response {
         let status = self.status();
         let (title, message) = match self {
             PageError::SignedOut => {
-                let cookie = session::removal_cookie(false);
+                let cookie = session::removal_cookie(secure_cookie);
                 return (
                     StatusCode::SEE_OTHER,
                     [(header::LOCATION, "/sign-in".to_owned()), (header::SET_COOKIE, cookie)],
@@ -270,11 +296,16 @@ impl PageError {
 /// A page's result: its HTML, or why not.
 pub type PageResult = Result<Markup, PageError>;
 
-/// Answers a page for `viewer`.
-pub fn respond(viewer: &Viewer, result: PageResult) -> Response {
+/// Answers a page for `viewer`; a token the services no longer accept ends the session here too.
+pub fn respond(app: &App, viewer: &Viewer, result: PageResult) -> Response {
     match result {
         Ok(markup) => markup.into_response(),
-        Err(error) => error.page(Some(viewer)),
+        Err(error) => {
+            if matches!(error, PageError::SignedOut) {
+                app.sessions.close(&viewer.session_id);
+            }
+            error.page(Some(viewer), app.secure_cookie)
+        }
     }
 }
 
@@ -294,6 +325,13 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     let host = text(header::HOST.as_str()).unwrap_or_default();
     let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
     !host.is_empty() && authority == host
+}
+
+/// Whether a request says where it comes from (`Sec-Fetch-Site` or `Origin`), as every browser that may
+/// sign in does: a sign-in without either is refused, so that no page of another site can sign an old
+/// browser in as someone else.
+pub fn from_a_browser(headers: &HeaderMap) -> bool {
+    headers.contains_key("sec-fetch-site") || headers.contains_key(header::ORIGIN)
 }
 
 /// The state, for handlers.
@@ -321,5 +359,7 @@ mod tests {
         assert!(!same_origin(&headers(&[("origin", "http://127.0.0.1:8080")])));
         assert!(same_origin(&headers(&[host, ("origin", "null"), ("sec-fetch-site", "same-origin")])));
         assert!(!same_origin(&headers(&[host, ("origin", "null")])));
+        assert!(!from_a_browser(&headers(&[host])));
+        assert!(from_a_browser(&headers(&[host, ("sec-fetch-site", "same-origin")])));
     }
 }

@@ -160,9 +160,11 @@ async fn caught_up(projector: &mut ProjectorServiceClient<Channel>, auditor: &st
     .await;
 }
 
+/// Where screenshots go: `DASHBOARD_SCREENSHOTS_DIR` (relative to the repository's root), or the target's
+/// temporary directory.
 fn screenshots() -> PathBuf {
     std::env::var_os("DASHBOARD_SCREENSHOTS_DIR")
-        .map(PathBuf::from)
+        .map(|dir| browser_env::repository_root().join(dir))
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots"))
 }
 
@@ -275,6 +277,11 @@ async fn the_dashboard_shows_the_demo_program_in_a_real_browser_and_turns_red_wh
         tls: None,
         secure_cookie: false,
         session_lifetime: Duration::from_secs(3600),
+        // The signing services' keys, as the operator gives them: their checkpoints must be signed by these.
+        checkpoint_keys: BTreeMap::from([
+            (APPLICATIONS.to_owned(), event_log_grpc::checkpoint::public_key_of(&[1; 32])),
+            (REPORTING.to_owned(), event_log_grpc::checkpoint::public_key_of(&[3; 32])),
+        ]),
     };
     let stop_dashboard = CancellationToken::new();
     let serving = tokio::spawn(dashboard::run(listener, config, stop_dashboard.clone()));

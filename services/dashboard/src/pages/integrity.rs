@@ -14,13 +14,13 @@ use futures::future::join_all;
 use maud::{Markup, html};
 use time::OffsetDateTime;
 
-use crate::backend::{SOURCES, authed};
+use crate::backend::{LogUnreachable, SOURCES, authed};
 use crate::layout::{self, PageMeta, table_box};
 use crate::point::{self, PagePoint, age_text};
 use crate::web::{App, AppState, PageError, PageQuery, PageResult, Viewer, respond};
 
 pub async fn page(State(app): AppState, viewer: Viewer, Query(query): Query<PageQuery>) -> Response {
-    respond(&viewer, render(&app, &viewer, &query).await)
+    respond(&app, &viewer, render(&app, &viewer, &query).await)
 }
 
 /// What checking one log found.
@@ -72,6 +72,8 @@ async fn render(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {
         ));
     }
     let point = query.point()?;
+    // One integrity check at a time: each reads every log in full.
+    let _turn = app.integrity_turn.lock().await;
     let (checks, buses) = futures::join!(
         join_all(SOURCES.into_iter().map(|service| check_log(app, viewer, service, point))),
         join_all(app.backend.services().map(|service| bus_status(app, viewer, service)))
@@ -165,76 +167,102 @@ fn checkpoint_text(checkpoint: Option<(u64, OffsetDateTime)>, at: OffsetDateTime
     }
 }
 
+/// How long checking one log may take before the page says it could not be checked.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Recomputes `service`'s chain and checks its recorded checkpoints, as the viewer.
 async fn check_log(app: &App, viewer: &Viewer, service: &'static str, point: PagePoint) -> LogCheck {
-    let mut check = LogCheck {
+    let unchecked = |why: String| LogCheck {
         service,
         head: None,
-        verdict: Verdict::Unreachable(String::new()),
+        verdict: Verdict::Unreachable(why),
         checkpoint: None,
         events_at_point: None,
     };
-    let mut client = match app.backend.log(service, viewer.token()).await {
-        Ok(client) => client,
-        Err(e) => {
-            check.verdict = Verdict::Unreachable(e.to_string());
-            return check;
-        }
-    };
-    match client.head().await {
-        Ok(head) => {
-            check.head = Some((head.next_position, head.head_hash.map(|h| h.to_hex()).unwrap_or_default()));
-        }
-        Err(e) => {
-            check.verdict = Verdict::Unreachable(e.to_string());
-            return check;
-        }
+    match tokio::time::timeout(CHECK_TIMEOUT, check_log_now(app, viewer, service, point)).await {
+        Ok(Ok(check)) => check,
+        Ok(Err(error)) => unchecked(error.to_string()),
+        Err(_) => unchecked(format!("no whole answer within {} s", CHECK_TIMEOUT.as_secs())),
     }
+}
+
+async fn check_log_now(
+    app: &App,
+    viewer: &Viewer,
+    service: &'static str,
+    point: PagePoint,
+) -> Result<LogCheck, LogUnreachable> {
+    let mut client = app.backend.log(service, viewer.token()).await?;
+    let head = client.head().await?;
+    let remembered = app.verified_head(service);
+    let mut rewritten = None;
+    let mut audit = CheckpointAudit::new(service, app.checkpoint_key(service));
+    let report = client
+        .verify_observing(
+            |_| {},
+            |position, hash, record| {
+                audit.observe(position, hash, record);
+                if remembered.as_ref().is_some_and(|r| r.position == position && r.hash != *hash) {
+                    rewritten = Some(position);
+                }
+            },
+        )
+        .await?;
+    // The day shown is judged within what verified, so that a broken record is never read as an answer.
     let until = match point.until() {
-        Some(until) => match events_until(&mut client, check.head.as_ref().map_or(0, |h| h.0), until).await {
-            Ok(events) => Some(events),
-            Err(e) => {
-                check.verdict = Verdict::Unreachable(e.to_string());
-                return check;
-            }
-        },
+        Some(until) => Some(events_until(&mut client, report.verified, until).await?),
         None => None,
     };
-    check.events_at_point = until;
-    let mut audit = CheckpointAudit::new(service, None);
-    let report =
-        match client.verify_observing(|_| {}, |position, hash, record| audit.observe(position, hash, record)).await {
-            Ok(report) => report,
-            Err(e) => {
-                check.verdict = Verdict::Unreachable(e.to_string());
-                return check;
-            }
-        };
     let within = |position: u64| until.is_none_or(|until| position < until);
-    check.checkpoint = audit
+    let checkpoint = audit
         .checkpoints()
         .iter()
         .filter(|c| within(c.event_position))
         .filter_map(|c| c.checkpoint.as_ref())
         .next_back()
         .and_then(|c| {
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.signed_at.as_micros()) * 1_000)
-                .ok()
-                .map(|at| (c.position, at))
+            let signed = OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.signed_at.as_micros()) * 1_000);
+            signed.ok().map(|at| (c.position, at))
         });
-    check.verdict = match report.first_mismatch {
-        Some(mismatch) if within(mismatch.position) => {
-            Verdict::Tampered { position: mismatch.position, reason: mismatch.reason }
+    // Whatever day is shown, a log that does not verify now is reported: it is the log auditors would read.
+    let verdict = if let Some(mismatch) = report.first_mismatch {
+        Verdict::Tampered { position: mismatch.position, reason: mismatch.reason }
+    } else if let Some(position) = rewritten {
+        Verdict::Tampered {
+            position,
+            reason: "the event there is not the one this dashboard verified there before: the log was rewritten".into(),
         }
-        _ => match audit.checkpoints().iter().find(|c| within(c.event_position) && c.failure.is_some()) {
-            Some(broken) => Verdict::CheckpointBroken {
-                position: broken.event_position,
-                reason: broken.failure.as_ref().map(ToString::to_string).unwrap_or_default(),
-            },
-            None => Verdict::Verified { events: until.unwrap_or(report.verified).min(report.verified) },
-        },
+    } else if let Some(r) = remembered.as_ref().filter(|r| report.verified <= r.position) {
+        Verdict::Tampered {
+            position: report.verified,
+            reason: format!(
+                "the log ends there, but held {} events when this dashboard checked it before",
+                r.position + 1
+            ),
+        }
+    } else if report.verified < head.next_position {
+        Verdict::Unreachable(format!(
+            "the log service sent {} of the {} events it holds",
+            report.verified, head.next_position
+        ))
+    } else if let Some(broken) = audit.checkpoints().iter().find(|c| c.failure.is_some()) {
+        Verdict::CheckpointBroken {
+            position: broken.event_position,
+            reason: broken.failure.as_ref().map(ToString::to_string).unwrap_or_default(),
+        }
+    } else {
+        if let Some(last) = report.last_verified {
+            app.remember_verified_head(service, last);
+        }
+        Verdict::Verified { events: until.unwrap_or(report.verified) }
     };
-    check
+    Ok(LogCheck {
+        service,
+        head: Some((head.next_position, head.head_hash.map(|h| h.to_hex()).unwrap_or_default())),
+        verdict,
+        checkpoint,
+        events_at_point: until,
+    })
 }
 
 /// How many of the log's `head` events were recorded at or before `until`: the log records time in commit

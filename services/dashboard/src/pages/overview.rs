@@ -5,7 +5,7 @@ use axum::extract::Query;
 use axum::response::Response;
 use contracts::names::service::PROJECTOR;
 use contracts::projector::v1 as pj;
-use futures::future::join_all;
+use futures::{StreamExt, stream};
 use maud::{Markup, html};
 use time::OffsetDateTime;
 
@@ -21,12 +21,14 @@ use crate::web::{App, AppState, PageQuery, PageResult, Viewer, respond};
 const STEPS: u32 = 12;
 /// Grants whose timelines are read to find when disbursing began.
 const TIMELINES_READ: usize = 20;
+/// Calls to the projector one page makes at once (each as-of answer replays the logs).
+const CALLS_AT_ONCE: usize = 4;
 
 const COMMITTED: Series<'static> = Series { name: "Committed", class: "committed" };
 const RELEASED: Series<'static> = Series { name: "Released", class: "released" };
 
 pub async fn page(axum::extract::State(app): AppState, viewer: Viewer, Query(query): Query<PageQuery>) -> Response {
-    respond(&viewer, render(&app, &viewer, &query).await)
+    respond(&app, &viewer, render(&app, &viewer, &query).await)
 }
 
 async fn render(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {
@@ -206,11 +208,13 @@ async fn disbursements(
         .map(|a| a.award_id)
         .take(TIMELINES_READ)
         .collect();
-    let timelines = join_all(awards.into_iter().map(|award_id| {
+    let timelines: Vec<_> = stream::iter(awards.into_iter().map(|award_id| {
         let mut projector = app.backend.projector();
         let request = pj::GetGrantTimelineRequest { grant: Some(pj::Grant::AwardId(award_id)), as_of: point.as_of() };
         async move { projector.get_grant_timeline(authed(request, viewer.token())).await }
     }))
+    .buffered(CALLS_AT_ONCE)
+    .collect()
     .await;
     let mut start: Option<OffsetDateTime> = None;
     for timeline in timelines {
@@ -223,7 +227,11 @@ async fn disbursements(
     let Some(start) = start else { return Ok(OverTime::default()) };
     let span = end - start;
     let instants: Vec<OffsetDateTime> = (0..=STEPS).map(|i| start + span * (f64::from(i) / f64::from(STEPS))).collect();
-    let answers = join_all(instants.iter().map(|at| summary_at(app, viewer, round, Some(point::at(*at))))).await;
+    let points: Vec<pj::AsOf> = instants.iter().map(|at| point::at(*at)).collect();
+    let answers: Vec<_> = stream::iter(points.into_iter().map(|as_of| summary_at(app, viewer, round, Some(as_of))))
+        .buffered(CALLS_AT_ONCE)
+        .collect()
+        .await;
     let mut over_time = OverTime::default();
     for (at, summary) in instants.into_iter().zip(answers) {
         over_time.points.push((at, summary?.totals));

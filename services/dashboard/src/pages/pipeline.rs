@@ -8,8 +8,9 @@ use maud::{Markup, html};
 
 use super::{country_text, enum_text, money_cell, note, rounds};
 use crate::chart::{self, Bar, Series};
-use crate::layout::{self, PageMeta, table_box};
+use crate::layout::{self, PageMeta, link, table_box};
 use crate::money;
+use crate::point::PagePoint;
 use crate::web::{App, AppState, PageError, PageQuery, PageResult, Viewer, respond};
 
 const REQUESTED: Series<'static> = Series { name: "Requested", class: "requested" };
@@ -17,7 +18,7 @@ const APPROVED: Series<'static> = Series { name: "Approved", class: "approved" }
 const APPLICATIONS: Series<'static> = Series { name: "Applications", class: "applications" };
 
 pub async fn page(State(app): AppState, viewer: Viewer, Query(query): Query<PageQuery>) -> Response {
-    respond(&viewer, render(&app, &viewer, &query).await)
+    respond(&app, &viewer, render(&app, &viewer, &query).await)
 }
 
 async fn render(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {
@@ -29,7 +30,7 @@ async fn render(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {
     let content = html! {
         @if rounds.is_empty() { p { "No round has been opened yet." } }
         @for (i, round) in rounds.iter().enumerate() {
-            (round_section(i, round))
+            (round_section(i, round, point))
         }
     };
     Ok(layout::page(viewer, PageMeta { id: "pipeline", title: "Round pipeline", point, round: None }, content))
@@ -41,7 +42,7 @@ fn stage_name(stage: i32) -> String {
         .unwrap_or_else(|_| format!("stage {stage}"))
 }
 
-fn round_section(index: usize, round: &pj::RoundPipeline) -> Markup {
+fn round_section(index: usize, round: &pj::RoundPipeline, point: PagePoint) -> Markup {
     let heading = format!("round-{index}-heading");
     let currency = round.budget_ceiling.as_ref().map(|m| m.currency.clone()).unwrap_or_default();
     let minor = |m: Option<&contracts::common::v1::Money>| m.map_or(0, |m| m.minor_units);
@@ -96,7 +97,7 @@ fn round_section(index: usize, round: &pj::RoundPipeline) -> Markup {
                 }
             }))
             (note("An application working in several countries counts in each of them: rows do not add up to the totals."))
-            p { a href=(format!("/overview?round={}", round.round_id)) { "This round's overview" } }
+            p { a href=(link(&format!("/overview?round={}", round.round_id), point)) { "This round's overview" } }
         }
     }
 }

@@ -21,7 +21,7 @@ pub async fn list(State(app): AppState, viewer: Viewer, Query(query): Query<Page
             if point.is_empty() { format!("/portfolios/{own}") } else { format!("/portfolios/{own}?as_of={point}") };
         return Redirect::to(&target).into_response();
     }
-    respond(&viewer, render_list(&app, &viewer, &query).await)
+    respond(&app, &viewer, render_list(&app, &viewer, &query).await)
 }
 
 async fn render_list(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {
@@ -75,7 +75,7 @@ pub async fn one(
     Path(organisation_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    respond(&viewer, render_one(&app, &viewer, &organisation_id, &query).await)
+    respond(&app, &viewer, render_one(&app, &viewer, &organisation_id, &query).await)
 }
 
 async fn render_one(app: &App, viewer: &Viewer, organisation_id: &str, query: &PageQuery) -> PageResult {

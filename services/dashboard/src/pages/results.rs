@@ -17,7 +17,7 @@ use crate::point;
 use crate::web::{App, AppState, PageQuery, PageResult, Viewer, respond};
 
 pub async fn page(State(app): AppState, viewer: Viewer, Query(query): Query<PageQuery>) -> Response {
-    respond(&viewer, render(&app, &viewer, &query).await)
+    respond(&app, &viewer, render(&app, &viewer, &query).await)
 }
 
 async fn render(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {

@@ -5,11 +5,12 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain_kernel::Role;
 use maud::{Markup, html};
 
 use crate::layout;
 use crate::session;
-use crate::web::{AppState, Viewer, same_origin};
+use crate::web::{AppState, Viewer, from_a_browser, same_origin};
 
 /// Longest token taken; real ones are a few hundred bytes.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -49,7 +50,7 @@ fn page(refusal: Option<&str>) -> Markup {
 }
 
 pub async fn submit(State(app): AppState, headers: HeaderMap, Form(form): Form<SignIn>) -> Response {
-    if !same_origin(&headers) {
+    if !same_origin(&headers) || !from_a_browser(&headers) {
         return (StatusCode::FORBIDDEN, page(Some("Sign in from the dashboard's own page."))).into_response();
     }
     let token = form.token.trim();
@@ -66,8 +67,17 @@ pub async fn submit(State(app): AppState, headers: HeaderMap, Form(form): Form<S
             return (StatusCode::UNAUTHORIZED, page(Some(&why))).into_response();
         }
     };
+    if actor.role == Role::Reviewer {
+        let why = "Reviewers score applications through the applications service; the dashboard's views are for \
+                   partners, program and finance officers, auditors and administrators.";
+        return (StatusCode::FORBIDDEN, page(Some(why))).into_response();
+    }
     tracing::info!(role = actor.role.as_str(), "signed in");
-    let id = app.sessions.open(token.to_owned(), actor);
+    let Some(id) = app.sessions.open(token.to_owned(), actor) else {
+        tracing::warn!("sign-in refused: every session slot is taken");
+        let why = "The dashboard has as many people signed in as it serves at once; try again later.";
+        return (StatusCode::SERVICE_UNAVAILABLE, page(Some(why))).into_response();
+    };
     let cookie = session::cookie_for(&id, app.secure_cookie, app.session_lifetime);
     (StatusCode::SEE_OTHER, [(header::LOCATION, "/overview".to_owned()), (header::SET_COOKIE, cookie)]).into_response()
 }

@@ -19,7 +19,7 @@ pub async fn by_award(
     Path(award_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    respond(&viewer, render(&app, &viewer, pj::Grant::AwardId(award_id), &query).await)
+    respond(&app, &viewer, render(&app, &viewer, pj::Grant::AwardId(award_id), &query).await)
 }
 
 pub async fn by_application(
@@ -28,7 +28,7 @@ pub async fn by_application(
     Path(application_id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Response {
-    respond(&viewer, render(&app, &viewer, pj::Grant::ApplicationId(application_id), &query).await)
+    respond(&app, &viewer, render(&app, &viewer, pj::Grant::ApplicationId(application_id), &query).await)
 }
 
 async fn render(app: &App, viewer: &Viewer, grant: pj::Grant, query: &PageQuery) -> PageResult {
