@@ -1,23 +1,24 @@
 //! Amounts as people read them: minor units in the currency's own decimals (ISO 4217, through the domain
 //! kernel), thousands grouped, the code after the figure.
 
-use domain_kernel::Currency;
+use domain_kernel::{Currency, Money};
 
 /// `1234567` USD as "12,345.67 USD"; an unknown code shows its minor units as they are.
 pub fn text(minor_units: i64, currency: &str) -> String {
     format!("{} {currency}", figure(minor_units, currency))
 }
 
-/// `1234567` USD as "12,345.67".
+/// `1234567` USD as "12,345.67": the kernel's exact decimal with its thousands grouped.
 pub fn figure(minor_units: i64, currency: &str) -> String {
-    let exponent = Currency::parse("currency", currency).map(|c| c.exponent()).unwrap_or(0);
-    let sign = if minor_units < 0 { "-" } else { "" };
-    let digits = minor_units.unsigned_abs().to_string();
-    let exponent = exponent as usize;
-    let padded = format!("{digits:0>width$}", width = exponent + 1);
-    let (whole, fraction) = padded.split_at(padded.len() - exponent);
-    let grouped = group_thousands(whole);
-    if fraction.is_empty() { format!("{sign}{grouped}") } else { format!("{sign}{grouped}.{fraction}") }
+    let decimal = match Currency::parse("currency", currency) {
+        Ok(currency) => Money::new(minor_units, currency).decimal(),
+        Err(_) => minor_units.to_string(),
+    };
+    let (sign, unsigned) = decimal.split_at(usize::from(decimal.starts_with('-')));
+    match unsigned.split_once('.') {
+        Some((whole, fraction)) => format!("{sign}{}.{fraction}", group_thousands(whole)),
+        None => format!("{sign}{}", group_thousands(unsigned)),
+    }
 }
 
 /// A wire `Money` as [`text`], or "—" when absent.

@@ -71,6 +71,20 @@ impl Money {
         self.minor_units > 0
     }
 
+    /// The amount in major units as an exact decimal string, by the currency's ISO 4217 exponent:
+    /// 350000 USD minor units is "3500.00", 1200 JPY "1200".
+    pub fn decimal(&self) -> String {
+        let exponent = self.currency.exponent();
+        if exponent == 0 {
+            return self.minor_units.to_string();
+        }
+        let scale = 10i128.pow(exponent);
+        let units = i128::from(self.minor_units);
+        let sign = if units < 0 { "-" } else { "" };
+        let (whole, fraction) = (units.abs() / scale, units.abs() % scale);
+        format!("{sign}{whole}.{fraction:0width$}", width = exponent as usize)
+    }
+
     /// The sum, or `None` if the currencies differ or the sum overflows.
     pub fn checked_add(self, other: Money) -> Option<Money> {
         if self.currency != other.currency {
@@ -89,6 +103,15 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_written_in_major_units_exactly() {
+        let usd = Currency::parse("", "USD").unwrap();
+        let jpy = Currency::parse("", "JPY").unwrap();
+        assert_eq!(Money::new(350_000, usd).decimal(), "3500.00");
+        assert_eq!(Money::new(-5, usd).decimal(), "-0.05");
+        assert_eq!(Money::new(1200, jpy).decimal(), "1200");
+    }
 
     #[test]
     fn money_never_adds_across_currencies() {

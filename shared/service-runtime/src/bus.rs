@@ -29,7 +29,7 @@ pub struct ServiceBus {
 }
 
 /// How long reading a source's head for [`BusWatch::status`] may take.
-pub const SOURCE_HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+const SOURCE_HEAD_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What can be read of a service's bus while it serves: the relay's backlog, the consumer's progress, its
 /// sources and their logs. Cheap to clone; the metrics and `grants.operations.v1` both read it through
@@ -104,11 +104,6 @@ impl BusWatch {
         BusWatch { name: name.into(), with_bus: false, relay: Some(RelayWatch::Stored(log.clone())), consumer: None }
     }
 
-    /// The service's name on the bus.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Reads the relay's backlog, the consumer's progress and each source's head (from its log service, at
     /// most [`SOURCE_HEAD_TIMEOUT`] each, all at once).
     pub async fn status(&self) -> BusStatus {
@@ -157,12 +152,16 @@ impl ServiceBus {
     /// many events wait when there is none.
     pub fn publish(bus: Option<BusConfig>, name: &'static str, log: &EventLog) -> Result<ServiceBus, BusError> {
         let stop = CancellationToken::new();
-        let mut watch = BusWatch::without_bus(name, log);
-        let relay = match &bus {
+        let (relay, watch) = match &bus {
             Some(bus) => {
                 let relay = Relay::new(log.clone(), RelayConfig::new(bus.clone(), name))?;
-                watch = BusWatch { with_bus: true, relay: Some(RelayWatch::Running(relay.monitor())), ..watch };
-                Some(tokio::spawn(relay.run(stop.clone())))
+                let watch = BusWatch {
+                    name: Cow::Borrowed(name),
+                    with_bus: true,
+                    relay: Some(RelayWatch::Running(relay.monitor())),
+                    consumer: None,
+                };
+                (Some(tokio::spawn(relay.run(stop.clone()))), watch)
             }
             None => {
                 match Backlog::stored(log, RelayConfig::DEFAULT_CURSOR_MARKER) {
@@ -178,7 +177,7 @@ impl ServiceBus {
                         "running without the bus; how many events wait to be published is unknown"
                     ),
                 }
-                None
+                (None, BusWatch::without_bus(name, log))
             }
         };
         Ok(ServiceBus { bus, stop, relay, consumer: None, watch })

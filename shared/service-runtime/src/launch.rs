@@ -346,9 +346,6 @@ impl Foundation {
         shutdown: CancellationToken,
     ) -> Result<(), StartError> {
         let auth = AuthLayer::new(self.verifier, vec![api.access]).with_metrics(self.metrics.clone());
-        if let Some(bus) = &bus {
-            self.metrics.watch_bus(bus.watch());
-        }
         let serving = Serving {
             service_names: &[api.service_name],
             file_descriptor_set: contracts::FILE_DESCRIPTOR_SET,

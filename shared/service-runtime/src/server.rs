@@ -152,6 +152,10 @@ pub async fn serve(
     names.extend([event_log_grpc::SERVICE_NAME, contracts::operations::v1::SERVICE_NAME]);
     // A server given no bus runs without one, its log's backlog waiting at the stored cursor.
     let watch = bus.as_ref().map_or_else(|| BusWatch::without_bus(log_owner, &log), ServiceBus::watch);
+    // The metrics read the very watch the operations service answers from.
+    if let Some(metrics) = auth.metrics() {
+        metrics.watch_bus(watch.clone());
+    }
     let shared = Shared { file_descriptor_set, log, log_owner, bus: watch };
     let (routes, health) = with_shared_services(routes, config, shared, &names).await?;
     let signer = match checkpoints {

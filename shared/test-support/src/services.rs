@@ -241,3 +241,28 @@ macro_rules! start_sources {
         $crate::services::Sources { applications, awards, reporting }
     }};
 }
+
+/// Starts the projector (suppression k = 5) on a port of its own with its read models in a temporary
+/// directory, on the bus at `amqp_uri` (a `String`), filling gaps from the log services in `source_logs`
+/// (by source name, a `BTreeMap`); evaluates to a [`Running`].
+#[macro_export]
+macro_rules! start_projector {
+    ($amqp_uri:expr, $source_logs:expr $(,)?) => {{
+        let (amqp_uri, source_logs): (String, _) = ($amqp_uri, $source_logs);
+        $crate::Running::start(
+            $crate::services::listen().await,
+            "projector",
+            $crate::services::data_dir(),
+            ::projector::service::run,
+            |data_dir| ::projector::service::Config {
+                data_dir,
+                server: $crate::services::server_config(),
+                jwt: $crate::jwt(),
+                amqp_uri: Some(amqp_uri),
+                source_logs,
+                suppression_k: 5,
+                replica: None,
+            },
+        )
+    }};
+}

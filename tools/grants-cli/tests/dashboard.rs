@@ -24,7 +24,7 @@ use event_log_grpc::LogClient;
 use serde_json::json;
 use service_runtime::{CheckpointConfig, ServerConfig, TokenIssuer};
 use test_support::services::{listen, server_config, url_of};
-use test_support::{Running, Vhost, eventually_within};
+use test_support::{Running, Vhost, eventually_within, start_projector};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -116,19 +116,7 @@ impl Platform {
             (AWARDS.to_owned(), awards.url()),
             (REPORTING.to_owned(), reporting.url()),
         ]);
-        let projector =
-            Running::start(listen().await, PROJECTOR, tempfile::tempdir().unwrap(), projector::service::run, {
-                let (amqp, sources) = (amqp.to_owned(), sources.clone());
-                move |data_dir| projector::service::Config {
-                    data_dir,
-                    server: server_config(),
-                    jwt: test_support::jwt(),
-                    amqp_uri: Some(amqp),
-                    source_logs: sources,
-                    suppression_k: 5,
-                    replica: None,
-                }
-            });
+        let projector = start_projector!(amqp.to_owned(), sources);
         Platform { applications, awards, reporting, projector, awards_sources }
     }
 

@@ -55,6 +55,10 @@ enum Verdict {
 }
 
 impl Verdict {
+    fn is_verified(&self) -> bool {
+        matches!(self, Verdict::Verified { .. })
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Verdict::Verified { .. } => "verified",
@@ -78,7 +82,7 @@ async fn render(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {
         join_all(SOURCES.into_iter().map(|service| check_log(app, viewer, service, point))),
         join_all(app.backend.services().map(|service| bus_status(app, viewer, service)))
     );
-    let problems: Vec<&LogCheck> = checks.iter().filter(|c| !matches!(c.verdict, Verdict::Verified { .. })).collect();
+    let problems: Vec<&LogCheck> = checks.iter().filter(|c| !c.verdict.is_verified()).collect();
     let now = OffsetDateTime::now_utc();
     let content = html! {
         @if problems.is_empty() {
@@ -105,7 +109,7 @@ async fn render(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {
                 tbody {
                     @for check in &checks {
                         tr data-service=(check.service) data-verdict=(check.verdict.name())
-                            class=(if matches!(check.verdict, Verdict::Verified { .. }) { "ok" } else { "problem" }) {
+                            class=(if check.verdict.is_verified() { "ok" } else { "problem" }) {
                             th scope="row" { (check.service) }
                             td.num {
                                 @match check.head { Some((events, _)) => { (events) }, None => { "—" } }

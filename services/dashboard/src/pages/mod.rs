@@ -9,6 +9,9 @@ pub mod results;
 pub mod sign_in;
 pub mod timeline;
 
+use std::future::Future;
+
+use contracts::common::v1::PageRequest;
 use contracts::names::service::PROJECTOR;
 use contracts::projector::v1 as pj;
 use maud::{Markup, html};
@@ -45,6 +48,30 @@ pub fn enum_text(name: &str) -> String {
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
+/// Items a listing page asks for: the most the projector gives, since each page of an as-of listing is a
+/// replay of its own.
+const PAGE_SIZE: u32 = 500;
+
+/// Every item of a paged listing, up to `limit`: `fetch` asks for one page and answers its items and the
+/// next page's token (empty after the last).
+async fn every_page<T, F, Fut>(limit: usize, mut fetch: F) -> Result<Vec<T>, PageError>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), PageError>>,
+{
+    let mut items = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let (page, next) = fetch(PageRequest { page_size: PAGE_SIZE, page_token }).await?;
+        items.extend(page);
+        if next.is_empty() || items.len() >= limit {
+            items.truncate(limit);
+            return Ok(items);
+        }
+        page_token = next;
+    }
+}
+
 /// Every round's pipeline the viewer may see, at `point` (staff only), up to `limit` rounds.
 pub async fn rounds(
     backend: &Backend,
@@ -52,22 +79,15 @@ pub async fn rounds(
     point: PagePoint,
     limit: usize,
 ) -> Result<Vec<pj::RoundPipeline>, PageError> {
-    let mut rounds = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = pj::ListRoundPipelinesRequest {
-            page: Some(contracts::common::v1::PageRequest { page_size: 100, page_token: page_token.clone() }),
-            as_of: point.as_of(),
-        };
-        let answer =
-            answer(PROJECTOR, backend.projector().list_round_pipelines(authed(request, viewer.token())).await)?;
-        rounds.extend(answer.rounds);
-        if answer.next_page_token.is_empty() || rounds.len() >= limit {
-            rounds.truncate(limit);
-            return Ok(rounds);
+    every_page(limit, |page| {
+        let request = pj::ListRoundPipelinesRequest { page: Some(page), as_of: point.as_of() };
+        let mut projector = backend.projector();
+        async move {
+            let answer = answer(PROJECTOR, projector.list_round_pipelines(authed(request, viewer.token())).await)?;
+            Ok((answer.rounds, answer.next_page_token))
         }
-        page_token = answer.next_page_token;
-    }
+    })
+    .await
 }
 
 /// The portfolios the viewer may see at `point`: every one for staff (of `round`, if given), the own one
@@ -89,23 +109,20 @@ pub async fn portfolios(
             Err(status) => Err(PageError::from_status(PROJECTOR, &status)),
         };
     }
-    let mut portfolios = Vec::new();
-    let mut page_token = String::new();
-    loop {
+    every_page(limit, |page| {
         let request = pj::ListPortfoliosRequest {
-            page: Some(contracts::common::v1::PageRequest { page_size: 100, page_token: page_token.clone() }),
+            page: Some(page),
             round_id: round.unwrap_or_default().to_owned(),
             as_of: point.as_of(),
             on_date: None,
         };
-        let answer = answer(PROJECTOR, backend.projector().list_portfolios(authed(request, viewer.token())).await)?;
-        portfolios.extend(answer.portfolios);
-        if answer.next_page_token.is_empty() || portfolios.len() >= limit {
-            portfolios.truncate(limit);
-            return Ok(portfolios);
+        let mut projector = backend.projector();
+        async move {
+            let answer = answer(PROJECTOR, projector.list_portfolios(authed(request, viewer.token())).await)?;
+            Ok((answer.portfolios, answer.next_page_token))
         }
-        page_token = answer.next_page_token;
-    }
+    })
+    .await
 }
 
 /// A short note under a table or chart.

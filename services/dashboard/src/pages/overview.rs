@@ -38,7 +38,7 @@ async fn render(app: &App, viewer: &Viewer, query: &PageQuery) -> PageResult {
     let round_choice = if viewer.is_staff() { Some(rounds(&app.backend, viewer, point, 200).await?) } else { None };
     // The chart replays the logs at each of its points: when that fails (a source unreachable, or a log
     // whose records no longer verify), the rest of the page still stands, and says why the chart does not.
-    let over_time = disbursements(app, viewer, point, round).await;
+    let over_time = disbursements(app, viewer, point, round, &summary.totals).await;
     let scope = match (viewer.partner_of(), round) {
         (Some(_), _) => "Your organisation's awards.",
         (None, Some(_)) => "The awards of the chosen round.",
@@ -192,12 +192,14 @@ struct OverTime {
 }
 
 /// The program's (or round's, or partner's) totals at [`STEPS`] even steps from when its first visible
-/// grant began to the page's point, each asked of the projector as of that instant.
+/// grant began to the page's point, each asked of the projector as of that instant, and
+/// `totals_at_end`, the page's own, at the point itself.
 async fn disbursements(
     app: &App,
     viewer: &Viewer,
     point: PagePoint,
     round: Option<&str>,
+    totals_at_end: &[pj::CurrencyTotals],
 ) -> Result<OverTime, crate::web::PageError> {
     let end = point.until().unwrap_or_else(OffsetDateTime::now_utc);
     let awards: Vec<String> = portfolios(&app.backend, viewer, point, round, 1_000)
@@ -219,14 +221,16 @@ async fn disbursements(
     let mut start: Option<OffsetDateTime> = None;
     for timeline in timelines {
         let timeline = answer(PROJECTOR, timeline)?;
-        let first = timeline.entries.iter().filter_map(|e| e.recorded_at.as_ref().and_then(point::instant)).min();
+        // Entries come in recorded order: the first is when the grant began.
+        let first = timeline.entries.first().and_then(|e| e.recorded_at.as_ref()).and_then(point::instant);
         if let Some(first) = first {
             start = Some(start.map_or(first, |s| s.min(first)));
         }
     }
     let Some(start) = start else { return Ok(OverTime::default()) };
     let span = end - start;
-    let instants: Vec<OffsetDateTime> = (0..=STEPS).map(|i| start + span * (f64::from(i) / f64::from(STEPS))).collect();
+    // The last step is the page's own point, whose totals the page already holds.
+    let instants: Vec<OffsetDateTime> = (0..STEPS).map(|i| start + span * (f64::from(i) / f64::from(STEPS))).collect();
     let points: Vec<pj::AsOf> = instants.iter().map(|at| point::at(*at)).collect();
     let answers: Vec<_> = stream::iter(points.into_iter().map(|as_of| summary_at(app, viewer, round, Some(as_of))))
         .buffered(CALLS_AT_ONCE)
@@ -236,6 +240,7 @@ async fn disbursements(
     for (at, summary) in instants.into_iter().zip(answers) {
         over_time.points.push((at, summary?.totals));
     }
+    over_time.points.push((end, totals_at_end.to_vec()));
     Ok(over_time)
 }
 

@@ -1,9 +1,8 @@
 //! The platform in this process on the real broker (a vhost of its own): the applications, awards and
 //! reporting services, and the projector consuming their events.
 
-use contracts::names::service;
-use test_support::services::{Sources, listen, server_config};
-use test_support::{Running, Vhost, jwt, start_sources};
+use test_support::services::Sources;
+use test_support::{Running, Vhost, start_projector, start_sources};
 
 pub struct Platform {
     pub sources: Sources,
@@ -18,23 +17,7 @@ impl Platform {
     pub async fn start() -> Platform {
         let vhost = Vhost::create();
         let sources = start_sources!(vhost.uri());
-        let (amqp_uri, source_logs) = (vhost.uri(), sources.urls());
-        let config = |data_dir| projector::service::Config {
-            data_dir,
-            server: server_config(),
-            jwt: jwt(),
-            amqp_uri: Some(amqp_uri),
-            source_logs,
-            suppression_k: 5,
-            replica: None,
-        };
-        let projector = Running::start(
-            listen().await,
-            service::PROJECTOR,
-            tempfile::tempdir().unwrap(),
-            projector::service::run,
-            config,
-        );
+        let projector = start_projector!(vhost.uri(), sources.urls());
         Platform { sources, projector, vhost }
     }
 

@@ -74,7 +74,7 @@ pub(crate) fn progress(partner: &Partner, index: usize) -> rp::ProgressContent {
         if *service == Svc::Repatriation {
             // Children returned home are few: a count the summary must withhold rather than publish.
             assisted.cells.push(cell(rp::Sex::Male, rp::AgeBand::Years0To11, rp::Disability::WithoutDisability, 1));
-            assisted.total += 1;
+            assisted.total = assisted.cells.iter().map(|c| c.count).sum();
         }
         indicators.push(assisted);
     }

@@ -20,7 +20,7 @@ use domain_kernel::{Country, Money};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use super::{Award, Party, Program, Round, Status, award_description, decimal, enum_words, even_percentages, iso_date};
+use super::{Award, Party, Program, Round, Status, award_description, enum_words, even_percentages, iso_date};
 use crate::decode::rfc3339;
 
 type Xml = Writer<Vec<u8>>;
@@ -181,7 +181,7 @@ fn empty(xml: &mut Xml, name: &str, attributes: &[(&str, &str)]) -> Written {
 }
 
 fn value(xml: &mut Xml, money: &Money, value_date: time::Date) -> Written {
-    let amount = decimal(money);
+    let amount = money.decimal();
     xml.create_element("value")
         .with_attribute(("currency", money.currency.as_str()))
         .with_attribute(("value-date", iso_date(value_date).as_str()))
@@ -439,7 +439,7 @@ fn transactions(xml: &mut Xml, program: &Program, publisher: &Publisher, round: 
             None => (release.amount, release.on),
             Some(foreign) => {
                 let paid = foreign.describe(&release.amount);
-                words.push_str(&format!(": {} {} {paid}", decimal(&release.amount), release.amount.currency));
+                words.push_str(&format!(": {} {} {paid}", release.amount.decimal(), release.amount.currency));
                 (foreign.paid, foreign.value_date)
             }
         };

@@ -266,7 +266,7 @@ impl ForeignPayment {
     pub fn describe(&self, amount: &Money) -> String {
         format!(
             "paid as {} {} at {} {} per {} ({}, value date {})",
-            decimal(&self.paid),
+            self.paid.decimal(),
             self.paid.currency,
             self.exchange_rate,
             self.paid.currency,
@@ -657,19 +657,6 @@ pub fn iso_date(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-/// An amount in major units as an exact decimal string (minor units and the currency's ISO 4217 exponent).
-pub fn decimal(money: &Money) -> String {
-    let exponent = money.currency.exponent();
-    if exponent == 0 {
-        return money.minor_units.to_string();
-    }
-    let scale = 10i128.pow(exponent);
-    let units = i128::from(money.minor_units);
-    let sign = if units < 0 { "-" } else { "" };
-    let (whole, fraction) = (units.abs() / scale, units.abs() % scale);
-    format!("{sign}{whole}.{fraction:0width$}", width = exponent as usize)
-}
-
 /// A service type's name as published ("legal aid").
 pub fn service_name(service: apps::ServiceType) -> String {
     enum_words(Ok::<_, ()>(service.as_str_name()), "SERVICE_TYPE_")
@@ -717,15 +704,6 @@ pub fn even_percentages(n: usize) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_are_written_in_major_units_exactly() {
-        let usd = Currency::parse("", "USD").unwrap();
-        let jpy = Currency::parse("", "JPY").unwrap();
-        assert_eq!(decimal(&Money::new(350_000, usd)), "3500.00");
-        assert_eq!(decimal(&Money::new(-5, usd)), "-0.05");
-        assert_eq!(decimal(&Money::new(1200, jpy)), "1200");
-    }
 
     /// Every word a publication carries comes from one of these fields; none of them is free text (the
     /// contracts' `free_text` annotation), which is sealed, may be erased and may describe a person.

@@ -8,7 +8,7 @@
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::{Award, Party, Program, award_description, decimal, iso_date};
+use super::{Award, Party, Program, award_description, iso_date};
 use crate::decode::rfc3339;
 
 /// `--prefix`, checked: 360Giving prefixes start `360G-`, then letters, digits and hyphens.
@@ -39,7 +39,7 @@ pub fn write(program: &Program, prefix: &str, funder: &Party) -> anyhow::Result<
 
 /// An amount as a JSON number of major units.
 fn amount(money: &domain_kernel::Money) -> anyhow::Result<Value> {
-    let text = decimal(money);
+    let text = money.decimal();
     let number: f64 = text.parse().with_context(|| format!("{text} is not a number"))?;
     Ok(json!(number))
 }

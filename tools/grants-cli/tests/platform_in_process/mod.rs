@@ -9,25 +9,15 @@ use contracts::names::service::PROJECTOR;
 use contracts::reporting::v1::{self as rp, ReportingServiceClient};
 use domain_kernel::Role;
 use test_support::fixtures::{self, agree_and_sign, approve_application};
-use test_support::services::{Sources, listen};
-use test_support::{Running, authed, eventually, start_sources, token};
+use test_support::services::Sources;
+use test_support::{Running, authed, eventually, start_projector, start_sources, token};
 use tonic::transport::Channel;
 
 /// The four services on `amqp_uri`'s vhost, and every one's address for `grants --endpoint`.
 pub async fn start(amqp_uri: String) -> (Sources, Running, Vec<(String, String)>) {
     let sources = start_sources!(amqp_uri.clone());
     let urls = sources.urls();
-    let projector = Running::start(listen().await, PROJECTOR, tempfile::tempdir().unwrap(), projector::service::run, {
-        move |data_dir| projector::service::Config {
-            data_dir,
-            server: test_support::services::server_config(),
-            jwt: test_support::jwt(),
-            amqp_uri: Some(amqp_uri),
-            source_logs: urls,
-            suppression_k: 5,
-            replica: None,
-        }
-    });
+    let projector = start_projector!(amqp_uri, urls);
     let mut endpoints: Vec<(String, String)> = sources.urls().into_iter().collect();
     endpoints.push((PROJECTOR.into(), projector.url()));
     (sources, projector, endpoints)
